@@ -1,0 +1,110 @@
+"""The adapter contract: what an adapter is given and what it must provide.
+
+An adapter is one module with one class. ``detect(head)`` looks at the first bytes of a
+file and answers whether the file is its format (cheap, no side effects).
+``parse(export, options)`` streams the file and yields canonical records
+(``schemas.records``), a ``Rejection`` for each record it cannot read, and ``Note``s; it
+raises ``FileRejected`` when the file as a whole cannot be read. Adapters are given
+files, never database sessions.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, ClassVar, Protocol, TextIO
+
+from adapters.errors import FileRejected
+from adapters.text import Encoding
+from schemas.records import Item
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The first bytes of a file, decoded when it is text."""
+
+    name: str
+    data: bytes
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOptions:
+    """Per-source hints from configuration.
+
+    ``date_order`` ("DMY" or "MDY") is used only when a file's dates fit both orders;
+    ``columns`` maps canonical column names to the header names a source uses.
+    """
+
+    date_order: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    default_currency: str = "USD"
+
+
+class _CountingReader(io.RawIOBase):
+    """A binary reader that reports how far through the file it is."""
+
+    def __init__(self, raw: BinaryIO, on_progress: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._on_progress = on_progress
+        self._seen = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        n = self._raw.readinto(buffer)
+        if n:
+            self._seen += n
+            self._on_progress(self._seen)
+        return n or 0
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@dataclass(slots=True)
+class ExportFile:
+    """A file to parse: the pipeline's stored copy, its original name and encoding."""
+
+    path: Path
+    name: str
+    encoding: Encoding
+    size: int = 0
+    on_progress: Callable[[int], None] | None = None
+
+    def open_binary(self) -> BinaryIO:
+        """Open the file for reading bytes."""
+        raw = self.path.open("rb")
+        if self.on_progress is None:
+            return raw
+        return io.BufferedReader(_CountingReader(raw, self.on_progress), 1 << 16)
+
+    def open_text(self) -> TextIO:
+        """Open the file as text in its sniffed encoding, for the csv module (newline='')."""
+        if self.encoding.codec is None:
+            raise FileRejected(
+                self.encoding.problem or "the file is not text",
+            )
+        return io.TextIOWrapper(
+            self.open_binary(), encoding=self.encoding.codec, newline=""
+        )
+
+
+class Adapter(Protocol):
+    """What every adapter class provides."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+
+    @classmethod
+    def detect(cls, head: Head) -> bool:
+        """Return True when *head* is the start of a file in this adapter's format."""
+        ...
+
+    def parse(self, export: ExportFile, options: ParseOptions) -> Iterator[Item]:
+        """Yield the records of *export*; raise FileRejected if it cannot be read."""
+        ...

@@ -1,0 +1,214 @@
+"""Read one cell of an export: amounts, dates, timestamps, flags.
+
+Every function takes the cell's text exactly as the file has it and returns a typed
+value, ``None`` for an empty cell, or raises ``CellError`` saying what was expected. No
+function guesses: an amount in an unknown style or a date that fits no order is an
+error, never a best effort.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+from adapters.errors import CellError
+
+AMOUNT_EXPECTED = "an amount such as 1234.56, $1,234.56, (12.00) or 12.00-"
+DATE_EXPECTED = "a date such as 2025-03-31, 03/31/2025 or 31/03/2025"
+
+_CURRENCY_MARKS = re.compile(
+    r"^(?:[A-Z]{3}|NZ\$|A\$|AU\$|US\$|CA\$|C\$|HK\$|S\$|R\$|[$€£¥₹])\s*|\s*(?:[A-Z]{3}|[$€£¥₹])$"
+)
+_PLAIN_NUMBER = re.compile(r"^\d+(?:\.\d+)?$|^\.\d+$")
+_GROUPED_NUMBER = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_MINUS_SIGNS = "-\u2212\u2012\u2013"
+
+
+@lru_cache(maxsize=8192)
+def parse_amount(text: str) -> Decimal | None:
+    """Return the ``Decimal`` an amount cell holds, or None for an empty cell.
+
+    Accepts currency symbols or codes, ``,`` thousands separators, and negatives written
+    ``-12.00``, ``(12.00)`` or ``12.00-``. The decimal mark is always ``.``; a value like
+    ``12,50`` (decimal comma) is refused rather than read as 1250.
+    """
+    s = text.strip()
+    if not s:
+        return None
+    negative = False
+    if s.startswith("(") and s.endswith(")"):
+        negative, s = True, s[1:-1].strip()
+    if s and s[0] in _MINUS_SIGNS:
+        negative, s = not negative, s[1:].strip()
+    s = _CURRENCY_MARKS.sub("", s).strip()
+    if s.startswith("(") and s.endswith(")") and not negative:
+        negative, s = True, s[1:-1].strip()
+    if s and s[-1] in _MINUS_SIGNS:
+        negative, s = not negative, s[:-1].strip()
+    if s and s[0] in _MINUS_SIGNS:
+        negative, s = not negative, s[1:].strip()
+    s = s.replace(" ", "").replace("\u00a0", "")
+    if _GROUPED_NUMBER.match(s):
+        s = s.replace(",", "")
+    elif not _PLAIN_NUMBER.match(s):
+        raise CellError(text, AMOUNT_EXPECTED)
+    try:
+        value = Decimal(s)
+    except InvalidOperation as exc:  # pragma: no cover - the regexes admit only digits
+        raise CellError(text, AMOUNT_EXPECTED) from exc
+    return -value if negative else value
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?$")
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$")
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for m in names
+}  # fmt: skip
+_NAMED_DMY = re.compile(r"^(\d{1,2})[\s\-]([A-Za-z]{3,9})\.?[\s\-,]+(\d{2}|\d{4})$")
+_NAMED_MDY = re.compile(r"^([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{2}|\d{4})$")
+
+DATE_ORDERS = ("DMY", "MDY")
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    if len(text) == 2:
+        year += 2000 if year < 70 else 1900
+    return year
+
+
+def _make_date(text: str, year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError as exc:
+        raise CellError(text, f"a real calendar date ({exc})") from exc
+
+
+def numeric_date_parts(text: str) -> tuple[int, int] | None:
+    """Return the first two numbers of a ``nn/nn/yyyy`` date, or None for other forms."""
+    m = _NUMERIC_DATE.match(text.strip())
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2))
+
+
+@lru_cache(maxsize=8192)
+def parse_date(text: str, order: str | None) -> date | None:
+    """Return the date a cell holds, or None for an empty cell.
+
+    ISO dates (optionally with a time) and month names need no order; ``nn/nn/yy[yy]``
+    dates are read with *order* (``"DMY"`` or ``"MDY"``), which the caller decided for
+    the whole file. Two-digit years 00-69 are 20xx, 70-99 are 19xx.
+    """
+    s = text.strip()
+    if not s:
+        return None
+    m = _ISO_DATE.match(s)
+    if m:
+        return _make_date(text, int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    m = _NUMERIC_DATE.match(s)
+    if m:
+        a, b, year = int(m.group(1)), int(m.group(2)), _year(m.group(3))
+        if order == "DMY":
+            return _make_date(text, year, b, a)
+        if order == "MDY":
+            return _make_date(text, year, a, b)
+        raise CellError(text, "a date whose day/month order is known for this file")
+    m = _NAMED_DMY.match(s)
+    if m and m.group(2).lower() in _MONTHS:
+        return _make_date(
+            text, _year(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1))
+        )
+    m = _NAMED_MDY.match(s)
+    if m and m.group(1).lower() in _MONTHS:
+        return _make_date(
+            text, _year(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2))
+        )
+    raise CellError(text, DATE_EXPECTED)
+
+
+_XERO_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+
+
+@lru_cache(maxsize=8192)
+def parse_timestamp(text: str) -> datetime | None:
+    """Return a timestamp as naive UTC, or None for an empty cell.
+
+    Accepts ISO 8601 with ``Z`` or an offset (a value without one is taken as UTC),
+    a plain date (midnight UTC) and Xero's ``/Date(ms+zzzz)/`` (negative epochs too).
+    """
+    s = text.strip()
+    if not s:
+        return None
+    m = _XERO_DATE.match(s)
+    if m:
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        return (epoch + timedelta(milliseconds=int(m.group(1)))).replace(tzinfo=None)
+    candidate = s[:-1] + "+00:00" if s.endswith(("Z", "z")) else s
+    try:
+        moment = datetime.fromisoformat(candidate)
+    except ValueError as exc:
+        raise CellError(text, "a timestamp such as 2025-06-30T16:12:00Z") from exc
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+class DateOrderScanner:
+    """Decide a file's day/month order from the dates it holds.
+
+    A first number above 12 proves day-first (D/M/Y); a second number above 12 proves
+    month-first (M/D/Y). A file that proves both contradicts itself.
+    """
+
+    def __init__(self) -> None:
+        self.dmy_proof: tuple[int, str] | None = None
+        self.mdy_proof: tuple[int, str] | None = None
+        self.ambiguous_example: tuple[int, str] | None = None
+
+    def feed(self, text: str, line: int) -> None:
+        """Look at one date cell found on *line*."""
+        parts = numeric_date_parts(text)
+        if parts is None:
+            return
+        first, second = parts
+        if first > 12 >= second and self.dmy_proof is None:
+            self.dmy_proof = (line, text.strip())
+        elif second > 12 >= first and self.mdy_proof is None:
+            self.mdy_proof = (line, text.strip())
+        elif (
+            first != second and max(first, second) <= 12 and not self.ambiguous_example
+        ):
+            self.ambiguous_example = (line, text.strip())
+
+    @property
+    def decided(self) -> bool:
+        """True once the file has proved an order (no need to read further)."""
+        return (self.dmy_proof is None) != (self.mdy_proof is None)
+
+    def order(self, configured: str | None) -> str | None:
+        """Return the proven order, else *configured*; raise CellError on a contradiction."""
+        if self.dmy_proof and self.mdy_proof:
+            (dl, dv), (ml, mv) = self.dmy_proof, self.mdy_proof
+            raise CellError(
+                dv,
+                f"one day/month order for the whole file, but line {dl} ({dv}) is "
+                f"day-first and line {ml} ({mv}) is month-first",
+            )
+        if self.dmy_proof:
+            return "DMY"
+        if self.mdy_proof:
+            return "MDY"
+        return configured

@@ -1,0 +1,72 @@
+"""Stream the rows of a CSV export with their line numbers and truncation facts."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TextIO
+
+# Big memo fields are legal; the csv module's default limit (128 KiB) is not a limit a
+# billing export should hit, but an unbounded field is how a stray quote eats a file.
+csv.field_size_limit(1 << 24)
+
+
+@dataclass(slots=True)
+class Row:
+    """One CSV record: its cells and the physical lines it spans (1-based)."""
+
+    cells: list[str]
+    line: int
+    last_line: int
+    at_eof: bool = False
+    truncated: bool = False
+
+    @property
+    def blank(self) -> bool:
+        """True for a row with no text in any cell."""
+        return not any(c.strip() for c in self.cells)
+
+
+class _Lines:
+    """Feed lines to csv.reader while remembering how the file ends."""
+
+    __slots__ = ("_file", "last")
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+        self.last = ""
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._file.readline()
+        if not line:
+            raise StopIteration
+        self.last = line
+        return line
+
+
+def read_rows(file: TextIO, delimiter: str = ",") -> Iterator[Row]:
+    """Yield every record of *file*, marking a last record the file cuts off.
+
+    A last record is cut off when the file ends without a newline inside an open quote,
+    or with fewer cells than the record before it (the caller compares with the header).
+    """
+    lines = _Lines(file)
+    reader = csv.reader(lines, delimiter=delimiter)
+    previous_end = 0
+    pending: Row | None = None
+    for cells in reader:
+        row = Row(cells, previous_end + 1, reader.line_num)
+        previous_end = reader.line_num
+        if pending is not None:
+            yield pending
+        pending = row
+    if pending is not None:
+        pending.at_eof = True
+        ends_cleanly = lines.last.endswith(("\n", "\r"))
+        if not ends_cleanly and lines.last.count('"') % 2 == 1:
+            pending.truncated = True
+        yield pending

@@ -1,0 +1,158 @@
+"""Canonical records: the only contract between adapters and the sync engine.
+
+Adapters yield these (plus ``Rejection`` for a bad record and ``Note`` for something worth
+telling the admin); ``sync`` validates, reconciles and stores them. Amounts are ``Decimal``
+exactly as the export wrote them; ``None`` always means "the export does not say", never
+zero. Records are plain slotted dataclasses because an import builds hundreds of thousands
+of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+DocumentKind = Literal["invoice", "credit_note"]
+Lifecycle = Literal["draft", "issued", "void", "deleted"]
+PaymentLifecycle = Literal["active", "void", "deleted"]
+AllocationKind = Literal["cash", "credit"]
+
+
+@dataclass(slots=True)
+class AccountRecord:
+    """A customer account as the billing system names it.
+
+    ``key`` is the source's own id, or the NFC-normalised display name where the export
+    has none. A site or job under a parent names the parent in ``parent_key``.
+    """
+
+    key: str
+    name: str
+    email: str | None = None
+    parent_key: str | None = None
+    parent_name: str | None = None
+
+
+@dataclass(slots=True)
+class LineRecord:
+    """One line of an invoice or credit note; informational, never summed into totals."""
+
+    position: int
+    description: str = ""
+    item: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    amount: Decimal | None = None
+    tax: Decimal | None = None
+
+
+@dataclass(slots=True)
+class AllocationRecord:
+    """Money applied to an invoice: cash from a payment or credit from a credit note.
+
+    ``invoice_ref`` and ``credit_note_ref`` are external ids in the same source; they may
+    name records that arrive in a later file.
+    """
+
+    kind: AllocationKind
+    invoice_ref: str
+    amount: Decimal
+    date: date | None = None
+    credit_note_ref: str | None = None
+
+
+@dataclass(slots=True)
+class DocumentRecord:
+    """An invoice or a credit note with its lines, as one unit of acceptance or rejection.
+
+    ``balance`` is what the source says is still due (invoice) or unused (credit note).
+    ``total`` comes from the source's header, never from adding up lines.
+    """
+
+    kind: DocumentKind
+    external_id: str
+    number: str
+    account: AccountRecord
+    issue_date: date | None
+    total: Decimal | None
+    currency: str | None = None
+    due_date: date | None = None
+    subtotal: Decimal | None = None
+    tax: Decimal | None = None
+    lifecycle: Lifecycle = "issued"
+    amount_paid: Decimal | None = None
+    amount_credited: Decimal | None = None
+    balance: Decimal | None = None
+    paid_flag: bool | None = None
+    reference: str | None = None
+    memo: str | None = None
+    pay_url: str | None = None
+    updated_at: datetime | None = None
+    version: int | None = None
+    lines: list[LineRecord] = field(default_factory=list)
+    allocations: list[AllocationRecord] = field(default_factory=list)
+    line: int | None = None
+
+    @property
+    def label(self) -> str:
+        """Return how an admin names this record: ``invoice 1004``."""
+        kind = "credit note" if self.kind == "credit_note" else "invoice"
+        return f"{kind} {self.number}"
+
+
+@dataclass(slots=True)
+class PaymentRecord:
+    """Cash received from a customer, with the invoices it was applied to (if known)."""
+
+    external_id: str
+    account: AccountRecord
+    date: date | None
+    amount: Decimal | None
+    currency: str | None = None
+    method: str | None = None
+    reference: str | None = None
+    memo: str | None = None
+    unapplied: Decimal | None = None
+    lifecycle: PaymentLifecycle = "active"
+    updated_at: datetime | None = None
+    version: int | None = None
+    allocations: list[AllocationRecord] = field(default_factory=list)
+    line: int | None = None
+
+    @property
+    def label(self) -> str:
+        """Return how an admin names this record: ``payment 4471``."""
+        return f"payment {self.reference or self.external_id}"
+
+
+@dataclass(slots=True)
+class ExportInfo:
+    """Facts about the whole export, yielded before any record when the file states them."""
+
+    as_of: datetime | None = None
+    description: str | None = None
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A record the adapter could not read; the rest of the file still applies."""
+
+    reason: str
+    line: int | None = None
+    record: str | None = None
+    column: str | None = None
+    value: str | None = None
+
+
+@dataclass(slots=True)
+class Note:
+    """Something the admin should know that is not an error (skipped rows, checks)."""
+
+    message: str
+    line: int | None = None
+
+
+Record = AccountRecord | DocumentRecord | PaymentRecord
+Item = Record | ExportInfo | Rejection | Note

@@ -1,0 +1,561 @@
+"""Apply: write reconcile's plans into the store, inside the import's one transaction.
+
+A ``BatchWriter`` lives for one file. It upserts accounts, writes each chunk's plan with
+set-based SQL (documents, their lines as a replaced set, payments, allocations), and at
+the end resolves allocations that name records from other files, recomputes the derived
+columns of every invoice and credit note the batch touched, and flags records missing
+from a snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, func, select, text
+
+from schemas.records import AccountRecord
+from schemas.status import settle_credit_note, settle_invoice
+from schemas.tables import (
+    Account,
+    Allocation,
+    CreditNote,
+    Invoice,
+    PaidMark,
+    Payment,
+    utcnow,
+)
+from sync.bulk import (
+    IN_CHUNK,
+    allocate_ids,
+    chunked,
+    delete_where_in,
+    insert_rows,
+    select_in,
+    update_rows,
+)
+from sync.reconcile import Plan, Stored
+from sync.validate import Prepared
+
+ACTIVE_MARK_STATES = ("active", "conflicted")
+
+_DOC_COLUMNS = (
+    "source", "external_id", "number", "currency", "issue_date", "due_date",
+    "subtotal_minor", "tax_minor", "total_minor", "lifecycle", "reference", "memo",
+    "pay_url", "source_updated_at", "source_version", "content_hash",
+)  # fmt: skip
+COLUMNS = {
+    "invoice": (
+        *_DOC_COLUMNS,
+        "feed_paid_minor", "feed_credited_minor", "feed_balance_minor", "paid_flag",
+        "paid_minor", "credited_minor", "balance_minor", "status", "settled_by",
+        "marked_excess_minor",
+    ),
+    "credit_note": (
+        *_DOC_COLUMNS,
+        "feed_remaining_minor", "applied_minor", "remaining_minor", "status",
+    ),
+    "payment": (
+        "source", "external_id", "received_on", "currency", "amount_minor", "method",
+        "reference", "memo", "lifecycle", "feed_unapplied_minor", "unapplied_minor",
+        "source_updated_at", "source_version", "content_hash",
+    ),
+}  # fmt: skip
+TABLES: dict[str, Table] = {
+    "invoice": Invoice.__table__,  # type: ignore[attr-defined]
+    "credit_note": CreditNote.__table__,  # type: ignore[attr-defined]
+    "payment": Payment.__table__,  # type: ignore[attr-defined]
+}
+LINE_TABLES = {
+    "invoice": ("invoice_line", "invoice_id"),
+    "credit_note": ("credit_note_line", "credit_note_id"),
+}
+LINE_COLUMNS = (
+    "position",
+    "description",
+    "item",
+    "quantity",
+    "unit_price",
+    "amount_minor",
+    "tax_minor",
+)
+ALLOCATION_COLUMNS = (
+    "source", "owner_kind", "owner_id", "kind", "payment_id", "credit_note_ref",
+    "invoice_ref", "amount_minor", "currency", "applied_on",
+)  # fmt: skip
+
+
+@dataclass
+class Counts:
+    """What a batch did, record by record."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    older: int = 0
+    duplicates: int = 0
+    seen_kinds: set[str] = field(default_factory=set)
+
+
+class BatchWriter:
+    """Writes one file's plans; every method runs inside the caller's transaction."""
+
+    def __init__(self, conn: Connection, *, source: str, batch_id: int, snapshot: bool):
+        self.conn = conn
+        self.source = source
+        self.batch_id = batch_id
+        self.snapshot = snapshot
+        self.account_ids: dict[str, int] = {}
+        self.counts = Counts()
+        self.refresh_invoices: set[int] = set()
+        self.refresh_credit_notes: set[int] = set()
+        self.allocation_owners: dict[str, set[int]] = {
+            "payment": set(),
+            "credit_note": set(),
+        }
+        if snapshot:
+            conn.execute(
+                text(
+                    "CREATE TEMPORARY TABLE IF NOT EXISTS billfold_seen (kind VARCHAR, key VARCHAR)"
+                )
+            )
+            conn.execute(text("DELETE FROM billfold_seen"))
+
+    # -- reading ------------------------------------------------------------------
+
+    def stored(self, kind: str, keys: Iterable[str]) -> dict[str, Stored]:
+        """Return what the store holds for *keys* of *kind* in this source."""
+        table = TABLES[kind]
+        total = "amount_minor" if kind == "payment" else "total_minor"
+        columns = (
+            "id",
+            "external_id",
+            "content_hash",
+            "source_updated_at",
+            "source_version",
+            "last_batch_id",
+            total,
+        )
+        found = {}
+        for row in select_in(
+            self.conn, table, columns, "external_id", set(keys), source=self.source
+        ):
+            found[row[1]] = Stored(row[0], row[2], row[3], row[4], row[5], row[6])
+        return found
+
+    # -- accounts -----------------------------------------------------------------
+
+    def ensure_accounts(
+        self, records: Iterable[AccountRecord], explicit: bool = False
+    ) -> None:
+        """Create or update the accounts *records* name (parents before their sites).
+
+        Accounts named only as someone's parent are created if missing but never
+        renamed by that mention.
+        """
+        incoming: dict[str, AccountRecord] = {}
+        implicit: dict[str, AccountRecord] = {}
+        for record in records:
+            if record.parent_key and record.parent_key not in incoming:
+                implicit.setdefault(
+                    record.parent_key,
+                    AccountRecord(
+                        key=record.parent_key,
+                        name=record.parent_name or record.parent_key,
+                    ),
+                )
+            current = incoming.get(record.key)
+            if current is None or (record.email and not current.email):
+                incoming[record.key] = record
+        for key in incoming:
+            implicit.pop(key, None)
+        needed = [
+            k
+            for k in (*implicit, *incoming)
+            if k not in self.account_ids or k in incoming
+        ]
+        table = Account.__table__  # type: ignore[attr-defined]
+        existing = {
+            row[1]: row
+            for row in select_in(
+                self.conn,
+                table,
+                ("id", "external_key", "name", "email", "parent_id"),
+                "external_key",
+                needed,
+                source=self.source,
+            )
+        }
+        for key, row in existing.items():
+            self.account_ids[key] = row[0]
+        self._insert_accounts([r for k, r in implicit.items() if k not in existing])
+        self._insert_accounts(
+            [r for k, r in incoming.items() if k not in existing and not r.parent_key]
+        )
+        self._insert_accounts(
+            [r for k, r in incoming.items() if k not in existing and r.parent_key]
+        )
+        changes = []
+        for key, record in incoming.items():
+            row = existing.get(key)
+            if row is None:
+                continue
+            parent_id = (
+                self.account_ids.get(record.parent_key) if record.parent_key else row[4]
+            )
+            name = record.name or row[2]
+            email = record.email or row[3]
+            if (name, email, parent_id) != (row[2], row[3], row[4]):
+                changes.append((name, email, parent_id, self.batch_id, row[0]))
+        update_rows(
+            self.conn,
+            "account",
+            ("name", "email", "parent_id", "last_batch_id"),
+            changes,
+        )
+
+    def _insert_accounts(self, records: Sequence[AccountRecord]) -> None:
+        if not records:
+            return
+        ids = allocate_ids(self.conn, "account", len(records))
+        rows = []
+        for account_id, record in zip(ids, records, strict=True):
+            self.account_ids[record.key] = account_id
+            parent_id = (
+                self.account_ids.get(record.parent_key) if record.parent_key else None
+            )
+            rows.append(
+                (account_id, self.source, record.key, record.name, record.email, parent_id,
+                 False, self.batch_id, self.batch_id, utcnow())
+            )  # fmt: skip
+        insert_rows(
+            self.conn, "account",
+            ("id", "source", "external_key", "name", "email", "parent_id", "portal_enabled",
+             "first_batch_id", "last_batch_id", "created_at"),
+            rows,
+        )  # fmt: skip
+
+    # -- documents and payments ---------------------------------------------------
+
+    def apply(self, kind: str, plan: Plan) -> None:
+        """Write one chunk's plan for records of *kind*."""
+        counts = self.counts
+        counts.created += len(plan.inserts)
+        counts.updated += len(plan.updates)
+        counts.unchanged += len(plan.unchanged) + len(plan.older)
+        counts.older += len(plan.older)
+        counts.duplicates += len(plan.duplicates)
+        if plan.inserts or plan.updates or plan.unchanged or plan.older:
+            counts.seen_kinds.add(kind)
+        columns = COLUMNS[kind]
+        ids = allocate_ids(self.conn, kind, len(plan.inserts))
+        insert = []
+        for row_id, record in zip(ids, plan.inserts, strict=True):
+            values = record.values
+            insert.append(
+                (row_id, *(values[c] for c in columns), self.account_ids[record.account.key],
+                 self.batch_id, self.batch_id)
+            )  # fmt: skip
+        insert_rows(
+            self.conn,
+            kind,
+            ("id", *columns, "account_id", "first_batch_id", "last_batch_id"),
+            insert,
+        )
+        update = [
+            (*(record.values[c] for c in columns), self.account_ids[record.account.key],
+             self.batch_id, None, row_id)
+            for row_id, record in plan.updates
+        ]  # fmt: skip
+        update_rows(
+            self.conn,
+            kind,
+            (*columns, "account_id", "last_batch_id", "missing_since_batch_id"),
+            update,
+        )
+        written = list(zip(ids, plan.inserts, strict=True)) + plan.updates
+        updated_ids = [row_id for row_id, _ in plan.updates]
+        if kind in LINE_TABLES:
+            self._replace_lines(kind, written, updated_ids)
+        if kind in ("payment", "credit_note"):
+            self._replace_allocations(kind, written, updated_ids)
+        if kind == "invoice":
+            self.refresh_invoices.update(updated_ids)
+            self.refresh_invoices.update(
+                row_id for row_id, r in written if not _has_settlement_facts(r.values)
+            )
+        elif kind == "credit_note":
+            self.refresh_credit_notes.update(
+                row_id
+                for row_id, r in written
+                if r.values["feed_remaining_minor"] is None
+            )
+        if self.snapshot:
+            seen = [(kind, r.key) for r in (*plan.inserts, *plan.unchanged)]
+            seen += [(kind, r.key) for _, r in plan.updates]
+            seen += [(kind, r.key) for r, _ in plan.older]
+            self.conn.execute(
+                text("INSERT INTO billfold_seen (kind, key) VALUES (:kind, :key)"),
+                [{"kind": k, "key": v} for k, v in seen],
+            )
+
+    def _replace_lines(
+        self, kind: str, written: list[tuple[int, Prepared]], updated: list[int]
+    ) -> None:
+        table, parent = LINE_TABLES[kind]
+        delete_where_in(self.conn, table, parent, updated)
+        rows = [(row_id, *line) for row_id, record in written for line in record.lines]
+        insert_rows(self.conn, table, (parent, *LINE_COLUMNS), rows)
+
+    def _replace_allocations(
+        self, kind: str, written: list[tuple[int, Prepared]], updated: list[int]
+    ) -> None:
+        alloc = Allocation.__table__  # type: ignore[attr-defined]
+        for row in select_in(
+            self.conn,
+            alloc,
+            ("invoice_id", "credit_note_id"),
+            "owner_id",
+            updated,
+            owner_kind=kind,
+        ):
+            if row[0] is not None:
+                self.refresh_invoices.add(row[0])
+            if row[1] is not None:
+                self.refresh_credit_notes.add(row[1])
+        for chunk in chunked(updated, IN_CHUNK):
+            self.conn.execute(
+                alloc.delete().where(
+                    alloc.c.owner_kind == kind, alloc.c.owner_id.in_(chunk)
+                )
+            )
+        rows = []
+        for row_id, record in written:
+            payment_id = row_id if kind == "payment" else None
+            for (
+                a_kind,
+                invoice_ref,
+                credit_ref,
+                amount,
+                currency,
+                applied_on,
+            ) in record.allocations:
+                rows.append(
+                    (self.source, kind, row_id, a_kind, payment_id, credit_ref, invoice_ref,
+                     amount, currency, applied_on)
+                )  # fmt: skip
+            if record.allocations:
+                self.allocation_owners[kind].add(row_id)
+        insert_rows(self.conn, "allocation", ALLOCATION_COLUMNS, rows)
+
+    # -- end of batch ---------------------------------------------------------------
+
+    def finish(self) -> int:
+        """Resolve allocations, refresh derived figures, flag snapshot gaps.
+
+        Returns the number of records a snapshot found missing.
+        """
+        self._resolve_allocations()
+        refresh_derived(self.conn, self.refresh_invoices, self.refresh_credit_notes)
+        return self._flag_missing() if self.snapshot else 0
+
+    def _resolve_allocations(self) -> None:
+        alloc = Allocation.__table__  # type: ignore[attr-defined]
+        conn = self.conn
+        for target, ref, id_column, refresh in (
+            ("invoice", "invoice_ref", "invoice_id", self.refresh_invoices),
+            (
+                "credit_note",
+                "credit_note_ref",
+                "credit_note_id",
+                self.refresh_credit_notes,
+            ),
+        ):
+            for match in ("external_id", "number"):
+                conn.execute(
+                    text(
+                        f"UPDATE allocation SET {id_column} = ("
+                        f" SELECT max(t.id) FROM {target} t WHERE t.source = allocation.source"
+                        f" AND t.{match} = allocation.{ref}"
+                        f" HAVING count(*) = 1)"
+                        f" WHERE source = :source AND {id_column} IS NULL AND {ref} IS NOT NULL"
+                    ),
+                    {"source": self.source},
+                )
+            # Everything this batch allocated, and anything from earlier files that now
+            # found its target, needs its figures recomputed.
+            for kind, owners in self.allocation_owners.items():
+                for row in select_in(
+                    conn, alloc, (id_column,), "owner_id", owners, owner_kind=kind
+                ):
+                    if row[0] is not None:
+                        refresh.add(row[0])
+        table = TABLES["invoice"]
+        for row in conn.execute(
+            select(alloc.c.invoice_id, alloc.c.credit_note_id).where(
+                alloc.c.source == self.source,
+                alloc.c.invoice_id.in_(
+                    select(table.c.id).where(table.c.first_batch_id == self.batch_id)
+                ),
+            )
+        ):
+            self.refresh_invoices.add(row[0])
+            if row[1] is not None:
+                self.refresh_credit_notes.add(row[1])
+
+    def _flag_missing(self) -> int:
+        flagged = 0
+        for kind in sorted(self.counts.seen_kinds):
+            table = TABLES[kind].name
+            result = self.conn.execute(
+                text(
+                    f"UPDATE {table} SET missing_since_batch_id = :batch"
+                    f" WHERE source = :source AND missing_since_batch_id IS NULL"
+                    f" AND lifecycle <> 'deleted'"
+                    f" AND NOT EXISTS (SELECT 1 FROM billfold_seen s"
+                    f"  WHERE s.kind = :kind AND s.key = {table}.external_id)"
+                ),
+                {"batch": self.batch_id, "source": self.source, "kind": kind},
+            )
+            flagged += result.rowcount or 0
+            self.conn.execute(
+                text(
+                    f"UPDATE {table} SET missing_since_batch_id = NULL"
+                    f" WHERE source = :source AND missing_since_batch_id IS NOT NULL"
+                    f" AND EXISTS (SELECT 1 FROM billfold_seen s"
+                    f"  WHERE s.kind = :kind AND s.key = {table}.external_id)"
+                ),
+                {"source": self.source, "kind": kind},
+            )
+        return flagged
+
+
+def _has_settlement_facts(values: dict[str, Any]) -> bool:
+    return (
+        values["feed_balance_minor"] is not None
+        or values["feed_paid_minor"] is not None
+        or values["feed_credited_minor"] is not None
+    )
+
+
+def refresh_derived(
+    conn: Connection, invoice_ids: Iterable[int], credit_note_ids: Iterable[int] = ()
+) -> None:
+    """Recompute the derived columns of the given invoices and credit notes from facts.
+
+    Facts are the record's own feed columns, the allocations applied to it and, for
+    invoices, the admin's active paid marks. Rows whose figures did not change are not
+    written.
+    """
+    invoice_ids = sorted(set(invoice_ids))
+    credit_note_ids = sorted(set(credit_note_ids))
+    alloc = Allocation.__table__  # type: ignore[attr-defined]
+    sources_with_allocations = {
+        row[0] for row in conn.execute(select(alloc.c.source).distinct())
+    }
+    inv = Invoice.__table__  # type: ignore[attr-defined]
+    mark = PaidMark.__table__  # type: ignore[attr-defined]
+    for chunk in chunked(invoice_ids, IN_CHUNK):
+        sums: dict[tuple[int, str], int] = {}
+        for row in conn.execute(
+            select(alloc.c.invoice_id, alloc.c.kind, func.sum(alloc.c.amount_minor))
+            .where(alloc.c.invoice_id.in_(bindparam("ids", expanding=True)))
+            .group_by(alloc.c.invoice_id, alloc.c.kind),
+            {"ids": list(chunk)},
+        ):
+            sums[(row[0], row[1])] = int(row[2])
+        marks = {
+            row[0]: int(row[1])
+            for row in conn.execute(
+                select(mark.c.invoice_id, func.max(mark.c.amount_minor))
+                .where(
+                    mark.c.invoice_id.in_(bindparam("ids", expanding=True)),
+                    mark.c.state.in_(ACTIVE_MARK_STATES),
+                )
+                .group_by(mark.c.invoice_id),
+                {"ids": list(chunk)},
+            )
+        }
+        changes = []
+        for row in conn.execute(
+            select(
+                inv.c.id, inv.c.source, inv.c.total_minor, inv.c.lifecycle,
+                inv.c.feed_balance_minor, inv.c.feed_paid_minor, inv.c.feed_credited_minor,
+                inv.c.paid_flag, inv.c.paid_minor, inv.c.credited_minor, inv.c.balance_minor,
+                inv.c.status, inv.c.settled_by, inv.c.marked_excess_minor,
+            ).where(inv.c.id.in_(bindparam("ids", expanding=True))),
+            {"ids": list(chunk)},
+        ):  # fmt: skip
+            carries = row.source in sources_with_allocations
+            cash = sums.get((row.id, "cash"), 0 if carries else None)
+            credit = sums.get((row.id, "credit"), 0 if carries else None)
+            figures = settle_invoice(
+                total=row.total_minor,
+                lifecycle=row.lifecycle,
+                feed_balance=row.feed_balance_minor,
+                feed_paid=row.feed_paid_minor,
+                feed_credited=row.feed_credited_minor,
+                paid_flag=row.paid_flag,
+                alloc_cash=cash,
+                alloc_credit=credit,
+                marked=marks.get(row.id),
+            )
+            new = (
+                figures.paid,
+                figures.credited,
+                figures.balance,
+                figures.status,
+                figures.settled_by,
+                figures.marked_excess,
+            )
+            old = (
+                row.paid_minor,
+                row.credited_minor,
+                row.balance_minor,
+                row.status,
+                row.settled_by,
+                row.marked_excess_minor,
+            )
+            if new != old:
+                changes.append((*new, row.id))
+        update_rows(
+            conn, "invoice",
+            ("paid_minor", "credited_minor", "balance_minor", "status", "settled_by",
+             "marked_excess_minor"), changes,
+        )  # fmt: skip
+    cn = CreditNote.__table__  # type: ignore[attr-defined]
+    for chunk in chunked(credit_note_ids, IN_CHUNK):
+        applied = {
+            row[0]: int(row[1])
+            for row in conn.execute(
+                select(alloc.c.credit_note_id, func.sum(alloc.c.amount_minor))
+                .where(
+                    alloc.c.credit_note_id.in_(bindparam("ids", expanding=True)),
+                    alloc.c.kind == "credit",
+                )
+                .group_by(alloc.c.credit_note_id),
+                {"ids": list(chunk)},
+            )
+        }
+        changes = []
+        for row in conn.execute(
+            select(
+                cn.c.id, cn.c.source, cn.c.total_minor, cn.c.lifecycle, cn.c.feed_remaining_minor,
+                cn.c.applied_minor, cn.c.remaining_minor, cn.c.status,
+            ).where(cn.c.id.in_(bindparam("ids", expanding=True))),
+            {"ids": list(chunk)},
+        ):  # fmt: skip
+            carries = row.source in sources_with_allocations
+            figures = settle_credit_note(
+                total=row.total_minor,
+                lifecycle=row.lifecycle,
+                feed_remaining=row.feed_remaining_minor,
+                alloc_applied=applied.get(row.id, 0 if carries else None),
+            )
+            new = (figures.applied, figures.remaining, figures.status)
+            if new != (row.applied_minor, row.remaining_minor, row.status):
+                changes.append((*new, row.id))
+        update_rows(
+            conn, "credit_note", ("applied_minor", "remaining_minor", "status"), changes
+        )

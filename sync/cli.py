@@ -1,0 +1,309 @@
+"""The ``billfold`` command line. The contract (commands, JSON fields, exit codes) is in
+README.md; scripts rely on it.
+
+Exit codes: 0 success; 1 a file was rejected whole or a command failed; 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sync.config import Settings, load_settings
+from sync.errors import ConfigError, StoreError, SyncError, UsageError
+from sync.log import configure as configure_logging
+from sync.store import Store
+
+
+class Context:
+    """Settings and the store, opened (and migrated) on first use."""
+
+    def __init__(self, config: str | None) -> None:
+        self.config_path = config
+        self._settings: Settings | None = None
+        self._store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    def store(self, migrate: bool = True) -> Store:
+        if self._store is None:
+            from sync.migrate import ensure_current
+
+            self._store = Store(self.settings.resolved_database_url)
+            if migrate:
+                ensure_current(self._store)
+        return self._store
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn billfold's own errors into one clear line and an exit code."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            _fail(str(exc), 2)
+        except UsageError as exc:
+            _fail(str(exc), 2)
+        except (StoreError, SyncError) as exc:
+            _fail(str(exc), 1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config",
+    envvar="BILLFOLD_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="TOML config file (default: none; SQLite and files under ./billfold-data/).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log each event to stderr.")
+@click.version_option(package_name="billfold")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
+    """billfold: invoice copies, statements and balances your customers can reach."""
+    import logging
+
+    configure_logging(logging.INFO if verbose else logging.ERROR)
+    ctx.obj = Context(config)
+
+
+# -- import -----------------------------------------------------------------------
+
+
+def _human_import(result: Any) -> None:
+    status = result.status.upper()
+    click.echo(
+        f"{result.file}: {status}" + (f" ({result.adapter})" if result.adapter else "")
+    )
+    if result.reason:
+        click.echo(f"  reason: {result.reason}")
+    if result.status == "applied":
+        click.echo(
+            f"  created {result.created}, updated {result.updated}, unchanged "
+            f"{result.unchanged}, rejected {len(result.rejected)}"
+        )
+    for r in result.rejected[:50]:
+        where = f"line {r['line']}" if r["line"] else "?"
+        col = f", column {r['column']}" if r["column"] else ""
+        val = f", value {r['value']!r}" if r["value"] is not None else ""
+        click.echo(f"  rejected {r['record'] or ''} ({where}{col}{val}): {r['reason']}")
+    if len(result.rejected) > 50:
+        click.echo(
+            f"  ... and {len(result.rejected) - 50} more rejected records (see --json)"
+        )
+    for w in result.warnings:
+        click.echo(f"  warning: {w}")
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--source", default="default", show_default=True, help="Source the files come from."
+)
+@click.option(
+    "--adapter",
+    default=None,
+    help="Read every file with this adapter (skip detection).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+@pass_context
+@_guard
+def import_command(
+    ctx: Context,
+    paths: tuple[Path, ...],
+    source: str,
+    adapter: str | None,
+    as_json: bool,
+) -> None:
+    """Import billing exports (CSV, QuickBooks, Xero) into the store."""
+    from sync.pipeline import import_file
+
+    store = ctx.store()
+    results = []
+    for path in paths:
+        if path.is_dir():
+            _fail(f"{path} is a directory; pass the export files themselves", 2)
+        show_progress = (
+            sys.stderr.isatty()
+            and not as_json
+            and path.exists()
+            and path.stat().st_size > 4 << 20
+        )
+        if show_progress:
+            with click.progressbar(
+                length=path.stat().st_size, label=path.name, file=sys.stderr
+            ) as bar:
+                last = [0]
+
+                def progress(done: int, total: int, bar=bar, last=last) -> None:
+                    bar.update(done - last[0])
+                    last[0] = done
+
+                result = import_file(
+                    store,
+                    ctx.settings,
+                    path,
+                    source=source,
+                    adapter=adapter,
+                    on_progress=progress,
+                )
+        else:
+            result = import_file(
+                store, ctx.settings, path, source=source, adapter=adapter
+            )
+        results.append(result)
+        if not as_json:
+            _human_import(result)
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in results], indent=2))
+    if not all(r.ok for r in results):
+        sys.exit(1)
+
+
+# -- balances and invoices ----------------------------------------------------------
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> None:
+    if not rows:
+        click.echo("(nothing)")
+        return
+    cells = [[("-" if r[k] is None else str(r[k])) for k, _ in columns] for r in rows]
+    widths = [
+        max(len(h), *(len(c[i]) for c in cells)) for i, (_, h) in enumerate(columns)
+    ]
+    click.echo("  ".join(h.ljust(w) for (_, h), w in zip(columns, widths, strict=True)))
+    for c in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)))
+
+
+def _account_scope(
+    conn: Any, account: str | None, source: str | None
+) -> list[int] | None:
+    from sync.ledger import resolve_account, with_sites
+
+    if account is None:
+        return None
+    return with_sites(conn, [resolve_account(conn, account, source).id])
+
+
+@main.command()
+@click.option(
+    "--account", default=None, help="Account key or name (its sites are included)."
+)
+@click.option("--source", default=None, help="Only look for --account in this source.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+@_guard
+def balances(
+    ctx: Context, account: str | None, source: str | None, as_json: bool
+) -> None:
+    """Show what each account owes, per currency ("-" means the exports cannot tell)."""
+    from sync.ledger import balances as compute
+
+    with ctx.store().read() as conn:
+        rows = compute(conn, _account_scope(conn, account, source))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _table(
+        rows,
+        [
+            ("account", "ACCOUNT"), ("currency", "CCY"), ("invoice_count", "INVOICES"),
+            ("total_billed", "BILLED"), ("total_paid", "PAID"), ("balance_due", "DUE"),
+            ("credit_note_total", "CREDIT NOTES"), ("remaining_credit", "CREDIT LEFT"),
+            ("unapplied_payments", "UNAPPLIED"), ("net_balance", "NET"),
+        ],
+    )  # fmt: skip
+
+
+@main.command()
+@click.option(
+    "--account", required=True, help="Account key or name (its sites are included)."
+)
+@click.option("--source", default=None, help="Only look for --account in this source.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+@_guard
+def invoices(ctx: Context, account: str, source: str | None, as_json: bool) -> None:
+    """List an account's invoices with what is paid and due."""
+    from sync.ledger import invoice_list
+
+    today = datetime.now(UTC).date()
+    with ctx.store().read() as conn:
+        scope = _account_scope(conn, account, source)
+        assert scope is not None
+        rows = invoice_list(conn, scope, today)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    _table(
+        rows,
+        [
+            ("number", "NUMBER"), ("account", "ACCOUNT"), ("issue_date", "DATE"),
+            ("due_date", "DUE"), ("currency", "CCY"), ("total", "TOTAL"), ("paid", "PAID"),
+            ("balance_due", "BALANCE"), ("status", "STATUS"),
+        ],
+    )  # fmt: skip
+
+
+# -- database -------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@pass_context
+@_guard
+def db_upgrade(ctx: Context) -> None:
+    """Create or migrate the store's tables to the current schema."""
+    from sync.migrate import upgrade
+
+    store = ctx.store(migrate=False)
+    before, after = upgrade(store)
+    if before == after:
+        click.echo(f"database is up to date (revision {after})")
+    else:
+        click.echo(f"database migrated from {before or 'empty'} to {after}")
+
+
+# -- demo -------------------------------------------------------------------------------
+
+
+@main.command()
+@pass_context
+@_guard
+def demo(ctx: Context) -> None:
+    """Import the bundled sample exports into the embedded store and show balances."""
+    from sync.demo import run_demo
+
+    run_demo(ctx.store(), ctx.settings, click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,289 @@
+"""Settings: read once from TOML, then ``BILLFOLD_*`` environment overrides.
+
+Every key lives in a frozen dataclass below and in ``config.example.toml`` with its
+default (a test keeps the two in step). An unknown key, or a value of the wrong type,
+is a ``ConfigError`` naming the key and the file. Environment variables override the
+file: ``BILLFOLD_<KEY>`` for top-level keys and ``BILLFOLD_<TABLE>_<KEY>`` for keys of a
+table (``BILLFOLD_SMTP_HOST``); an empty value means "not set".
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from sync.errors import ConfigError
+
+DEFAULT_DATA_DIR = "billfold-data"
+SOURCE_KINDS = ("folder", "s3")
+MODES = ("incremental", "snapshot")
+DATE_ORDERS = ("DMY", "MDY")
+
+
+@dataclass(frozen=True)
+class BusinessSettings:
+    """Who the portal, PDFs and emails speak for."""
+
+    name: str = "Your business"
+    email: str = ""
+    phone: str = ""
+    address: str = ""
+    website: str = ""
+    tax_id: str = ""
+    logo: str = ""
+    colour: str = "#1f4e79"
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """One place exports come from; its name is the identity namespace of its records."""
+
+    name: str
+    kind: str = "folder"
+    path: str = ""
+    bucket: str = ""
+    prefix: str = ""
+    endpoint_url: str = ""
+    region: str = ""
+    adapter: str = "auto"
+    mode: str = "incremental"
+    schedule: str = ""
+    date_order: str = ""
+    currency: str = ""
+    review: bool = False
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything billfold reads from configuration."""
+
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    database_url: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    default_currency: str = "USD"
+    business: BusinessSettings = field(default_factory=BusinessSettings)
+    sources: tuple[SourceSettings, ...] = ()
+    config_path: Path | None = None
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return ``database_url``, or the embedded SQLite file in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'billfold.db').resolve()}"
+
+    def source(self, name: str) -> SourceSettings:
+        """Return the configured source *name*, or a plain one for ad-hoc imports."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        return SourceSettings(name=name)
+
+
+_NOT_FROM_FILE = {"config_path"}
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if tp is str:
+        return "a string"
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "a whole number"
+    if tp is Path:
+        return "a path (string)"
+    if origin in (Mapping, dict):
+        return "a table of strings"
+    return str(tp)
+
+
+def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], key, where)
+    ok = (
+        (tp is str and isinstance(value, str))
+        or (tp is bool and isinstance(value, bool))
+        or (tp is int and isinstance(value, int) and not isinstance(value, bool))
+        or (tp is Path and isinstance(value, str))
+        or (
+            origin in (Mapping, dict)
+            and isinstance(value, dict)
+            and all(isinstance(v, str) for v in value.values())
+        )
+    )
+    if not ok:
+        raise ConfigError(f"{key} in {where} must be {_describe(tp)}, not {value!r}")
+    if tp is Path:
+        return Path(value)
+    if origin in (Mapping, dict):
+        return dict(value)
+    return value
+
+
+def _build(cls: type, table: Mapping[str, Any], prefix: str, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls) if f.name not in _NOT_FROM_FILE}
+    for key in table:
+        if key not in known:
+            options = ", ".join(sorted(known))
+            raise ConfigError(
+                f"unknown setting {prefix}{key} in {where}; known settings here: {options}"
+            )
+    values = {}
+    for name, f in known.items():
+        tp = hints[name]
+        if name in table:
+            values[name] = _coerce(table[name], tp, f"{prefix}{name}", where)
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise ConfigError(f"{prefix}{name} is required in {where}")
+    return cls(**values)
+
+
+def _parse_env_value(text: str, tp: Any, key: str) -> Any:
+    if tp is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{key} must be true or false, not {text!r}")
+    if tp is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{key} must be a whole number, not {text!r}") from None
+    if tp is Path:
+        return Path(text)
+    return text
+
+
+def _env_overrides(obj: Any, env: Mapping[str, str], prefix: str) -> Any:
+    hints = typing.get_type_hints(type(obj))
+    changes = {}
+    for f in fields(obj):
+        tp = hints[f.name]
+        if f.name in _NOT_FROM_FILE or f.name == "sources":
+            continue
+        var = f"{prefix}{f.name.upper()}"
+        if is_dataclass(getattr(obj, f.name)):
+            changes[f.name] = _env_overrides(getattr(obj, f.name), env, f"{var}_")
+            continue
+        text = env.get(var, "")
+        if text != "" and tp in (str, bool, int, Path):
+            changes[f.name] = _parse_env_value(text, tp, var)
+    return replace(obj, **changes) if changes else obj
+
+
+def _check(settings: Settings, where: str) -> None:
+    from schemas.money import is_currency_code
+
+    if not is_currency_code(settings.default_currency):
+        raise ConfigError(
+            f"default_currency in {where} must be an ISO code such as USD, "
+            f"not {settings.default_currency!r}"
+        )
+    seen: set[str] = set()
+    for i, source in enumerate(settings.sources):
+        key = f"sources[{i}] ({source.name!r})"
+        if not source.name.strip():
+            raise ConfigError(f"sources[{i}].name in {where} must not be empty")
+        if source.name in seen:
+            raise ConfigError(f"{key} in {where}: two sources share this name")
+        seen.add(source.name)
+        if source.kind not in SOURCE_KINDS:
+            raise ConfigError(
+                f"{key}.kind in {where} must be one of {', '.join(SOURCE_KINDS)}, "
+                f"not {source.kind!r}"
+            )
+        if source.mode not in MODES:
+            raise ConfigError(
+                f"{key}.mode in {where} must be one of {', '.join(MODES)}, "
+                f"not {source.mode!r}"
+            )
+        if source.date_order and source.date_order not in DATE_ORDERS:
+            raise ConfigError(
+                f"{key}.date_order in {where} must be one of {', '.join(DATE_ORDERS)}, "
+                f"not {source.date_order!r}"
+            )
+        if source.currency and not is_currency_code(source.currency):
+            raise ConfigError(
+                f"{key}.currency in {where} must be an ISO code such as USD, "
+                f"not {source.currency!r}"
+            )
+        if source.kind == "folder" and not source.path:
+            raise ConfigError(f"{key}.path in {where} is required for a folder source")
+        if source.kind == "s3" and not source.bucket:
+            raise ConfigError(f"{key}.bucket in {where} is required for an s3 source")
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read settings from *path* (or ``BILLFOLD_CONFIG``), then environment overrides.
+
+    With no file at all, billfold runs on the embedded default: SQLite and documents
+    under ``./billfold-data/``. Relative paths in a file are relative to that file.
+    """
+    env = os.environ if env is None else env
+    if path is None and env.get("BILLFOLD_CONFIG"):
+        path = env["BILLFOLD_CONFIG"]
+    table: dict[str, Any] = {}
+    where = "the defaults"
+    base = Path.cwd()
+    config_path = None
+    if path is not None:
+        config_path = Path(path).resolve()
+        where = str(config_path)
+        try:
+            with config_path.open("rb") as fh:
+                table = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"config file {config_path} does not exist; copy config.example.toml "
+                "there or leave --config out to use the defaults"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path} is not valid TOML: {exc}") from None
+        base = config_path.parent
+    sources_table = table.pop("sources", [])
+    business_table = table.pop("business", {})
+    if not isinstance(sources_table, list) or not all(
+        isinstance(s, dict) for s in sources_table
+    ):
+        raise ConfigError(f"sources in {where} must be written as [[sources]] tables")
+    if not isinstance(business_table, dict):
+        raise ConfigError(f"business in {where} must be a [business] table")
+    settings: Settings = _build(Settings, table, "", where)
+    business = _build(BusinessSettings, business_table, "business.", where)
+    sources = tuple(
+        _build(SourceSettings, s, f"sources[{i}].", where)
+        for i, s in enumerate(sources_table)
+    )
+    settings = replace(
+        settings, business=business, sources=sources, config_path=config_path
+    )
+    settings = _env_overrides(settings, env, "BILLFOLD_")
+    data_dir = settings.data_dir
+    if not data_dir.is_absolute():
+        data_dir = (base / data_dir).resolve()
+    resolved_sources = tuple(
+        replace(s, path=str((base / s.path).resolve())) if s.path else s
+        for s in settings.sources
+    )
+    settings = replace(settings, data_dir=data_dir, sources=resolved_sources)
+    _check(settings, where)
+    return settings

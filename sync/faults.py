@@ -1,0 +1,39 @@
+"""Fault injection points for crash and failure tests (off unless BILLFOLD_FAULT is set).
+
+``BILLFOLD_FAULT=<point>[@<n>]:<action>`` makes the n-th time (default: first) the
+pipeline passes ``<point>`` do ``<action>``: ``kill`` (SIGKILL this process, as a power
+cut or OOM killer would), ``raise`` (an unexpected exception) or ``sleep=<seconds>``.
+Points: ``chunk`` (after each chunk is written), ``before_commit``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+_hits: dict[str, int] = {}
+
+
+class InjectedFault(RuntimeError):
+    """The exception a ``raise`` fault throws."""
+
+
+def hit(point: str) -> None:
+    """Pass fault point *point*; do the configured action when it is due."""
+    spec = os.environ.get("BILLFOLD_FAULT")
+    if not spec:
+        return
+    target, _, action = spec.partition(":")
+    name, _, nth = target.partition("@")
+    if name != point:
+        return
+    _hits[point] = _hits.get(point, 0) + 1
+    if _hits[point] != int(nth or 1):
+        return
+    if action == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif action == "raise":
+        raise InjectedFault(f"injected fault at {point}")
+    elif action.startswith("sleep="):
+        time.sleep(float(action.removeprefix("sleep=")))  # not money

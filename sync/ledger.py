@@ -1,0 +1,251 @@
+"""Ledger reads: balances per account and currency, invoice lists, account lookup.
+
+Figures are never summed across currencies. A figure some record cannot tell (an
+invoice list report has no payments; an IIF file has no balances) makes the total
+unknown (``None``), never zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, case, func, or_, select
+
+from schemas.money import to_text
+from schemas.status import display_status, is_overdue
+from schemas.tables import Account, CreditNote, Invoice, Payment
+from sync.errors import UsageError
+
+A = Account.__table__  # type: ignore[attr-defined]
+I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
+C = CreditNote.__table__  # type: ignore[attr-defined]
+P = Payment.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """An account as a person names it."""
+
+    id: int
+    source: str
+    key: str
+    name: str
+    parent_id: int | None
+
+
+def find_accounts(
+    conn: Connection, key: str, source: str | None = None
+) -> list[AccountRef]:
+    """Return the accounts whose key or name is *key* (optionally in one source)."""
+    stmt = select(A.c.id, A.c.source, A.c.external_key, A.c.name, A.c.parent_id).where(
+        or_(A.c.external_key == key, A.c.name == key)
+    )
+    if source:
+        stmt = stmt.where(A.c.source == source)
+    return [AccountRef(*row) for row in conn.execute(stmt.order_by(A.c.id))]
+
+
+def resolve_account(
+    conn: Connection, key: str, source: str | None = None
+) -> AccountRef:
+    """Return the one account named *key*, or raise UsageError saying what matched."""
+    found = find_accounts(conn, key, source)
+    if not found:
+        raise UsageError(
+            f"no account has the key or name {key!r}; `billfold balances` lists them"
+        )
+    if len(found) > 1:
+        sources = ", ".join(sorted({a.source for a in found}))
+        raise UsageError(
+            f"{key!r} names {len(found)} accounts (sources: {sources}); add --source"
+        )
+    return found[0]
+
+
+def with_sites(conn: Connection, account_ids: Iterable[int]) -> list[int]:
+    """Return *account_ids* plus every site (child, grandchild…) under them."""
+    result = list(dict.fromkeys(account_ids))
+    frontier = list(result)
+    while frontier:
+        children = [
+            row[0]
+            for row in conn.execute(select(A.c.id).where(A.c.parent_id.in_(frontier)))
+            if row[0] not in result
+        ]
+        result.extend(children)
+        frontier = children
+    return result
+
+
+def _known_sum(count_unknown: Any, total: Any) -> int | None:
+    return None if (count_unknown or 0) > 0 else int(total or 0)
+
+
+def balances(
+    conn: Connection, account_ids: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """Return one balance object per account and currency (``billfold balances``)."""
+    issued = I.c.lifecycle == "issued"
+
+    def scoped(stmt, table):  # type: ignore[no-untyped-def]
+        return (
+            stmt
+            if account_ids is None
+            else stmt.where(table.c.account_id.in_(account_ids))
+        )
+
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def slot(account_id: int, currency: str) -> dict[str, Any]:
+        return rows.setdefault(
+            (account_id, currency),
+            {
+                "invoice_count": 0, "void_invoice_count": 0, "billed": 0,
+                "balance": 0, "invoice_paid": 0, "marked_excess": 0,
+                "credit_note_count": 0, "credit_note_total": 0, "remaining": 0,
+                "payment_count": 0, "payments": 0, "unapplied": 0,
+            },
+        )  # fmt: skip
+
+    one = case((issued, 1), else_=0)
+    stmt = select(
+        I.c.account_id,
+        I.c.currency,
+        func.sum(one),
+        func.sum(case((I.c.lifecycle == "void", 1), else_=0)),
+        func.sum(case((issued, I.c.total_minor), else_=0)),
+        func.sum(case((issued & I.c.balance_minor.is_(None), 1), else_=0)),
+        func.sum(case((issued, I.c.balance_minor), else_=0)),
+        func.sum(case((issued & I.c.paid_minor.is_(None), 1), else_=0)),
+        func.sum(case((issued, I.c.paid_minor), else_=0)),
+        func.sum(case((issued, I.c.marked_excess_minor), else_=0)),
+    ).group_by(I.c.account_id, I.c.currency)
+    for r in conn.execute(scoped(stmt, I)):
+        s = slot(r[0], r[1])
+        s["invoice_count"], s["void_invoice_count"] = int(r[2] or 0), int(r[3] or 0)
+        s["billed"] = int(r[4] or 0)
+        s["balance"] = _known_sum(r[5], r[6])
+        s["invoice_paid"] = _known_sum(r[7], r[8])
+        s["marked_excess"] = int(r[9] or 0)
+
+    cn_issued = C.c.lifecycle == "issued"
+    stmt = select(
+        C.c.account_id,
+        C.c.currency,
+        func.sum(case((cn_issued, 1), else_=0)),
+        func.sum(case((cn_issued, C.c.total_minor), else_=0)),
+        func.sum(case((cn_issued & C.c.remaining_minor.is_(None), 1), else_=0)),
+        func.sum(case((cn_issued, C.c.remaining_minor), else_=0)),
+    ).group_by(C.c.account_id, C.c.currency)
+    for r in conn.execute(scoped(stmt, C)):
+        s = slot(r[0], r[1])
+        s["credit_note_count"], s["credit_note_total"] = int(r[2] or 0), int(r[3] or 0)
+        s["remaining"] = _known_sum(r[4], r[5])
+
+    active = P.c.lifecycle == "active"
+    stmt = select(
+        P.c.account_id,
+        P.c.currency,
+        func.sum(case((active, 1), else_=0)),
+        func.sum(case((active, P.c.amount_minor), else_=0)),
+        func.sum(case((active & P.c.unapplied_minor.is_(None), 1), else_=0)),
+        func.sum(case((active, P.c.unapplied_minor), else_=0)),
+    ).group_by(P.c.account_id, P.c.currency)
+    for r in conn.execute(scoped(stmt, P)):
+        s = slot(r[0], r[1])
+        s["payment_count"], s["payments"] = int(r[2] or 0), int(r[3] or 0)
+        s["unapplied"] = _known_sum(r[4], r[5])
+
+    names = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            select(A.c.id, A.c.name, A.c.external_key, A.c.parent_id)
+        )
+    }
+    out = []
+    for (account_id, currency), s in rows.items():
+        name, key, parent_id = names[account_id]
+        out.append(
+            _balance_object(
+                name, key, names[parent_id][0] if parent_id else None, currency, s
+            )
+        )
+    out.sort(key=lambda o: (o["account"].casefold(), o["account_key"], o["currency"]))
+    return out
+
+
+def _balance_object(
+    name: str, key: str, parent: str | None, currency: str, s: dict[str, Any]
+) -> dict[str, Any]:
+    if s["payment_count"]:
+        paid: int | None = s["payments"] + s["marked_excess"]
+    else:
+        paid = s["invoice_paid"]
+    balance, remaining, unapplied = s["balance"], s["remaining"], s["unapplied"]
+    if None not in (balance, remaining, unapplied):
+        net: int | None = balance - remaining - unapplied
+    elif paid is not None:
+        net = s["billed"] - paid - s["credit_note_total"]
+    else:
+        net = None
+
+    def money(v: int | None) -> str | None:
+        return to_text(v, currency)
+
+    return {
+        "account": name,
+        "account_key": key,
+        "parent": parent,
+        "currency": currency,
+        "invoice_count": s["invoice_count"],
+        "void_invoice_count": s["void_invoice_count"],
+        "total_billed": money(s["billed"]),
+        "total_paid": money(paid),
+        "balance_due": money(balance),
+        "credit_note_count": s["credit_note_count"],
+        "credit_note_total": money(s["credit_note_total"]),
+        "remaining_credit": money(remaining),
+        "unapplied_payments": money(unapplied),
+        "net_balance": money(net),
+    }
+
+
+def invoice_list(
+    conn: Connection, account_ids: list[int], today: date
+) -> list[dict[str, Any]]:
+    """Return the invoices of the given accounts, newest first (``billfold invoices``)."""
+    stmt = (
+        select(
+            I.c.id, I.c.number, A.c.name, A.c.external_key, I.c.issue_date, I.c.due_date,
+            I.c.currency, I.c.total_minor, I.c.paid_minor, I.c.credited_minor,
+            I.c.balance_minor, I.c.status, I.c.reference, I.c.source,
+        )
+        .join(A, A.c.id == I.c.account_id)
+        .where(I.c.account_id.in_(account_ids), I.c.lifecycle.not_in(("draft", "deleted")))
+        .order_by(I.c.issue_date.desc(), I.c.number.desc())
+    )  # fmt: skip
+    out = []
+    for r in conn.execute(stmt):
+        cur = r.currency
+        out.append(
+            {
+                "number": r.number,
+                "account": r.name,
+                "account_key": r.external_key,
+                "source": r.source,
+                "issue_date": r.issue_date.isoformat() if r.issue_date else None,
+                "due_date": r.due_date.isoformat() if r.due_date else None,
+                "currency": cur,
+                "total": to_text(r.total_minor, cur),
+                "paid": to_text(r.paid_minor, cur),
+                "credited": to_text(r.credited_minor, cur),
+                "balance_due": to_text(r.balance_minor, cur),
+                "status": display_status(r.status, r.due_date, today),
+                "overdue": is_overdue(r.status, r.due_date, today),
+                "reference": r.reference,
+            }
+        )
+    return out

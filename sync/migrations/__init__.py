@@ -1,0 +1,1 @@
+"""Alembic migrations of the store; ``billfold db upgrade`` runs them."""

@@ -1,0 +1,459 @@
+"""The import pipeline: the one place that runs the stages in order.
+
+    intake -> detect -> parse -> validate -> reconcile -> apply
+
+Every source (the CLI, watched folders, S3 polls, uploads) hands a file to
+``import_file`` and gets an ``ImportResult``. One file is one batch, applied in one
+transaction together with its batch record: a crash leaves the store as before or as
+after, never between. Same bytes again (under any name) are a ``duplicate`` and write
+nothing to the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from adapters.base import ExportFile, Head, ParseOptions
+from adapters.errors import AdapterError, FileRejected
+from adapters.registry import detect_adapter, get_adapter
+from adapters.text import decode_head
+from schemas.records import (
+    AccountRecord,
+    DocumentRecord,
+    ExportInfo,
+    Note,
+    PaymentRecord,
+    Rejection,
+)
+from schemas.tables import ImportBatch, RowError, utcnow
+from sync import faults
+from sync.apply import BatchWriter
+from sync.config import Settings
+from sync.errors import StoreError
+from sync.intake import Intake, IntakeError, take_in
+from sync.log import event
+from sync.reconcile import reconcile
+from sync.store import Store
+from sync.validate import Prepared, prepare
+
+CHUNK_RECORDS = 2000
+MAX_WARNINGS = 50
+KIND_ORDER = ("invoice", "credit_note", "payment")
+
+
+@dataclass
+class ImportResult:
+    """What importing one file did (the ``billfold import --json`` object)."""
+
+    file: str
+    sha256: str | None
+    adapter: str | None
+    status: str  # applied, duplicate, rejected, failed
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    reason: str | None = None
+    batch_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the file was applied (bad records or not) or was a duplicate."""
+        return self.status in ("applied", "duplicate")
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the result in the documented JSON shape."""
+        return {
+            "file": self.file,
+            "sha256": self.sha256,
+            "adapter": self.adapter,
+            "status": self.status,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "warnings": self.warnings,
+            "reason": self.reason,
+            "batch_id": self.batch_id,
+        }
+
+
+def _rejection_json(r: Rejection) -> dict[str, Any]:
+    return {
+        "line": r.line,
+        "record": r.record,
+        "column": r.column,
+        "value": r.value,
+        "reason": r.reason,
+    }
+
+
+def find_applied_batch(conn: Connection, sha256: str) -> tuple[int, str | None] | None:
+    """Return (id, adapter) of an applied batch with these exact bytes, if any."""
+    table = ImportBatch.__table__  # type: ignore[attr-defined]
+    row = conn.execute(
+        select(table.c.id, table.c.adapter)
+        .where(table.c.sha256 == sha256, table.c.status == "applied")
+        .order_by(table.c.id)
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _record_batch(conn: Connection, **values: Any) -> int:
+    table = ImportBatch.__table__  # type: ignore[attr-defined]
+    values.setdefault("started_at", utcnow())
+    values.setdefault("finished_at", utcnow())
+    return conn.execute(
+        insert(table).values(**values).returning(table.c.id)
+    ).scalar_one()
+
+
+class _Run:
+    """State of one file's trip through parse → validate → reconcile → apply."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        intake: Intake,
+        source: str,
+        snapshot: bool,
+        default_currency: str,
+        batch_id: int,
+    ) -> None:
+        self.conn = conn
+        self.intake = intake
+        self.source = source
+        self.default_currency = default_currency
+        self.batch_id = batch_id
+        self.writer = BatchWriter(
+            conn, source=source, batch_id=batch_id, snapshot=snapshot
+        )
+        self.as_of: datetime | None = intake.mtime
+        self.rejections: list[Rejection] = []
+        self.notes: list[str] = []
+        self.pending: list[Prepared] = []
+        self.accounts: list[AccountRecord] = []
+        self.older_example: str | None = None
+
+    def take(self, items: Iterable[Any]) -> None:
+        seen_record = False
+        for item in items:
+            if isinstance(item, DocumentRecord | PaymentRecord):
+                seen_record = True
+                prepared = prepare(
+                    item,
+                    source=self.source,
+                    default_currency=self.default_currency,
+                    as_of=self.as_of,
+                )
+                if isinstance(prepared, Rejection):
+                    self.rejections.append(prepared)
+                else:
+                    self.pending.append(prepared)
+                    if len(self.pending) >= CHUNK_RECORDS:
+                        self.flush()
+            elif isinstance(item, AccountRecord):
+                self.accounts.append(item)
+            elif isinstance(item, Rejection):
+                self.rejections.append(item)
+            elif isinstance(item, Note):
+                where = f"line {item.line}: " if item.line else ""
+                self.notes.append(where + item.message)
+            elif isinstance(item, ExportInfo) and item.as_of and not seen_record:
+                self.as_of = item.as_of
+        self.flush()
+
+    def flush(self) -> None:
+        writer = self.writer
+        writer.ensure_accounts([*self.accounts, *(p.account for p in self.pending)])
+        self.accounts = []
+        for kind in KIND_ORDER:
+            records = [p for p in self.pending if p.kind == kind]
+            if not records:
+                continue
+            stored = writer.stored(kind, (p.key for p in records))
+            plan = reconcile(records, stored, self.batch_id)
+            for record, reason in plan.conflicts:
+                self.rejections.append(
+                    Rejection(reason=reason, line=record.line, record=record.label)
+                )
+            if plan.older and self.older_example is None:
+                record, existing = plan.older[0]
+                self.older_example = (
+                    f"{record.label}: stored version of {existing.updated_at:%Y-%m-%d %H:%M}"
+                    if existing.updated_at
+                    else record.label
+                )
+            writer.apply(kind, plan)
+        self.pending = []
+        faults.hit("chunk")
+
+    def warnings(self, flagged: int) -> list[str]:
+        counts = self.writer.counts
+        found = list(self.notes)
+        if counts.older:
+            found.append(
+                f"{counts.older} record(s) in this file are older than the ones already "
+                f"stored and were left as they are (e.g. {self.older_example})"
+            )
+        if counts.duplicates:
+            found.append(
+                f"{counts.duplicates} record(s) appeared more than once with the same "
+                "content; each was applied once"
+            )
+        if flagged:
+            found.append(
+                f"{flagged} record(s) from earlier snapshots are missing from this one; "
+                "they are flagged for review, not deleted"
+            )
+        if len(found) > MAX_WARNINGS:
+            extra = len(found) - MAX_WARNINGS
+            found = [*found[:MAX_WARNINGS], f"... and {extra} more"]
+        return found
+
+
+def import_file(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    *,
+    source: str = "default",
+    adapter: str | None = None,
+    name: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    """Import one file into the store and return what happened.
+
+    Never raises for bad input: unreadable files, unknown formats and bad records all
+    end in the result (and, once the bytes are kept, in an ``import_batch`` row).
+    """
+    display = name or path.name
+    try:
+        intake = take_in(path, settings.data_dir, name)
+    except IntakeError as exc:
+        event("import.unreadable", logging.WARNING, file=display, reason=str(exc))
+        return ImportResult(
+            file=display, sha256=None, adapter=None, status="rejected", reason=str(exc)
+        )
+    source_settings = settings.source(source)
+    forced = adapter or (
+        source_settings.adapter if source_settings.adapter != "auto" else None
+    )
+    base = {
+        "source": source,
+        "file_name": intake.name,
+        "sha256": intake.sha256,
+        "size": intake.size,
+        "encoding": intake.encoding.codec,
+        "stored_path": str(intake.stored_path),
+        "mode": source_settings.mode,
+    }
+    result = ImportResult(
+        file=intake.name, sha256=intake.sha256, adapter=None, status="applied"
+    )
+
+    with store.read() as conn:
+        earlier = find_applied_batch(conn, intake.sha256)
+    if earlier is not None:
+        return _duplicate(store, base, result, earlier)
+
+    try:
+        head = Head(intake.name, intake.head, decode_head(intake.head, intake.encoding))
+        adapter_cls = get_adapter(forced) if forced else detect_adapter(head)
+    except FileRejected as exc:
+        return _rejected(store, base, result, str(exc))
+    result.adapter = adapter_cls.name
+    base["adapter"] = adapter_cls.name
+    options = ParseOptions(
+        date_order=source_settings.date_order or None,
+        columns=source_settings.columns,
+        default_currency=source_settings.currency or settings.default_currency,
+    )
+    export = ExportFile(
+        path=intake.stored_path,
+        name=intake.name,
+        encoding=intake.encoding,
+        size=intake.size,
+        on_progress=(lambda n: on_progress(n, intake.size)) if on_progress else None,
+    )
+    started = utcnow()
+    try:
+        with store.write() as conn:
+            earlier = find_applied_batch(conn, intake.sha256)
+            if earlier is not None:
+                # Another worker applied these bytes while this one was detecting.
+                return _duplicate(store, base, result, earlier, conn=conn)
+            batch_id = _record_batch(
+                conn, **base, status="applying", started_at=started, finished_at=None
+            )
+            run = _Run(
+                conn,
+                intake,
+                source,
+                source_settings.mode == "snapshot",
+                options.default_currency,
+                batch_id,
+            )
+            run.take(adapter_cls().parse(export, options))
+            flagged = run.writer.finish()
+            counts = run.writer.counts
+            result.created, result.updated, result.unchanged = (
+                counts.created,
+                counts.updated,
+                counts.unchanged,
+            )
+            result.rejected = [_rejection_json(r) for r in run.rejections]
+            result.warnings = run.warnings(flagged)
+            result.batch_id = batch_id
+            _save_row_errors(conn, batch_id, run.rejections)
+            table = ImportBatch.__table__  # type: ignore[attr-defined]
+            conn.execute(
+                update(table)
+                .where(table.c.id == batch_id)
+                .values(
+                    status="applied",
+                    created=result.created,
+                    updated=result.updated,
+                    unchanged=result.unchanged,
+                    rejected=len(run.rejections),
+                    warnings=json.dumps(result.warnings),
+                    as_of=run.as_of,
+                    finished_at=utcnow(),
+                )
+            )
+            faults.hit("before_commit")
+    except FileRejected as exc:
+        return _rejected(store, base, result, str(exc), started=started)
+    except AdapterError as exc:  # an adapter's own error outside its contract
+        return _rejected(
+            store, base, result, f"could not read the file: {exc}", started=started
+        )
+    except StoreError as exc:
+        return _failed(store, base, result, str(exc), started)
+    except Exception as exc:
+        event("import.crashed", logging.ERROR, file=intake.name, error=repr(exc))
+        logging.getLogger("billfold").exception("import of %s failed", intake.name)
+        return _failed(
+            store,
+            base,
+            result,
+            f"internal error: {exc.__class__.__name__}: {exc}",
+            started,
+        )
+    event(
+        "import.applied",
+        file=intake.name,
+        source=source,
+        adapter=result.adapter,
+        batch=result.batch_id,
+        created=result.created,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        rejected=len(result.rejected),
+    )
+    return result
+
+
+def _save_row_errors(
+    conn: Connection, batch_id: int, rejections: list[Rejection]
+) -> None:
+    if not rejections:
+        return
+    table = RowError.__table__  # type: ignore[attr-defined]
+    conn.execute(
+        insert(table),
+        [
+            {
+                "batch_id": batch_id,
+                "line": r.line,
+                "record": r.record,
+                "column_name": r.column,
+                "value": r.value,
+                "reason": r.reason,
+            }
+            for r in rejections
+        ],
+    )
+
+
+def _duplicate(
+    store: Store,
+    base: dict[str, Any],
+    result: ImportResult,
+    earlier: tuple[int, str | None],
+    conn: Connection | None = None,
+) -> ImportResult:
+    batch, adapter = earlier
+    result.status = "duplicate"
+    result.adapter = adapter
+    result.warnings = [
+        f"the same bytes were already imported in batch {batch}; nothing changed"
+    ]
+    values = {
+        **base,
+        "status": "duplicate",
+        "duplicate_of_id": batch,
+        "adapter": adapter,
+    }
+    if conn is not None:
+        result.batch_id = _record_batch(conn, **values)
+    else:
+        with store.write() as write:
+            result.batch_id = _record_batch(write, **values)
+    event("import.duplicate", file=result.file, of_batch=batch)
+    return result
+
+
+def _rejected(
+    store: Store,
+    base: dict[str, Any],
+    result: ImportResult,
+    reason: str,
+    started: datetime | None = None,
+) -> ImportResult:
+    result.status = "rejected"
+    result.reason = reason
+    result.created = result.updated = result.unchanged = 0
+    result.rejected, result.warnings = [], []
+    with store.write() as conn:
+        result.batch_id = _record_batch(
+            conn,
+            **base,
+            status="rejected",
+            reason=reason,
+            started_at=started or utcnow(),
+        )
+    event("import.rejected", logging.WARNING, file=result.file, reason=reason)
+    return result
+
+
+def _failed(
+    store: Store,
+    base: dict[str, Any],
+    result: ImportResult,
+    reason: str,
+    started: datetime,
+) -> ImportResult:
+    result.status = "failed"
+    result.reason = reason
+    result.created = result.updated = result.unchanged = 0
+    result.rejected, result.warnings = [], []
+    try:
+        with store.write() as conn:
+            result.batch_id = _record_batch(
+                conn, **base, status="failed", reason=reason, started_at=started
+            )
+    except StoreError:
+        pass  # the store itself is what failed; the result still says why
+    event("import.failed", logging.ERROR, file=result.file, reason=reason)
+    return result

@@ -1,0 +1,299 @@
+"""Validate: re-check what an adapter yielded and turn it into store-ready rows.
+
+Every record passes here before reconcile sees it. Amounts become integer minor units
+(an amount its currency cannot hold exactly rejects the record), missing essentials
+reject the record, and each record gets the content hash that makes re-imports no-ops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from schemas.money import MoneyError, is_currency_code, round_to_minor, to_minor
+from schemas.records import (
+    AccountRecord,
+    DocumentRecord,
+    PaymentRecord,
+    Rejection,
+)
+from schemas.status import settle_credit_note, settle_invoice
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A validated record: the row to store plus its children and identity."""
+
+    kind: str  # "invoice", "credit_note" or "payment"
+    key: str  # external id in its source
+    account: AccountRecord
+    values: dict[str, Any]
+    content_hash: str
+    updated_at: datetime | None
+    version: int | None
+    label: str
+    line: int | None
+    lines: list[tuple] = field(default_factory=list)
+    # (kind, invoice_ref, credit_note_ref, amount_minor, currency, applied_on)
+    allocations: list[tuple] = field(default_factory=list)
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: str, column: str | None = None, value: Any = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.column = column
+        self.value = None if value is None else str(value)
+
+
+def _minor(value: Decimal | None, currency: str, column: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return to_minor(value, currency)
+    except MoneyError as exc:
+        raise _Invalid(
+            f"expected an amount in {currency}: {exc}", column, value
+        ) from None
+
+
+def _informational_minor(value: Decimal | None, currency: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return round_to_minor(value, currency)
+    except MoneyError:
+        return None
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _hash(parts: tuple) -> str:
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+def _currency(record_currency: str | None, default: str) -> str:
+    currency = (record_currency or default).strip().upper()
+    if not is_currency_code(currency):
+        raise _Invalid(
+            "expected a three-letter ISO currency code such as USD",
+            "currency",
+            currency,
+        )
+    return currency
+
+
+def _account(account: AccountRecord) -> None:
+    if not account.key or not account.key.strip():
+        raise _Invalid("expected a customer (name or id)", "customer")
+
+
+def prepare(
+    record: DocumentRecord | PaymentRecord,
+    *,
+    source: str,
+    default_currency: str,
+    as_of: datetime | None,
+) -> Prepared | Rejection:
+    """Return *record* as store-ready rows, or the Rejection that says why it cannot be."""
+    try:
+        if isinstance(record, DocumentRecord):
+            return _document(record, source, default_currency, as_of)
+        return _payment(record, source, default_currency, as_of)
+    except _Invalid as exc:
+        return Rejection(
+            reason=exc.reason,
+            line=record.line,
+            record=record.label,
+            column=exc.column,
+            value=exc.value,
+        )
+
+
+def _document(
+    r: DocumentRecord, source: str, default_currency: str, as_of: datetime | None
+) -> Prepared:
+    if not r.external_id.strip() or not r.number.strip():
+        raise _Invalid("expected a document number", "number", r.number)
+    _account(r.account)
+    currency = _currency(r.currency, default_currency)
+    if r.total is None:
+        raise _Invalid("expected a total", "total")
+    if r.issue_date is None and r.lifecycle == "issued":
+        raise _Invalid("expected an issue date", "issue_date")
+    total = _minor(r.total, currency, "total")
+    assert total is not None
+    if total < 0:
+        raise _Invalid("expected a total of zero or more", "total", r.total)
+    values: dict[str, Any] = {
+        "source": source,
+        "external_id": r.external_id.strip(),
+        "number": r.number.strip(),
+        "currency": currency,
+        "issue_date": r.issue_date,
+        "due_date": r.due_date,
+        "subtotal_minor": _minor(r.subtotal, currency, "subtotal"),
+        "tax_minor": _minor(r.tax, currency, "tax"),
+        "total_minor": total,
+        "lifecycle": r.lifecycle,
+        "reference": r.reference,
+        "memo": r.memo,
+        "pay_url": r.pay_url if _safe_url(r.pay_url) else None,
+        "source_updated_at": r.updated_at or as_of,
+        "source_version": r.version,
+    }
+    balance = _minor(r.balance, currency, "balance")
+    if r.kind == "invoice":
+        paid = _minor(r.amount_paid, currency, "amount_paid")
+        credited = _minor(r.amount_credited, currency, "amount_credited")
+        figures = settle_invoice(
+            total=total,
+            lifecycle=r.lifecycle,
+            feed_balance=balance,
+            feed_paid=paid,
+            feed_credited=credited,
+            paid_flag=r.paid_flag,
+        )
+        values.update(
+            feed_paid_minor=paid,
+            feed_credited_minor=credited,
+            feed_balance_minor=balance,
+            paid_flag=r.paid_flag,
+            paid_minor=figures.paid,
+            credited_minor=figures.credited,
+            balance_minor=figures.balance,
+            status=figures.status,
+            settled_by=figures.settled_by,
+            marked_excess_minor=figures.marked_excess,
+        )
+    else:
+        credit = settle_credit_note(
+            total=total, lifecycle=r.lifecycle, feed_remaining=balance
+        )
+        values.update(
+            feed_remaining_minor=balance,
+            applied_minor=credit.applied,
+            remaining_minor=credit.remaining,
+            status=credit.status,
+        )
+    lines = [
+        (
+            line.position,
+            line.description or "",
+            line.item,
+            _text(line.quantity),
+            _text(line.unit_price),
+            _informational_minor(line.amount, currency),
+            _informational_minor(line.tax, currency),
+        )
+        for line in r.lines
+    ]
+    allocations = [
+        (
+            a.kind,
+            a.invoice_ref,
+            a.credit_note_ref,
+            _minor(a.amount, currency, "allocation"),
+            currency,
+            a.date,
+        )
+        for a in r.allocations
+    ]
+    digest = _hash(
+        (
+            r.kind,
+            r.account.key,
+            *(v for k, v in values.items() if k != "source_updated_at"),
+            tuple(lines),
+            tuple(allocations),
+        )
+    )
+    values["content_hash"] = digest
+    return Prepared(
+        kind=r.kind,
+        key=values["external_id"],
+        account=r.account,
+        values=values,
+        content_hash=digest,
+        updated_at=values["source_updated_at"],
+        version=r.version,
+        label=r.label,
+        line=r.line,
+        lines=lines,
+        allocations=allocations,
+    )
+
+
+def _payment(
+    r: PaymentRecord, source: str, default_currency: str, as_of: datetime | None
+) -> Prepared:
+    if not r.external_id.strip():
+        raise _Invalid("expected a payment id or reference", "reference")
+    _account(r.account)
+    currency = _currency(r.currency, default_currency)
+    if r.amount is None:
+        raise _Invalid("expected the amount received", "amount")
+    if r.date is None:
+        raise _Invalid("expected the date the payment was received", "date")
+    amount = _minor(r.amount, currency, "amount")
+    assert amount is not None
+    allocations = [
+        (
+            a.kind,
+            a.invoice_ref,
+            a.credit_note_ref,
+            _minor(a.amount, currency, "allocation"),
+            currency,
+            a.date or r.date,
+        )
+        for a in r.allocations
+    ]
+    unapplied = _minor(r.unapplied, currency, "unapplied")
+    if unapplied is None and r.allocations:
+        unapplied = amount - sum(a[3] for a in allocations if a[0] == "cash")
+    values: dict[str, Any] = {
+        "source": source,
+        "external_id": r.external_id.strip(),
+        "received_on": r.date,
+        "currency": currency,
+        "amount_minor": amount,
+        "method": r.method,
+        "reference": r.reference,
+        "memo": r.memo,
+        "lifecycle": r.lifecycle,
+        "feed_unapplied_minor": _minor(r.unapplied, currency, "unapplied"),
+        "unapplied_minor": unapplied,
+        "source_updated_at": r.updated_at or as_of,
+        "source_version": r.version,
+    }
+    digest = _hash(
+        (
+            "payment",
+            r.account.key,
+            *(v for k, v in values.items() if k != "source_updated_at"),
+            tuple(allocations),
+        )
+    )
+    values["content_hash"] = digest
+    return Prepared(
+        kind="payment",
+        key=values["external_id"],
+        account=r.account,
+        values=values,
+        content_hash=digest,
+        updated_at=values["source_updated_at"],
+        version=r.version,
+        label=r.label,
+        line=r.line,
+        allocations=allocations,
+    )
+
+
+def _safe_url(url: str | None) -> bool:
+    """Only http(s) pay links reach a customer's browser (no javascript: URLs)."""
+    return bool(url) and url.lower().startswith(("https://", "http://"))  # type: ignore[union-attr]
