@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from adapters.errors import CellError
+from adapters.errors import CellError, FileRejected
 
 AMOUNT_EXPECTED = "an amount such as 1234.56, $1,234.56, (12.00) or 12.00-"
 DATE_EXPECTED = "a date such as 2025-03-31, 03/31/2025 or 31/03/2025"
@@ -37,18 +37,19 @@ def parse_amount(text: str) -> Decimal | None:
     s = text.strip()
     if not s:
         return None
-    negative = False
-    if s.startswith("(") and s.endswith(")"):
-        negative, s = True, s[1:-1].strip()
-    if s and s[0] in _MINUS_SIGNS:
-        negative, s = not negative, s[1:].strip()
-    s = _CURRENCY_MARKS.sub("", s).strip()
-    if s.startswith("(") and s.endswith(")") and not negative:
-        negative, s = True, s[1:-1].strip()
-    if s and s[-1] in _MINUS_SIGNS:
-        negative, s = not negative, s[:-1].strip()
-    if s and s[0] in _MINUS_SIGNS:
-        negative, s = not negative, s[1:].strip()
+    signs = 0
+    for step in ("paren", "minus", "symbol", "paren", "minus", "trailing"):
+        if step == "symbol":
+            s = _CURRENCY_MARKS.sub("", s).strip()
+        elif step == "paren" and s.startswith("(") and s.endswith(")"):
+            signs, s = signs + 1, s[1:-1].strip()
+        elif step == "minus" and s[:1] in _MINUS_SIGNS and s[:1]:
+            signs, s = signs + 1, s[1:].strip()
+        elif step == "trailing" and s[-1:] in _MINUS_SIGNS and s[-1:]:
+            signs, s = signs + 1, s[:-1].strip()
+    if signs > 1:
+        raise CellError(text, AMOUNT_EXPECTED + " (one sign, not two)")
+    negative = signs == 1
     s = s.replace(" ", "").replace("\u00a0", "")
     if _GROUPED_NUMBER.match(s):
         s = s.replace(",", "")
@@ -212,3 +213,74 @@ class DateOrderScanner:
         if self.mdy_proof:
             return "MDY"
         return configured
+
+
+class FileDates:
+    """One day/month order for a whole file: decided from its dates, then applied.
+
+    Feed every date cell to ``scan`` (stop early once ``decided``), call ``settle`` to
+    fix the order, then read cells with ``parse``. A file whose dates fit both orders
+    needs the configured order; a file that proves both orders is refused whole.
+    """
+
+    def __init__(self, configured: str | None) -> None:
+        self.scanner = DateOrderScanner()
+        self.configured = configured
+        self.order: str | None = None
+
+    def scan(self, text: str, line: int) -> None:
+        """Look at one date cell of the file."""
+        self.scanner.feed(text, line)
+
+    @property
+    def decided(self) -> bool:
+        """True once the file has proved an order."""
+        return self.scanner.decided
+
+    def settle(self) -> str | None:
+        """Fix the file's order; raise FileRejected when it cannot be decided."""
+        try:
+            order = self.scanner.order(self.configured)
+        except CellError as exc:
+            raise FileRejected(
+                f"the file's dates contradict each other: expected {exc.expected}"
+            ) from exc
+        if order is None and self.scanner.ambiguous_example is not None:
+            line, value = self.scanner.ambiguous_example
+            raise FileRejected(
+                f"cannot tell day/month order: every date (e.g. {value!r} on line "
+                f"{line}) reads both as day-first and month-first. Set date_order = "
+                '"DMY" or "MDY" for this source, or export ISO dates (2025-03-31)',
+                line=line,
+                value=value,
+            )
+        self.order = order
+        return order
+
+    def parse(self, text: str, column: str, line: int) -> date | None:
+        """Read a date cell; a cell proving the other order rejects the whole file."""
+        try:
+            return parse_date(text, self.order)
+        except CellError as exc:
+            parts = numeric_date_parts(text)
+            if parts and self.order:
+                first, second = parts
+                other = (self.order == "DMY" and second > 12 >= first) or (
+                    self.order == "MDY" and first > 12 >= second
+                )
+                if other:
+                    proof = self.scanner.dmy_proof or self.scanner.mdy_proof
+                    basis = (
+                        f"line {proof[0]} ({proof[1]})"
+                        if proof
+                        else "the configured order"
+                    )
+                    raise FileRejected(
+                        f"the file's dates contradict each other: {basis} fixes the "
+                        f"order as {self.order}, but {text.strip()!r} on line {line} only "
+                        "reads the other way round",
+                        line=line,
+                        column=column,
+                        value=text,
+                    ) from None
+            raise CellError(text, exc.expected, column) from None

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from adapters.base import ExportFile, Head, ParseOptions
-from adapters.cells import DateOrderScanner, parse_amount, parse_date, parse_timestamp
+from adapters.cells import FileDates, parse_amount, parse_timestamp
 from adapters.columns import map_columns, nfc_key, normalise_header
 from adapters.csv_rows import Row, read_rows
 from adapters.errors import CellError, FileRejected
@@ -99,6 +99,7 @@ VENDOR_MARKERS = frozenset(
     )
 )  # fmt: skip
 
+_FOOTER_WORDS = ("total", "grand total", "subtotal", "totals")
 TYPES = {
     "invoice": "invoice", "inv": "invoice", "salesinvoice": "invoice",
     "creditnote": "credit_note", "creditmemo": "credit_note", "credit": "credit_note",
@@ -161,8 +162,8 @@ class GenericCsv:
             if header_row is None:
                 raise FileRejected("the file is empty; expected a header row")
             columns = self._columns(header_row, options)
-            order = self._date_order(export, columns, header_row, options)
-            reader = _Reader(columns, header_row, order, options)
+            dates = self._date_order(export, columns, header_row, options)
+            reader = _Reader(columns, header_row, dates, options)
             yield from reader.records(rows)
 
     def _columns(self, header_row: Row, options: ParseOptions) -> dict[str, int]:
@@ -204,35 +205,21 @@ class GenericCsv:
         columns: dict[str, int],
         header_row: Row,
         options: ParseOptions,
-    ) -> str | None:
+    ) -> FileDates:
         """Scan the date cells (stopping once the file proves an order)."""
         indexes = [columns[c] for c in DATE_COLUMNS if c in columns]
-        scanner = DateOrderScanner()
+        dates = FileDates(options.date_order)
         with export.open_text() as file:
             for row in read_rows(file):
                 if row.line <= header_row.line:
                     continue
                 for i in indexes:
                     if i < len(row.cells):
-                        scanner.feed(row.cells[i], row.line)
-                if scanner.decided:
+                        dates.scan(row.cells[i], row.line)
+                if dates.decided:
                     break
-        try:
-            order = scanner.order(options.date_order)
-        except CellError as exc:
-            raise FileRejected(
-                f"the file's dates contradict each other: expected {exc.expected}"
-            ) from exc
-        if order is None and scanner.ambiguous_example is not None:
-            line, value = scanner.ambiguous_example
-            raise FileRejected(
-                f"cannot tell day/month order: every date (e.g. {value!r} on line "
-                f"{line}) reads both as day-first and month-first. Set date_order = "
-                '"DMY" or "MDY" for this source, or export ISO dates (2025-03-31)',
-                line=line,
-                value=value,
-            )
-        return order
+        dates.settle()
+        return dates
 
 
 def _first_header(text: str) -> list[str] | None:
@@ -249,13 +236,13 @@ class _Reader:
         self,
         columns: dict[str, int],
         header_row: Row,
-        order: str | None,
+        dates: FileDates,
         options: ParseOptions,
     ) -> None:
         self.columns = columns
         self.width = len(header_row.cells)
         self.header_line = header_row.line
-        self.order = order
+        self.dates = dates
         self.options = options
         self.by_lines = "line_no" in columns
         line_fields = {"line_no", *LINE_COLUMNS}
@@ -272,6 +259,9 @@ class _Reader:
             if row.blank:
                 continue
             if self._is_footer(row):
+                if group:
+                    yield from self._group(group)
+                    group = []
                 yield Note(f"skipped a total/footer row: {_preview(row)}", row.line)
                 continue
             key = (
@@ -287,10 +277,10 @@ class _Reader:
             yield from self._group(group)
 
     def _is_footer(self, row: Row) -> bool:
-        if self._cell(row, "number").strip():
-            return False
-        first = next((c.strip().lower() for c in row.cells if c.strip()), "")
-        return first.startswith(("total", "grand total", "subtotal"))
+        """A totals row: its number (or, with no number, its first text) says total."""
+        number = self._cell(row, "number").strip().lower()
+        first = number or next((c.strip().lower() for c in row.cells if c.strip()), "")
+        return first.startswith(_FOOTER_WORDS) and not any(ch.isdigit() for ch in first)
 
     def _cell(self, row: Row, column: str) -> str:
         index = self.columns.get(column)
@@ -384,11 +374,7 @@ class _Reader:
             raise CellError(text, exc.expected, column) from None
 
     def _date(self, row: Row, column: str) -> date | None:
-        text = self._cell(row, column)
-        try:
-            return parse_date(text, self.order)
-        except CellError as exc:
-            raise CellError(text, exc.expected, column) from None
+        return self.dates.parse(self._cell(row, column), column, row.line)
 
     def _required(self, value: object, row: Row, column: str, what: str) -> None:
         if value is None:

@@ -68,6 +68,8 @@ class DocumentRecord:
     """An invoice or a credit note with its lines, as one unit of acceptance or rejection.
 
     ``balance`` is what the source says is still due (invoice) or unused (credit note).
+    ``paid_flag`` is True when the source says "paid in full", False when it says
+    "nothing paid", and None when it says neither (a "not fully paid" flag is None).
     ``total`` comes from the source's header, never from adding up lines.
     """
 

@@ -91,7 +91,9 @@ def settle_invoice(
     if feed_balance is not None:
         feed_settled: int | None = total - feed_balance
         cash, credit = feed_paid, feed_credited
-        if cash is None and credit is not None:
+        if feed_settled == 0:
+            cash, credit = 0, 0
+        elif cash is None and credit is not None:
             cash = feed_settled - credit
         elif credit is None and cash is not None:
             credit = feed_settled - cash
@@ -110,6 +112,8 @@ def settle_invoice(
         feed_settled = cash + credit
     elif paid_flag:
         feed_settled, cash, credit = total, None, None
+    elif paid_flag is False:
+        feed_settled, cash, credit = 0, 0, 0
     else:
         feed_settled, cash, credit = None, None, None
 

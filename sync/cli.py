@@ -44,6 +44,11 @@ class Context:
                 ensure_current(self._store)
         return self._store
 
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
+
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -88,6 +93,7 @@ def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
 
     configure_logging(logging.INFO if verbose else logging.ERROR)
     ctx.obj = Context(config)
+    ctx.call_on_close(ctx.obj.close)
 
 
 # -- import -----------------------------------------------------------------------

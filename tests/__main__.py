@@ -1,0 +1,112 @@
+"""Run every check CI runs: ``python -m tests`` (README's test command).
+
+1. ruff check and ruff format --check;
+2. the whole pytest suite on SQLite;
+3. the whole pytest suite on PostgreSQL at 127.0.0.1:5432 (database ``test``), started
+   or installed first when it is not running. If it still cannot be reached the run
+   fails: tests that need PostgreSQL never skip.
+
+Extra arguments go to pytest (``python -m tests -k balances``). ``--sqlite-only`` skips
+the PostgreSQL leg for a quick local loop; CI never passes it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get(
+    "BILLFOLD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def step(title: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
+    print(f"\n=== {title}: {' '.join(cmd)}", flush=True)
+    started = time.monotonic()
+    code = subprocess.call(cmd, cwd=ROOT, env=env)
+    print(
+        f"=== {title}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {time.monotonic() - started:.1f}s",
+        flush=True,
+    )
+    if code != 0:
+        sys.exit(code)
+
+
+def _postgres_up() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _run_quietly(cmd: str) -> None:
+    subprocess.call(
+        cmd, shell=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def ensure_postgres() -> None:
+    """Start (or install, then start) the local PostgreSQL server if it is down."""
+    if _postgres_up():
+        return
+    print("PostgreSQL is not answering at 127.0.0.1:5432; starting it", flush=True)
+    if not shutil.which("pg_ctlcluster") and shutil.which("apt-get"):
+        print("installing PostgreSQL with apt-get", flush=True)
+        _run_quietly(
+            "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql"
+        )
+    if shutil.which("pg_ctlcluster"):
+        _run_quietly(
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | tail -n1) main start"
+        )
+    for _ in range(30):
+        if _postgres_up():
+            break
+        time.sleep(1)
+    else:
+        sys.exit(
+            "PostgreSQL at 127.0.0.1:5432 (database 'test', trust auth) cannot be reached and "
+            "could not be started; CI needs it. See README, 'Running the tests'."
+        )
+    with __import__("psycopg").connect(
+        PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True
+    ) as conn:
+        if not conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = 'test'"
+        ).fetchone():
+            conn.execute("CREATE DATABASE test")
+
+
+def main(argv: list[str]) -> None:
+    sqlite_only = "--sqlite-only" in argv
+    args = [a for a in argv if a != "--sqlite-only"]
+    python = sys.executable
+    step("ruff check", [python, "-m", "ruff", "check", "."])
+    step("ruff format", [python, "-m", "ruff", "format", "--check", "."])
+    env = {k: v for k, v in os.environ.items() if k != "BILLFOLD_TEST_DATABASE"}
+    step(
+        "pytest on SQLite",
+        [python, "-m", "pytest", *args],
+        env={**env, "BILLFOLD_TEST_DATABASE": "sqlite"},
+    )
+    if sqlite_only:
+        return
+    ensure_postgres()
+    step(
+        "pytest on PostgreSQL",
+        [python, "-m", "pytest", *args],
+        env={**env, "BILLFOLD_TEST_DATABASE": PG_URL},
+    )
+    print("\nall checks passed", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,171 @@
+"""Shared fixtures: a real store per test, on SQLite or on PostgreSQL.
+
+The database is chosen by ``BILLFOLD_TEST_DATABASE``:
+
+* unset or ``sqlite``: each test gets its own SQLite file, copied from a template
+  migrated once per session;
+* a ``postgresql://`` URL: the session creates its own schema in that database, migrates
+  it once, and each test starts from empty tables. If the server cannot be reached the
+  session fails: in CI a missing PostgreSQL is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from sync.config import Settings, load_settings
+from sync.migrate import upgrade
+from sync.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_exports"
+TEST_DATABASE = os.environ.get("BILLFOLD_TEST_DATABASE", "sqlite")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite the golden files beside the sample exports instead of comparing",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"billfold test database: {TEST_DATABASE}"
+
+
+@pytest.fixture(scope="session")
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+class _Database:
+    """Hands out an empty, migrated store per test."""
+
+    def url_for(self, tmp_path: Path) -> str:
+        raise NotImplementedError  # pragma: no cover
+
+    def reset(self, store: Store) -> None:  # pragma: no cover - overridden
+        pass
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        pass
+
+
+class _SqliteDatabase(_Database):
+    def __init__(self, workdir: Path) -> None:
+        self.template = workdir / "template.db"
+        store = Store(f"sqlite:///{self.template}")
+        upgrade(store)
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.dispose()
+
+    def url_for(self, tmp_path: Path) -> str:
+        path = tmp_path / "billfold.db"
+        if not path.exists():
+            shutil.copyfile(self.template, path)
+        return f"sqlite:///{path}"
+
+    def reset(self, store: Store) -> None:
+        with store.engine.begin() as conn:
+            tables = [
+                row[0]
+                for row in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT IN ('alembic_version', 'sqlite_sequence')"
+                )
+            ]
+            conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+            for table in tables:
+                conn.exec_driver_sql(f'DELETE FROM "{table}"')
+
+
+class _PostgresDatabase(_Database):
+    def __init__(self, url: str) -> None:
+        self.schema = f"t_{uuid.uuid4().hex[:12]}"
+        self.admin = Store(url)
+        try:
+            with self.admin.engine.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+        except Exception as exc:
+            raise RuntimeError(
+                f"BILLFOLD_TEST_DATABASE={url} but PostgreSQL cannot be used: {exc}. "
+                "Start it (see README, 'Running the tests') or unset the variable."
+            ) from exc
+        sep = "&" if "?" in url else "?"
+        self.url = f"{url}{sep}options=-csearch_path%3D{self.schema}"
+        store = Store(self.url)
+        upgrade(store)
+        with store.engine.connect() as conn:
+            self.tables = [
+                row[0]
+                for row in conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = :s "
+                        "AND tablename <> 'alembic_version'"
+                    ),
+                    {"s": self.schema},
+                )
+            ]
+        store.dispose()
+
+    def url_for(self, tmp_path: Path) -> str:
+        return self.url
+
+    def reset(self, store: Store) -> None:
+        names = ", ".join(f'"{t}"' for t in self.tables)
+        with store.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+    def close(self) -> None:
+        with self.admin.engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Database]:
+    if TEST_DATABASE.startswith("postgresql"):
+        db: _Database = _PostgresDatabase(TEST_DATABASE)
+    elif TEST_DATABASE == "sqlite":
+        db = _SqliteDatabase(tmp_path_factory.mktemp("sqlite-template"))
+    else:
+        raise RuntimeError(
+            f"BILLFOLD_TEST_DATABASE must be 'sqlite' or a postgresql:// URL, not {TEST_DATABASE!r}"
+        )
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database: _Database) -> Settings:
+    base = load_settings(None, env={})
+    return replace(
+        base,
+        data_dir=tmp_path / "data",
+        database_url=database.url_for(tmp_path),
+        secret_key="test-secret-key",
+    )
+
+
+@pytest.fixture
+def store(settings: Settings, database: _Database) -> Iterator[Store]:
+    s = Store(settings.resolved_database_url)
+    if not s.is_sqlite:  # a fresh SQLite file is already empty
+        database.reset(s)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return TEST_DATABASE.startswith("postgresql")

@@ -1,0 +1,104 @@
+"""Small helpers shared by tests: write exports, import them, dump the ledger."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from sync.config import Settings
+from sync.ledger import balances
+from sync.pipeline import ImportResult, import_file
+from sync.store import Store
+
+BUSINESS_TABLES = (
+    "account",
+    "invoice",
+    "invoice_line",
+    "credit_note",
+    "credit_note_line",
+    "payment",
+    "allocation",
+    "paid_mark",
+    "document",
+    "contact",
+    "access_grant",
+)
+
+GENERIC_HEADER = [
+    "record_type", "number", "customer_id", "customer_name", "customer_email",
+    "issue_date", "due_date", "currency", "status", "subtotal", "tax", "total",
+    "amount_paid", "amount_credited", "balance_due", "applies_to", "payment_method",
+    "line_no", "line_description", "line_quantity", "line_unit_price", "line_amount",
+    "line_tax", "memo", "updated_at",
+]  # fmt: skip
+
+
+def write_csv(
+    path: Path, header: list[str], rows: list[list[Any]], encoding: str = "utf-8"
+) -> Path:
+    """Write a CSV export the way billing tools do (CRLF-free, minimal quoting)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+def invoice_row(number: str, customer: str, total: str, /, **kw: Any) -> list[Any]:
+    """One-row-per-invoice generic CSV row over GENERIC_HEADER (no line columns used)."""
+    values = {
+        "record_type": "invoice",
+        "number": number,
+        "customer_name": customer,
+        "issue_date": "2025-03-03",
+        "due_date": "2025-04-02",
+        "currency": "USD",
+        "total": total,
+        "balance_due": total,
+    }
+    values.update(kw)
+    return [values.get(h, "") for h in GENERIC_HEADER if not h.startswith("line_")]
+
+
+def header_without_lines() -> list[str]:
+    return [h for h in GENERIC_HEADER if not h.startswith("line_")]
+
+
+def run_import(store: Store, settings: Settings, path: Path, **kw: Any) -> ImportResult:
+    return import_file(store, settings, path, **kw)
+
+
+def dump_business_tables(store: Store) -> dict[str, list[tuple]]:
+    """Every row of every business table, sorted: equal dumps mean an unchanged ledger."""
+    out = {}
+    with store.read() as conn:
+        for table in BUSINESS_TABLES:
+            rows = conn.execute(text(f"SELECT * FROM {table}")).all()
+            out[table] = sorted((tuple(r) for r in rows), key=repr)
+    return out
+
+
+def balances_by_account(store: Store) -> dict[str, dict[str, Any]]:
+    with store.read() as conn:
+        return {f"{b['account']}|{b['currency']}": b for b in balances(conn)}
+
+
+def count(store: Store, table: str, where: str = "1=1") -> int:
+    with store.read() as conn:
+        return conn.execute(
+            text(f"SELECT count(*) FROM {table} WHERE {where}")
+        ).scalar_one()
+
+
+SAMPLE_LEDGER = (
+    Path(__file__).resolve().parent.parent
+    / "sample_exports"
+    / "generic"
+    / "harbor_ledger.csv"
+)

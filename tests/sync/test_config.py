@@ -1,0 +1,112 @@
+"""Settings: the example file documents every key, and bad settings say where."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from sync.config import BusinessSettings, Settings, SourceSettings, load_settings
+from sync.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def _example_source_keys() -> set[str]:
+    text = EXAMPLE.read_text()
+    block = text[text.index("# [[sources]]") :]
+    return set(re.findall(r"^# ([a-z_]+) = ", block, flags=re.M))
+
+
+def test_example_config_loads_to_the_defaults():
+    loaded = load_settings(EXAMPLE, env={})
+    defaults = Settings()
+    assert loaded.business == defaults.business
+    assert loaded.default_currency == defaults.default_currency
+    assert loaded.data_dir == (EXAMPLE.parent / "billfold-data").resolve()
+
+
+def test_every_setting_is_documented_in_the_example():
+    table = tomllib.loads(EXAMPLE.read_text())
+    top = {f.name for f in fields(Settings)} - {"business", "sources", "config_path"}
+    assert top <= set(table), top - set(table)
+    assert {f.name for f in fields(BusinessSettings)} == set(table["business"])
+    assert {f.name for f in fields(SourceSettings)} == _example_source_keys()
+
+
+def test_every_documented_key_is_a_setting():
+    table = tomllib.loads(EXAMPLE.read_text())
+    known = {f.name for f in fields(Settings)}
+    assert set(table) - {"business"} <= known
+
+
+def test_unknown_key_names_key_and_file(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('databse_url = "x"\n')
+    with pytest.raises(
+        ConfigError, match=rf"unknown setting databse_url in {re.escape(str(config))}"
+    ):
+        load_settings(config, env={})
+
+
+def test_wrong_type_and_bad_source(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("default_currency = 5\n")
+    with pytest.raises(ConfigError, match="default_currency .* must be a string"):
+        load_settings(config, env={})
+    config.write_text('[[sources]]\nname = "q"\nkind = "ftp"\n')
+    with pytest.raises(
+        ConfigError, match=r"sources\[0\] \('q'\)\.kind .* must be one of folder, s3"
+    ):
+        load_settings(config, env={})
+    config.write_text('[[sources]]\nname = "q"\npath = "in"\ndate_order = "YMD"\n')
+    with pytest.raises(ConfigError, match="date_order"):
+        load_settings(config, env={})
+    config.write_text('[[sources]]\nname = "q"\nkind = "folder"\n')
+    with pytest.raises(ConfigError, match="path .* is required for a folder source"):
+        load_settings(config, env={})
+
+
+def test_environment_overrides_and_empty_means_unset(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        'base_url = "https://from-file.example"\n[business]\nname = "File Co"\n'
+    )
+    env = {
+        "BILLFOLD_BASE_URL": "https://portal.example",
+        "BILLFOLD_DATABASE_URL": "",
+        "BILLFOLD_BUSINESS_NAME": "Env Plumbing",
+        "BILLFOLD_DATA_DIR": str(tmp_path / "d"),
+    }
+    s = load_settings(config, env=env)
+    assert s.base_url == "https://portal.example"
+    assert s.database_url == ""
+    assert s.business.name == "Env Plumbing"
+    assert s.data_dir == tmp_path / "d"
+    assert s.resolved_database_url == f"sqlite:///{tmp_path / 'd' / 'billfold.db'}"
+
+
+def test_config_from_environment_variable(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('default_currency = "NZD"\n')
+    assert (
+        load_settings(None, env={"BILLFOLD_CONFIG": str(config)}).default_currency
+        == "NZD"
+    )
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path):
+    config = tmp_path / "etc" / "c.toml"
+    config.parent.mkdir()
+    config.write_text('data_dir = "data"\n[[sources]]\nname = "f"\npath = "inbox"\n')
+    s = load_settings(config, env={})
+    assert s.data_dir == tmp_path / "etc" / "data"
+    assert s.sources[0].path == str(tmp_path / "etc" / "inbox")
+
+
+def test_missing_config_file_says_what_to_do(tmp_path):
+    with pytest.raises(ConfigError, match="copy config.example.toml"):
+        load_settings(tmp_path / "nope.toml", env={})
