@@ -1,0 +1,80 @@
+"""Stream JSON exports: numbers as ``Decimal``, arrays item by item, errors as FileRejected.
+
+API exports can hold hundreds of thousands of records; they are read with ijson as a
+stream, never loaded whole. Numbers arrive as ``int`` or ``Decimal``, never ``float``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from typing import Any
+
+import ijson
+from ijson.common import ObjectBuilder
+
+from adapters.base import ExportFile
+from adapters.errors import FileRejected
+
+
+def iter_items(
+    export: ExportFile, prefixes: Collection[str]
+) -> Iterator[tuple[str, int, Any]]:
+    """Yield ``(prefix, index, value)`` for every value found at one of *prefixes*.
+
+    Prefixes use ijson's notation: ``"Invoices.item"`` is each element of the
+    top-level ``Invoices`` array; ``"BatchItemResponse.item.QueryResponse.Invoice.item"``
+    reaches into a batch envelope. The index counts items per prefix from 0, in file
+    order, so a rejection can say which element it was.
+    """
+    wanted = set(prefixes)
+    counts: dict[str, int] = {}
+    with export.open_binary() as file:
+        events = ijson.parse(file, use_float=False)
+        try:
+            for prefix, event, value in events:
+                if prefix not in wanted:
+                    continue
+                index = counts.get(prefix, 0)
+                counts[prefix] = index + 1
+                if event in ("start_map", "start_array"):
+                    builder = ObjectBuilder()
+                    builder.event(event, value)
+                    depth = 1
+                    for _, inner_event, inner_value in events:
+                        builder.event(inner_event, inner_value)
+                        if inner_event in ("start_map", "start_array"):
+                            depth += 1
+                        elif inner_event in ("end_map", "end_array"):
+                            depth -= 1
+                            if depth == 0:
+                                break
+                    yield prefix, index, builder.value
+                else:
+                    yield prefix, index, value
+        except ijson.JSONError as exc:
+            raise FileRejected(
+                f"the file is not valid JSON ({exc}); expected a complete API export "
+                "(a cut-off download?)"
+            ) from exc
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise FileRejected(f"the file is not valid JSON: {exc}") from exc
+
+
+def top_level_keys(head_text: str | None) -> set[str]:
+    """Return the top-level keys visible in the first bytes of a JSON object (cheap)."""
+    if not head_text:
+        return set()
+    text = head_text.lstrip("\ufeff \t\r\n")
+    if not text.startswith("{"):
+        return set()
+    keys: set[str] = set()
+    parser = ijson.parse(text.encode(), use_float=False)
+    try:
+        for prefix, event, value in parser:
+            if prefix == "" and event == "map_key":
+                keys.add(value)
+    except ijson.IncompleteJSONError:
+        pass
+    except ijson.JSONError:
+        return keys
+    return keys

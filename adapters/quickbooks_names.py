@@ -1,0 +1,37 @@
+"""QuickBooks customer names: ``Parent:Child`` jobs and sub-customers become accounts.
+
+QuickBooks writes a sub-customer (a job or a site) as ``Parent:Child`` (deeper levels
+add more colons). billfold keys the account on the full name, shows the last part, and
+points it at its parent, so a property manager's contact can see every site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from adapters.columns import nfc_key
+from schemas.records import AccountRecord
+
+
+def quickbooks_account(full_name: str, email: str | None = None) -> AccountRecord:
+    """Return the account a QuickBooks customer name denotes (with its parent, if any)."""
+    key = ":".join(part.strip() for part in nfc_key(full_name).split(":"))
+    parent, sep, child = key.rpartition(":")
+    if not sep or not parent or not child:
+        return AccountRecord(key=key, name=key, email=email or None)
+    return AccountRecord(
+        key=key,
+        name=child,
+        email=email or None,
+        parent_key=parent,
+        parent_name=parent.rpartition(":")[2],
+    )
+
+
+def quickbooks_ancestors(account: AccountRecord) -> Iterator[AccountRecord]:
+    """Yield the accounts above *account*, nearest first, for names with several levels."""
+    key = account.parent_key
+    while key:
+        parent = quickbooks_account(key)
+        yield parent
+        key = parent.parent_key
