@@ -146,9 +146,7 @@ class BatchWriter:
 
     # -- accounts -----------------------------------------------------------------
 
-    def ensure_accounts(
-        self, records: Iterable[AccountRecord], explicit: bool = False
-    ) -> None:
+    def ensure_accounts(self, records: Iterable[AccountRecord]) -> None:
         """Create or update the accounts *records* name (parents before their sites).
 
         Accounts named only as someone's parent are created if missing but never
@@ -157,7 +155,7 @@ class BatchWriter:
         incoming: dict[str, AccountRecord] = {}
         implicit: dict[str, AccountRecord] = {}
         for record in records:
-            if record.parent_key and record.parent_key not in incoming:
+            if record.parent_key:
                 implicit.setdefault(
                     record.parent_key,
                     AccountRecord(
@@ -168,13 +166,11 @@ class BatchWriter:
             current = incoming.get(record.key)
             if current is None or (record.email and not current.email):
                 incoming[record.key] = record
-        for key in incoming:
-            implicit.pop(key, None)
-        needed = [
-            k
-            for k in (*implicit, *incoming)
-            if k not in self.account_ids or k in incoming
-        ]
+        implicit = {
+            k: r
+            for k, r in implicit.items()
+            if k not in incoming and k not in self.account_ids
+        }
         table = Account.__table__  # type: ignore[attr-defined]
         existing = {
             row[1]: row
@@ -183,19 +179,24 @@ class BatchWriter:
                 table,
                 ("id", "external_key", "name", "email", "parent_id"),
                 "external_key",
-                needed,
+                [*implicit, *incoming],
                 source=self.source,
             )
         }
         for key, row in existing.items():
             self.account_ids[key] = row[0]
-        self._insert_accounts([r for k, r in implicit.items() if k not in existing])
-        self._insert_accounts(
-            [r for k, r in incoming.items() if k not in existing and not r.parent_key]
-        )
-        self._insert_accounts(
-            [r for k, r in incoming.items() if k not in existing and r.parent_key]
-        )
+        # Insert parents before their sites, level by level (QuickBooks names nest).
+        new = [
+            r for k, r in (*implicit.items(), *incoming.items()) if k not in existing
+        ]
+        while new:
+            ready = [
+                r for r in new if not r.parent_key or r.parent_key in self.account_ids
+            ]
+            if not ready:  # a parent that never arrives: keep the site, unlinked
+                ready = new
+            self._insert_accounts(ready)
+            new = [r for r in new if r.key not in self.account_ids]
         changes = []
         for key, record in incoming.items():
             row = existing.get(key)

@@ -1,0 +1,75 @@
+"""BatchWriter's account handling: nested parents, no renames by mention, no clobbering."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from adapters.quickbooks_names import quickbooks_account, quickbooks_ancestors
+from schemas.records import AccountRecord
+from sync.apply import BatchWriter
+
+
+def accounts(store):
+    with store.read() as conn:
+        rows = conn.execute(
+            text("SELECT id, external_key, name, email, parent_id FROM account")
+        ).all()
+    by_id = {r.id: r for r in rows}
+    return {
+        r.external_key: (
+            r.name,
+            r.email,
+            by_id[r.parent_id].external_key if r.parent_id else None,
+        )
+        for r in rows
+    }
+
+
+def test_nested_quickbooks_names_become_a_chain_of_accounts(store):
+    site = quickbooks_account(
+        "Freeman Sporting Goods:0969 Ocean View Road:Unit 2", "u2@example.com"
+    )
+    with store.write() as conn:
+        writer = BatchWriter(conn, source="qb", batch_id=1, snapshot=False)
+        writer.ensure_accounts([site, *quickbooks_ancestors(site)])
+    assert accounts(store) == {
+        "Freeman Sporting Goods": ("Freeman Sporting Goods", None, None),
+        "Freeman Sporting Goods:0969 Ocean View Road": (
+            "0969 Ocean View Road",
+            None,
+            "Freeman Sporting Goods",
+        ),
+        "Freeman Sporting Goods:0969 Ocean View Road:Unit 2": (
+            "Unit 2",
+            "u2@example.com",
+            "Freeman Sporting Goods:0969 Ocean View Road",
+        ),
+    }
+
+
+def test_a_parent_mentioned_by_a_site_is_created_but_never_renamed(store):
+    with store.write() as conn:
+        writer = BatchWriter(conn, source="s", batch_id=1, snapshot=False)
+        writer.ensure_accounts(
+            [AccountRecord(key="P", name="Parent Proper", email="p@example.com")]
+        )
+    with store.write() as conn:
+        writer = BatchWriter(conn, source="s", batch_id=2, snapshot=False)
+        writer.ensure_accounts(
+            [AccountRecord(key="P:1", name="1", parent_key="P", parent_name="P")]
+        )
+        writer.ensure_accounts(
+            [AccountRecord(key="P:2", name="2", parent_key="P", parent_name="P")]
+        )
+    assert accounts(store)["P"] == ("Parent Proper", "p@example.com", None)
+    assert accounts(store)["P:2"] == ("2", None, "P")
+
+
+def test_blank_email_never_clears_a_known_one(store):
+    with store.write() as conn:
+        w = BatchWriter(conn, source="s", batch_id=1, snapshot=False)
+        w.ensure_accounts([AccountRecord(key="A", name="A", email="a@example.com")])
+    with store.write() as conn:
+        w = BatchWriter(conn, source="s", batch_id=2, snapshot=False)
+        w.ensure_accounts([AccountRecord(key="A", name="A Renamed")])
+    assert accounts(store)["A"] == ("A Renamed", "a@example.com", None)
