@@ -275,6 +275,113 @@ def invoices(ctx: Context, account: str, source: str | None, as_json: bool) -> N
     )  # fmt: skip
 
 
+@main.command()
+@click.argument("account")
+@click.option(
+    "--from",
+    "start",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day (YYYY-MM-DD).",
+)
+@click.option(
+    "--to",
+    "end",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last day (YYYY-MM-DD).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv", "pdf"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file.",
+)
+@click.option("--source", default=None, help="Only look for ACCOUNT in this source.")
+@pass_context
+@_guard
+def statement(
+    ctx: Context,
+    account: str,
+    start: datetime,
+    end: datetime,
+    fmt: str,
+    output: Path | None,
+    source: str | None,
+) -> None:
+    """Statement of ACCOUNT (key or name; its sites included) for a period."""
+    from sync.ledger import resolve_account
+    from sync.statement import build_statement, statement_csv, statement_json
+
+    if end < start:
+        raise UsageError("--to is before --from")
+    with ctx.store().read() as conn:
+        ref = resolve_account(conn, account, source)
+        built = build_statement(conn, ref.id, start.date(), end.date())
+    if fmt == "json":
+        data = (
+            json.dumps(statement_json(built), indent=2, ensure_ascii=False) + "\n"
+        ).encode()
+    elif fmt == "csv":
+        data = statement_csv(built)
+    elif fmt == "pdf":
+        from sync.pdf import statement_pdf
+
+        data = statement_pdf(built, ctx.settings.business, datetime.now(UTC).date())
+        if output is None and sys.stdout.isatty():
+            raise UsageError(
+                "a PDF is binary: write it to a file with -o statement.pdf"
+            )
+    else:
+        data = _statement_text(built).encode()
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(data)
+        click.echo(f"wrote {output}", err=True)
+
+
+def _statement_text(built: Any) -> str:
+    from schemas.money import format_money
+
+    out = [
+        f"Statement for {built.account} ({built.account_key}), {built.start} to {built.end}"
+    ]
+    for section in built.sections:
+        for lg in section.ledgers:
+            cur = lg.currency
+            out.append("")
+            out.append(
+                f"{section.name} [{cur}]"
+                + (f"  (site of {section.parent})" if section.parent else "")
+            )
+            out.append(
+                f"  {built.start}  {'Opening balance':52} {'':>14} {format_money(lg.opening, cur):>14}"
+            )
+            for line, running in lg.lines:
+                out.append(
+                    f"  {line.on}  {line.description[:52]:52} {format_money(line.amount, cur):>14} {format_money(running, cur):>14}"
+                )
+            out.append(
+                f"  {built.end}  {'Closing balance':52} {'':>14} {format_money(lg.closing, cur):>14}"
+            )
+            aging = ", ".join(
+                f"{b}: {format_money(v, cur)}" for b, v in lg.aging.items()
+            )
+            out.append(
+                f"  Aging at {built.end}: {aging}; unmatched credits {format_money(lg.unmatched, cur)}"
+            )
+    return "\n".join(out) + "\n"
+
+
 # -- database -------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ class BusinessSettings:
     tax_id: str = ""
     logo: str = ""
     colour: str = "#1f4e79"
+    paper: str = "letter"
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,11 @@ def _check(settings: Settings, where: str) -> None:
         raise ConfigError(
             f"default_currency in {where} must be an ISO code such as USD, "
             f"not {settings.default_currency!r}"
+        )
+    if settings.business.paper.lower() not in ("letter", "a4"):
+        raise ConfigError(
+            f'business.paper in {where} must be "letter" or "a4", '
+            f"not {settings.business.paper!r}"
         )
     seen: set[str] = set()
     for i, source in enumerate(settings.sources):
