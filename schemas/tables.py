@@ -368,3 +368,67 @@ class AuditEvent(SQLModel, table=True):
     record_id: int | None = None
     ip: str | None = None
     detail: str = Field(default="{}", sa_type=Text)  # JSON object
+
+
+class AdminUser(SQLModel, table=True):
+    """Office staff who run billfold; separate from customer contacts."""
+
+    __tablename__ = "admin_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True)  # stored lower-cased and trimmed
+    name: str | None = None
+    created_at: datetime = _when(required=True)
+    last_sign_in_at: datetime | None = _when()
+    revoked_at: datetime | None = _when()
+
+
+class LoginToken(SQLModel, table=True):
+    """A one-time sign-in link. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "login_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    principal_kind: str  # "contact" or "admin"
+    principal_id: int = Field(index=True)
+    email: str  # the address the link was sent to
+    purpose: str = "sign_in"  # sign_in or invite
+    created_at: datetime = _when(required=True)
+    expires_at: datetime = _when(required=True)
+    used_at: datetime | None = _when()
+    requested_ip: str | None = None
+
+
+class PortalSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its hash is stored."""
+
+    __tablename__ = "portal_session"
+    __table_args__ = (Index("ix_portal_session_principal", "principal_kind", "principal_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    principal_kind: str
+    principal_id: int
+    created_at: datetime = _when(required=True)
+    last_seen_at: datetime = _when(required=True)
+    expires_at: datetime = _when(required=True)
+    revoked_at: datetime | None = _when()
+    current_account_id: int | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class SignInAttempt(SQLModel, table=True):
+    """A request for a sign-in link, counted for rate limits (known email or not)."""
+
+    __tablename__ = "sign_in_attempt"
+    __table_args__ = (
+        Index("ix_sign_in_attempt_email", "email_hash", "at"),
+        Index("ix_sign_in_attempt_ip", "ip", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(required=True)
+    email_hash: str
+    ip: str | None = None

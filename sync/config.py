@@ -42,6 +42,33 @@ class BusinessSettings:
 
 
 @dataclass(frozen=True)
+class PortalSettings:
+    """Sign-in, sessions and limits of the portal."""
+
+    link_minutes: int = 15
+    session_idle_minutes: int = 120
+    session_absolute_hours: int = 12
+    rate_limit_per_email: int = 5
+    rate_limit_per_ip: int = 30
+    page_size: int = 25
+    admin_step_up_minutes: int = 15
+    upload_max_mb: int = 50
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where sign-in links and invitations are sent from. No host: links are logged."""
+
+    host: str = ""
+    port: int = 587
+    username: str = ""
+    password: str = ""
+    security: str = "starttls"
+    from_address: str = ""
+    timeout_seconds: int = 20
+
+
+@dataclass(frozen=True)
 class SourceSettings:
     """One place exports come from; its name is the identity namespace of its records."""
 
@@ -71,6 +98,8 @@ class Settings:
     secret_key: str = ""
     default_currency: str = "USD"
     business: BusinessSettings = field(default_factory=BusinessSettings)
+    portal: PortalSettings = field(default_factory=PortalSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
     sources: tuple[SourceSettings, ...] = ()
     config_path: Path | None = None
 
@@ -90,6 +119,7 @@ class Settings:
 
 
 _NOT_FROM_FILE = {"config_path"}
+_TABLES = {"business": BusinessSettings, "portal": PortalSettings, "smtp": SmtpSettings}
 
 
 def _describe(tp: Any) -> str:
@@ -196,6 +226,14 @@ def _check(settings: Settings, where: str) -> None:
             f"default_currency in {where} must be an ISO code such as USD, "
             f"not {settings.default_currency!r}"
         )
+    if settings.smtp.security not in ("starttls", "ssl", "none"):
+        raise ConfigError(
+            f"smtp.security in {where} must be starttls, ssl or none, "
+            f"not {settings.smtp.security!r}"
+        )
+    for f in fields(settings.portal):
+        if getattr(settings.portal, f.name) <= 0:
+            raise ConfigError(f"portal.{f.name} in {where} must be greater than 0")
     if settings.business.paper.lower() not in ("letter", "a4"):
         raise ConfigError(
             f'business.paper in {where} must be "letter" or "a4", '
@@ -266,22 +304,22 @@ def load_settings(
             raise ConfigError(f"{config_path} is not valid TOML: {exc}") from None
         base = config_path.parent
     sources_table = table.pop("sources", [])
-    business_table = table.pop("business", {})
     if not isinstance(sources_table, list) or not all(
         isinstance(s, dict) for s in sources_table
     ):
         raise ConfigError(f"sources in {where} must be written as [[sources]] tables")
-    if not isinstance(business_table, dict):
-        raise ConfigError(f"business in {where} must be a [business] table")
+    tables = {}
+    for name, cls in _TABLES.items():
+        sub = table.pop(name, {})
+        if not isinstance(sub, dict):
+            raise ConfigError(f"{name} in {where} must be a [{name}] table")
+        tables[name] = _build(cls, sub, f"{name}.", where)
     settings: Settings = _build(Settings, table, "", where)
-    business = _build(BusinessSettings, business_table, "business.", where)
     sources = tuple(
         _build(SourceSettings, s, f"sources[{i}].", where)
         for i, s in enumerate(sources_table)
     )
-    settings = replace(
-        settings, business=business, sources=sources, config_path=config_path
-    )
+    settings = replace(settings, **tables, sources=sources, config_path=config_path)
     settings = _env_overrides(settings, env, "BILLFOLD_")
     data_dir = settings.data_dir
     if not data_dir.is_absolute():

@@ -16,13 +16,26 @@ from sqlalchemy import Connection, case, func, or_, select
 
 from schemas.money import to_text
 from schemas.status import display_status, is_overdue
-from schemas.tables import Account, CreditNote, Invoice, Payment
+from schemas.tables import (
+    Account,
+    Allocation,
+    CreditNote,
+    CreditNoteLine,
+    Document,
+    Invoice,
+    InvoiceLine,
+    Payment,
+)
 from sync.errors import UsageError
 
 A = Account.__table__  # type: ignore[attr-defined]
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
 C = CreditNote.__table__  # type: ignore[attr-defined]
 P = Payment.__table__  # type: ignore[attr-defined]
+AL = Allocation.__table__  # type: ignore[attr-defined]
+D = Document.__table__  # type: ignore[attr-defined]
+IL = InvoiceLine.__table__  # type: ignore[attr-defined]
+CL = CreditNoteLine.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -249,3 +262,98 @@ def invoice_list(
             }
         )
     return out
+
+
+def invoice_detail(conn: Connection, invoice_id: int) -> dict[str, Any] | None:
+    """Return everything an invoice copy shows: header, lines, what was applied to it."""
+    parent = A.alias("parent")
+    row = conn.execute(
+        select(I, A.c.name.label("account_name"), A.c.external_key.label("account_key"),
+               A.c.email.label("account_email"), parent.c.name.label("parent_name"))
+        .join(A, A.c.id == I.c.account_id)
+        .outerjoin(parent, parent.c.id == A.c.parent_id)
+        .where(I.c.id == invoice_id)
+    ).mappings().first()  # fmt: skip
+    if row is None:
+        return None
+    lines = (
+        conn.execute(
+            select(IL)
+            .where(IL.c.invoice_id == invoice_id)
+            .order_by(IL.c.position, IL.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    applied = conn.execute(
+        select(
+            AL.c.kind, AL.c.amount_minor, AL.c.applied_on,
+            P.c.reference.label("payment_reference"), P.c.method.label("payment_method"),
+            P.c.received_on, C.c.number.label("credit_note_number"),
+        )
+        .outerjoin(P, P.c.id == AL.c.payment_id)
+        .outerjoin(C, C.c.id == AL.c.credit_note_id)
+        .where(AL.c.invoice_id == invoice_id)
+        .order_by(AL.c.applied_on, AL.c.id)
+    ).mappings().all()  # fmt: skip
+    documents = (
+        conn.execute(
+            select(D.c.id, D.c.kind, D.c.file_name, D.c.content_type, D.c.size).where(
+                D.c.invoice_id == invoice_id
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return {
+        "invoice": dict(row),
+        "lines": [dict(r) for r in lines],
+        "applied": [dict(r) for r in applied],
+        "documents": [dict(r) for r in documents],
+    }
+
+
+def credit_note_detail(conn: Connection, credit_note_id: int) -> dict[str, Any] | None:
+    """Return a credit note with its lines and the invoices it was applied to."""
+    row = (
+        conn.execute(
+            select(
+                C, A.c.name.label("account_name"), A.c.external_key.label("account_key")
+            )
+            .join(A, A.c.id == C.c.account_id)
+            .where(C.c.id == credit_note_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    lines = (
+        conn.execute(
+            select(CL)
+            .where(CL.c.credit_note_id == credit_note_id)
+            .order_by(CL.c.position, CL.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    applied = (
+        conn.execute(
+            select(
+                AL.c.amount_minor,
+                AL.c.applied_on,
+                AL.c.invoice_id,
+                I.c.number.label("invoice_number"),
+            )
+            .outerjoin(I, I.c.id == AL.c.invoice_id)
+            .where(AL.c.credit_note_id == credit_note_id, AL.c.kind == "credit")
+            .order_by(AL.c.applied_on, AL.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    return {
+        "credit_note": dict(row),
+        "lines": [dict(r) for r in lines],
+        "applied": [dict(r) for r in applied],
+    }

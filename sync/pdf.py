@@ -362,3 +362,142 @@ def statement_pdf(
 
 def _d(value: date | None) -> str:
     return f"{value:%d %b %Y}" if value else ""
+
+
+def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) -> bytes:
+    """Render an invoice copy from the stored record (used when no original was imported)."""
+    from schemas.status import STATUS_LABELS, display_status
+
+    st = _style(business)
+    inv = detail["invoice"]
+    cur = inv["currency"]
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=_page_size(business),
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=14 * mm,
+        bottomMargin=18 * mm,
+        title=f"Invoice {inv['number']}",
+        author=business.name,
+    )
+    status = display_status(inv["status"], inv["due_date"], generated_on)
+    facts = [
+        ("Invoice no.", inv["number"]),
+        ("Invoice date", _d(inv["issue_date"])),
+        ("Due date", _d(inv["due_date"])),
+    ]
+    if inv["reference"]:
+        facts.append(("Reference", inv["reference"]))
+    facts.append(("Status", STATUS_LABELS.get(status, status)))
+    title = "INVOICE (VOID)" if inv["status"] == "void" else "INVOICE"
+    story: list = [_letterhead(business, st, title, facts), Spacer(1, 6 * mm)]
+    bill_to = inv["account_name"]
+    if inv.get("parent_name"):
+        bill_to = f"{inv['parent_name']}\nSite: {inv['account_name']}"
+    if inv.get("account_email"):
+        bill_to += "\n" + inv["account_email"]
+    story.append(
+        Table(
+            [[_para("Bill to", st.small)], [_para(bill_to, st.body)]],
+            hAlign="LEFT",
+            colWidths=[90 * mm],
+            style=[("LEFTPADDING", (0, 0), (-1, -1), 0)],
+        )
+    )
+    story.append(Spacer(1, 5 * mm))
+    data: list = [["Description", "Qty", "Unit price", "Amount"]]
+    for line in detail["lines"]:
+        text = line["description"] or line["item"] or ""
+        if line["item"] and line["description"]:
+            text = f"{line['description']} ({line['item']})"
+        data.append(
+            [_para(text, st.body), line["quantity"] or "", _unit(line["unit_price"], cur),
+             format_money(line["amount_minor"], cur, unknown="")]
+        )  # fmt: skip
+    if len(data) == 1:
+        data.append(
+            [
+                _para(inv["memo"] or f"Invoice {inv['number']}", st.body),
+                "",
+                "",
+                format_money(inv["total_minor"], cur),
+            ]
+        )
+    story.append(_grid(data, [None, 18 * mm, 28 * mm, 30 * mm], st, numeric_from=1))
+    totals = []
+    if inv["subtotal_minor"] is not None:
+        totals.append(["Subtotal", format_money(inv["subtotal_minor"], cur)])
+    if inv["tax_minor"] is not None:
+        totals.append(["Tax", format_money(inv["tax_minor"], cur)])
+    totals.append(["Total", format_money(inv["total_minor"], cur)])
+    if inv["status"] != "void":
+        if inv["paid_minor"]:
+            totals.append(["Paid", format_money(-inv["paid_minor"], cur)])
+        if inv["credited_minor"]:
+            totals.append(
+                ["Credits applied", format_money(-inv["credited_minor"], cur)]
+            )
+        totals.append(
+            [
+                "Balance due",
+                format_money(inv["balance_minor"], cur, unknown="not reported"),
+            ]
+        )
+    table = Table(totals, colWidths=[40 * mm, 32 * mm], hAlign="RIGHT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), st.regular, 9),
+                ("FONT", (0, -1), (-1, -1), st.bold, 10),
+                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                ("LINEABOVE", (0, -1), (-1, -1), 0.75, st.brand),
+            ]
+        )
+    )
+    story += [Spacer(1, 3 * mm), table]
+    if detail["applied"]:
+        story.append(_para("Payments and credits", st.heading))
+        rows = [["Date", "Applied from", "Amount"]]
+        for a in detail["applied"]:
+            source = (
+                f"Credit note {a['credit_note_number']}"
+                if a["kind"] == "credit"
+                else "Payment"
+                + (f" {a['payment_reference']}" if a["payment_reference"] else "")
+            )
+            rows.append(
+                [
+                    _d(a["applied_on"]),
+                    _para(source, st.body),
+                    format_money(a["amount_minor"], cur),
+                ]
+            )
+        story.append(_grid(rows, [30 * mm, None, 30 * mm], st, numeric_from=2))
+    if inv["memo"] and detail["lines"]:
+        story += [Spacer(1, 4 * mm), _para(inv["memo"], st.small)]
+    if inv["pay_url"] and inv["status"] in ("unpaid", "partially_paid"):
+        story += [Spacer(1, 4 * mm), _para(f"Pay online: {inv['pay_url']}", st.body)]
+    draw = _footer(
+        business,
+        st,
+        f"Copy of invoice {inv['number']}, produced {generated_on:%d %b %Y}",
+    )
+    doc.build(story, onFirstPage=draw, onLaterPages=draw)
+    return buffer.getvalue()
+
+
+def _unit(value: str | None, currency: str) -> str:
+    """A unit price: money with the currency's places, or all the places it was given."""
+    if not value:
+        return ""
+    from decimal import Decimal, InvalidOperation
+
+    from schemas.money import MoneyError, to_minor
+
+    try:
+        amount = Decimal(value)
+        return format_money(to_minor(amount, currency), currency)
+    except (InvalidOperation, MoneyError):
+        return value

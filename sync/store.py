@@ -74,15 +74,18 @@ class Store:
             yield conn
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
-        """Yield a connection in a write transaction that holds the ledger lock.
+    def write(self, *, ledger: bool = True) -> Iterator[Connection]:
+        """Yield a connection in a write transaction.
 
-        Everything done inside commits together or not at all.
+        Everything done inside commits together or not at all. ``ledger=True`` (imports,
+        paid marks) also takes the ledger lock, so ledger writers apply one at a time;
+        sign-ins, sessions and audit events pass ``ledger=False`` and never wait for an
+        import on PostgreSQL. (SQLite has one writer at a time whatever the lock.)
         """
         with self._translate(), self.engine.connect() as conn:
             conn = conn.execution_options(billfold_write=True)
             with conn.begin():
-                if self.dialect == "postgresql":
+                if ledger and self.dialect == "postgresql":
                     conn.execute(
                         text("SELECT pg_advisory_xact_lock(:k)"),
                         {"k": _WRITE_LOCK_KEY},

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from sync.config import BusinessSettings, Settings, SourceSettings, load_settings
+from sync.config import (
+    BusinessSettings,
+    PortalSettings,
+    Settings,
+    SmtpSettings,
+    SourceSettings,
+    load_settings,
+)
 from sync.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
@@ -25,22 +32,32 @@ def test_example_config_loads_to_the_defaults():
     loaded = load_settings(EXAMPLE, env={})
     defaults = Settings()
     assert loaded.business == defaults.business
+    assert loaded.portal == defaults.portal
+    assert loaded.smtp == defaults.smtp
     assert loaded.default_currency == defaults.default_currency
     assert loaded.data_dir == (EXAMPLE.parent / "billfold-data").resolve()
 
 
 def test_every_setting_is_documented_in_the_example():
     table = tomllib.loads(EXAMPLE.read_text())
-    top = {f.name for f in fields(Settings)} - {"business", "sources", "config_path"}
+    top = {f.name for f in fields(Settings)} - {
+        "business",
+        "portal",
+        "smtp",
+        "sources",
+        "config_path",
+    }
     assert top <= set(table), top - set(table)
     assert {f.name for f in fields(BusinessSettings)} == set(table["business"])
+    assert {f.name for f in fields(PortalSettings)} == set(table["portal"])
+    assert {f.name for f in fields(SmtpSettings)} == set(table["smtp"])
     assert {f.name for f in fields(SourceSettings)} == _example_source_keys()
 
 
 def test_every_documented_key_is_a_setting():
     table = tomllib.loads(EXAMPLE.read_text())
     known = {f.name for f in fields(Settings)}
-    assert set(table) - {"business"} <= known
+    assert set(table) - {"business", "portal", "smtp"} <= known
 
 
 def test_unknown_key_names_key_and_file(tmp_path):

@@ -1,0 +1,121 @@
+"""Outgoing mail: sign-in links and invitations over SMTP.
+
+With no SMTP host configured nothing is sent: the message (with its link) is written to
+the log for the operator, which is how a fresh install works before mail is set up.
+Messages are plain text: no tracking, no remote images, nothing a mail client can render
+from imported data.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+from sync.config import Settings
+from sync.errors import SyncError
+from sync.log import event
+
+
+class MailError(SyncError):
+    """The SMTP server refused or could not be reached."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One plain-text email."""
+
+    to: str
+    subject: str
+    body: str
+
+
+def _clean_header(text: str) -> str:
+    """Header values never carry line breaks (header injection)."""
+    return " ".join(text.replace("\r", " ").replace("\n", " ").split())
+
+
+def send(settings: Settings, message: Message) -> bool:
+    """Send *message*; return False when no SMTP host is configured (it is logged)."""
+    smtp = settings.smtp
+    sender = smtp.from_address or settings.business.email
+    if not smtp.host:
+        event(
+            "mail.not_sent",
+            logging.WARNING,
+            reason="no smtp.host configured",
+            to=message.to,
+            subject=message.subject,
+            body=message.body,
+        )
+        return False
+    if not sender:
+        raise MailError("set smtp.from_address (or business.email) to send mail")
+    email = EmailMessage()
+    email["From"] = formataddr((_clean_header(settings.business.name), sender))
+    email["To"] = _clean_header(message.to)
+    email["Subject"] = _clean_header(message.subject)
+    email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    email.set_content(message.body)
+    try:
+        if smtp.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                smtp.host,
+                smtp.port,
+                timeout=smtp.timeout_seconds,
+                context=ssl.create_default_context(),
+            )
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
+        with client:
+            if smtp.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if smtp.username:
+                client.login(smtp.username, smtp.password)
+            client.send_message(email)
+    except (OSError, smtplib.SMTPException) as exc:
+        event("mail.failed", logging.ERROR, to=message.to, error=str(exc))
+        raise MailError(
+            f"could not send mail to {message.to} via {smtp.host}:{smtp.port}: {exc}"
+        ) from exc
+    event("mail.sent", to=message.to, subject=message.subject)
+    return True
+
+
+def sign_in_message(
+    settings: Settings, to: str, url: str, *, invited: bool = False
+) -> Message:
+    """The email that carries a one-time sign-in link."""
+    business = settings.business.name
+    minutes = settings.portal.link_minutes
+    if invited:
+        subject = f"{business}: your invoices and statements online"
+        opening = (
+            f"{business} has given you access to your invoices, statements and balances "
+            "online. No password is needed: use this link to sign in."
+        )
+    else:
+        subject = f"Your sign-in link for {business}"
+        opening = f"Here is the link you asked for to sign in to {business}."
+    contact = " or ".join(
+        x for x in (settings.business.email, settings.business.phone) if x
+    )
+    lines = [
+        "Hello,",
+        "",
+        opening,
+        "",
+        url,
+        "",
+        f"The link works once and expires in {minutes} minutes. You can always ask for a "
+        f"new one at {settings.base_url.rstrip('/')}/sign-in.",
+        "",
+        "If you did not ask for this, you can ignore this email; nobody can sign in "
+        "without the link.",
+    ]
+    if contact:
+        lines += ["", f"Questions? Contact {business}: {contact}."]
+    return Message(to=to, subject=subject, body="\n".join(lines) + "\n")
