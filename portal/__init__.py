@@ -2,19 +2,157 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from datetime import date, datetime
+from pathlib import Path
 
+from flask import Flask, g, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import Markup
+
+from portal.context import Portal
+from portal.mailer import Mailer
+from portal.security import install_headers, secret_key, uses_https
+from schemas.money import format_money
+from schemas.status import STATUS_LABELS, display_status
 from sync.config import Settings, load_settings
+from sync.store import Store
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the portal app for *settings* (default: load them like the CLI does)."""
+def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
+    """Build the portal for *settings* (default: load them as the CLI does)."""
     settings = settings or load_settings()
+    if settings.business.logo:
+        logo = Path(settings.business.logo)
+        if not logo.is_absolute() and settings.config_path:
+            from dataclasses import replace
+
+            settings = replace(
+                settings,
+                business=replace(
+                    settings.business, logo=str(settings.config_path.parent / logo)
+                ),
+            )
+    if store is None:
+        from sync.migrate import ensure_current
+
+        store = Store(settings.resolved_database_url)
+        ensure_current(store)
     app = Flask(__name__)
-    app.config["BILLFOLD_SETTINGS"] = settings
+    app.config.update(
+        SECRET_KEY=secret_key(settings),
+        SESSION_COOKIE_NAME="billfold_csrf",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=uses_https(settings),
+        MAX_CONTENT_LENGTH=settings.portal.upload_max_mb * 1024 * 1024 + 64 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=False,
+        PREFERRED_URL_SCHEME="https" if uses_https(settings) else "http",
+    )
+    app.extensions["billfold"] = Portal(
+        settings=settings, store=store, mailer=Mailer(settings)
+    )
+    CSRFProtect(app)
+    install_headers(app, settings)
+    _template_helpers(app, settings)
+
+    from portal import auth, branding, customer
+
+    app.before_request(auth.load_principal)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(branding.bp)
+    app.register_blueprint(customer.bp)
+    _error_pages(app)
 
     @app.get("/healthz")
     def healthz() -> tuple[str, int]:
         return "ok", 200
 
     return app
+
+
+def _template_helpers(app: Flask, settings: Settings) -> None:
+    app.jinja_env.autoescape = True
+
+    @app.template_filter("money")
+    def money(minor: int | None, currency: str, unknown: str = "not reported") -> str:
+        return format_money(minor, currency, unknown=unknown)
+
+    @app.template_filter("day")
+    def day(value: date | datetime | None) -> str:
+        if value is None:
+            return ""
+        return f"{value:%d %b %Y}"
+
+    @app.template_global()
+    def status_badge(status: str, due: date | None, today: date) -> Markup:
+        shown = display_status(status, due, today)
+        label = STATUS_LABELS.get(shown, shown)
+        return Markup('<span class="badge badge-{}">{}</span>').format(shown, label)
+
+    @app.context_processor
+    def globals_() -> dict:
+        return {
+            "business": settings.business,
+            "scope": g.get("scope"),
+            "contact": g.get("contact"),
+        }
+
+
+def _error_pages(app: Flask) -> None:
+    @app.errorhandler(404)
+    def not_found(_exc: Exception) -> tuple[str, int]:
+        return render_template(
+            "errors/error.html",
+            code=404,
+            title="Not found",
+            message="There is nothing here, or it is not yours to see.",
+        ), 404
+
+    @app.errorhandler(400)
+    def bad_request(exc: Exception) -> tuple[str, int]:
+        message = (
+            getattr(exc, "description", None) or "That request could not be understood."
+        )
+        return render_template(
+            "errors/error.html",
+            code=400,
+            title="Something was missing",
+            message=message,
+        ), 400
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(_exc: Exception) -> tuple[str, int]:
+        return render_template(
+            "errors/error.html",
+            code=400,
+            title="Please try again",
+            message="The form had expired. Go back, reload the page and send it again.",
+        ), 400
+
+    @app.errorhandler(413)
+    def too_large(_exc: Exception) -> tuple[str, int]:
+        return render_template(
+            "errors/error.html",
+            code=413,
+            title="File too large",
+            message="That file is larger than this portal accepts.",
+        ), 413
+
+    @app.errorhandler(405)
+    def not_allowed(_exc: Exception) -> tuple[str, int]:
+        return render_template(
+            "errors/error.html",
+            code=405,
+            title="Not allowed",
+            message=f"{request.method} is not used here.",
+        ), 405
+
+    @app.errorhandler(500)
+    def failed(_exc: Exception) -> tuple[str, int]:
+        return render_template(
+            "errors/error.html",
+            code=500,
+            title="Something went wrong",
+            message="The error has been logged. Please try again in a minute.",
+        ), 500

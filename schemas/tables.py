@@ -261,7 +261,11 @@ class Allocation(SQLModel, table=True):
 
 
 class Document(SQLModel, table=True):
-    """A stored file (invoice original, job sheet, receipt, contract), content-addressed."""
+    """A stored file (invoice original, job sheet, receipt, contract), content-addressed.
+
+    ``account_id`` is always set once the file is linked (to the account of its invoice
+    or credit note when linked to one); an unlinked file waits for an admin.
+    """
 
     __tablename__ = "document"
 
@@ -404,7 +408,9 @@ class PortalSession(SQLModel, table=True):
     """A signed-in browser. The cookie holds a random token; only its hash is stored."""
 
     __tablename__ = "portal_session"
-    __table_args__ = (Index("ix_portal_session_principal", "principal_kind", "principal_id"),)
+    __table_args__ = (
+        Index("ix_portal_session_principal", "principal_kind", "principal_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(unique=True)

@@ -405,17 +405,214 @@ def db_upgrade(ctx: Context) -> None:
         click.echo(f"database migrated from {before or 'empty'} to {after}")
 
 
+# -- portal access ----------------------------------------------------------------------
+
+
+def _set_enabled(ctx: Context, account: str, source: str | None, enabled: bool) -> None:
+    from sqlalchemy import update
+
+    from schemas.tables import Account
+    from sync.audit import record
+    from sync.ledger import resolve_account
+
+    table = Account.__table__  # type: ignore[attr-defined]
+    with ctx.store().write(ledger=False) as conn:
+        ref = resolve_account(conn, account, source)
+        conn.execute(
+            update(table).where(table.c.id == ref.id).values(portal_enabled=enabled)
+        )
+        record(
+            conn,
+            "cli",
+            "portal_enabled" if enabled else "portal_disabled",
+            account_id=ref.id,
+        )
+    state = "enabled" if enabled else "disabled"
+    click.echo(f"portal {state} for {ref.name} ({ref.key}) and its sites")
+
+
+@main.command()
+@click.argument("account")
+@click.option("--source", default=None, help="Only look for ACCOUNT in this source.")
+@pass_context
+@_guard
+def enable(ctx: Context, account: str, source: str | None) -> None:
+    """Open the portal to ACCOUNT and its sites (pilot rollout)."""
+    _set_enabled(ctx, account, source, True)
+
+
+@main.command()
+@click.argument("account")
+@click.option("--source", default=None, help="Only look for ACCOUNT in this source.")
+@pass_context
+@_guard
+def disable(ctx: Context, account: str, source: str | None) -> None:
+    """Close the portal to ACCOUNT (its contacts see nothing of it)."""
+    _set_enabled(ctx, account, source, False)
+
+
+@main.command()
+@click.argument("email")
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    required=True,
+    help="Account key or name (repeat for several).",
+)
+@click.option(
+    "--role",
+    type=click.Choice(["billing", "documents"]),
+    default="billing",
+    show_default=True,
+)
+@click.option("--name", default=None, help="The contact's name.")
+@click.option("--source", default=None, help="Only look for accounts in this source.")
+@click.option(
+    "--no-email", is_flag=True, help="Do not send the invitation email; print the link."
+)
+@pass_context
+@_guard
+def invite(
+    ctx: Context,
+    email: str,
+    accounts: tuple[str, ...],
+    role: str,
+    name: str | None,
+    source: str | None,
+    no_email: bool,
+) -> None:
+    """Give EMAIL access to accounts and send a sign-in link."""
+    from sync import access
+    from sync.audit import record
+    from sync.ledger import resolve_account
+    from sync.mail import send, sign_in_message
+
+    settings = ctx.settings
+    with ctx.store().write(ledger=False) as conn:
+        contact_id = access.ensure_contact(conn, email, name)
+        refs = [resolve_account(conn, key, source) for key in accounts]
+        for ref in refs:
+            access.grant_access(conn, contact_id, ref.id, role)
+            record(
+                conn,
+                "cli",
+                "invite",
+                account_id=ref.id,
+                record_kind="contact",
+                record_id=contact_id,
+                role=role,
+            )
+        visible = access.visible_accounts(conn, contact_id)
+        token = access.issue_link(
+            conn, "contact", contact_id, access.normalise_email(email),
+            settings.portal.invite_link_hours * 60, purpose="invite",
+        )  # fmt: skip
+    url = access.link_url(settings.base_url, token)
+    for ref in refs:
+        if ref.id not in visible:
+            click.echo(
+                f"warning: {ref.name} is not enabled for the portal yet; the contact will "
+                f"see it after `billfold enable {ref.key!r}`",
+                err=True,
+            )
+    if no_email:
+        click.echo(url)
+        return
+    sent = send(
+        settings,
+        sign_in_message(settings, access.normalise_email(email), url, invited=True),
+    )
+    click.echo(
+        f"invited {email} ({role})"
+        + ("" if sent else f"; no SMTP configured, link: {url}")
+    )
+
+
+@main.command()
+@click.argument("email")
+@pass_context
+@_guard
+def revoke(ctx: Context, email: str) -> None:
+    """End EMAIL's access now: sessions end and unused links stop working."""
+    from sync import access
+    from sync.audit import record
+
+    with ctx.store().write(ledger=False) as conn:
+        contact = access.find_contact(conn, email)
+        if contact is None:
+            raise UsageError(f"no contact has the address {email}")
+        access.revoke_contact(conn, contact["id"])
+        record(conn, "cli", "revoke", record_kind="contact", record_id=contact["id"])
+    click.echo(f"revoked {email}")
+
+
+@main.command("login-link")
+@click.argument("email")
+@pass_context
+@_guard
+def login_link(ctx: Context, email: str) -> None:
+    """Print a one-time sign-in URL for EMAIL (for support; valid for link_minutes)."""
+    from sync import access
+    from sync.audit import record
+
+    settings = ctx.settings
+    with ctx.store().write(ledger=False) as conn:
+        contact = access.find_contact(conn, email)
+        if contact is None or not access.may_sign_in(conn, contact):
+            raise UsageError(
+                f"{email} cannot sign in: no such contact, access revoked, or none of its "
+                "accounts is enabled for the portal"
+            )
+        token = access.issue_link(
+            conn,
+            "contact",
+            contact["id"],
+            contact["email"],
+            settings.portal.link_minutes,
+        )
+        record(
+            conn, "cli", "login_link", record_kind="contact", record_id=contact["id"]
+        )
+    click.echo(access.link_url(settings.base_url, token))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@pass_context
+@_guard
+def serve(ctx: Context, host: str, port: int, workers: int) -> None:
+    """Run the portal under gunicorn (a production WSGI server)."""
+    from sync.server import run_server
+
+    ctx.store()  # migrate before the workers start
+    run_server(ctx.config_path, host, port, workers)
+
+
 # -- demo -------------------------------------------------------------------------------
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--no-serve", is_flag=True, help="Import and print, but do not start the portal."
+)
 @pass_context
 @_guard
-def demo(ctx: Context) -> None:
-    """Import the bundled sample exports into the embedded store and show balances."""
+def demo(ctx: Context, host: str, port: int, no_serve: bool) -> None:
+    """Import the bundled samples, create a demo contact, print a link, serve the portal."""
     from sync.demo import run_demo
 
-    run_demo(ctx.store(), ctx.settings, click.echo)
+    env = run_demo(ctx.store(), ctx.settings, click.echo, host=host, port=port)
+    if no_serve:
+        return
+    from sync.server import run_server
+
+    click.echo(f"Serving the portal on http://{host}:{port}/ (Ctrl-C to stop)")
+    run_server(ctx.config_path, host, port, 2, env=env)
 
 
 if __name__ == "__main__":  # pragma: no cover

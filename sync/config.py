@@ -46,6 +46,7 @@ class PortalSettings:
     """Sign-in, sessions and limits of the portal."""
 
     link_minutes: int = 15
+    invite_link_hours: int = 72
     session_idle_minutes: int = 120
     session_absolute_hours: int = 12
     rate_limit_per_email: int = 5

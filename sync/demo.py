@@ -1,23 +1,47 @@
-"""``billfold demo``: the bundled sample exports imported into the embedded store."""
+"""``billfold demo``: the bundled sample exports in the embedded store, and a portal.
+
+Imports a realistic ledger (a plumbing business's customers, one a property manager
+with several sites), opens the portal to every account, creates a demo contact who can
+see the property manager and all its sites, and prints a one-time sign-in link.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import update
+
+from schemas.tables import Account
+from sync import access
 from sync.config import Settings
 from sync.errors import UsageError
-from sync.ledger import balances
+from sync.ledger import balances, resolve_account
 from sync.pipeline import import_file
 from sync.store import Store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_exports"
 DEMO_SOURCE = "demo"
-DEMO_FILES = ("generic/harbor_ledger.csv",)
+DEMO_FILES = ("generic/harbor_ledger.csv", "generic/multi_site.csv")
+DEMO_CONTACT = "demo@example.com"
+DEMO_ACCOUNT = "PM1"
+DEMO_BUSINESS = {
+    "BILLFOLD_BUSINESS_NAME": "Harbor Plumbing & Heating",
+    "BILLFOLD_BUSINESS_EMAIL": "office@harborplumbing.example",
+    "BILLFOLD_BUSINESS_PHONE": "(207) 555-0142",
+    "BILLFOLD_BUSINESS_ADDRESS": "12 Wharf Road, Portland, ME 04101",
+}
 
 
-def run_demo(store: Store, settings: Settings, say: Callable[[str], None]) -> None:
-    """Import the demo ledger and print its balances."""
+def run_demo(
+    store: Store,
+    settings: Settings,
+    say: Callable[[str], None],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> dict[str, str]:
+    """Import the demo ledger, print balances and a sign-in link; return env for serving."""
     if not SAMPLES.is_dir():
         raise UsageError(
             f"the sample exports are not at {SAMPLES}; run the demo from a source checkout"
@@ -29,6 +53,23 @@ def run_demo(store: Store, settings: Settings, say: Callable[[str], None]) -> No
             f"{result.updated}, unchanged {result.unchanged}, rejected "
             f"{len(result.rejected)})"
         )
+    table = Account.__table__  # type: ignore[attr-defined]
+    with store.write(ledger=False) as conn:
+        conn.execute(
+            update(table)
+            .where(table.c.source == DEMO_SOURCE)
+            .values(portal_enabled=True)
+        )
+        contact_id = access.ensure_contact(conn, DEMO_CONTACT, "Dana Demo")
+        account = resolve_account(conn, DEMO_ACCOUNT, DEMO_SOURCE)
+        access.grant_access(conn, contact_id, account.id, "billing")
+        token = access.issue_link(
+            conn,
+            "contact",
+            contact_id,
+            DEMO_CONTACT,
+            settings.portal.invite_link_hours * 60,
+        )
     with store.read() as conn:
         rows = balances(conn)
     say("")
@@ -39,5 +80,16 @@ def run_demo(store: Store, settings: Settings, say: Callable[[str], None]) -> No
             f"{r['total_paid'] or '-':>10} {r['balance_due'] or '-':>10} "
             f"{r['net_balance'] or '-':>10}"
         )
+    base = settings.base_url
+    env = {}
+    if base == "http://127.0.0.1:8000" and (host, port) != ("127.0.0.1", 8000):
+        base = f"http://{host}:{port}"
+        env["BILLFOLD_BASE_URL"] = base
+    if settings.business.name == "Your business":
+        env.update(DEMO_BUSINESS)
     say("")
     say(f"Data directory: {settings.data_dir}")
+    say(f"Demo contact {DEMO_CONTACT} sees {account.name} and its sites. Sign in with:")
+    say(f"  {access.link_url(base, token)}")
+    say("(the link works once; `billfold login-link demo@example.com` prints another)")
+    return env

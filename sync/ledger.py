@@ -298,9 +298,14 @@ def invoice_detail(conn: Connection, invoice_id: int) -> dict[str, Any] | None:
     ).mappings().all()  # fmt: skip
     documents = (
         conn.execute(
-            select(D.c.id, D.c.kind, D.c.file_name, D.c.content_type, D.c.size).where(
-                D.c.invoice_id == invoice_id
-            )
+            select(
+                D.c.id,
+                D.c.kind,
+                D.c.file_name,
+                D.c.content_type,
+                D.c.size,
+                D.c.storage_key,
+            ).where(D.c.invoice_id == invoice_id)
         )
         .mappings()
         .all()

@@ -151,10 +151,17 @@ def _day(moment: datetime | date | None, floor: date | None) -> date | None:
 
 
 def build_statement(
-    conn: Connection, account_id: int, start: date, end: date
+    conn: Connection,
+    account_id: int,
+    start: date,
+    end: date,
+    visible: set[int] | None = None,
 ) -> Statement:
-    """Compute the statement of *account_id* and its sites from *start* to *end*."""
-    ids = with_sites(conn, [account_id])
+    """Compute the statement of *account_id* and its sites from *start* to *end*.
+
+    *visible* limits the sections to the accounts a portal contact may see.
+    """
+    ids = [i for i in with_sites(conn, [account_id]) if visible is None or i in visible]
     accounts = {
         r.id: r
         for r in conn.execute(

@@ -1,0 +1,207 @@
+"""Customer sign-in by one-time email link, sessions and sign-out (blueprint ``auth``).
+
+The request form answers the same whether or not the address is known and is rate
+limited per address and per client. The emailed link's GET only shows a "Sign in"
+button (mail scanners open links); the POST consumes the token and starts a session.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from portal.context import client_ip, portal
+from portal.scope import scope_for
+from portal.security import SESSION_COOKIE, clear_session_cookie, set_session_cookie
+from sync import access
+from sync.audit import record
+from sync.errors import UsageError
+from sync.mail import sign_in_message
+
+bp = Blueprint("auth", __name__)
+
+
+def load_principal() -> None:
+    """Find the request's session (if any) and the contact or admin behind it."""
+    g.session = g.contact = g.admin = g.scope = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return
+    p = portal()
+    with p.store.read() as conn:
+        found = access.find_session(conn, token, p.settings.portal.session_idle_minutes)
+        if found is None:
+            return
+        info, stale = found
+        if info.kind == "contact":
+            row = (
+                conn.execute(
+                    access.C.select().where(access.C.c.id == info.principal_id)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None or row["revoked_at"] is not None:
+                return
+            g.contact = dict(row)
+            g.scope = scope_for(conn, info.principal_id, info.current_account_id)
+        else:
+            row = (
+                conn.execute(
+                    access.AD.select().where(access.AD.c.id == info.principal_id)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None or row["revoked_at"] is not None:
+                return
+            g.admin = dict(row)
+    g.session = info
+    g.session_token = token
+    if stale:
+        with p.store.write(ledger=False) as conn:
+            access.touch_session(conn, info.id)
+
+
+def contact_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Send visitors without a customer session to the sign-in page."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.get("contact") is None:
+            return redirect(url_for("auth.sign_in"))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> str | Response:
+    """Ask for a sign-in link."""
+    if request.method != "POST":  # GET and HEAD (scanners) never act
+        return render_template("auth/sign_in.html")
+    p = portal()
+    raw = request.form.get("email", "")
+    try:
+        email = access.normalise_email(raw)
+    except UsageError:
+        return render_template(
+            "auth/sign_in.html",
+            error="Enter an email address, like name@example.com.",
+            email=raw,
+        ), 400
+    ip = client_ip()
+    with p.store.write(ledger=False) as conn:
+        by_email, by_ip = access.count_attempt(conn, email, ip)
+        limited = (
+            by_email > p.settings.portal.rate_limit_per_email
+            or by_ip > p.settings.portal.rate_limit_per_ip
+        )
+        message = None
+        if not limited:
+            contact = access.find_contact(conn, email)
+            if contact is not None and access.may_sign_in(conn, contact):
+                token = access.issue_link(
+                    conn,
+                    "contact",
+                    contact["id"],
+                    email,
+                    p.settings.portal.link_minutes,
+                    ip=ip,
+                )
+                url = access.link_url(p.settings.base_url, token)
+                message = sign_in_message(p.settings, email, url)
+                record(conn, f"contact:{contact['id']}", "sign_in_link_sent", ip=ip)
+    if limited:
+        return render_template("auth/sign_in.html", limited=True, email=email), 429
+    if message is not None:
+        p.mailer.submit(message)
+    return render_template("auth/link_sent.html", email=email)
+
+
+@bp.route("/sign-in/<token>", methods=["GET", "POST"])
+def use_link(token: str) -> str | Response:
+    """GET shows a confirm button (scanners may GET); POST signs in."""
+    p = portal()
+    if request.method != "POST":  # GET and HEAD (scanners) never act
+        with p.store.read() as conn:
+            state = access.inspect_link(conn, token)
+        if state.status != "valid" or state.kind != "contact":
+            return render_template("auth/link_invalid.html", status=state.status), 410
+        return render_template(
+            "auth/confirm.html",
+            masked=access.mask_email(state.email or ""),
+            token=token,
+        )
+    ip = client_ip()
+    with p.store.write(ledger=False) as conn:
+        contact_id = access.consume_link(conn, token, "contact")
+        if contact_id is None:
+            state = access.inspect_link(conn, token)
+            return render_template("auth/link_invalid.html", status=state.status), 410
+        contact = (
+            conn.execute(access.C.select().where(access.C.c.id == contact_id))
+            .mappings()
+            .first()
+        )
+        if contact is None or not access.may_sign_in(conn, dict(contact)):
+            return render_template("auth/link_invalid.html", status="revoked"), 410
+        session_token = access.start_session(
+            conn,
+            "contact",
+            contact_id,
+            p.settings.portal.session_absolute_hours,
+            ip,
+            request.user_agent.string,
+        )
+        record(conn, f"contact:{contact_id}", "sign_in", ip=ip)
+    response = redirect(url_for("customer.home"))
+    set_session_cookie(response, session_token, p.settings)
+    return response
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    """End this browser's session."""
+    p = portal()
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        with p.store.write(ledger=False) as conn:
+            access.end_session(conn, token)
+            if g.get("contact"):
+                record(conn, f"contact:{g.contact['id']}", "sign_out", ip=client_ip())
+    response = redirect(url_for("auth.signed_out"))
+    clear_session_cookie(response, p.settings)
+    return response
+
+
+@bp.get("/signed-out")
+def signed_out() -> str:
+    """Confirm the sign-out."""
+    return render_template("auth/signed_out.html")
+
+
+@bp.post("/account")
+def switch_account() -> Response:
+    """Choose which account (with its sites) the pages show."""
+    if g.get("contact") is None:
+        abort(404)
+    choice = request.form.get("account", "all")
+    account_id = None
+    if choice != "all":
+        try:
+            account_id = int(choice)
+        except ValueError:
+            abort(404)
+        if account_id not in g.scope.roles:
+            abort(404)
+    with portal().store.write(ledger=False) as conn:
+        access.set_current_account(conn, g.session.id, account_id)
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("customer.home")
+    return redirect(target)

@@ -1,0 +1,425 @@
+"""Customer pages (blueprint ``customer``): home, invoices, credit notes, payments,
+statements, documents and their downloads. Every record is found through the contact's
+Scope; anything outside it is a 404.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import zipfile
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, abort, g, render_template, request
+from werkzeug.wrappers import Response
+
+from portal.auth import contact_required
+from portal.context import client_ip, portal
+from portal.queries import (
+    SORTS,
+    STATUS_FILTERS,
+    InvoiceFilter,
+    all_invoices,
+    credit_note_in_scope,
+    credit_notes,
+    document_in_scope,
+    documents,
+    freshness,
+    invoice_in_scope,
+    invoice_page,
+    invoices_by_id,
+    payments,
+    recent_invoices,
+    summary,
+)
+from portal.scope import Scope, require_amounts
+from schemas.money import to_text
+from schemas.status import display_status
+from sync.audit import record
+from sync.blobs import BlobMissing, read_blob
+from sync.csv_out import write_csv
+from sync.ledger import credit_note_detail, invoice_detail
+from sync.pdf import invoice_pdf, statement_pdf
+from sync.statement import build_statement, statement_csv
+
+bp = Blueprint("customer", __name__)
+ZIP_LIMIT = 100
+SAFE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+def today() -> date:
+    """Today's date (UTC) for overdue and aging."""
+    return datetime.now(UTC).date()
+
+
+def _audit(action: str, **kw: Any) -> None:
+    with portal().store.write(ledger=False) as conn:
+        record(conn, f"contact:{g.contact['id']}", action, ip=client_ip(), **kw)
+
+
+def _safe_filename(name: str) -> str:
+    """An ASCII file name for Content-Disposition (the original lives in filename*)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ascii_name = re.sub(r"[^A-Za-z0-9._ -]+", "_", ascii_name).strip(" .") or "download"
+    return ascii_name[:120]
+
+
+def _download(
+    data: bytes, name: str, content_type: str, *, inline: bool = False
+) -> Response:
+    allowed = SAFE_TYPES | {"text/csv", "application/zip"}
+    mimetype = content_type if content_type in allowed else "application/octet-stream"
+    response = Response(data, mimetype=mimetype)
+    disposition = (
+        "inline" if inline and content_type == "application/pdf" else "attachment"
+    )
+    response.headers["Content-Disposition"] = (
+        f"{disposition}; filename=\"{_safe_filename(name)}\"; filename*=UTF-8''{quote(name)}"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _parse_date(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _filter_from_request() -> InvoiceFilter:
+    args = request.args
+    status = args.get("status", "all")
+    sort = args.get("sort", "newest")
+    try:
+        page = max(1, min(int(args.get("page", "1")), 100_000))
+    except ValueError:
+        page = 1
+    return InvoiceFilter(
+        q=args.get("q", "").strip()[:100],
+        status=status if status in STATUS_FILTERS else "all",
+        start=_parse_date(args.get("from")),
+        end=_parse_date(args.get("to")),
+        sort=sort if sort in SORTS else "newest",
+        page=page,
+    )
+
+
+@bp.get("/")
+@contact_required
+def home() -> str:
+    """What is owed, what is overdue, what is new."""
+    scope: Scope = g.scope
+    p = portal()
+    with p.store.read() as conn:
+        totals = summary(conn, scope, today()) if scope.sees_amounts else []
+        recent = recent_invoices(conn, scope) if scope.sees_amounts else []
+        docs = documents(conn, scope, limit=5)
+        fresh = freshness(conn, scope)
+    return render_template(
+        "customer/home.html",
+        totals=totals,
+        recent=recent,
+        docs=docs,
+        fresh=fresh,
+        today=today(),
+    )
+
+
+@bp.get("/invoices")
+@contact_required
+def invoices() -> str:
+    """Search, filter, sort and page through invoices."""
+    scope = require_amounts()
+    f = _filter_from_request()
+    p = portal()
+    size = p.settings.portal.page_size
+    with p.store.read() as conn:
+        rows, total = invoice_page(conn, scope, f, today(), size)
+    pages = max(1, -(-total // size))
+    return render_template(
+        "customer/invoices.html", rows=rows, total=total, f=f, pages=pages, today=today(),
+        statuses=STATUS_FILTERS, sorts=list(SORTS),
+    )  # fmt: skip
+
+
+@bp.get("/invoices.csv")
+@contact_required
+def invoices_csv() -> Response:
+    """The invoice list as CSV (same filters as the page)."""
+    scope = require_amounts()
+    f = _filter_from_request()
+    with portal().store.read() as conn:
+        rows = all_invoices(conn, scope, f, today())
+    header = [
+        "number",
+        "account",
+        "issue_date",
+        "due_date",
+        "currency",
+        "total",
+        "paid",
+        "credited",
+        "balance_due",
+        "status",
+        "reference",
+    ]
+    data = write_csv(
+        header,
+        (
+            [
+                r.number,
+                r.account_name,
+                r.issue_date,
+                r.due_date,
+                r.currency,
+                to_text(r.total_minor, r.currency),
+                to_text(r.paid_minor, r.currency),
+                to_text(r.credited_minor, r.currency),
+                to_text(r.balance_minor, r.currency),
+                display_status(r.status, r.due_date, today()),
+                r.reference,
+            ]
+            for r in rows
+        ),
+        text_columns=(0, 1, 9, 10),
+    )
+    _audit("export_invoices_csv", count=len(rows))
+    return _download(data, "invoices.csv", "text/csv")
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@contact_required
+def invoice(invoice_id: int) -> str:
+    """One invoice: lines, totals, what was applied, documents, pay link."""
+    scope = require_amounts()
+    with portal().store.read() as conn:
+        found = invoice_in_scope(conn, scope, invoice_id)
+        if found is None:
+            abort(404)
+        detail = invoice_detail(conn, invoice_id)
+    assert detail is not None
+    _audit(
+        "view_invoice",
+        account_id=found.account_id,
+        record_kind="invoice",
+        record_id=invoice_id,
+    )
+    return render_template(
+        "customer/invoice.html", d=detail, inv=detail["invoice"], today=today()
+    )
+
+
+def _invoice_pdf_bytes(conn: Any, invoice_id: int) -> tuple[bytes, str]:
+    """The original document if one was imported, else a copy drawn from the record."""
+    p = portal()
+    detail = invoice_detail(conn, invoice_id)
+    assert detail is not None
+    number = detail["invoice"]["number"]
+    for doc in detail["documents"]:
+        if doc["kind"] == "invoice_copy" and doc["content_type"] == "application/pdf":
+            try:
+                return read_blob(
+                    p.settings, doc["storage_key"]
+                ), f"invoice-{number}.pdf"
+            except BlobMissing:
+                break
+    return invoice_pdf(detail, p.settings.business, today()), f"invoice-{number}.pdf"
+
+
+@bp.get("/invoices/<int:invoice_id>/pdf")
+@contact_required
+def invoice_download(invoice_id: int) -> Response:
+    """Download an invoice copy."""
+    scope = require_amounts()
+    with portal().store.read() as conn:
+        found = invoice_in_scope(conn, scope, invoice_id)
+        if found is None:
+            abort(404)
+        data, name = _invoice_pdf_bytes(conn, invoice_id)
+    _audit(
+        "download_invoice_pdf",
+        account_id=found.account_id,
+        record_kind="invoice",
+        record_id=invoice_id,
+    )
+    return _download(
+        data, name, "application/pdf", inline=request.args.get("view") == "1"
+    )
+
+
+@bp.post("/invoices/download")
+@contact_required
+def invoices_zip() -> Response:
+    """A ZIP of the selected invoices' PDFs."""
+    scope = require_amounts()
+    ids = []
+    for value in request.form.getlist("invoice")[: ZIP_LIMIT + 1]:
+        try:
+            ids.append(int(value))
+        except ValueError:
+            abort(404)
+    if not ids or len(ids) > ZIP_LIMIT:
+        abort(400, description=f"Choose between 1 and {ZIP_LIMIT} invoices.")
+    buffer = io.BytesIO()
+    with portal().store.read() as conn:
+        found = invoices_by_id(conn, scope, ids)
+        if len(found) != len(set(ids)):
+            abort(404)
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            used: set[str] = set()
+            for row in found:
+                data, name = _invoice_pdf_bytes(conn, row.id)
+                name = _safe_filename(name)
+                while name in used:
+                    name = "copy-" + name
+                used.add(name)
+                archive.writestr(name, data)
+    _audit("download_invoices_zip", count=len(found), invoices=[r.id for r in found])
+    return _download(buffer.getvalue(), "invoices.zip", "application/zip")
+
+
+@bp.get("/credit-notes")
+@contact_required
+def credit_note_list() -> str:
+    """Credit notes and what is left of each."""
+    scope = require_amounts()
+    with portal().store.read() as conn:
+        rows = credit_notes(conn, scope)
+    return render_template("customer/credit_notes.html", rows=rows)
+
+
+@bp.get("/credit-notes/<int:credit_note_id>")
+@contact_required
+def credit_note(credit_note_id: int) -> str:
+    """One credit note and the invoices it was applied to."""
+    scope = require_amounts()
+    with portal().store.read() as conn:
+        found = credit_note_in_scope(conn, scope, credit_note_id)
+        if found is None:
+            abort(404)
+        detail = credit_note_detail(conn, credit_note_id)
+    assert detail is not None
+    _audit(
+        "view_credit_note",
+        account_id=found.account_id,
+        record_kind="credit_note",
+        record_id=credit_note_id,
+    )
+    return render_template(
+        "customer/credit_note.html", d=detail, cn=detail["credit_note"]
+    )
+
+
+@bp.get("/payments")
+@contact_required
+def payment_list() -> str:
+    """Payments received and the invoices they paid."""
+    scope = require_amounts()
+    with portal().store.read() as conn:
+        rows = payments(conn, scope)
+    return render_template("customer/payments.html", rows=rows)
+
+
+def _statement_request(scope: Scope) -> tuple[int, date, date]:
+    year_start = date(today().year, 1, 1)
+    start = _parse_date(request.args.get("from")) or year_start
+    end = _parse_date(request.args.get("to")) or today()
+    if end < start:
+        start, end = end, start
+    roots = [a for a in scope.roots if a in scope.billing_ids] or sorted(
+        scope.billing_ids
+    )
+    chosen = request.args.get("account")
+    if chosen is not None:
+        try:
+            account_id = int(chosen)
+        except ValueError:
+            abort(404)
+        if account_id not in scope.billing_ids:
+            abort(404)
+    elif scope.current is not None and scope.current in scope.billing_ids:
+        account_id = scope.current
+    else:
+        account_id = roots[0]
+    return account_id, start, end
+
+
+@bp.get("/statements")
+@contact_required
+def statements() -> str:
+    """A statement for any period, with PDF and CSV downloads."""
+    scope = require_amounts()
+    account_id, start, end = _statement_request(scope)
+    with portal().store.read() as conn:
+        built = build_statement(
+            conn, account_id, start, end, visible=set(scope.billing_ids)
+        )
+    return render_template(
+        "customer/statements.html", st=built, account_id=account_id, start=start, end=end,
+        choices=[a for a in scope.roots if a in scope.billing_ids],
+    )  # fmt: skip
+
+
+@bp.get("/statements/download")
+@contact_required
+def statement_download() -> Response:
+    """The statement as PDF or CSV."""
+    scope = require_amounts()
+    account_id, start, end = _statement_request(scope)
+    fmt = request.args.get("format", "pdf")
+    if fmt not in ("pdf", "csv"):
+        abort(404)
+    p = portal()
+    with p.store.read() as conn:
+        built = build_statement(
+            conn, account_id, start, end, visible=set(scope.billing_ids)
+        )
+    name = f"statement-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}"
+    if fmt == "pdf":
+        data, kind = (
+            statement_pdf(built, p.settings.business, today()),
+            "application/pdf",
+        )
+    else:
+        data, kind = statement_csv(built), "text/csv"
+    _audit(
+        "download_statement", account_id=account_id, format=fmt, start=start, end=end
+    )
+    return _download(data, name, kind)
+
+
+@bp.get("/documents")
+@contact_required
+def document_list() -> str:
+    """Job sheets, receipts, contracts and invoice originals."""
+    with portal().store.read() as conn:
+        rows = documents(conn, g.scope)
+    return render_template("customer/documents.html", rows=rows)
+
+
+@bp.get("/documents/<int:document_id>")
+@contact_required
+def document(document_id: int) -> Response:
+    """Download one document."""
+    p = portal()
+    with p.store.read() as conn:
+        row = document_in_scope(conn, g.scope, document_id)
+    if row is None:
+        abort(404)
+    try:
+        data = read_blob(p.settings, row.storage_key)
+    except BlobMissing:
+        abort(404)
+    _audit(
+        "download_document",
+        account_id=row.account_id,
+        record_kind="document",
+        record_id=document_id,
+    )
+    return _download(data, row.file_name, row.content_type)

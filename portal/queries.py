@@ -1,0 +1,300 @@
+"""Customer-side reads. Every query here takes a Scope and filters with ``scope.where``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from portal.scope import AMOUNT_DOCUMENT_KINDS, Scope
+from schemas.status import OPEN_INVOICE_STATUSES
+from schemas.tables import (
+    Account,
+    Allocation,
+    CreditNote,
+    Document,
+    ImportBatch,
+    Invoice,
+    Payment,
+)
+
+A = Account.__table__  # type: ignore[attr-defined]
+I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
+C = CreditNote.__table__  # type: ignore[attr-defined]
+P = Payment.__table__  # type: ignore[attr-defined]
+AL = Allocation.__table__  # type: ignore[attr-defined]
+D = Document.__table__  # type: ignore[attr-defined]
+B = ImportBatch.__table__  # type: ignore[attr-defined]
+HIDDEN = ("draft", "deleted")
+
+SORTS = {
+    "newest": (I.c.issue_date.desc(), I.c.id.desc()),
+    "oldest": (I.c.issue_date.asc(), I.c.id.asc()),
+    "due": (I.c.due_date.asc(), I.c.id.asc()),
+    "amount": (I.c.total_minor.desc(), I.c.id.desc()),
+    "balance": (I.c.balance_minor.desc(), I.c.id.desc()),
+    "number": (I.c.number.asc(), I.c.id.asc()),
+}
+STATUS_FILTERS = ("all", "open", "overdue", "paid", "void")
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    """What the invoice list was asked for (all values already validated)."""
+
+    q: str = ""
+    status: str = "all"
+    start: date | None = None
+    end: date | None = None
+    sort: str = "newest"
+    page: int = 1
+
+
+def _invoice_conditions(scope: Scope, f: InvoiceFilter, today: date) -> list[Any]:
+    conditions: list[Any] = [scope.where(I), I.c.lifecycle.not_in(HIDDEN)]
+    if f.q:
+        pattern = (
+            "%"
+            + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            + "%"
+        )
+        conditions.append(
+            or_(
+                I.c.number.ilike(pattern, escape="\\"),
+                I.c.reference.ilike(pattern, escape="\\"),
+                I.c.memo.ilike(pattern, escape="\\"),
+                A.c.name.ilike(pattern, escape="\\"),
+            )
+        )
+    if f.status == "open":
+        conditions.append(I.c.status.in_(OPEN_INVOICE_STATUSES))
+    elif f.status == "overdue":
+        conditions.append(
+            and_(I.c.status.in_(OPEN_INVOICE_STATUSES), I.c.due_date < today)
+        )
+    elif f.status == "paid":
+        conditions.append(I.c.status == "paid")
+    elif f.status == "void":
+        conditions.append(I.c.status == "void")
+    if f.start:
+        conditions.append(I.c.issue_date >= f.start)
+    if f.end:
+        conditions.append(I.c.issue_date <= f.end)
+    return conditions
+
+
+def invoice_page(
+    conn: Connection, scope: Scope, f: InvoiceFilter, today: date, page_size: int
+) -> tuple[list[Any], int]:
+    """Return one page of the scope's invoices and how many match in all."""
+    conditions = _invoice_conditions(scope, f, today)
+    total = conn.execute(
+        select(func.count())
+        .select_from(I.join(A, A.c.id == I.c.account_id))
+        .where(*conditions)
+    ).scalar_one()
+    rows = conn.execute(
+        select(I, A.c.name.label("account_name"))
+        .join(A, A.c.id == I.c.account_id)
+        .where(*conditions)
+        .order_by(*SORTS[f.sort])
+        .limit(page_size)
+        .offset((f.page - 1) * page_size)
+    ).all()
+    return rows, total
+
+
+def all_invoices(
+    conn: Connection, scope: Scope, f: InvoiceFilter, today: date
+) -> list[Any]:
+    """Every invoice matching *f* (for the CSV export)."""
+    return conn.execute(
+        select(I, A.c.name.label("account_name"))
+        .join(A, A.c.id == I.c.account_id)
+        .where(*_invoice_conditions(scope, f, today))
+        .order_by(*SORTS[f.sort])
+    ).all()
+
+
+def invoices_by_id(conn: Connection, scope: Scope, ids: list[int]) -> list[Any]:
+    """The scope's invoices among *ids* (others are silently not there)."""
+    if not ids:
+        return []
+    return conn.execute(
+        select(I.c.id, I.c.number, I.c.account_id)
+        .where(scope.where(I), I.c.lifecycle.not_in(HIDDEN), I.c.id.in_(ids))
+        .order_by(I.c.number)
+    ).all()
+
+
+def summary(conn: Connection, scope: Scope, today: date) -> list[dict[str, Any]]:
+    """Balance due, overdue and open credit per currency for the home page."""
+    out: dict[str, dict[str, Any]] = {}
+    open_ = I.c.status.in_(OPEN_INVOICE_STATUSES)
+    overdue = and_(open_, I.c.due_date < today)
+    for r in conn.execute(
+        select(
+            I.c.currency,
+            func.sum(I.c.balance_minor).filter(open_),
+            func.count().filter(open_),
+            func.sum(I.c.balance_minor).filter(overdue),
+            func.count().filter(overdue),
+            func.count().filter(I.c.status == "unknown"),
+        )
+        .where(scope.where(I), I.c.lifecycle == "issued")
+        .group_by(I.c.currency)
+    ):
+        out[r[0]] = {
+            "currency": r[0],
+            "due": int(r[1] or 0),
+            "open_count": r[2],
+            "overdue": int(r[3] or 0),
+            "overdue_count": r[4],
+            "unknown_count": r[5],
+            "credit": 0,
+        }
+    for r in conn.execute(
+        select(C.c.currency, func.sum(C.c.remaining_minor))
+        .where(scope.where(C), C.c.lifecycle == "issued", C.c.remaining_minor > 0)
+        .group_by(C.c.currency)
+    ):
+        slot = out.setdefault(
+            r[0],
+            {
+                "currency": r[0],
+                "due": 0,
+                "open_count": 0,
+                "overdue": 0,
+                "overdue_count": 0,
+                "unknown_count": 0,
+                "credit": 0,
+            },
+        )
+        slot["credit"] += int(r[1] or 0)
+    for r in conn.execute(
+        select(P.c.currency, func.sum(P.c.unapplied_minor))
+        .where(scope.where(P), P.c.lifecycle == "active", P.c.unapplied_minor > 0)
+        .group_by(P.c.currency)
+    ):
+        if r[0] in out:
+            out[r[0]]["credit"] += int(r[1] or 0)
+    return [out[k] for k in sorted(out)]
+
+
+def recent_invoices(conn: Connection, scope: Scope, limit: int = 5) -> list[Any]:
+    """The newest invoices in view."""
+    return conn.execute(
+        select(I, A.c.name.label("account_name"))
+        .join(A, A.c.id == I.c.account_id)
+        .where(scope.where(I), I.c.lifecycle.not_in(HIDDEN))
+        .order_by(I.c.issue_date.desc(), I.c.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def freshness(
+    conn: Connection, scope: Scope
+) -> list[tuple[str, datetime | None, datetime | None]]:
+    """For each source behind the accounts in view: (source, export as-of, imported at)."""
+    sources = [
+        r[0]
+        for r in conn.execute(
+            select(A.c.source).where(A.c.id.in_(sorted(scope.account_ids))).distinct()
+        )
+    ]
+    if not sources:
+        return []
+    rows = conn.execute(
+        select(B.c.source, func.max(B.c.as_of), func.max(B.c.finished_at))
+        .where(B.c.status == "applied", B.c.source.in_(sources))
+        .group_by(B.c.source)
+        .order_by(B.c.source)
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def invoice_in_scope(conn: Connection, scope: Scope, invoice_id: int) -> Any | None:
+    """The invoice if the contact may see it, else None (the caller answers 404)."""
+    return conn.execute(
+        select(I.c.id, I.c.account_id, I.c.number).where(
+            I.c.id == invoice_id, scope.where(I), I.c.lifecycle.not_in(HIDDEN)
+        )
+    ).first()
+
+
+def credit_note_in_scope(
+    conn: Connection, scope: Scope, credit_note_id: int
+) -> Any | None:
+    """The credit note if the contact may see it, else None."""
+    return conn.execute(
+        select(C.c.id, C.c.account_id, C.c.number).where(
+            C.c.id == credit_note_id, scope.where(C), C.c.lifecycle.not_in(HIDDEN)
+        )
+    ).first()
+
+
+def credit_notes(conn: Connection, scope: Scope) -> list[Any]:
+    """The scope's credit notes, newest first."""
+    return conn.execute(
+        select(C, A.c.name.label("account_name"))
+        .join(A, A.c.id == C.c.account_id)
+        .where(scope.where(C), C.c.lifecycle.not_in(HIDDEN))
+        .order_by(C.c.issue_date.desc(), C.c.id.desc())
+    ).all()
+
+
+def payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
+    """The scope's payments with the invoices each was applied to."""
+    rows = conn.execute(
+        select(P, A.c.name.label("account_name"))
+        .join(A, A.c.id == P.c.account_id)
+        .where(scope.where(P), P.c.lifecycle == "active", P.c.amount_minor > 0)
+        .order_by(P.c.received_on.desc(), P.c.id.desc())
+    ).all()
+    ids = [r.id for r in rows]
+    applied: dict[int, list[Any]] = {}
+    if ids:
+        for a in conn.execute(
+            select(AL.c.payment_id, AL.c.amount_minor, AL.c.invoice_id, I.c.number)
+            .outerjoin(I, I.c.id == AL.c.invoice_id)
+            .where(AL.c.payment_id.in_(ids), AL.c.kind == "cash")
+            .order_by(AL.c.id)
+        ):
+            applied.setdefault(a.payment_id, []).append(a)
+    return [{"payment": r, "applied": applied.get(r.id, [])} for r in rows]
+
+
+def _document_conditions(scope: Scope) -> Any:
+    """Copies of invoices and credit notes carry amounts: billing role only."""
+    return or_(
+        and_(
+            D.c.kind.in_(AMOUNT_DOCUMENT_KINDS),
+            D.c.account_id.in_(sorted(scope.billing_ids)),
+        ),
+        and_(
+            D.c.kind.not_in(AMOUNT_DOCUMENT_KINDS),
+            D.c.account_id.in_(sorted(scope.account_ids)),
+        ),
+    )
+
+
+def documents(conn: Connection, scope: Scope, limit: int | None = None) -> list[Any]:
+    """Files in view: account documents, and invoice copies for billing contacts."""
+    stmt = (
+        select(D, I.c.number.label("invoice_number"))
+        .outerjoin(I, I.c.id == D.c.invoice_id)
+        .where(_document_conditions(scope))
+        .order_by(D.c.created_at.desc(), D.c.id.desc())
+    )
+    if limit:
+        stmt = stmt.limit(limit)
+    return conn.execute(stmt).all()
+
+
+def document_in_scope(conn: Connection, scope: Scope, document_id: int) -> Any | None:
+    """The document if the contact may download it, else None."""
+    return conn.execute(
+        select(D).where(D.c.id == document_id, _document_conditions(scope))
+    ).first()
