@@ -586,6 +586,8 @@ class _Reader:
             version=f.version("SyncToken"),
         )
         links = _payment_links(f)
+        if void:  # a voided payment settles nothing, whatever lines it kept
+            return payment, None
         payment.allocations, note = _allocate(payment, links)
         return payment, note
 
@@ -687,13 +689,17 @@ def _payment_links(f: _Fields) -> list[tuple[str, str, Decimal]]:
             )
         linked = lf.objects("LinkedTxn")
         if len(linked) != 1:
-            links.append(("", f"{len(linked)} linked transactions", amount))
+            links.append(("", f"{len(linked)} transactions at once", amount))
             continue
         link = _Fields(linked[0][1], linked[0][0])
         txn_id = link.text("TxnId")
         if txn_id is None:
             raise CellError("", "the linked transaction's TxnId", link.column("TxnId"))
-        links.append((link.text("TxnType") or "", txn_id, amount))
+        txn_type = link.text("TxnType")
+        if txn_type is None:
+            links.append(("", f"transaction {txn_id} without a TxnType", amount))
+        else:
+            links.append((txn_type, txn_id, amount))
     return links
 
 
@@ -713,8 +719,8 @@ def _allocate(
     if unknown:
         kinds = ", ".join(sorted({t or i for t, i in unknown}))
         return [], Note(
-            f"{label}: a line links {kinds}; billfold cannot tell whether it added or "
-            "used credit, so the payment is imported without allocations"
+            f"{label}: a line links {kinds}; billfold cannot tell how that settled the "
+            "invoices, so the payment is imported without allocations"
         )
     invoices = [(i, a) for t, i, a in links if t == "Invoice"]
     credits = [(i, a) for t, i, a in links if t == "CreditMemo"]

@@ -178,6 +178,32 @@ def test_reference_sample_per_invoice_figures(store, settings):
     assert rows["1014"] == (56000, 27885, 0, 28115, "partially_paid")
 
 
+def test_invoice_only_export_cannot_tell_cash_paid_until_payments_arrive(
+    store, settings, tmp_path
+):
+    invoices = write(tmp_path, "inv.json", query("Invoice", *entities("Invoice")))
+    run_import(store, settings, invoices)
+    got = balances_by_account(store)
+    for name, expected in EXPECTED.items():
+        b = got[f"{name}|USD"]
+        assert (b["total_billed"], b["balance_due"]) == (expected[0], expected[2]), name
+        # Every account has a settled invoice; cash vs credit is not in an Invoice.
+        assert b["total_paid"] is None, name
+
+    rest = {
+        "BatchItemResponse": [
+            {"QueryResponse": {kind: entities(kind)}, "bId": kind}
+            for kind in ("Customer", "CreditMemo", "Payment")
+        ]
+    }
+    run_import(store, settings, write(tmp_path, "rest.json", rest))
+    got = balances_by_account(store)
+    for name, expected in EXPECTED.items():
+        b = got[f"{name}|USD"]
+        assert (b["total_paid"], b["net_balance"]) == (expected[1], expected[6]), name
+    assert invoice_rows(store)["1005"] == (33881, 28881, 5000, 0, "paid")
+
+
 def test_split_cheque_and_zero_cash_payment_allocations(store, settings):
     run_import(store, settings, REFERENCE)
     with store.read() as conn:
@@ -676,17 +702,41 @@ def test_lines_that_do_not_add_up_import_the_payment_without_allocations(tmp_pat
     assert "do not match its amount 500.00" in note.message
 
 
-def test_a_journal_entry_line_leaves_the_payment_unallocated(tmp_path):
-    pay = payment("100", [("Invoice", "1", "150"), ("JournalEntry", "77", "50")])
+@pytest.mark.parametrize(
+    ("linked", "said"),
+    [
+        ([{"TxnId": "77", "TxnType": "JournalEntry"}], "links JournalEntry"),
+        ([{"TxnId": "77"}], "links transaction 77 without a TxnType"),
+        (
+            [
+                {"TxnId": "1", "TxnType": "Invoice"},
+                {"TxnId": "2", "TxnType": "Invoice"},
+            ],
+            "links 2 transactions at once",
+        ),
+    ],
+)
+def test_a_line_billfold_cannot_place_leaves_the_payment_unallocated(
+    tmp_path, linked, said
+):
+    pay = payment("100", [("Invoice", "1", "150"), ("Invoice", "2", "50")])
+    pay["Line"][1]["LinkedTxn"] = linked
     items = parse_json(tmp_path, query("Payment", pay))
-    assert of(items, PaymentRecord)[0].allocations == []
-    assert "links JournalEntry" in of(items, Note)[0].message
+    [record] = of(items, PaymentRecord)
+    assert (record.amount, record.allocations) == (Decimal("100.0"), [])
+    assert said in of(items, Note)[0].message
 
 
-def test_voided_payment(tmp_path):
-    pay = payment("0", [], PrivateNote="Voided", PaymentRefNum="8830")
+def test_voided_payment_settles_nothing(tmp_path):
+    pay = payment(
+        "0",
+        [("Invoice", "1", "50"), ("CreditMemo", "9", "50")],
+        PrivateNote="Voided",
+        PaymentRefNum="8830",
+    )
     [record] = of(parse_json(tmp_path, query("Payment", pay)), PaymentRecord)
     assert (record.lifecycle, record.amount, record.reference) == ("void", 0, "8830")
+    assert record.allocations == []
 
 
 # -- what is refused -------------------------------------------------------------------
@@ -764,20 +814,19 @@ def test_saved_copies_in_other_encodings_read_the_same(tmp_path, encoding):
 
 
 def test_detects_its_samples_and_no_other_format():
-    for path in sorted(SAMPLE_DIR.glob("*.json")):
-        if not path.name.endswith(".expected.json"):
-            assert QuickBooksApi.detect(head(path.read_bytes())), path.name
-    others = [p for p in FORMAT_SAMPLES.iterdir() if p.name != "qbo_api_invoices.json"]
-    others += [
-        p
-        for p in SAMPLES.rglob("*")
-        if p.is_file() and p.parent.name != "quickbooks_api"
+    ours = [
+        p for p in SAMPLE_DIR.glob("*.json") if not p.name.endswith(".expected.json")
     ]
+    assert len(ours) == 4
+    for path in ours:
+        assert QuickBooksApi.detect(head(path.read_bytes())), path.name
+    # Every other bundled export (and every golden file), plus the shared reference
+    # samples of the other formats where this checkout has them.
+    others = [p for p in SAMPLES.rglob("*") if p.is_file() and p not in ours]
+    others += [p for p in FORMAT_SAMPLES.glob("*") if p.name != "qbo_api_invoices.json"]
+    assert any(p.suffix == ".csv" for p in others)
     for path in others:
         assert not QuickBooksApi.detect(head(path.read_bytes())), path.name
-    assert QuickBooksApi.detect(
-        head((FORMAT_SAMPLES / "qbo_api_invoices.json").read_bytes())
-    )
 
 
 def test_generic_csv_does_not_claim_quickbooks_json():
