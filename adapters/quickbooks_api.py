@@ -1,0 +1,775 @@
+"""QuickBooks Online API JSON: query, batch and single-read responses (FORMATS.md section 5).
+
+Reads ``{"QueryResponse": {"Invoice": [...]}, "time": ...}``, the batch envelope
+``{"BatchItemResponse": [{"QueryResponse": {...}, "bId": ...}], "time": ...}``, single
+reads ``{"Invoice": {...}, "time": ...}`` and plain lists of entities, streamed item by
+item. Customers become accounts keyed on their QuickBooks Id (``CustomerRef.value``), so
+an invoice names the same account whether or not its Customer is in the file. Invoices
+and credit memos keep QuickBooks' own totals and balances; Payment lines say which
+invoices and credit memos a payment settled, which gives cash and credit allocations.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, BinaryIO
+
+import ijson
+
+from adapters.base import ExportFile, Head, ParseOptions
+from adapters.cells import parse_date, parse_timestamp
+from adapters.columns import nfc_key, normalise_header
+from adapters.errors import CellError, FileRejected
+from adapters.json_stream import iter_items
+from adapters.quickbooks_names import quickbooks_account
+from schemas.records import (
+    AccountRecord,
+    AllocationRecord,
+    DocumentRecord,
+    ExportInfo,
+    Item,
+    LineRecord,
+    Note,
+    PaymentRecord,
+    Record,
+    Rejection,
+)
+
+ENTITIES = ("Customer", "Invoice", "CreditMemo", "Payment")
+# QuickBooks entities a query or batch may carry that billfold does not import; they
+# are counted and reported, not parsed.
+OTHER_ENTITIES = (
+    "Estimate", "SalesReceipt", "RefundReceipt", "JournalEntry", "Deposit", "Item",
+    "Vendor", "Bill", "Account", "Employee", "Purchase", "TimeActivity",
+)  # fmt: skip
+_QUERY_FIELDS = frozenset(("startPosition", "maxResults", "totalCount"))
+_BATCH_FIELDS = frozenset(("bId", "QueryResponse", "Fault", *ENTITIES))
+
+
+def _prefixes() -> dict[str, str]:
+    """Map every ijson prefix this adapter reads to the entity found there."""
+    found = {}
+    for entity in (*ENTITIES, *OTHER_ENTITIES):
+        found[f"QueryResponse.{entity}.item"] = entity
+        found[f"BatchItemResponse.item.QueryResponse.{entity}.item"] = entity
+    for entity in ENTITIES:
+        found[f"BatchItemResponse.item.{entity}"] = entity
+        found[entity] = entity  # single read
+    found["item"] = "?"  # a plain list: the entity is told by its fields
+    found["time"] = "time"
+    found["Fault"] = "Fault"
+    found["BatchItemResponse.item.Fault"] = "Fault"
+    return found
+
+
+PREFIXES = _prefixes()
+
+AMOUNT_EXPECTED = "an amount such as 338.81"
+_DECIMAL_TEXT = re.compile(r"^-?\d+(?:\.\d+)?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_VOID_NOTE = re.compile(r"^\s*void(?:ed)?\b", re.IGNORECASE)
+# CustomField names that hold the customer's PO or reference (compared normalised).
+REFERENCE_FIELDS = frozenset(
+    ("po", "pono", "ponumber", "ponum", "purchaseorder", "purchaseordernumber",
+     "customerpo", "reference", "ref", "customerreference")
+)  # fmt: skip
+
+
+class QuickBooksApi:
+    """Reads QuickBooks Online API responses saved as JSON."""
+
+    name = "quickbooks_api"
+    label = "QuickBooks Online API JSON"
+
+    @classmethod
+    def detect(cls, head: Head) -> bool:
+        """Claim a JSON document shaped like a QuickBooks Online API response."""
+        if head.text is None:
+            return False
+        text = head.text.lstrip("\ufeff \t\r\n")
+        if not text.startswith(("{", "[")):
+            return False
+        keys = _head_keys(text)
+        top = keys.get("", set())
+        if text.startswith("["):
+            first = keys.get("item", set())
+            return "SyncToken" in first and bool({"CustomerRef", "DisplayName"} & first)
+        if "QueryResponse" in top:
+            inside = keys.get("QueryResponse", set())
+            known = _QUERY_FIELDS | set(ENTITIES) | set(OTHER_ENTITIES)
+            return bool(inside & known) or (not inside and "time" in top)
+        if "BatchItemResponse" in top:
+            return bool(keys.get("BatchItemResponse.item", set()) & _BATCH_FIELDS)
+        if "Fault" in top:
+            return "Error" in keys.get("Fault", set())
+        return any("SyncToken" in keys.get(e, set()) for e in ENTITIES if e in top)
+
+    def parse(self, export: ExportFile, options: ParseOptions) -> Iterator[Item]:
+        """Yield the accounts, documents and payments of a QuickBooks API export."""
+        reader = _Reader()
+        yield from reader.read(iter_items(_utf8(export), PREFIXES))
+
+
+def _head_keys(text: str) -> dict[str, set[str]]:
+    """Return the object keys visible in a JSON head, by ijson prefix (cheap, tolerant)."""
+    keys: dict[str, set[str]] = {}
+    try:
+        for prefix, event, value in ijson.parse(text.encode(), use_float=False):
+            if event == "map_key":
+                keys.setdefault(prefix, set()).add(value)
+    except (ijson.JSONError, UnicodeDecodeError, ValueError):
+        pass
+    return keys
+
+
+# -- bytes -------------------------------------------------------------------------
+
+
+class _Transcoder(io.RawIOBase):
+    """Re-encode a text stream as UTF-8 so the JSON parser sees what it expects."""
+
+    def __init__(self, raw: BinaryIO, codec: str) -> None:
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder(codec)("strict")
+        self._pending = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        while not self._pending and not self._done:
+            chunk = self._raw.read(1 << 16)
+            try:
+                text = self._decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                raise FileRejected(
+                    f"the file is not valid text in its encoding ({exc}); expected a "
+                    "QuickBooks API export saved as UTF-8"
+                ) from exc
+            self._pending = text.encode("utf-8")
+            self._done = not chunk
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _Utf8Export(ExportFile):
+    """The same export, read as UTF-8 bytes whatever encoding it was saved in.
+
+    API responses are UTF-8, but saved copies pick up a BOM (PowerShell, Notepad), turn
+    into UTF-16 (Windows PowerShell's ``>``) or Windows-1252 (an editor's "ANSI").
+    """
+
+    def open_binary(self) -> BinaryIO:
+        raw = super().open_binary()
+        if self.encoding.codec == "utf-8":
+            return raw
+        assert self.encoding.codec is not None
+        return io.BufferedReader(_Transcoder(raw, self.encoding.codec), 1 << 16)  # type: ignore[return-value]
+
+
+def _utf8(export: ExportFile) -> ExportFile:
+    if export.encoding.codec is None:
+        raise FileRejected(
+            f"{export.encoding.problem or 'the file is not text'}; expected a "
+            "QuickBooks API export (JSON text)"
+        )
+    return _Utf8Export(
+        path=export.path,
+        name=export.name,
+        encoding=export.encoding,
+        size=export.size,
+        on_progress=export.on_progress,
+    )
+
+
+# -- fields ------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    """Return a value as a Rejection shows it: text as is, anything else as JSON."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, Decimal):
+        text = str(value)
+    else:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Fields:
+    """Typed reads of one JSON object; a bad value raises CellError naming its path."""
+
+    def __init__(self, data: dict[str, Any], prefix: str = "") -> None:
+        self.data = data
+        self.prefix = prefix
+
+    def column(self, path: str) -> str:
+        return f"{self.prefix}.{path}" if self.prefix else path
+
+    def raw(self, path: str) -> Any:
+        value: Any = self.data
+        walked: list[str] = []
+        for part in path.split("."):
+            if value is None:
+                return None
+            if not isinstance(value, dict):
+                raise CellError(
+                    _show(value),
+                    f"an object with {part}",
+                    self.column(".".join(walked)),
+                )
+            value = value.get(part)
+            walked.append(part)
+        return value
+
+    def text(self, path: str) -> str | None:
+        value = self.raw(path)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value.strip() or None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        raise CellError(_show(value), "text", self.column(path))
+
+    def amount(self, path: str, *, places: int = 6) -> Decimal | None:
+        value = self.raw(path)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise CellError(_show(value), AMOUNT_EXPECTED, self.column(path))
+        if isinstance(value, int):
+            value = Decimal(value)
+        elif isinstance(value, str) and _DECIMAL_TEXT.match(value.strip()):
+            value = Decimal(value.strip())
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise CellError(_show(value), AMOUNT_EXPECTED, self.column(path))
+        # Bounded so that sums of a payment's lines stay exact in Decimal arithmetic.
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)
+        if value and (value.adjusted() > 15 or exponent < -places):
+            raise CellError(
+                _show(value),
+                f"{AMOUNT_EXPECTED} (at most {places} decimal places, below 10^16)",
+                self.column(path),
+            )
+        return value
+
+    def quantity(self, path: str) -> Decimal | None:
+        return self.amount(path, places=10)
+
+    def date(self, path: str) -> date | None:
+        text = self.text(path)
+        if text is None:
+            return None
+        if not _ISO_DATE.match(text):
+            raise CellError(text, "a date written 2025-03-31", self.column(path))
+        try:
+            return parse_date(text, None)
+        except CellError as exc:
+            raise CellError(text, exc.expected, self.column(path)) from None
+
+    def timestamp(self, path: str) -> datetime | None:
+        text = self.text(path)
+        try:
+            return parse_timestamp(text or "")
+        except CellError as exc:
+            raise CellError(text or "", exc.expected, self.column(path)) from None
+
+    def version(self, path: str) -> int | None:
+        text = self.text(path)
+        if text is None:
+            return None
+        if not text.isascii() or not text.isdigit():
+            raise CellError(text, "a SyncToken such as 0 or 3", self.column(path))
+        return int(text)
+
+    def objects(self, path: str) -> list[tuple[str, dict[str, Any]]]:
+        """Return the objects of a list field with their column prefix (``Line[2]``)."""
+        value = self.raw(path)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise CellError(_show(value), "a list", self.column(path))
+        found = []
+        for i, element in enumerate(value):
+            column = f"{self.column(path)}[{i}]"
+            if not isinstance(element, dict):
+                raise CellError(_show(element), "an object", column)
+            found.append((column, element))
+        return found
+
+
+def _ordinal(n: int) -> str:
+    suffix = (
+        "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    )
+    return f"{n}{suffix}"
+
+
+def _money_text(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+# -- records -----------------------------------------------------------------------
+
+
+class _Reader:
+    """Turn one file's stream of QuickBooks entities into canonical records."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, AccountRecord] = {}  # Customer.Id -> account
+        self.ids_by_name: dict[str, str] = {}  # FullyQualifiedName -> Customer.Id
+        self.counts: dict[str, int] = {}
+        self.skipped: dict[str, int] = {}
+        self.orphans: dict[str, str] = {}  # sub-customer id -> name, parent id unknown
+        self.yielded_record = False
+
+    def read(self, stream: Iterable[tuple[str, int, Any]]) -> Iterator[Item]:
+        for prefix, _, value in stream:
+            entity = PREFIXES[prefix]
+            if entity == "time":
+                yield from self._time(value)
+            elif entity == "Fault":
+                yield from self._fault(value, top_level=prefix == "Fault")
+            elif entity in OTHER_ENTITIES:
+                self.skipped[entity] = self.skipped.get(entity, 0) + 1
+            elif isinstance(value, list):  # {"Invoice": [...]} instead of one object
+                for element in value:
+                    yield from self._entity(entity, element)
+            else:
+                yield from self._entity(entity, value)
+        yield from self._summary()
+
+    def _time(self, value: Any) -> Iterator[Item]:
+        if self.yielded_record:
+            return  # the as-of time must precede the records it dates
+        try:
+            moment = parse_timestamp(value) if isinstance(value, str) else None
+        except CellError:
+            moment = None
+        if moment is None:
+            yield Note(f"ignored the response's time {_show(value)!r}: not a timestamp")
+            return
+        yield ExportInfo(as_of=moment, description="QuickBooks Online API response")
+
+    def _fault(self, value: Any, *, top_level: bool) -> Iterator[Item]:
+        messages = []
+        errors = value.get("Error") if isinstance(value, dict) else None
+        for error in errors if isinstance(errors, list) else []:
+            if isinstance(error, dict):
+                parts = [error.get(k) for k in ("Message", "Detail", "code")]
+                messages.append(" - ".join(str(p) for p in parts if p))
+        detail = "; ".join(messages) or _show(value)
+        if top_level:
+            raise FileRejected(
+                f"the file is a QuickBooks error response ({detail}); expected the "
+                "response of a successful query"
+            )
+        yield Note(
+            f"one query of this batch failed in QuickBooks ({detail}); the entities it "
+            "would have returned are not in this file"
+        )
+
+    def _entity(self, entity: str, value: Any) -> Iterator[Item]:
+        if entity == "?":
+            entity = _classify(value)
+        n = self.counts[entity] = self.counts.get(entity, 0) + 1
+        where = (
+            f"the {_ordinal(n)} {'element' if entity == '?' else entity} in the file"
+        )
+        if not isinstance(value, dict) or entity == "?":
+            yield Rejection(
+                reason="expected a QuickBooks Customer, Invoice, CreditMemo or Payment "
+                f"object ({where})",
+                record=where,
+                value=_show(value),
+            )
+            return
+        fields = _Fields(value)
+        note: Note | None = None
+        try:
+            if entity == "Customer":
+                record: Record = self._customer(fields)
+            elif entity == "Payment":
+                record, note = self._payment(fields)
+            else:
+                record = self._document(entity, fields)
+        except CellError as exc:
+            ident = value.get("Id")
+            ident_text = f", Id {ident}" if isinstance(ident, str | int) else ""
+            yield Rejection(
+                reason=f"expected {exc.expected} ({where}{ident_text})",
+                record=_label(entity, value),
+                column=exc.column,
+                value=exc.value,
+            )
+            return
+        if note is not None:
+            yield note
+        self.yielded_record = True
+        yield record
+
+    def _summary(self) -> Iterator[Item]:
+        for entity, n in sorted(self.skipped.items()):
+            yield Note(
+                f"skipped {n} {entity} entit{'y' if n == 1 else 'ies'}: billfold imports "
+                "Customer, Invoice, CreditMemo and Payment"
+            )
+        if self.orphans:
+            example = next(iter(self.orphans.values()))
+            yield Note(
+                f"{len(self.orphans)} sub-customer(s) (e.g. {example!r}) are named only "
+                "by their transactions, which do not give the parent's QuickBooks Id; "
+                "they are linked to their parent when a Customer query that includes "
+                "them is imported"
+            )
+        if not self.counts and not self.skipped:
+            yield Note("the response holds no QuickBooks entities")
+
+    # -- customers ------------------------------------------------------------------
+
+    def _customer(self, f: _Fields) -> AccountRecord:
+        ident = f.text("Id")
+        if ident is None:
+            raise CellError("", "the customer's Id", "Id")
+        full_name = f.text("FullyQualifiedName") or f.text("DisplayName") or ident
+        named = quickbooks_account(full_name)
+        parent_key = f.text("ParentRef.value")
+        parent_name = named.parent_name
+        if parent_key is None and named.parent_key:
+            parent_key = self.ids_by_name.get(named.parent_key)
+        if parent_key is not None and parent_name is None:
+            known = self.accounts.get(parent_key)
+            parent_name = known.name if known else None
+        display = f.text("DisplayName")
+        account = AccountRecord(
+            key=ident,
+            name=nfc_key(display) if display and ":" not in display else named.name,
+            email=f.text("PrimaryEmailAddr.Address"),
+            parent_key=parent_key,
+            parent_name=parent_name if parent_key else None,
+        )
+        self.accounts[ident] = account
+        self.ids_by_name[named.key] = ident
+        self.orphans.pop(ident, None)
+        return account
+
+    def _account(self, f: _Fields) -> AccountRecord:
+        """Return the account a transaction's CustomerRef names, keyed on its Id."""
+        ident = f.text("CustomerRef.value")
+        if ident is None:
+            raise CellError(
+                _show(f.raw("CustomerRef")),
+                "a CustomerRef with the customer's Id",
+                "CustomerRef.value",
+            )
+        known = self.accounts.get(ident)
+        if known is not None:
+            return known
+        name = f.text("CustomerRef.name")
+        if name is None:
+            return AccountRecord(key=ident, name=ident)
+        named = quickbooks_account(name)
+        parent_key = (
+            self.ids_by_name.get(named.parent_key) if named.parent_key else None
+        )
+        if named.parent_key and parent_key is None:
+            self.orphans.setdefault(ident, named.key)
+        return AccountRecord(
+            key=ident,
+            name=named.name,
+            parent_key=parent_key,
+            parent_name=named.parent_name if parent_key else None,
+        )
+
+    # -- invoices and credit memos --------------------------------------------------
+
+    def _document(self, entity: str, f: _Fields) -> DocumentRecord:
+        ident = f.text("Id")
+        if ident is None:
+            raise CellError("", "the transaction's Id", "Id")
+        kind = "invoice" if entity == "Invoice" else "credit_note"
+        total = f.amount("TotalAmt")
+        if total is None:
+            raise CellError("", "a TotalAmt", "TotalAmt")
+        if total < 0:
+            raise CellError(
+                _show(f.raw("TotalAmt")), "a TotalAmt of zero or more", "TotalAmt"
+            )
+        private_note = f.text("PrivateNote")
+        void = (
+            total == 0
+            and private_note is not None
+            and bool(_VOID_NOTE.match(private_note))
+        )
+        if kind == "invoice":
+            balance = f.amount("Balance")
+            balance_column = "Balance"
+        else:
+            balance = f.amount("RemainingCredit")
+            balance_column = "RemainingCredit"
+        if balance is not None and not 0 <= balance <= total:
+            raise CellError(
+                _show(f.raw(balance_column)),
+                f"a {balance_column} between 0 and the TotalAmt {total}",
+                balance_column,
+            )
+        customer_memo = f.text("CustomerMemo.value")
+        memo = private_note if private_note and not void else customer_memo
+        return DocumentRecord(
+            kind=kind,  # type: ignore[arg-type]
+            external_id=ident,
+            number=f.text("DocNumber") or ident,
+            account=self._account(f),
+            issue_date=f.date("TxnDate"),
+            due_date=f.date("DueDate") if kind == "invoice" else None,
+            currency=(f.text("CurrencyRef.value") or "").upper() or None,
+            tax=f.amount("TxnTaxDetail.TotalTax"),
+            total=total,
+            lifecycle="void" if void else "issued",
+            balance=balance,
+            reference=_reference(f),
+            memo=memo,
+            pay_url=f.text("InvoiceLink") if kind == "invoice" else None,
+            updated_at=f.timestamp("MetaData.LastUpdatedTime"),
+            version=f.version("SyncToken"),
+            lines=_lines(f),
+        )
+
+    # -- payments -------------------------------------------------------------------
+
+    def _payment(self, f: _Fields) -> tuple[PaymentRecord, Note | None]:
+        ident = f.text("Id")
+        if ident is None:
+            raise CellError("", "the payment's Id", "Id")
+        amount = f.amount("TotalAmt")
+        if amount is None:
+            raise CellError(
+                "", "a TotalAmt (0 for a payment that only applies credit)", "TotalAmt"
+            )
+        if amount < 0:
+            raise CellError(
+                _show(f.raw("TotalAmt")), "a TotalAmt of zero or more", "TotalAmt"
+            )
+        received = f.date("TxnDate")
+        private_note = f.text("PrivateNote")
+        void = (
+            amount == 0
+            and private_note is not None
+            and bool(_VOID_NOTE.match(private_note))
+        )
+        payment = PaymentRecord(
+            external_id=ident,
+            account=self._account(f),
+            date=received,
+            amount=amount,
+            currency=(f.text("CurrencyRef.value") or "").upper() or None,
+            method=f.text("PaymentMethodRef.name"),
+            reference=f.text("PaymentRefNum"),
+            unapplied=f.amount("UnappliedAmt"),
+            lifecycle="void" if void else "active",
+            updated_at=f.timestamp("MetaData.LastUpdatedTime"),
+            version=f.version("SyncToken"),
+        )
+        links = _payment_links(f)
+        if void:  # a voided payment settles nothing, whatever lines it kept
+            return payment, None
+        payment.allocations, note = _allocate(payment, links)
+        return payment, note
+
+
+def _label(entity: str, value: dict[str, Any]) -> str:
+    """Name a record for a Rejection from whatever identifying text it has."""
+
+    def text(*path: str) -> str | None:
+        v: Any = value
+        for part in path:
+            v = v.get(part) if isinstance(v, dict) else None
+        return v if isinstance(v, str) and v.strip() else None
+
+    ident = text("Id") or (
+        str(value["Id"]) if isinstance(value.get("Id"), int) else None
+    )
+    if entity == "Customer":
+        return f"customer {text('DisplayName') or ident or '(no Id)'}"
+    if entity == "Payment":
+        return f"payment {text('PaymentRefNum') or ident or '(no Id)'}"
+    kind = "invoice" if entity == "Invoice" else "credit note"
+    return f"{kind} {text('DocNumber') or ident or '(no Id)'}"
+
+
+def _classify(value: Any) -> str:
+    """Tell which entity an element of a plain list is, from fields only it has."""
+    if not isinstance(value, dict) or "SyncToken" not in value:
+        return "?"
+    if "RemainingCredit" in value:
+        return "CreditMemo"
+    if "UnappliedAmt" in value:
+        return "Payment"
+    if "DisplayName" in value and "TotalAmt" not in value:
+        return "Customer"
+    others = ("DepositToAccountRef", "TxnStatus", "ExpirationDate", "PaymentMethodRef")
+    if {"TotalAmt", "Balance", "DueDate", "CustomerRef"} <= value.keys() and not any(
+        k in value for k in others
+    ):
+        return "Invoice"
+    return "?"
+
+
+def _reference(f: _Fields) -> str | None:
+    """Return the PO or reference a document's custom fields hold, if any."""
+    for column, field in f.objects("CustomField"):
+        cf = _Fields(field, column)
+        name = cf.text("Name")
+        if name and normalise_header(name) in REFERENCE_FIELDS:
+            value = cf.text("StringValue")
+            if value:
+                return value
+    return None
+
+
+def _lines(f: _Fields) -> list[LineRecord]:
+    """Return a document's lines for its copy; QuickBooks' subtotal lines are skipped."""
+    lines: list[LineRecord] = []
+    for column, line in f.objects("Line"):
+        lf = _Fields(line, column)
+        detail = lf.text("DetailType")
+        if detail == "SubTotalLineDetail":
+            continue
+        item = quantity = unit_price = None
+        description = lf.text("Description") or ""
+        if detail == "SalesItemLineDetail":
+            item = lf.text("SalesItemLineDetail.ItemRef.name")
+            quantity = lf.quantity("SalesItemLineDetail.Qty")
+            unit_price = lf.quantity("SalesItemLineDetail.UnitPrice")
+        elif detail == "GroupLineDetail":
+            item = lf.text("GroupLineDetail.GroupItemRef.name")
+            quantity = lf.quantity("GroupLineDetail.Quantity")
+        elif detail == "DiscountLineDetail" and not description:
+            percent = lf.quantity("DiscountLineDetail.DiscountPercent")
+            description = f"Discount {percent}%" if percent is not None else "Discount"
+        lines.append(
+            LineRecord(
+                position=len(lines) + 1,
+                description=description,
+                item=item,
+                quantity=quantity,
+                unit_price=unit_price,
+                amount=lf.amount("Amount"),
+            )
+        )
+    return lines
+
+
+def _payment_links(f: _Fields) -> list[tuple[str, str, Decimal]]:
+    """Return ``(TxnType, TxnId, amount)`` for each Payment line, in file order."""
+    links = []
+    for column, line in f.objects("Line"):
+        lf = _Fields(line, column)
+        amount = lf.amount("Amount")
+        if amount is None or amount < 0:
+            raise CellError(
+                _show(lf.raw("Amount")),
+                "a line Amount of zero or more",
+                lf.column("Amount"),
+            )
+        linked = lf.objects("LinkedTxn")
+        if len(linked) != 1:
+            links.append(("", f"{len(linked)} transactions at once", amount))
+            continue
+        link = _Fields(linked[0][1], linked[0][0])
+        txn_id = link.text("TxnId")
+        if txn_id is None:
+            raise CellError("", "the linked transaction's TxnId", link.column("TxnId"))
+        txn_type = link.text("TxnType")
+        if txn_type is None:
+            links.append(("", f"transaction {txn_id} without a TxnType", amount))
+        else:
+            links.append((txn_type, txn_id, amount))
+    return links
+
+
+def _allocate(
+    payment: PaymentRecord, links: list[tuple[str, str, Decimal]]
+) -> tuple[list[AllocationRecord], Note | None]:
+    """Split a payment's lines into cash and credit allocations.
+
+    An invoice line's amount is what the invoice received from this payment: cash plus
+    any credit memo applied alongside. Credit memo lines are drawn down against the
+    invoice lines in order; what an invoice line has left is cash. With one invoice this
+    is exact; with several, QuickBooks does not say which invoice a credit went to, so
+    the admin is told.
+    """
+    label = payment.label
+    unknown = [(t, i) for t, i, _ in links if t not in ("Invoice", "CreditMemo")]
+    if unknown:
+        kinds = ", ".join(sorted({t or i for t, i in unknown}))
+        return [], Note(
+            f"{label}: a line links {kinds}; billfold cannot tell how that settled the "
+            "invoices, so the payment is imported without allocations"
+        )
+    invoices = [(i, a) for t, i, a in links if t == "Invoice"]
+    credits = [(i, a) for t, i, a in links if t == "CreditMemo"]
+    invoiced = sum((a for _, a in invoices), Decimal(0))
+    credited = sum((a for _, a in credits), Decimal(0))
+    assert payment.amount is not None
+    applied_cash = invoiced - credited
+    cash_known = payment.amount - (payment.unapplied or Decimal(0))
+    if applied_cash < 0 or (
+        applied_cash != cash_known
+        if payment.unapplied is not None
+        else applied_cash > payment.amount
+    ):
+        return [], Note(
+            f"{label}: its invoice lines ({_money_text(invoiced)}) minus credit memo "
+            f"lines ({_money_text(credited)}) do not match its amount "
+            f"{_money_text(payment.amount)} less unapplied "
+            f"{_money_text(payment.unapplied or Decimal(0))}; imported without allocations"
+        )
+    allocations = []
+    pool = [(ref, amount) for ref, amount in credits if amount > 0]
+    for invoice_ref, line_amount in invoices:
+        left = line_amount
+        while left > 0 and pool:
+            credit_ref, available = pool.pop(0)
+            used = min(left, available)
+            allocations.append(
+                AllocationRecord(
+                    kind="credit",
+                    invoice_ref=invoice_ref,
+                    amount=used,
+                    date=payment.date,
+                    credit_note_ref=credit_ref,
+                )
+            )
+            left -= used
+            if available > used:
+                pool.insert(0, (credit_ref, available - used))
+        if left > 0:
+            allocations.append(
+                AllocationRecord(
+                    kind="cash", invoice_ref=invoice_ref, amount=left, date=payment.date
+                )
+            )
+    note = None
+    if credits and len({ref for ref, _ in invoices}) > 1:
+        note = Note(
+            f"{label}: QuickBooks does not say which of its {len(invoices)} invoices the "
+            f"credit memo(s) with Id {', '.join(ref for ref, _ in credits)} paid; billfold "
+            "applied the credit to the invoice lines in order and the rest as cash"
+        )
+    return allocations, note
