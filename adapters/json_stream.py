@@ -6,8 +6,10 @@ stream, never loaded whole. Numbers arrive as ``int`` or ``Decimal``, never ``fl
 
 from __future__ import annotations
 
+import codecs
+import io
 from collections.abc import Collection, Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import ijson
 from ijson.common import ObjectBuilder
@@ -28,7 +30,7 @@ def iter_items(
     """
     wanted = set(prefixes)
     counts: dict[str, int] = {}
-    with export.open_binary() as file:
+    with utf8_binary(export) as file:
         events = ijson.parse(file, use_float=False)
         try:
             for prefix, event, value in events:
@@ -58,6 +60,56 @@ def iter_items(
             ) from exc
         except (UnicodeDecodeError, ValueError) as exc:
             raise FileRejected(f"the file is not valid JSON: {exc}") from exc
+
+
+class _Transcoder(io.RawIOBase):
+    """Re-encode a text stream as UTF-8, the only encoding the JSON parser reads."""
+
+    def __init__(self, raw: BinaryIO, codec: str) -> None:
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder(codec)("strict")
+        self._pending = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        while not self._pending and not self._done:
+            chunk = self._raw.read(1 << 16)
+            try:
+                text = self._decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                raise FileRejected(
+                    f"the file is not valid text in its encoding ({exc}); expected an "
+                    "API export saved as UTF-8"
+                ) from exc
+            self._pending = text.encode("utf-8")
+            self._done = not chunk
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def utf8_binary(export: ExportFile) -> BinaryIO:
+    """Open *export* as UTF-8 bytes whatever encoding it was saved in.
+
+    API responses are UTF-8, but saved copies pick up a BOM (PowerShell, Notepad), turn
+    into UTF-16 (Windows PowerShell's ``>``) or Windows-1252 (an editor's "ANSI").
+    """
+    if export.encoding.codec is None:
+        raise FileRejected(
+            f"{export.encoding.problem or 'the file is not text'}; expected a JSON export"
+        )
+    raw = export.open_binary()
+    if export.encoding.codec == "utf-8":
+        return raw
+    return io.BufferedReader(_Transcoder(raw, export.encoding.codec), 1 << 16)  # type: ignore[return-value]
 
 
 def top_level_keys(head_text: str | None) -> set[str]:

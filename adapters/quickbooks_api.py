@@ -11,14 +11,12 @@ invoices and credit memos a payment settled, which gives cash and credit allocat
 
 from __future__ import annotations
 
-import codecs
-import io
 import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import Any
 
 import ijson
 
@@ -113,7 +111,7 @@ class QuickBooksApi:
     def parse(self, export: ExportFile, options: ParseOptions) -> Iterator[Item]:
         """Yield the accounts, documents and payments of a QuickBooks API export."""
         reader = _Reader()
-        yield from reader.read(iter_items(_utf8(export), PREFIXES))
+        yield from reader.read(iter_items(export, PREFIXES))
 
 
 def _head_keys(text: str) -> dict[str, set[str]]:
@@ -126,73 +124,6 @@ def _head_keys(text: str) -> dict[str, set[str]]:
     except (ijson.JSONError, UnicodeDecodeError, ValueError):
         pass
     return keys
-
-
-# -- bytes -------------------------------------------------------------------------
-
-
-class _Transcoder(io.RawIOBase):
-    """Re-encode a text stream as UTF-8 so the JSON parser sees what it expects."""
-
-    def __init__(self, raw: BinaryIO, codec: str) -> None:
-        self._raw = raw
-        self._decoder = codecs.getincrementaldecoder(codec)("strict")
-        self._pending = b""
-        self._done = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        while not self._pending and not self._done:
-            chunk = self._raw.read(1 << 16)
-            try:
-                text = self._decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                raise FileRejected(
-                    f"the file is not valid text in its encoding ({exc}); expected a "
-                    "QuickBooks API export saved as UTF-8"
-                ) from exc
-            self._pending = text.encode("utf-8")
-            self._done = not chunk
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-class _Utf8Export(ExportFile):
-    """The same export, read as UTF-8 bytes whatever encoding it was saved in.
-
-    API responses are UTF-8, but saved copies pick up a BOM (PowerShell, Notepad), turn
-    into UTF-16 (Windows PowerShell's ``>``) or Windows-1252 (an editor's "ANSI").
-    """
-
-    def open_binary(self) -> BinaryIO:
-        raw = super().open_binary()
-        if self.encoding.codec == "utf-8":
-            return raw
-        assert self.encoding.codec is not None
-        return io.BufferedReader(_Transcoder(raw, self.encoding.codec), 1 << 16)  # type: ignore[return-value]
-
-
-def _utf8(export: ExportFile) -> ExportFile:
-    if export.encoding.codec is None:
-        raise FileRejected(
-            f"{export.encoding.problem or 'the file is not text'}; expected a "
-            "QuickBooks API export (JSON text)"
-        )
-    return _Utf8Export(
-        path=export.path,
-        name=export.name,
-        encoding=export.encoding,
-        size=export.size,
-        on_progress=export.on_progress,
-    )
 
 
 # -- fields ------------------------------------------------------------------------

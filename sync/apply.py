@@ -13,7 +13,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, select, text
+from sqlalchemy import (
+    Connection,
+    FromClause,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+)
 
 from schemas.records import AccountRecord
 from schemas.status import settle_credit_note, settle_invoice
@@ -86,6 +96,41 @@ ALLOCATION_COLUMNS = (
 )  # fmt: skip
 
 
+_ALLOC = Allocation.__table__  # type: ignore[attr-defined]
+_OWNER_PAYMENT = Payment.__table__.alias("owner_payment")  # type: ignore[attr-defined]
+_OWNER_CREDIT = CreditNote.__table__.alias("owner_credit_note")  # type: ignore[attr-defined]
+_APPLIED_CREDIT = CreditNote.__table__.alias("applied_credit_note")  # type: ignore[attr-defined]
+
+
+def live_allocations() -> FromClause:
+    """Allocations joined to what they come from; filter them with ``LIVE_ALLOCATION``."""
+    return (
+        _ALLOC.outerjoin(
+            _OWNER_PAYMENT,
+            and_(
+                _ALLOC.c.owner_kind == "payment",
+                _OWNER_PAYMENT.c.id == _ALLOC.c.owner_id,
+            ),
+        )
+        .outerjoin(
+            _OWNER_CREDIT,
+            and_(
+                _ALLOC.c.owner_kind == "credit_note",
+                _OWNER_CREDIT.c.id == _ALLOC.c.owner_id,
+            ),
+        )
+        .outerjoin(_APPLIED_CREDIT, _APPLIED_CREDIT.c.id == _ALLOC.c.credit_note_id)
+    )
+
+
+# An allocation counts while what it comes from stands: a payment that was not voided or
+# deleted, a credit note that was issued (and, for credit a payment applied, still is).
+LIVE_ALLOCATION = and_(
+    or_(_OWNER_PAYMENT.c.lifecycle == "active", _OWNER_CREDIT.c.lifecycle == "issued"),
+    or_(_ALLOC.c.credit_note_id.is_(None), _APPLIED_CREDIT.c.lifecycle == "issued"),
+)
+
+
 @dataclass
 class Counts:
     """What a batch did, record by record."""
@@ -95,6 +140,7 @@ class Counts:
     unchanged: int = 0
     older: int = 0
     duplicates: int = 0
+    superseded: int = 0
     seen_kinds: set[str] = field(default_factory=set)
 
 
@@ -164,8 +210,16 @@ class BatchWriter:
                     ),
                 )
             current = incoming.get(record.key)
-            if current is None or (record.email and not current.email):
-                incoming[record.key] = record
+            if current is not None and not record.email and current.email:
+                # The later mention wins (names change); a blank email keeps the known one.
+                record = AccountRecord(
+                    record.key,
+                    record.name,
+                    current.email,
+                    record.parent_key or current.parent_key,
+                    record.parent_name or current.parent_name,
+                )
+            incoming[record.key] = record
         implicit = {
             k: r
             for k, r in implicit.items()
@@ -247,6 +301,7 @@ class BatchWriter:
         counts.unchanged += len(plan.unchanged) + len(plan.older)
         counts.older += len(plan.older)
         counts.duplicates += len(plan.duplicates)
+        counts.superseded += len(plan.superseded)
         if plan.inserts or plan.updates or plan.unchanged or plan.older:
             counts.seen_kinds.add(kind)
         columns = COLUMNS[kind]
@@ -281,6 +336,7 @@ class BatchWriter:
             self._replace_lines(kind, written, updated_ids)
         if kind in ("payment", "credit_note"):
             self._replace_allocations(kind, written, updated_ids)
+            self._refresh_targets_of(kind, updated_ids)
         if kind == "invoice":
             self.refresh_invoices.update(updated_ids)
             self.refresh_invoices.update(
@@ -300,6 +356,20 @@ class BatchWriter:
                 text("INSERT INTO billfold_seen (kind, key) VALUES (:kind, :key)"),
                 [{"kind": k, "key": v} for k, v in seen],
             )
+
+    def _refresh_targets_of(self, kind: str, updated: list[int]) -> None:
+        """A payment or credit note that changed (voided, say) changes what it settled."""
+        column = _ALLOC.c.payment_id if kind == "payment" else _ALLOC.c.credit_note_id
+        for chunk in chunked(updated, IN_CHUNK):
+            for row in self.conn.execute(
+                select(_ALLOC.c.invoice_id, _ALLOC.c.credit_note_id).where(
+                    column.in_(chunk)
+                )
+            ):
+                if row[0] is not None:
+                    self.refresh_invoices.add(row[0])
+                if row[1] is not None:
+                    self.refresh_credit_notes.add(row[1])
 
     def _replace_lines(
         self, kind: str, written: list[tuple[int, Prepared]], updated: list[int]
@@ -461,7 +531,11 @@ def refresh_derived(
         sums: dict[tuple[int, str], int] = {}
         for row in conn.execute(
             select(alloc.c.invoice_id, alloc.c.kind, func.sum(alloc.c.amount_minor))
-            .where(alloc.c.invoice_id.in_(bindparam("ids", expanding=True)))
+            .select_from(live_allocations())
+            .where(
+                LIVE_ALLOCATION,
+                alloc.c.invoice_id.in_(bindparam("ids", expanding=True)),
+            )
             .group_by(alloc.c.invoice_id, alloc.c.kind),
             {"ids": list(chunk)},
         ):
@@ -531,7 +605,9 @@ def refresh_derived(
             row[0]: int(row[1])
             for row in conn.execute(
                 select(alloc.c.credit_note_id, func.sum(alloc.c.amount_minor))
+                .select_from(live_allocations())
                 .where(
+                    LIVE_ALLOCATION,
                     alloc.c.credit_note_id.in_(bindparam("ids", expanding=True)),
                     alloc.c.kind == "credit",
                 )

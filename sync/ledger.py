@@ -26,6 +26,7 @@ from schemas.tables import (
     InvoiceLine,
     Payment,
 )
+from sync.apply import LIVE_ALLOCATION, live_allocations
 from sync.errors import UsageError
 
 A = Account.__table__  # type: ignore[attr-defined]
@@ -291,9 +292,10 @@ def invoice_detail(conn: Connection, invoice_id: int) -> dict[str, Any] | None:
             P.c.reference.label("payment_reference"), P.c.method.label("payment_method"),
             P.c.received_on, C.c.number.label("credit_note_number"),
         )
+        .select_from(live_allocations())
         .outerjoin(P, P.c.id == AL.c.payment_id)
         .outerjoin(C, C.c.id == AL.c.credit_note_id)
-        .where(AL.c.invoice_id == invoice_id)
+        .where(LIVE_ALLOCATION, AL.c.invoice_id == invoice_id)
         .order_by(AL.c.applied_on, AL.c.id)
     ).mappings().all()  # fmt: skip
     documents = (
@@ -350,8 +352,13 @@ def credit_note_detail(conn: Connection, credit_note_id: int) -> dict[str, Any] 
                 AL.c.invoice_id,
                 I.c.number.label("invoice_number"),
             )
+            .select_from(live_allocations())
             .outerjoin(I, I.c.id == AL.c.invoice_id)
-            .where(AL.c.credit_note_id == credit_note_id, AL.c.kind == "credit")
+            .where(
+                LIVE_ALLOCATION,
+                AL.c.credit_note_id == credit_note_id,
+                AL.c.kind == "credit",
+            )
             .order_by(AL.c.applied_on, AL.c.id)
         )
         .mappings()

@@ -206,6 +206,12 @@ class _Run:
                 f"{counts.older} record(s) in this file are older than the ones already "
                 f"stored and were left as they are (e.g. {self.older_example})"
             )
+        if counts.superseded:
+            found.append(
+                f"{counts.superseded} record(s) appeared in this file in more than one "
+                "version; the newest version (by the source's version or update time) "
+                "was kept"
+            )
         if counts.duplicates:
             found.append(
                 f"{counts.duplicates} record(s) appeared more than once with the same "

@@ -36,6 +36,7 @@ class Plan:
     unchanged: list[Prepared] = field(default_factory=list)
     older: list[tuple[Prepared, Stored]] = field(default_factory=list)
     duplicates: list[Prepared] = field(default_factory=list)
+    superseded: list[Prepared] = field(default_factory=list)
     conflicts: list[tuple[Prepared, str]] = field(default_factory=list)
 
 
@@ -143,8 +144,9 @@ def _repeat_in_chunk(
             if candidate is earlier:
                 plan.updates[i] = (row_id, record)
         planned[record.key] = record
+        plan.superseded.append(earlier)
     else:
-        plan.duplicates.append(record)
+        plan.superseded.append(record)
 
 
 def _repeat_across_chunks(
@@ -153,17 +155,29 @@ def _repeat_across_chunks(
     if existing.content_hash == record.content_hash:
         plan.duplicates.append(record)
         return
-    if existing.version is not None and record.version is not None:
-        if record.version > existing.version:
-            plan.updates.append((existing.id, record))
-            planned[record.key] = record
-        else:
-            plan.duplicates.append(record)
-        return
-    plan.conflicts.append(
-        (
-            record,
-            f"{record.label} appears twice in this file with different content; rows of "
-            "one document must be together and each document listed once",
-        )
+    stored_copy = Prepared(
+        kind=record.kind,
+        key=record.key,
+        account=record.account,
+        values={},
+        content_hash=existing.content_hash,
+        updated_at=existing.updated_at,
+        version=existing.version,
+        label=record.label,
+        line=None,
     )
+    newer = _newer_copy(stored_copy, record)
+    if newer is None:
+        plan.conflicts.append(
+            (
+                record,
+                f"{record.label} appears twice in this file with different content; "
+                "rows of one document must be together and each document listed once",
+            )
+        )
+    elif newer:
+        plan.updates.append((existing.id, record))
+        planned[record.key] = record
+        plan.superseded.append(stored_copy)
+    else:
+        plan.superseded.append(record)

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, select
 
 from schemas.money import to_text
 from schemas.tables import Account, Allocation, CreditNote, Invoice, PaidMark, Payment
-from sync.apply import ACTIVE_MARK_STATES
+from sync.apply import ACTIVE_MARK_STATES, LIVE_ALLOCATION, live_allocations
 from sync.ledger import with_sites
 
 A = Account.__table__  # type: ignore[attr-defined]
@@ -184,9 +184,9 @@ def build_statement(
     allocations: dict[int, list[tuple[date | None, int]]] = defaultdict(list)
     if invoice_ids:
         for r in conn.execute(
-            select(AL.c.invoice_id, AL.c.applied_on, AL.c.amount_minor).where(
-                AL.c.invoice_id.in_(invoice_ids)
-            )
+            select(AL.c.invoice_id, AL.c.applied_on, AL.c.amount_minor)
+            .select_from(live_allocations())
+            .where(LIVE_ALLOCATION, AL.c.invoice_id.in_(invoice_ids))
         ):
             allocations[r.invoice_id].append((r.applied_on, r.amount_minor))
     mark_dates: dict[int, date] = {}

@@ -86,6 +86,11 @@ def test_repeats_within_a_file():
     assert "first on line 2" in clash.conflicts[0][1]
     newer = reconcile([rec("1", "a", version=1), rec("1", "b", version=2)], {}, 1)
     assert [r.content_hash for r in newer.inserts] == ["b"]
+    assert [r.content_hash for r in newer.superseded] == ["a"]
+    older = reconcile([rec("1", "b", version=2), rec("1", "a", version=1)], {}, 1)
+    assert [r.content_hash for r in older.inserts] == ["b"]
+    assert [r.content_hash for r in older.superseded] == ["a"]
+    assert older.duplicates == [] and older.conflicts == []
 
 
 def test_repeat_of_a_record_written_earlier_in_the_same_batch():
@@ -101,3 +106,18 @@ def test_void_that_zeroes_amounts_keeps_the_stored_total():
     )
     [(_, record)] = plan.updates
     assert record.values["total_minor"] == 78000
+
+
+def test_versions_decide_between_copies_in_different_chunks():
+    newer = reconcile(
+        [rec("1", "b", version=3)], {"1": stored("a", version=2, batch=5)}, batch_id=5
+    )
+    assert [(i, r.content_hash) for i, r in newer.updates] == [(7, "b")]
+    older = reconcile(
+        [rec("1", "b", version=1)], {"1": stored("a", version=2, batch=5)}, batch_id=5
+    )
+    assert older.updates == [] and len(older.superseded) == 1
+    by_time = reconcile(
+        [rec("1", "b", updated=T2)], {"1": stored("a", updated=T1, batch=5)}, batch_id=5
+    )
+    assert len(by_time.updates) == 1
