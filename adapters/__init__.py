@@ -7,5 +7,6 @@ and ``parse(export, options)`` (see ``adapters.base``), then add it to
 """
 
 from adapters.generic_csv import GenericCsv
+from adapters.xero_csv import XeroCsv
 
-BUILTIN_ADAPTERS: tuple = (GenericCsv,)
+BUILTIN_ADAPTERS: tuple = (GenericCsv, XeroCsv)
