@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, Inexact, localcontext
 
 from adapters.base import ExportFile, Head, ParseOptions
 from adapters.cells import FileDates, parse_amount
@@ -93,7 +93,9 @@ STATUSES: dict[str, tuple[str, bool | None]] = {
     "voided": ("void", None), "void": ("void", None),
     "deleted": ("deleted", None),
 }  # fmt: skip
-STATUS_EXPECTED = "a Xero status: Paid, Awaiting Payment, Draft, Awaiting Approval, Voided or Deleted"
+STATUS_EXPECTED = (
+    "a Xero status: Paid, Awaiting Payment, Draft, Awaiting Approval, Voided or Deleted"
+)
 TYPE_EXPECTED = "a Type of Sales invoice or Sales credit note"
 # A tax type whose name says it charges nothing (the template may leave TaxAmount empty).
 _ZERO_TAX = re.compile(
@@ -127,6 +129,21 @@ class XeroCsv:
 
     def parse(self, export: ExportFile, options: ParseOptions) -> Iterator[Item]:
         """Yield the invoices and credit notes of a Xero CSV."""
+        try:
+            yield from self._parse(export, options)
+        except UnicodeDecodeError as exc:
+            # The encoding is sniffed from the bytes, but a UTF-16 file cut at an odd
+            # byte (or with a broken surrogate) only fails once it is decoded.
+            raise FileRejected(
+                f"the file is not valid {export.encoding.codec} text ({exc.reason}); "
+                "save the export as UTF-8 (Excel: 'CSV UTF-8') and drop it again"
+            ) from None
+        except csv.Error as exc:
+            raise FileRejected(
+                f"expected CSV text, but the file cannot be read: {exc}"
+            ) from None
+
+    def _parse(self, export: ExportFile, options: ParseOptions) -> Iterator[Item]:
         with export.open_text() as file:
             rows = read_rows(file)
             header = next((r for r in rows if not r.blank), None)
@@ -179,7 +196,9 @@ def _layout(header: Row, options: ParseOptions) -> _Layout:
         names=names,
         width=len(header.cells),
         export=export,
-        default_kind="credit_note" if number_header == "creditnotenumber" else "invoice",
+        default_kind="credit_note"
+        if number_header == "creditnotenumber"
+        else "invoice",
     )
 
 
@@ -291,8 +310,8 @@ class _Reader:
         if dropped:
             where = ", ".join(str(r.line) for r in dropped)
             yield Note(
-                f"{record.label}: dropped {len(dropped)} repeated row(s) (line {where}); "
-                "without them the lines add up to the document's subtotal",
+                f"{record.label}: dropped {len(dropped)} repeated row(s) on line "
+                f"{where}; without them the lines add up to the document's subtotal",
                 first.line,
             )
         if computed:
@@ -588,22 +607,32 @@ class _Reader:
         self, rows: list[Row], lines: list[LineRecord], currency: str
     ) -> tuple[Decimal, Decimal, str]:
         """The template without a Total: lines (tax-exclusive) plus their tax."""
-        subtotal = Decimal(0)
-        tax = Decimal(0)
+        zero = Decimal(0).quantize(Decimal(1).scaleb(-exponent(currency)))
+        subtotal = tax = zero
         for row, line in zip(rows, lines, strict=True):
             amount = line.amount
             if amount is None:
                 if line.quantity is None or line.unit_price is None:
                     raise CellError(
-                        self._cell(row, "quantity" if line.quantity is None else "unit_amount"),
+                        self._cell(
+                            row, "quantity" if line.quantity is None else "unit_amount"
+                        ),
                         "a Quantity and UnitAmount on every line (the document has no "
                         "Total, so its lines make it)",
-                        self._name("quantity" if line.quantity is None else "unit_amount"),
+                        self._name(
+                            "quantity" if line.quantity is None else "unit_amount"
+                        ),
                     )
-                amount = line.quantity * line.unit_price
-                discount = self._amount(row, "discount")
-                if discount:
-                    amount = amount * (100 - discount) / 100
+                amount = _exact_line_amount(
+                    line.quantity, line.unit_price, self._amount(row, "discount")
+                )
+                if amount is None:
+                    raise CellError(
+                        self._cell(row, "unit_amount"),
+                        "a Total: this line's Quantity x UnitAmount has more digits "
+                        "than billfold can hold exactly",
+                        self._name("total"),
+                    )
             line_tax = line.tax
             if line_tax is None:
                 tax_type = self._cell(row, "tax_type").strip()
@@ -615,7 +644,7 @@ class _Reader:
                         "does not compute tax)",
                         self._name("tax_amount"),
                     )
-                line_tax = Decimal(0)
+                line_tax = zero
             subtotal += amount
             tax += line_tax
         total = subtotal + tax
@@ -635,24 +664,35 @@ class _Reader:
         )
 
 
+def _exact_line_amount(
+    quantity: Decimal, unit: Decimal, discount: Decimal | None
+) -> Decimal | None:
+    """Quantity x UnitAmount less a Discount percentage, or None if it would round."""
+    with localcontext() as context:
+        context.traps[Inexact] = True
+        try:
+            amount = quantity * unit
+            if discount:
+                amount = amount * (100 - discount) / 100
+        except Inexact:
+            return None
+    return amount
+
+
 def _negate(value: Decimal | None) -> Decimal | None:
     return None if value is None else -value
 
 
 def _skip_message(kind: str, type_text: str, number: str, rows: list[Row]) -> str:
-    lines = (
-        f"line {rows[0].line}"
-        if len(rows) == 1
-        else f"lines {rows[0].line}-{rows[-1].line}"
-    )
+    lines = f" (lines {rows[0].line}-{rows[-1].line})" if len(rows) > 1 else ""
     what = f"{type_text} {number}".strip()
     if kind == "skip:payable":
         return (
-            f"refused {what} ({lines}): billfold reads sales (accounts receivable), "
+            f"refused {what}{lines}: billfold reads sales (accounts receivable), "
             "not bills"
         )
     return (
-        f"skipped {what} ({lines}): overpayments and prepayments are not invoices; "
+        f"skipped {what}{lines}: overpayments and prepayments are not invoices; "
         "credit left on them is not in billfold's balances"
     )
 
