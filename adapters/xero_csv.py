@@ -66,6 +66,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "sent": (),
     "status": (),
 }
+# How the required columns are called in a message (Xero's own header names).
+XERO_NAMES = {
+    "contact": "ContactName",
+    "number": "InvoiceNumber (or CreditNoteNumber)",
+    "issue_date": "InvoiceDate (or CreditNoteDate)",
+    "total": "Total",
+}
 LINE_FIELDS = frozenset(
     ("item", "description", "quantity", "unit_amount", "discount", "line_amount",
      "tax_type", "tax_amount")
@@ -93,6 +100,8 @@ STATUSES: dict[str, tuple[str, bool | None]] = {
     "voided": ("void", None), "void": ("void", None),
     "deleted": ("deleted", None),
 }  # fmt: skip
+# Rows that are not sales invoices or credit notes: skipped with a Note.
+NOT_SALES_DOCUMENTS = frozenset(("prepayment", "payable"))
 STATUS_EXPECTED = (
     "a Xero status: Paid, Awaiting Payment, Draft, Awaiting Approval, Voided or Deleted"
 )
@@ -176,12 +185,12 @@ def _layout(header: Row, options: ParseOptions) -> _Layout:
     required = ["contact", "number", "issue_date"]
     if export:
         required.append("total")
-    missing = [c for c in required if c not in found]
+    missing = [XERO_NAMES[c] for c in required if c not in found]
     can_add_lines = "line_amount" in found or (
         "quantity" in found and "unit_amount" in found
     )
     if not export and "total" not in found and not can_add_lines:
-        missing.append("total (or the lines' Quantity and UnitAmount)")
+        missing.append("Total (or the lines' Quantity and UnitAmount)")
     if missing:
         raise FileRejected(
             f"missing required Xero column(s) {', '.join(missing)}; the header has "
@@ -258,6 +267,10 @@ class _Reader:
                 normalise_header(self._cell(row, "type")),
                 self._cell(row, "number").strip(),
             )
+            if group_key and self._cut_short(row) and key[1] == group_key[1]:
+                # The file ends inside this document's last row, before its Type:
+                # the document is rejected with all its lines, not imported without one.
+                key = group_key
             if group and key != group_key:
                 yield from self._group(group)
                 group = []
@@ -265,6 +278,9 @@ class _Reader:
             group_key = key
         if group:
             yield from self._group(group)
+
+    def _cut_short(self, row: Row) -> bool:
+        return row.truncated or (row.at_eof and len(row.cells) < self.layout.width)
 
     def _cell(self, row: Row, field: str) -> str:
         index = self.columns.get(field)
@@ -280,7 +296,7 @@ class _Reader:
         number = self._cell(first, "number").strip()
         type_text = self._cell(first, "type").strip()
         kind = self._kind(type_text)
-        if kind is not None and kind.startswith("skip:"):
+        if kind in NOT_SALES_DOCUMENTS:
             yield Note(_skip_message(kind, type_text, number, rows), first.line)
             return
         if kind == "invoice":
@@ -319,7 +335,7 @@ class _Reader:
         yield record
 
     def _kind(self, type_text: str) -> str | None:
-        """Return invoice, credit_note, a ``skip:`` reason, or None for an unknown Type."""
+        """Return invoice, credit_note, prepayment, payable, or None for an unknown Type."""
         if "type" not in self.columns:
             return self.layout.default_kind
         norm = normalise_header(type_text)
@@ -332,9 +348,9 @@ class _Reader:
         if norm.endswith(("overpayment", "prepayment")) and not norm.startswith(
             ("purchase", "spend", "accpay")
         ):
-            return "skip:prepayment"
+            return "prepayment"
         if norm.startswith(("bill", "purchase", "accpay", "spend")):
-            return "skip:payable"
+            return "payable"
         return None
 
     def _reason(self, exc: CellError, rows: list[Row]) -> str:
@@ -349,7 +365,7 @@ class _Reader:
     def _check_shape(self, rows: list[Row]) -> None:
         width = self.layout.width
         for row in rows:
-            if row.truncated or (row.at_eof and len(row.cells) < width):
+            if self._cut_short(row):
                 raise CellError(
                     _preview(row),
                     f"a complete record, but the file ends in the middle of line "
@@ -408,16 +424,17 @@ class _Reader:
         try:
             total = self._amount(rows[0], "total")
             tax = self._amount(rows[0], "tax_total") or Decimal(0)
-            every = [self._amount(r, "line_amount") for r in rows]
-            unique = [self._amount(r, "line_amount") for r in kept]
+            amounts = {id(r): self._amount(r, "line_amount") for r in rows}
         except CellError:
             return rows, []  # the record's own reading reports the bad cell
-        if total is None or None in every:
+        if total is None or None in amounts.values():
             return rows, []
+
+        def lines_sum(chosen: list[Row]) -> Decimal:
+            return abs(sum(amounts[id(r)] or Decimal(0) for r in chosen))
+
         targets = {abs(total), abs(total) - abs(tax)}
-        if abs(sum(every)) in targets:  # type: ignore[arg-type]
-            return rows, []
-        if abs(sum(unique)) in targets:  # type: ignore[arg-type]
+        if lines_sum(rows) not in targets and lines_sum(kept) in targets:
             return kept, dropped
         return rows, []
 
@@ -686,7 +703,7 @@ def _negate(value: Decimal | None) -> Decimal | None:
 def _skip_message(kind: str, type_text: str, number: str, rows: list[Row]) -> str:
     lines = f" (lines {rows[0].line}-{rows[-1].line})" if len(rows) > 1 else ""
     what = f"{type_text} {number}".strip()
-    if kind == "skip:payable":
+    if kind == "payable":
         return (
             f"refused {what}{lines}: billfold reads sales (accounts receivable), "
             "not bills"
