@@ -8,5 +8,6 @@ and ``parse(export, options)`` (see ``adapters.base``), then add it to
 
 from adapters.generic_csv import GenericCsv
 from adapters.quickbooks_api import QuickBooksApi
+from adapters.xero_csv import XeroCsv
 
-BUILTIN_ADAPTERS: tuple = (GenericCsv, QuickBooksApi)
+BUILTIN_ADAPTERS: tuple = (GenericCsv, QuickBooksApi, XeroCsv)
