@@ -7,5 +7,6 @@ and ``parse(export, options)`` (see ``adapters.base``), then add it to
 """
 
 from adapters.generic_csv import GenericCsv
+from adapters.xero_api import XeroApi
 
-BUILTIN_ADAPTERS: tuple = (GenericCsv,)
+BUILTIN_ADAPTERS: tuple = (GenericCsv, XeroApi)
