@@ -314,7 +314,8 @@ def _currency(obj: dict[str, Any], path: str = "") -> str | None:
 class _Skipped:
     """Documents left out on purpose, summarised in one Note per kind."""
 
-    what: str
+    one: str
+    many: str
     why: str
     count: int = 0
     examples: list[str] = field(default_factory=list)
@@ -325,8 +326,9 @@ class _Skipped:
             self.examples.append(example)
 
     def note(self) -> Note:
+        what = self.one if self.count == 1 else self.many
         examples = f", e.g. {', '.join(self.examples)}" if self.examples else ""
-        return Note(f"skipped {self.count} {self.what}{examples}: {self.why}")
+        return Note(f"skipped {self.count} {what}{examples}: {self.why}")
 
 
 class _Reader:
@@ -342,36 +344,44 @@ class _Reader:
         self.found_items = False
         self.skipped = {
             "bill": _Skipped(
+                "bill (an Invoice of Type ACCPAY)",
                 "bills (Invoices of Type ACCPAY)",
                 "billfold imports sales invoices (ACCREC) only",
             ),
             "purchase_credit": _Skipped(
-                "purchase credit notes (CreditNotes of Type ACCPAYCREDIT)",
+                "purchase credit note (Type ACCPAYCREDIT)",
+                "purchase credit notes (Type ACCPAYCREDIT)",
                 "billfold imports sales credit notes (ACCRECCREDIT) only",
             ),
             "refund": _Skipped(
-                "refunds (Payments of PaymentType ARCREDITPAYMENT, AROVERPAYMENTPAYMENT "
-                "or ARPREPAYMENTPAYMENT)",
-                "money paid back to a customer is not cash received; the refunded "
-                "credit note's RemainingCredit already shows it",
+                "refund to a customer (PaymentType ARCREDITPAYMENT, "
+                "AROVERPAYMENTPAYMENT or ARPREPAYMENTPAYMENT)",
+                "refunds to customers (PaymentType ARCREDITPAYMENT, "
+                "AROVERPAYMENTPAYMENT or ARPREPAYMENTPAYMENT)",
+                "money paid back is not cash received; the refunded credit note's "
+                "RemainingCredit already shows it",
             ),
             "supplier_payment": _Skipped(
-                "supplier payments (Payments of an AP PaymentType)",
+                "supplier payment (an AP PaymentType)",
+                "supplier payments (AP PaymentTypes)",
                 "billfold imports customer payments (ACCRECPAYMENT) only",
             ),
             "supplier": _Skipped(
-                "supplier contacts (IsSupplier true, IsCustomer false)",
+                "supplier contact (IsSupplier without IsCustomer)",
+                "supplier contacts (IsSupplier without IsCustomer)",
                 "only customers get accounts",
             ),
             "deleted_allocation": _Skipped(
+                "deleted credit allocation (IsDeleted true)",
                 "deleted credit allocations (IsDeleted true)",
-                "they no longer apply credit to the invoice",
+                "they no longer apply credit to an invoice",
             ),
             "unread": _Skipped(
+                "Overpayment/Prepayment",
                 "Overpayments/Prepayments",
-                "billfold does not read them; a customer's unapplied overpayment or "
-                "prepayment is not in its balances (amounts applied to invoices are, "
-                "through each invoice's AmountCredited)",
+                "billfold does not read them, so credit a customer has not yet applied "
+                "to an invoice is missing from its balances (amounts applied are in "
+                "each invoice's AmountCredited)",
             ),
         }
 

@@ -438,10 +438,10 @@ def test_bills_and_purchase_credit_notes_are_skipped_with_a_note(tmp_path):
     assert [d.number for d in of(items, DocumentRecord)] == ["INV-9001"]
     notes = [n.message for n in of(items, Note)]
     assert any(
-        m.startswith("skipped 2 bills (Invoices of Type ACCPAY), e.g. BILL-7, BILL-9")
+        m.startswith("skipped 2 bills (Invoices of Type ACCPAY), e.g. BILL-7, BILL-9:")
         for m in notes
     )
-    assert any(m.startswith("skipped 1 purchase credit notes") for m in notes)
+    assert any(m.startswith("skipped 1 purchase credit note (") for m in notes)
     assert of(items, Rejection) == []
 
 
@@ -567,7 +567,9 @@ def test_credit_note_amounts_use_magnitude(tmp_path):
     assert [
         (a.kind, a.invoice_ref, a.amount, a.credit_note_ref) for a in cn.allocations
     ] == [("credit", "id-INV-1", Decimal("50.00"), "cn-1")]
-    assert any("deleted credit allocations" in n.message for n in of(items, Note))
+    assert any(
+        "skipped 1 deleted credit allocation" in n.message for n in of(items, Note)
+    )
 
 
 # -- dates ----------------------------------------------------------------------------
@@ -644,9 +646,9 @@ def test_credit_note_refunds_and_supplier_payments_are_skipped_with_notes(
     items = parse_json(tmp_path, data)
     assert [p.external_id for p in of(items, PaymentRecord)] == ["p-1"]
     notes = " | ".join(n.message for n in of(items, Note))
-    assert "skipped 1 refunds" in notes and "REFUND-1" in notes
+    assert "skipped 1 refund to a customer" in notes and "REFUND-1" in notes
     assert "not cash received" in notes
-    assert "skipped 1 supplier payments" in notes and "EFT-9" in notes
+    assert "skipped 1 supplier payment (" in notes and "EFT-9" in notes
     result = run_import(store, settings, write(tmp_path, data))
     [b] = balances_by_account(store).values()
     assert (b["total_paid"], b["balance_due"]) == ("40.00", "100.00")
@@ -798,7 +800,7 @@ def test_contacts_become_accounts_and_suppliers_are_skipped(tmp_path, store, set
         ("c-1", "Café Lumière", "ap@cafe.example"),
         ("c-3", "New Customer", None),
     ]
-    assert any("skipped 1 supplier contacts" in n.message for n in of(items, Note))
+    assert any("skipped 1 supplier contact (" in n.message for n in of(items, Note))
     [r] = of(items, Rejection)
     assert (r.record, r.column) == ("contact No Id (Contacts[3])", "ContactID")
     # A later invoice list whose nested contact has no e-mail keeps the address.
@@ -817,7 +819,7 @@ def test_overpayments_and_prepayments_are_reported_not_imported(tmp_path):
     items = parse_json(tmp_path, data)
     assert len(of(items, DocumentRecord)) == 1
     assert any(
-        n.message.startswith("skipped 1 Overpayments/Prepayments")
+        n.message.startswith("skipped 1 Overpayment/Prepayment:")
         for n in of(items, Note)
     )
 
