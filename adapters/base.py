@@ -89,9 +89,59 @@ class ExportFile:
             raise FileRejected(
                 self.encoding.problem or "the file is not text",
             )
-        return io.TextIOWrapper(
+        wrapper = io.TextIOWrapper(
             self.open_binary(), encoding=self.encoding.codec, newline=""
         )
+        return _CheckedText(wrapper)  # type: ignore[return-value]
+
+
+class _CheckedText:
+    """Text whose decoding failures become FileRejected (never a bare UnicodeError)."""
+
+    def __init__(self, inner: io.TextIOWrapper) -> None:
+        self._inner = inner
+
+    def _fail(self, exc: UnicodeDecodeError) -> FileRejected:
+        return FileRejected(
+            f"the file is not valid {self._inner.encoding} text ({exc.reason}); save "
+            "the export again as UTF-8"
+        )
+
+    def read(self, size: int = -1) -> str:
+        try:
+            return self._inner.read(size)
+        except UnicodeDecodeError as exc:
+            raise self._fail(exc) from exc
+
+    def readline(self, size: int = -1) -> str:
+        try:
+            return self._inner.readline(size)
+        except UnicodeDecodeError as exc:
+            raise self._fail(exc) from exc
+
+    def __iter__(self) -> _CheckedText:
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self) -> _CheckedText:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Adapter(Protocol):

@@ -156,7 +156,11 @@ def parse_timestamp(text: str) -> datetime | None:
     m = _XERO_DATE.match(s)
     if m:
         epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        return (epoch + timedelta(milliseconds=int(m.group(1)))).replace(tzinfo=None)
+        try:
+            moment = epoch + timedelta(milliseconds=int(m.group(1)))
+        except (OverflowError, ValueError) as exc:
+            raise CellError(text, "a timestamp between the years 1 and 9999") from exc
+        return moment.replace(tzinfo=None)
     candidate = s[:-1] + "+00:00" if s.endswith(("Z", "z")) else s
     try:
         moment = datetime.fromisoformat(candidate)

@@ -38,6 +38,8 @@ class EncodingSniffer:
         self._nul = False
         self._bad_offset: int | None = None
         self._offset = 0
+        self._utf16 = codecs.getincrementaldecoder("utf-16")("strict")
+        self._utf16_ok = True
 
     def feed(self, chunk: bytes) -> None:
         """Look at the next chunk of the file."""
@@ -48,6 +50,13 @@ class EncodingSniffer:
             elif chunk.startswith(UTF16_BOMS):
                 self._bom = "utf-16"
         if self._bom == "utf-16":
+            if self._utf16_ok:
+                try:
+                    self._utf16.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    self._utf16_ok = False
+                    self._bad_offset = self._offset + exc.start
+            self._offset += len(chunk)
             return
         if self._utf8_ok:
             try:
@@ -64,7 +73,19 @@ class EncodingSniffer:
     def result(self) -> Encoding:
         """Return the decided encoding (call after the last chunk)."""
         if self._bom == "utf-16":
-            return Encoding("utf-16")
+            if self._utf16_ok:
+                try:
+                    self._utf16.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    self._utf16_ok = False
+                    self._bad_offset = self._offset
+            if self._utf16_ok:
+                return Encoding("utf-16")
+            return Encoding(
+                None,
+                problem=f"the file starts with a UTF-16 marker but byte {self._bad_offset} "
+                "breaks UTF-16 (a cut-off copy?); save it again",
+            )
         if self._utf8_ok:
             try:
                 self._utf8.decode(b"", final=True)

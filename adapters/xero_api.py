@@ -15,7 +15,6 @@ payments or credit notes.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import sys
@@ -23,12 +22,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, BinaryIO, TextIO
+from typing import Any
 
 from adapters.base import ExportFile, Head, ParseOptions
 from adapters.columns import nfc_key
 from adapters.errors import CellError, FileRejected
-from adapters.json_stream import iter_items, top_level_keys
+from adapters.json_stream import iter_items, top_level_keys, utf8_binary
 from adapters.text import HEAD_SIZE
 from schemas.money import is_currency_code
 from schemas.records import (
@@ -92,58 +91,7 @@ class XeroApi:
 
     def parse(self, export: ExportFile, options: ParseOptions) -> Iterator[Item]:
         """Yield the contacts, sales invoices, credit notes and payments of a response."""
-        yield from _Reader().read(_Utf8Export.of(export))
-
-
-# -- bytes ----------------------------------------------------------------------------
-
-
-class _Utf8Reader(io.RawIOBase):
-    """Re-encode a text stream as UTF-8 bytes (the JSON parser reads only UTF-8)."""
-
-    def __init__(self, text: TextIO) -> None:
-        self._text = text
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        while not self._pending:
-            chunk = self._text.read(1 << 14)
-            if not chunk:
-                return 0
-            self._pending = chunk.encode("utf-8")
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        self._text.close()
-        super().close()
-
-
-class _Utf8Export(ExportFile):
-    """The export as UTF-8 bytes, whatever encoding intake sniffed (BOM, cp1252, UTF-16)."""
-
-    __slots__ = ()
-
-    @classmethod
-    def of(cls, export: ExportFile) -> _Utf8Export:
-        return cls(
-            export.path, export.name, export.encoding, export.size, export.on_progress
-        )
-
-    def open_binary(self) -> BinaryIO:
-        codec = self.encoding.codec
-        if codec is None:
-            raise FileRejected(self.encoding.problem or "the file is not text")
-        raw = super().open_binary()
-        if codec == "utf-8":
-            return raw
-        text = io.TextIOWrapper(raw, encoding=codec)
-        return io.BufferedReader(_Utf8Reader(text), 1 << 16)  # type: ignore[return-value]
+        yield from _Reader().read(export)
 
 
 # -- cells ----------------------------------------------------------------------------
@@ -385,7 +333,7 @@ class _Reader:
             ),
         }
 
-    def read(self, export: _Utf8Export) -> Iterator[Item]:
+    def read(self, export: ExportFile) -> Iterator[Item]:
         for prefix, index, value in iter_items(export, PREFIXES):
             if prefix == "DateTimeUTC":
                 yield from self._envelope_time(value)
@@ -420,9 +368,9 @@ class _Reader:
         if as_of is not None:
             yield ExportInfo(as_of=as_of)
 
-    def _check_envelope(self, export: _Utf8Export) -> None:
+    def _check_envelope(self, export: ExportFile) -> None:
         """A file with no records must at least be a Xero response (an empty page)."""
-        with export.open_binary() as file:
+        with utf8_binary(export) as file:
             head = file.read(HEAD_SIZE).decode("utf-8", errors="ignore")
         if not top_level_keys(head) & {*COLLECTIONS, *UNREAD_COLLECTIONS}:
             raise FileRejected(
@@ -569,6 +517,8 @@ class _Reader:
             reference=_text(raw, "Reference"),
             updated_at=_timestamp(raw, "UpdatedDateUTC"),
             lines=_lines(raw),
+            # List calls without page= leave LineItems out: keep the stored lines.
+            lines_known="LineItems" in raw,
         )
 
     def _allocations(

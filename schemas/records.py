@@ -96,6 +96,7 @@ class DocumentRecord:
     lines: list[LineRecord] = field(default_factory=list)
     allocations: list[AllocationRecord] = field(default_factory=list)
     line: int | None = None
+    lines_known: bool = True  # False: the export left lines out; keep the stored ones
 
     @property
     def label(self) -> str:

@@ -375,8 +375,14 @@ class BatchWriter:
         self, kind: str, written: list[tuple[int, Prepared]], updated: list[int]
     ) -> None:
         table, parent = LINE_TABLES[kind]
-        delete_where_in(self.conn, table, parent, updated)
-        rows = [(row_id, *line) for row_id, record in written for line in record.lines]
+        known = {row_id for row_id, record in written if record.lines_known}
+        delete_where_in(self.conn, table, parent, [i for i in updated if i in known])
+        rows = [
+            (row_id, *line)
+            for row_id, record in written
+            if record.lines_known
+            for line in record.lines
+        ]
         insert_rows(self.conn, table, (parent, *LINE_COLUMNS), rows)
 
     def _replace_allocations(

@@ -176,15 +176,24 @@ def balances(
     names = {
         row[0]: row[1:]
         for row in conn.execute(
-            select(A.c.id, A.c.name, A.c.external_key, A.c.parent_id)
+            select(A.c.id, A.c.name, A.c.external_key, A.c.parent_id, A.c.source)
         )
     }
+    # A source whose exports carry payment records (IIF, API feeds) recorded no cash
+    # for an account that has none: that account received nothing, not an unknown sum.
+    paying_sources = {row[0] for row in conn.execute(select(P.c.source).distinct())}
     out = []
     for (account_id, currency), s in rows.items():
-        name, key, parent_id = names[account_id]
+        name, key, parent_id, source = names[account_id]
+        parent = names[parent_id][0] if parent_id else None
         out.append(
             _balance_object(
-                name, key, names[parent_id][0] if parent_id else None, currency, s
+                name,
+                key,
+                parent,
+                currency,
+                s,
+                records_payments=source in paying_sources,
             )
         )
     out.sort(key=lambda o: (o["account"].casefold(), o["account_key"], o["currency"]))
@@ -192,9 +201,16 @@ def balances(
 
 
 def _balance_object(
-    name: str, key: str, parent: str | None, currency: str, s: dict[str, Any]
+    name: str,
+    key: str,
+    parent: str | None,
+    currency: str,
+    s: dict[str, Any],
+    *,
+    records_payments: bool = False,
 ) -> dict[str, Any]:
-    if s["payment_count"]:
+    unknown = s["invoice_paid"] is None and s["balance"] is None
+    if s["payment_count"] or (records_payments and unknown):
         paid: int | None = s["payments"] + s["marked_excess"]
     else:
         paid = s["invoice_paid"]

@@ -121,8 +121,9 @@ def _newer_copy(a: Prepared, b: Prepared) -> bool | None:
 def _conflict_reason(first: Prepared) -> str:
     where = f" on line {first.line}" if first.line else ""
     return (
-        f"{first.label} appears twice in this file with different content (first{where}); "
-        "rows of one document must be together and each document listed once"
+        f"{first.label} appears twice in this file with different content (first{where}) "
+        "and nothing says which copy is newer; list each document once (in a "
+        "one-row-per-line file, keep a document's rows together)"
     )
 
 
@@ -171,8 +172,9 @@ def _repeat_across_chunks(
         plan.conflicts.append(
             (
                 record,
-                f"{record.label} appears twice in this file with different content; "
-                "rows of one document must be together and each document listed once",
+                f"{record.label} appears twice in this file with different content "
+                "and nothing says which copy is newer; list each document once (in a "
+                "one-row-per-line file, keep a document's rows together)",
             )
         )
     elif newer:

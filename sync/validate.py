@@ -37,6 +37,7 @@ class Prepared:
     label: str
     line: int | None
     lines: list[tuple] = field(default_factory=list)
+    lines_known: bool = True
     # (kind, invoice_ref, credit_note_ref, amount_minor, currency, applied_on)
     allocations: list[tuple] = field(default_factory=list)
 
@@ -209,13 +210,14 @@ def _document(
             r.kind,
             r.account.key,
             *(v for k, v in values.items() if k != "source_updated_at"),
-            tuple(lines),
+            tuple(lines) if r.lines_known else "lines not in this export",
             tuple(allocations),
         )
     )
     values["content_hash"] = digest
     return Prepared(
         kind=r.kind,
+        lines_known=r.lines_known,
         key=values["external_id"],
         account=r.account,
         values=values,

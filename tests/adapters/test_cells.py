@@ -138,3 +138,8 @@ def test_a_date_proving_the_other_order_rejects_the_file():
         dates.parse("03/25/2025", "date", 9)
     with pytest.raises(CellError):
         dates.parse("31/02/2025", "date", 10)  # an impossible date rejects the row only
+
+
+def test_a_xero_date_beyond_the_calendar_is_a_cell_error_not_a_crash():
+    with pytest.raises(CellError, match="between the years"):
+        parse_timestamp("/Date(99999999999999999999)/")

@@ -644,11 +644,8 @@ EXPECTED = {
     "Bayview Café": (2, 0, "1108.20", "300.00", None, "0.00", "0.00", None, "808.20"),
     "Thomas & Rita Okafor": (2, 0, "943.80", "288.81", None, "50.00", None, None, "604.99"),
     "Pinecrest HOA": (1, 1, "650.00", "650.00", "0.00", "75.00", None, None, "-75.00"),
-    # FORMATS expects cash paid 0.00 and net 1107.64. The file holds no payment from
-    # Lighthouse, but sync.ledger reads "no payment records for this account" as "cash
-    # unknown" (PAID=N), so both stay null until the ledger counts a source's payment
-    # records as complete for its accounts (see the adapter's hand-off report).
-    "Lighthouse Laundromat": (1, 0, "1159.34", None, None, "51.70", None, "0.00", None),
+    # No payment from Lighthouse in a file that records payments: cash paid is 0.00.
+    "Lighthouse Laundromat": (1, 0, "1159.34", "0.00", None, "51.70", None, "0.00", "1107.64"),
 }  # fmt: skip
 FIELDS = (
     "invoice_count", "void_invoice_count", "total_billed", "total_paid", "balance_due",
@@ -668,7 +665,7 @@ def test_reference_sample_reproduces_the_figures_iif_can_tell(store, settings):
     assert set(got) == {f"{name}|USD" for name in EXPECTED}
     for name, expected in EXPECTED.items():
         assert tuple(got[f"{name}|USD"][f] for f in FIELDS) == expected, name
-    # What the ledger still needs for Lighthouse's 0.00 / 1107.64: no cash was recorded.
+    # Lighthouse's 0.00 paid is a fact of the file (no payment rows), not a default.
     assert (
         count(
             store,

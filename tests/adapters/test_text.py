@@ -46,3 +46,10 @@ def test_a_utf8_marker_with_bad_bytes_is_refused():
     enc = sniff_bytes(codecs.BOM_UTF8 + b"abc\xe9\n")
     assert enc.codec is None
     assert "UTF-8 marker" in enc.problem
+
+
+def test_a_utf16_file_cut_in_the_middle_of_a_character_is_refused_with_a_reason():
+    data = "ContactName,Total\nCafé,1.00\n".encode("utf-16")
+    enc = sniff_bytes(data[:-1])
+    assert enc.codec is None and "UTF-16" in enc.problem
+    assert sniff_bytes(data).codec == "utf-16"

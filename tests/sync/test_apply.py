@@ -73,3 +73,41 @@ def test_blank_email_never_clears_a_known_one(store):
         w = BatchWriter(conn, source="s", batch_id=2, snapshot=False)
         w.ensure_accounts([AccountRecord(key="A", name="A Renamed")])
     assert accounts(store)["A"] == ("A Renamed", "a@example.com", None)
+
+
+def test_an_export_without_lines_keeps_the_stored_lines(store, settings):
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    from schemas.records import DocumentRecord, LineRecord
+    from sync.apply import BatchWriter
+    from sync.reconcile import reconcile
+    from sync.validate import prepare
+
+    def doc(lines_known: bool, updated: datetime) -> DocumentRecord:
+        return DocumentRecord(
+            kind="invoice", external_id="X1", number="X1",
+            account=AccountRecord(key="A", name="A"), issue_date=date(2025, 1, 1),
+            total=Decimal("10.00"), balance=Decimal("10.00") if lines_known else Decimal("0.00"),
+            lines=[LineRecord(position=1, description="Pump", amount=Decimal("10.00"))] if lines_known else [],
+            lines_known=lines_known, updated_at=updated,
+        )  # fmt: skip
+
+    for batch, record in (
+        (1, doc(True, datetime(2025, 1, 1))),
+        (2, doc(False, datetime(2025, 2, 1))),
+    ):
+        prepared = prepare(record, source="x", default_currency="USD", as_of=None)
+        with store.write() as conn:
+            writer = BatchWriter(conn, source="x", batch_id=batch, snapshot=False)
+            writer.ensure_accounts([record.account])
+            writer.apply(
+                "invoice",
+                reconcile([prepared], writer.stored("invoice", ["X1"]), batch),
+            )
+            writer.finish()
+    with store.read() as conn:
+        lines = conn.execute(text("SELECT description FROM invoice_line")).all()
+        balance = conn.execute(text("SELECT balance_minor FROM invoice")).scalar_one()
+    assert [r[0] for r in lines] == ["Pump"]
+    assert balance == 0  # the header update applied; only the lines were kept
