@@ -85,12 +85,26 @@ def ensure_postgres() -> None:
             conn.execute("CREATE DATABASE test")
 
 
+def ensure_chromium() -> None:
+    """Install Debian's Chromium for the browser tests if it is missing."""
+    if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
+        return
+    if shutil.which("apt-get"):
+        print("installing Chromium with apt-get (browser tests need it)", flush=True)
+        _run_quietly(
+            "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium"
+        )
+    if not (shutil.which("chromium") or Path("/usr/bin/chromium").exists()):
+        print("Chromium is not installed; the browser tests will fail", flush=True)
+
+
 def main(argv: list[str]) -> None:
     sqlite_only = "--sqlite-only" in argv
     args = [a for a in argv if a != "--sqlite-only"]
     python = sys.executable
     step("ruff check", [python, "-m", "ruff", "check", "."])
     step("ruff format", [python, "-m", "ruff", "format", "--check", "."])
+    ensure_chromium()
     env = {k: v for k, v in os.environ.items() if k != "BILLFOLD_TEST_DATABASE"}
     step(
         "pytest on SQLite",
