@@ -15,6 +15,7 @@ from portal.security import install_headers, secret_key, uses_https
 from schemas.money import format_money
 from schemas.status import STATUS_LABELS, display_status
 from sync.config import Settings, load_settings
+from sync.errors import StoreError
 from sync.store import Store
 
 
@@ -147,6 +148,15 @@ def _error_pages(app: Flask) -> None:
             title="Not allowed",
             message=f"{request.method} is not used here.",
         ), 405
+
+    @app.errorhandler(StoreError)
+    def store_unavailable(exc: Exception) -> tuple[str, int, dict[str, str]]:
+        app.logger.error("store unavailable: %s", exc)
+        page = render_template(
+            "errors/error.html", code=503, title="Back in a moment",
+            message="The records are being updated. Please try again in a minute.",
+        )  # fmt: skip
+        return page, 503, {"Retry-After": "30"}
 
     @app.errorhandler(500)
     def failed(_exc: Exception) -> tuple[str, int]:

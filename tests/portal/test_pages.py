@@ -250,3 +250,41 @@ def test_a_malformed_id_is_a_plain_404(client, world):
     response = client.get("/invoices/abc")
     assert response.status_code == 404
     assert "Traceback" not in text_of(response)
+
+
+def test_invoice_list_pages(portal_settings, store, world):
+    from dataclasses import replace
+
+    from portal import create_app
+    from tests.portal.conftest import sign_in as do_sign_in
+
+    settings = replace(
+        portal_settings, portal=replace(portal_settings.portal, page_size=2)
+    )
+    app = create_app(settings, store=store)
+    client = app.test_client()
+    do_sign_in(app, client, "a_parent")
+    first = text_of(client.get("/invoices?sort=number"))
+    assert "Page 1 of 2" in first and "A-100" in first and "A2-300" not in first
+    second = text_of(client.get("/invoices?sort=number&page=2"))
+    assert "Page 2 of 2" in second and "A2-300" in second and "A-100" not in second
+    assert 'rel="prev"' in second
+
+
+def test_a_locked_or_unreachable_store_is_a_503_not_a_traceback(
+    app, client, world, monkeypatch
+):
+    from sync.errors import StoreError
+
+    sign_in(app, client, "a_parent")
+
+    def broken(*args, **kwargs):
+        raise StoreError("the database is locked by another program")
+
+    monkeypatch.setattr("portal.customer.invoice_page", broken)
+    response = client.get("/invoices")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30"
+    assert "Back in a moment" in text_of(response) and "Traceback" not in text_of(
+        response
+    )
