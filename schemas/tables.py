@@ -297,7 +297,7 @@ class ImportBatch(SQLModel, table=True):
     sha256: str = Field(index=True)
     size: int = Field(sa_type=BigInteger)
     adapter: str | None = None
-    status: str  # applied, duplicate, rejected, failed
+    status: str  # applied, duplicate, rejected, failed, staged, published, discarded
     reason: str | None = None
     mode: str = "incremental"
     encoding: str | None = None
@@ -311,6 +311,8 @@ class ImportBatch(SQLModel, table=True):
     finished_at: datetime | None = _when()
     stored_path: str | None = None
     duplicate_of_id: int | None = None
+    diff: str | None = Field(default=None, sa_type=Text)  # JSON, for staged batches
+    published_batch_id: int | None = None
 
 
 class RowError(SQLModel, table=True):
@@ -354,6 +356,7 @@ class PaidMark(SQLModel, table=True):
     state_changed_by: str | None = None
     state_reason: str | None = None
     basis_settled_minor: int | None = _money()
+    basis_total_minor: int | None = _money()
     basis_content_hash: str | None = None
 
 
@@ -438,3 +441,42 @@ class SignInAttempt(SQLModel, table=True):
     at: datetime = _when(required=True)
     email_hash: str
     ip: str | None = None
+
+
+class Conflict(SQLModel, table=True):
+    """Something an admin must decide: a feed that disagrees with a paid mark, a void of
+    a marked invoice. Resolved with one action, audited."""
+
+    __tablename__ = "conflict"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # feed_void, feed_disagrees
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    mark_id: int | None = Field(default=None, foreign_key="paid_mark.id")
+    batch_id: int | None = None
+    detail: str = Field(
+        default="{}", sa_type=Text
+    )  # JSON: what the feed said, what the mark said
+    opened_at: datetime = _when(required=True)
+    resolved_at: datetime | None = _when()
+    resolved_by: str | None = None
+    resolution: str | None = None
+
+
+class PaymentClaim(SQLModel, table=True):
+    """A customer's "I've paid" for an invoice, waiting for the office to confirm it."""
+
+    __tablename__ = "payment_claim"
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    amount_minor: int = Field(sa_type=BigInteger)
+    paid_on: date
+    reference: str | None = None
+    note: str | None = None
+    created_at: datetime = _when(required=True)
+    state: str = "pending"  # pending, confirmed, rejected
+    resolved_at: datetime | None = _when()
+    resolved_by: str | None = None
+    mark_id: int | None = None

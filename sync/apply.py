@@ -9,7 +9,7 @@ from a snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 from schemas.records import AccountRecord
-from schemas.status import settle_credit_note, settle_invoice
+from schemas.status import InvoiceFigures, settle_credit_note, settle_invoice
 from schemas.tables import (
     Account,
     Allocation,
@@ -428,12 +428,18 @@ class BatchWriter:
 
     # -- end of batch ---------------------------------------------------------------
 
-    def finish(self) -> int:
-        """Resolve allocations, refresh derived figures, flag snapshot gaps.
+    def finish(
+        self, judge: Callable[[Connection, set[int]], object] | None = None
+    ) -> int:
+        """Resolve allocations, judge paid marks, refresh derived figures, flag gaps.
 
-        Returns the number of records a snapshot found missing.
+        *judge* is called with the touched invoice ids before figures are refreshed
+        (the pipeline passes ``sync.marks.evaluate_marks``). Returns the number of
+        records a snapshot found missing.
         """
         self._resolve_allocations()
+        if judge is not None:
+            judge(self.conn, self.refresh_invoices)
         refresh_derived(self.conn, self.refresh_invoices, self.refresh_credit_notes)
         return self._flag_missing() if self.snapshot else 0
 
@@ -516,24 +522,24 @@ def _has_settlement_facts(values: dict[str, Any]) -> bool:
     )
 
 
-def refresh_derived(
-    conn: Connection, invoice_ids: Iterable[int], credit_note_ids: Iterable[int] = ()
-) -> None:
-    """Recompute the derived columns of the given invoices and credit notes from facts.
+def invoice_figures(
+    conn: Connection, invoice_ids: Iterable[int], *, with_marks: bool = True
+) -> dict[int, tuple[Any, InvoiceFigures]]:
+    """Return ``{id: (invoice row, figures)}`` computed from the invoices' facts.
 
-    Facts are the record's own feed columns, the allocations applied to it and, for
-    invoices, the admin's active paid marks. Rows whose figures did not change are not
-    written.
+    Facts are each invoice's own feed columns, the live allocations applied to it and,
+    when *with_marks*, the admin's active paid marks (without them: what the feed alone
+    says, which is how marks are judged against feeds).
     """
-    invoice_ids = sorted(set(invoice_ids))
-    credit_note_ids = sorted(set(credit_note_ids))
-    alloc = Allocation.__table__  # type: ignore[attr-defined]
+    alloc = _ALLOC
     sources_with_allocations = {
         row[0] for row in conn.execute(select(alloc.c.source).distinct())
     }
     inv = Invoice.__table__  # type: ignore[attr-defined]
     mark = PaidMark.__table__  # type: ignore[attr-defined]
-    for chunk in chunked(invoice_ids, IN_CHUNK):
+    out: dict[int, tuple[Any, InvoiceFigures]] = {}
+    for chunk in chunked(sorted(set(invoice_ids)), IN_CHUNK):
+        ids = {"ids": list(chunk)}
         sums: dict[tuple[int, str], int] = {}
         for row in conn.execute(
             select(alloc.c.invoice_id, alloc.c.kind, func.sum(alloc.c.amount_minor))
@@ -543,34 +549,27 @@ def refresh_derived(
                 alloc.c.invoice_id.in_(bindparam("ids", expanding=True)),
             )
             .group_by(alloc.c.invoice_id, alloc.c.kind),
-            {"ids": list(chunk)},
+            ids,
         ):
             sums[(row[0], row[1])] = int(row[2])
-        marks = {
-            row[0]: int(row[1])
-            for row in conn.execute(
-                select(mark.c.invoice_id, func.max(mark.c.amount_minor))
-                .where(
-                    mark.c.invoice_id.in_(bindparam("ids", expanding=True)),
-                    mark.c.state.in_(ACTIVE_MARK_STATES),
+        marks: dict[int, int] = {}
+        if with_marks:
+            marks = {
+                row[0]: int(row[1])
+                for row in conn.execute(
+                    select(mark.c.invoice_id, func.max(mark.c.amount_minor))
+                    .where(
+                        mark.c.invoice_id.in_(bindparam("ids", expanding=True)),
+                        mark.c.state.in_(ACTIVE_MARK_STATES),
+                    )
+                    .group_by(mark.c.invoice_id),
+                    ids,
                 )
-                .group_by(mark.c.invoice_id),
-                {"ids": list(chunk)},
-            )
-        }
-        changes = []
+            }
         for row in conn.execute(
-            select(
-                inv.c.id, inv.c.source, inv.c.total_minor, inv.c.lifecycle,
-                inv.c.feed_balance_minor, inv.c.feed_paid_minor, inv.c.feed_credited_minor,
-                inv.c.paid_flag, inv.c.paid_minor, inv.c.credited_minor, inv.c.balance_minor,
-                inv.c.status, inv.c.settled_by, inv.c.marked_excess_minor,
-            ).where(inv.c.id.in_(bindparam("ids", expanding=True))),
-            {"ids": list(chunk)},
-        ):  # fmt: skip
+            select(inv).where(inv.c.id.in_(bindparam("ids", expanding=True))), ids
+        ):
             carries = row.source in sources_with_allocations
-            cash = sums.get((row.id, "cash"), 0 if carries else None)
-            credit = sums.get((row.id, "credit"), 0 if carries else None)
             figures = settle_invoice(
                 total=row.total_minor,
                 lifecycle=row.lifecycle,
@@ -578,33 +577,52 @@ def refresh_derived(
                 feed_paid=row.feed_paid_minor,
                 feed_credited=row.feed_credited_minor,
                 paid_flag=row.paid_flag,
-                alloc_cash=cash,
-                alloc_credit=credit,
+                alloc_cash=sums.get((row.id, "cash"), 0 if carries else None),
+                alloc_credit=sums.get((row.id, "credit"), 0 if carries else None),
                 marked=marks.get(row.id),
             )
-            new = (
-                figures.paid,
-                figures.credited,
-                figures.balance,
-                figures.status,
-                figures.settled_by,
-                figures.marked_excess,
-            )
-            old = (
-                row.paid_minor,
-                row.credited_minor,
-                row.balance_minor,
-                row.status,
-                row.settled_by,
-                row.marked_excess_minor,
-            )
-            if new != old:
-                changes.append((*new, row.id))
-        update_rows(
-            conn, "invoice",
-            ("paid_minor", "credited_minor", "balance_minor", "status", "settled_by",
-             "marked_excess_minor"), changes,
-        )  # fmt: skip
+            out[row.id] = (row, figures)
+    return out
+
+
+def refresh_derived(
+    conn: Connection, invoice_ids: Iterable[int], credit_note_ids: Iterable[int] = ()
+) -> None:
+    """Recompute the derived columns of the given invoices and credit notes from facts.
+
+    Rows whose figures did not change are not written.
+    """
+    changes = []
+    for row_id, (row, f) in invoice_figures(conn, invoice_ids).items():
+        new = (f.paid, f.credited, f.balance, f.status, f.settled_by, f.marked_excess)
+        old = (
+            row.paid_minor,
+            row.credited_minor,
+            row.balance_minor,
+            row.status,
+            row.settled_by,
+            row.marked_excess_minor,
+        )
+        if new != old:
+            changes.append((*new, row_id))
+    update_rows(
+        conn,
+        "invoice",
+        (
+            "paid_minor",
+            "credited_minor",
+            "balance_minor",
+            "status",
+            "settled_by",
+            "marked_excess_minor",
+        ),
+        changes,
+    )
+    credit_note_ids = sorted(set(credit_note_ids))
+    alloc = _ALLOC
+    sources_with_allocations = {
+        row[0] for row in conn.execute(select(alloc.c.source).distinct())
+    }
     cn = CreditNote.__table__  # type: ignore[attr-defined]
     for chunk in chunked(credit_note_ids, IN_CHUNK):
         applied = {

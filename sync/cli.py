@@ -591,6 +591,164 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     run_server(ctx.config_path, host, port, workers)
 
 
+@main.command("mark-paid")
+@click.argument("invoice", required=False)
+@click.option("--source", default=None, help="Only look for INVOICE in this source.")
+@click.option(
+    "--amount", default=None, help="Total settled (default: the invoice's total)."
+)
+@click.option(
+    "--date",
+    "paid_on",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="When it was paid (default today).",
+)
+@click.option("--method", default=None)
+@click.option("--reference", default=None)
+@click.option("--note", default=None)
+@click.option(
+    "--undo", "undo", type=int, default=None, help="Withdraw paid mark UNDO instead."
+)
+@pass_context
+@_guard
+def mark_paid_command(
+    ctx: Context,
+    invoice: str | None,
+    source: str | None,
+    amount: str | None,
+    paid_on: datetime | None,
+    method: str | None,
+    reference: str | None,
+    note: str | None,
+    undo: int | None,
+) -> None:
+    """Record that INVOICE (its number) is paid when no feed says so; or --undo MARK_ID."""
+    from decimal import Decimal, InvalidOperation
+
+    from sqlalchemy import select
+
+    from schemas.money import MoneyError, to_minor
+    from schemas.tables import Invoice
+    from sync.marks import mark_paid, undo_mark
+
+    with ctx.store().write() as conn:
+        if undo is not None:
+            undo_mark(conn, undo, "cli")
+            click.echo(f"paid mark {undo} withdrawn")
+            return
+        if not invoice:
+            raise UsageError("name the invoice number (or use --undo MARK_ID)")
+        table = Invoice.__table__  # type: ignore[attr-defined]
+        stmt = select(table.c.id, table.c.currency, table.c.source).where(
+            table.c.number == invoice
+        )
+        if source:
+            stmt = stmt.where(table.c.source == source)
+        rows = conn.execute(stmt).all()
+        if len(rows) != 1:
+            raise UsageError(
+                f"{len(rows)} invoices are numbered {invoice!r}"
+                + (
+                    "; add --source"
+                    if rows
+                    else "; `billfold invoices --account KEY` lists them"
+                )
+            )
+        minor = None
+        if amount is not None:
+            try:
+                minor = to_minor(Decimal(amount), rows[0].currency)
+            except (InvalidOperation, MoneyError) as exc:
+                raise UsageError(
+                    f"--amount {amount!r} is not an amount in {rows[0].currency}"
+                ) from exc
+        when = paid_on.date() if paid_on else datetime.now(UTC).date()
+        mark_id = mark_paid(
+            conn, rows[0].id, paid_on=when, actor="cli", amount_minor=minor,
+            method=method, reference=reference, note=note,
+        )  # fmt: skip
+    click.echo(f"invoice {invoice} marked paid (mark {mark_id})")
+
+
+@main.group()
+def admin() -> None:
+    """Office staff who use the admin portal."""
+
+
+@admin.command("add")
+@click.argument("email")
+@click.option("--name", default=None)
+@click.option(
+    "--no-email", is_flag=True, help="Print the sign-in link instead of emailing it."
+)
+@pass_context
+@_guard
+def admin_add(ctx: Context, email: str, name: str | None, no_email: bool) -> None:
+    """Make EMAIL an admin and send a sign-in link for the admin portal."""
+    from sync import access
+    from sync.audit import record
+    from sync.mail import Message, send
+
+    settings = ctx.settings
+    with ctx.store().write(ledger=False) as conn:
+        admin_id = access.ensure_admin(conn, email, name)
+        token = access.issue_link(
+            conn,
+            "admin",
+            admin_id,
+            access.normalise_email(email),
+            settings.portal.link_minutes,
+        )
+        record(conn, "cli", "admin_add", record_kind="admin", record_id=admin_id)
+    url = access.link_url(settings.base_url, token, admin=True)
+    if no_email:
+        click.echo(url)
+        return
+    body = (
+        f"You can now manage billfold for {settings.business.name}.\n\nSign in (the link works "
+        f"once, for {settings.portal.link_minutes} minutes):\n\n{url}\n\nLater, ask for a new "
+        f"link at {settings.base_url.rstrip('/')}/admin/sign-in.\n"
+    )
+    sent = send(
+        settings,
+        Message(
+            access.normalise_email(email),
+            f"billfold admin access for {settings.business.name}",
+            body,
+        ),
+    )
+    click.echo(
+        f"{email} is an admin" + ("" if sent else f"; no SMTP configured, link: {url}")
+    )
+
+
+@admin.command("remove")
+@click.argument("email")
+@pass_context
+@_guard
+def admin_remove(ctx: Context, email: str) -> None:
+    """Take admin access away from EMAIL (their sessions end at once)."""
+    from sqlalchemy import update
+
+    from schemas.tables import AdminUser, utcnow
+    from sync import access
+    from sync.audit import record
+
+    with ctx.store().write(ledger=False) as conn:
+        found = access.find_admin(conn, email)
+        if found is None:
+            raise UsageError(f"{email} is not an admin")
+        table = AdminUser.__table__  # type: ignore[attr-defined]
+        conn.execute(
+            update(table).where(table.c.id == found["id"]).values(revoked_at=utcnow())
+        )
+        access.end_sessions_of(conn, "admin", found["id"])
+        access.kill_links(conn, "admin", found["id"])
+        record(conn, "cli", "admin_remove", record_kind="admin", record_id=found["id"])
+    click.echo(f"{email} is no longer an admin")
+
+
 # -- demo -------------------------------------------------------------------------------
 
 

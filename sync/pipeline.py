@@ -40,6 +40,7 @@ from sync.config import Settings
 from sync.errors import StoreError
 from sync.intake import Intake, IntakeError, take_in
 from sync.log import event
+from sync.marks import evaluate_marks
 from sync.reconcile import reconcile
 from sync.store import Store
 from sync.validate import Prepared, prepare
@@ -311,7 +312,11 @@ def import_file(
                 batch_id,
             )
             run.take(adapter_cls().parse(export, options))
-            flagged = run.writer.finish()
+            flagged = run.writer.finish(
+                judge=lambda conn, ids: evaluate_marks(
+                    conn, ids, batch_id, f"source:{source}"
+                )
+            )
             counts = run.writer.counts
             result.created, result.updated, result.unchanged = (
                 counts.created,

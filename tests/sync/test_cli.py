@@ -153,3 +153,45 @@ def test_bad_config_exits_2_with_the_key(tmp_path):
     result = CliRunner().invoke(main, ["--config", str(config), "balances"])
     assert result.exit_code == 2
     assert "unknown setting colour" in result.output
+
+
+def test_mark_paid_and_undo_from_the_command_line(cli, tmp_path):
+    path = write_csv(
+        tmp_path / "m.csv",
+        header_without_lines(),
+        [invoice_row("CLI-1", "Cli Co", "80.00")],
+    )
+    cli("import", str(path))
+    code, out = cli(
+        "mark-paid",
+        "CLI-1",
+        "--amount",
+        "30.00",
+        "--date",
+        "2025-06-01",
+        "--method",
+        "cash",
+    )
+    assert code == 0, out
+    mark_id = int(out.rsplit("mark ", 1)[1].rstrip(")\n"))
+    [row] = json.loads(cli("invoices", "--account", "Cli Co", "--json")[1])
+    assert (row["status"], row["balance_due"]) in (
+        ("partially_paid", "50.00"),
+        ("overdue", "50.00"),
+    )
+    assert cli("mark-paid", "CLI-1", "--amount", "80.001")[0] == 2
+    assert cli("mark-paid", "NOPE")[0] == 2
+    code, out = cli("mark-paid", "--undo", str(mark_id))
+    assert code == 0
+    [row] = json.loads(cli("invoices", "--account", "Cli Co", "--json")[1])
+    assert row["balance_due"] == "80.00"
+
+
+def test_admin_add_prints_a_link_without_smtp(cli):
+    code, out = cli("admin", "add", "Office@Example.com", "--no-email")
+    assert code == 0 and "/admin/sign-in/" in out
+    assert cli("admin", "remove", "office@example.com")[0] == 0
+    assert (
+        cli("admin", "remove", "office@example.com")[0] == 0
+    )  # removing twice is harmless
+    assert cli("admin", "remove", "nobody@example.com")[0] == 2

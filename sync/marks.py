@@ -1,0 +1,389 @@
+"""Paid marks: what the office knows that no feed says, and how feeds are held against it.
+
+A ``PaidMark`` is an admin's append-only assertion that an invoice is paid (in full or
+up to an amount). It never gets edited by an import; its effect is ``max(feed, mark)``
+(schemas.status), never the sum. When a batch touches a marked invoice, the feed is
+judged against the mark (DESIGN.md, "Manual marks"):
+
+* the feed now shows at least the marked amount settled -> the mark is *confirmed*
+  (closed); the feed's own figures take over;
+* the feed voids or deletes the invoice -> void wins; the mark is *superseded* and a
+  ``feed_void`` conflict asks the office to check (a refund may be owed);
+* the total changed, or the feed's settled amount went down since the mark (a bounced
+  payment) -> the mark is *conflicted*: the invoice keeps the marked status and a
+  ``feed_disagrees`` conflict waits for one of two actions (keep the mark, accept the
+  feed);
+* anything else (the feed still lags) -> nothing changes.
+
+Customers can say "I've paid" (a ``PaymentClaim``); confirming one creates a mark.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from schemas.money import format_money
+from schemas.tables import Conflict, Invoice, PaidMark, PaymentClaim, utcnow
+from sync.apply import ACTIVE_MARK_STATES, invoice_figures, refresh_derived
+from sync.audit import record
+from sync.errors import UsageError
+
+M = PaidMark.__table__  # type: ignore[attr-defined]
+K = Conflict.__table__  # type: ignore[attr-defined]
+I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
+CL = PaymentClaim.__table__  # type: ignore[attr-defined]
+CONFLICT_ACTIONS = {
+    "feed_void": ("acknowledge",),
+    "feed_disagrees": ("keep_mark", "accept_feed"),
+}
+
+
+def _invoice(conn: Connection, invoice_id: int) -> Any:
+    row = conn.execute(select(I).where(I.c.id == invoice_id)).first()
+    if row is None:
+        raise UsageError(f"there is no invoice {invoice_id}")
+    return row
+
+
+def mark_paid(
+    conn: Connection,
+    invoice_id: int,
+    *,
+    paid_on: date,
+    actor: str,
+    amount_minor: int | None = None,
+    method: str | None = None,
+    reference: str | None = None,
+    note: str | None = None,
+) -> int:
+    """Record that an invoice is paid (up to *amount_minor*, default its total).
+
+    The amount is the total the office says is settled, not an increment. An earlier
+    open mark on the same invoice is superseded (history is kept).
+    """
+    inv = _invoice(conn, invoice_id)
+    if inv.lifecycle != "issued":
+        raise UsageError(
+            f"invoice {inv.number} is {inv.lifecycle}; only issued invoices can be marked paid"
+        )
+    amount = inv.total_minor if amount_minor is None else amount_minor
+    if amount <= 0 or amount > inv.total_minor:
+        raise UsageError(
+            f"the amount paid on invoice {inv.number} must be more than 0 and at most its "
+            f"total {format_money(inv.total_minor, inv.currency)}"
+        )
+    _, feed = invoice_figures(conn, [invoice_id], with_marks=False)[invoice_id]
+    now = utcnow()
+    conn.execute(
+        update(M)
+        .where(M.c.invoice_id == invoice_id, M.c.state.in_(ACTIVE_MARK_STATES))
+        .values(
+            state="superseded",
+            state_changed_at=now,
+            state_changed_by=actor,
+            state_reason="a newer mark",
+        )
+    )
+    mark_id = conn.execute(
+        insert(M)
+        .values(
+            invoice_id=invoice_id,
+            amount_minor=amount,
+            paid_on=paid_on,
+            method=method or None,
+            reference=reference or None,
+            note=note or None,
+            created_by=actor,
+            created_at=now,
+            state="active",
+            basis_settled_minor=feed.settled,
+            basis_total_minor=inv.total_minor,
+            basis_content_hash=inv.content_hash,
+        )
+        .returning(M.c.id)
+    ).scalar_one()
+    refresh_derived(conn, [invoice_id])
+    record(
+        conn, actor, "mark_paid", account_id=inv.account_id, record_kind="invoice",
+        record_id=invoice_id, mark=mark_id, amount=amount, paid_on=paid_on, method=method,
+        reference=reference,
+    )  # fmt: skip
+    return mark_id
+
+
+def undo_mark(
+    conn: Connection, mark_id: int, actor: str, reason: str = "undone"
+) -> None:
+    """Withdraw a mark (it stays in the history as revoked)."""
+    mark = conn.execute(select(M).where(M.c.id == mark_id)).first()
+    if mark is None or mark.state not in ACTIVE_MARK_STATES:
+        raise UsageError(f"paid mark {mark_id} is not open")
+    now = utcnow()
+    conn.execute(
+        update(M)
+        .where(M.c.id == mark_id)
+        .values(
+            state="revoked",
+            state_changed_at=now,
+            state_changed_by=actor,
+            state_reason=reason,
+        )
+    )
+    _close_conflicts(conn, mark_id, actor, "mark withdrawn")
+    refresh_derived(conn, [mark.invoice_id])
+    inv = _invoice(conn, mark.invoice_id)
+    record(
+        conn,
+        actor,
+        "undo_mark",
+        account_id=inv.account_id,
+        record_kind="invoice",
+        record_id=inv.id,
+        mark=mark_id,
+    )
+
+
+def _close_conflicts(
+    conn: Connection, mark_id: int, actor: str, resolution: str
+) -> None:
+    conn.execute(
+        update(K)
+        .where(K.c.mark_id == mark_id, K.c.resolved_at.is_(None))
+        .values(resolved_at=utcnow(), resolved_by=actor, resolution=resolution)
+    )
+
+
+def _open_conflict(
+    conn: Connection, kind: str, mark: Any, batch_id: int | None, **detail: Any
+) -> None:
+    already = conn.execute(
+        select(K.c.id).where(
+            K.c.mark_id == mark.id, K.c.kind == kind, K.c.resolved_at.is_(None)
+        )
+    ).first()
+    if already:
+        return
+    conn.execute(
+        insert(K).values(
+            kind=kind,
+            invoice_id=mark.invoice_id,
+            mark_id=mark.id,
+            batch_id=batch_id,
+            detail=json.dumps(detail, default=str, sort_keys=True),
+            opened_at=utcnow(),
+        )
+    )
+
+
+def evaluate_marks(
+    conn: Connection, invoice_ids: Iterable[int], batch_id: int | None, actor: str
+) -> int:
+    """Judge fresh feed facts against open marks (inside the import's transaction).
+
+    Returns how many conflicts were opened.
+    """
+    ids = sorted(set(invoice_ids))
+    if not ids:
+        return 0
+    marks = conn.execute(
+        select(M).where(M.c.invoice_id.in_(ids), M.c.state.in_(ACTIVE_MARK_STATES))
+    ).all()
+    if not marks:
+        return 0
+    feeds = invoice_figures(conn, [m.invoice_id for m in marks], with_marks=False)
+    opened = 0
+    now = utcnow()
+    for mark in marks:
+        inv, feed = feeds[mark.invoice_id]
+
+        def move(state: str, reason: str, mark: Any = mark) -> None:
+            conn.execute(
+                update(M)
+                .where(M.c.id == mark.id)
+                .values(
+                    state=state,
+                    state_changed_at=now,
+                    state_changed_by=actor,
+                    state_reason=reason,
+                )
+            )
+
+        if inv.lifecycle in ("void", "deleted"):
+            move("superseded", f"the feed {inv.lifecycle} the invoice")
+            _open_conflict(
+                conn, "feed_void", mark, batch_id,
+                feed=inv.lifecycle, marked=mark.amount_minor, currency=inv.currency,
+            )  # fmt: skip
+            opened += 1
+        elif feed.settled is not None and feed.settled >= mark.amount_minor:
+            move("confirmed", "the feed shows it paid")
+            _close_conflicts(conn, mark.id, actor, "the feed caught up")
+            record(
+                conn,
+                actor,
+                "mark_confirmed",
+                account_id=inv.account_id,
+                record_kind="invoice",
+                record_id=inv.id,
+                mark=mark.id,
+            )
+        elif (
+            mark.basis_total_minor is not None
+            and inv.total_minor != mark.basis_total_minor
+        ) or (
+            feed.settled is not None
+            and mark.basis_settled_minor is not None
+            and feed.settled < mark.basis_settled_minor
+        ):
+            if mark.state != "conflicted":
+                move("conflicted", "the feed disagrees")
+            _open_conflict(
+                conn, "feed_disagrees", mark, batch_id,
+                feed_total=inv.total_minor, basis_total=mark.basis_total_minor,
+                feed_settled=feed.settled, basis_settled=mark.basis_settled_minor,
+                marked=mark.amount_minor, currency=inv.currency,
+            )  # fmt: skip
+            opened += 1
+    return opened
+
+
+def resolve_conflict(
+    conn: Connection, conflict_id: int, action: str, actor: str
+) -> None:
+    """Settle a conflict with one of its actions (see CONFLICT_ACTIONS)."""
+    conflict = conn.execute(select(K).where(K.c.id == conflict_id)).first()
+    if conflict is None or conflict.resolved_at is not None:
+        raise UsageError(f"conflict {conflict_id} is not open")
+    if action not in CONFLICT_ACTIONS.get(conflict.kind, ()):
+        raise UsageError(f"{action!r} does not resolve a {conflict.kind} conflict")
+    now = utcnow()
+    if action == "keep_mark" and conflict.mark_id:
+        _, feed = invoice_figures(conn, [conflict.invoice_id], with_marks=False)[
+            conflict.invoice_id
+        ]
+        inv = _invoice(conn, conflict.invoice_id)
+        # The office stands by its mark: judge later feeds from what the feed says now.
+        conn.execute(
+            update(M)
+            .where(M.c.id == conflict.mark_id)
+            .values(
+                state="active", state_changed_at=now, state_changed_by=actor, state_reason="kept by the office",
+                basis_settled_minor=feed.settled, basis_total_minor=inv.total_minor,
+            )
+        )  # fmt: skip
+    elif action == "accept_feed" and conflict.mark_id:
+        conn.execute(
+            update(M)
+            .where(M.c.id == conflict.mark_id)
+            .values(
+                state="revoked",
+                state_changed_at=now,
+                state_changed_by=actor,
+                state_reason="feed accepted",
+            )
+        )
+    conn.execute(
+        update(K)
+        .where(K.c.id == conflict_id)
+        .values(resolved_at=now, resolved_by=actor, resolution=action)
+    )
+    refresh_derived(conn, [conflict.invoice_id])
+    inv = _invoice(conn, conflict.invoice_id)
+    record(
+        conn,
+        actor,
+        "resolve_conflict",
+        account_id=inv.account_id,
+        record_kind="invoice",
+        record_id=inv.id,
+        conflict=conflict_id,
+        resolution=action,
+    )
+
+
+def claim_payment(
+    conn: Connection,
+    invoice_id: int,
+    contact_id: int,
+    *,
+    amount_minor: int,
+    paid_on: date,
+    reference: str | None,
+    note: str | None,
+    ip: str | None = None,
+) -> int:
+    """Record a customer's "I've paid"; nothing changes until the office confirms it."""
+    inv = _invoice(conn, invoice_id)
+    if amount_minor <= 0 or amount_minor > inv.total_minor:
+        raise UsageError(
+            f"the amount must be more than 0 and at most {format_money(inv.total_minor, inv.currency)}"
+        )
+    claim_id = conn.execute(
+        insert(CL)
+        .values(
+            invoice_id=invoice_id, contact_id=contact_id, amount_minor=amount_minor, paid_on=paid_on,
+            reference=reference or None, note=note or None, created_at=utcnow(), state="pending",
+        )
+        .returning(CL.c.id)
+    ).scalar_one()  # fmt: skip
+    record(
+        conn,
+        f"contact:{contact_id}",
+        "claim_paid",
+        account_id=inv.account_id,
+        record_kind="invoice",
+        record_id=invoice_id,
+        ip=ip,
+        claim=claim_id,
+        amount=amount_minor,
+    )
+    return claim_id
+
+
+def confirm_claim(conn: Connection, claim_id: int, actor: str) -> int:
+    """Accept a customer's "I've paid": it becomes a paid mark. Returns the mark id."""
+    claim = conn.execute(select(CL).where(CL.c.id == claim_id)).first()
+    if claim is None or claim.state != "pending":
+        raise UsageError(f"claim {claim_id} is not waiting for a decision")
+    row, now_figures = invoice_figures(conn, [claim.invoice_id])[claim.invoice_id]
+    settled = now_figures.settled or 0
+    amount = min(row.total_minor, settled + claim.amount_minor)
+    mark_id = mark_paid(
+        conn, claim.invoice_id, paid_on=claim.paid_on, actor=actor, amount_minor=amount,
+        method="reported by customer", reference=claim.reference, note=claim.note,
+    )  # fmt: skip
+    conn.execute(
+        update(CL)
+        .where(CL.c.id == claim_id)
+        .values(
+            state="confirmed", resolved_at=utcnow(), resolved_by=actor, mark_id=mark_id
+        )
+    )
+    return mark_id
+
+
+def reject_claim(conn: Connection, claim_id: int, actor: str) -> None:
+    """Turn down a customer's "I've paid" (it stays on record)."""
+    claim = conn.execute(select(CL).where(CL.c.id == claim_id)).first()
+    if claim is None or claim.state != "pending":
+        raise UsageError(f"claim {claim_id} is not waiting for a decision")
+    conn.execute(
+        update(CL)
+        .where(CL.c.id == claim_id)
+        .values(state="rejected", resolved_at=utcnow(), resolved_by=actor)
+    )
+    inv = _invoice(conn, claim.invoice_id)
+    record(
+        conn,
+        actor,
+        "reject_claim",
+        account_id=inv.account_id,
+        record_kind="invoice",
+        record_id=inv.id,
+        claim=claim_id,
+    )
