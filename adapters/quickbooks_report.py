@@ -40,7 +40,6 @@ from adapters.errors import CellError, FileRejected
 from adapters.quickbooks_names import quickbooks_account, quickbooks_ancestors
 from schemas.records import (
     AccountRecord,
-    AllocationRecord,
     DocumentRecord,
     ExportInfo,
     Item,
@@ -951,27 +950,20 @@ class _Reader:
         )
         if kind != SALES_RECEIPT:
             return [record]
-        # A sales receipt is billed and paid at once: an invoice settled by its own cash.
+        # A sales receipt is billed and paid at once: an invoice whose own facts say it
+        # is settled by cash, and a payment with nothing left over. No allocation links
+        # them: a source that carries allocations is taken to carry all of them, which
+        # would make every other invoice of the report look unpaid.
         record.external_id = f"Sales Receipt {number}"
         record.amount_paid, record.amount_credited = abs(amount), Decimal(0)
         record.balance, record.paid_flag = Decimal(0), True
         if void or amount == 0:
             return [record]
         payment = self._payment(
-            row,
-            account,
-            currency,
-            issued,
-            f"Sales Receipt {number}",
-            amount,
-            memo,
-            None,
+            row, account, currency, issued, record.external_id, amount, memo, None
         )
         payment.reference = number
         payment.unapplied = Decimal(0)
-        payment.allocations = [
-            AllocationRecord("cash", record.external_id, abs(amount), issued)
-        ]
         return [record, payment]
 
     def _payment(
