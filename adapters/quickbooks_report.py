@@ -300,14 +300,19 @@ class _XlsxSheet:
                 line = 0
                 while True:
                     try:
-                        row = _excel_call(next, cells)
+                        row = _excel_call(_next_row, cells)
                     except StopIteration:
                         return
                     line += 1
-                    yield _Row(line, [_excel_cell(c) for c in row])
+                    yield _Row(line, row)
             finally:
                 with contextlib.suppress(Exception):
                     workbook.close()
+
+
+def _next_row(cells: Iterator[Any]) -> list[Cell]:
+    # Cell values and formats are looked up lazily, so a damaged workbook can fail here.
+    return [_excel_cell(c) for c in next(cells)]
 
 
 def _load_workbook(file: Any) -> Any:
