@@ -561,6 +561,25 @@ def test_parent_child_names_in_a_customer_column(tmp_path):
     )
 
 
+def test_names_are_compared_in_nfc_with_outer_spaces_dropped(tmp_path):
+    body = [
+        il_row("1", "Bayview Cafe\u0301 ", "1.00", "1.00"),
+        il_row("2", "Bayview Café", "1.00", "1.00"),
+        il_row("3", "O'Malley", "1.00", "1.00"),
+        il_row("4", "O’Malley", "1.00", "1.00"),
+    ]
+    docs = of(
+        parse_bytes(tmp_path, report_csv(IL_HEADER, body, title="Invoice List")),
+        DocumentRecord,
+    )
+    assert [d.account.key for d in docs] == [
+        "Bayview Café",
+        "Bayview Café",
+        "O'Malley",
+        "O’Malley",
+    ]
+
+
 def test_nested_customer_groups_name_sub_customers(tmp_path):
     body = [
         ["Freeman Sporting Goods"],
