@@ -901,23 +901,23 @@ class _Reader:
             raise CellError("", "the transaction date", "date")
         memo = self._text(row, "memo").strip() or None
         open_balance = self._open_balance(row)
-        if kind == PAYMENT:
-            payment = self._payment(
-                row, account, currency, issued, number, amount, memo, open_balance
-            )
-            records: list[Item] = [payment]
-            if amount == 0 and memo and _VOID_MEMO.match(memo):
-                payment.lifecycle = "void"
-            elif amount == 0:
-                # Kept as a payment of 0.00 so the customer's cash total is known.
-                records.append(
-                    Note(
-                        f"{kind_text} {number or '(no number)'} on {issued}: 0.00 cash; "
-                        "it applies a credit to an invoice, which this report does not "
-                        "name (imported as a payment of 0.00)",
-                        row.line,
-                    )
+        if kind == PAYMENT and amount == 0:
+            # QuickBooks applying a credit memo (or a voided payment): no cash moved,
+            # and the report does not say which invoice the credit went to.
+            what = "voided" if memo and _VOID_MEMO.match(memo) else "applies a credit"
+            return [
+                Note(
+                    f"skipped {kind_text} {number or '(no number)'} on {issued}: 0.00, "
+                    f"no cash received ({what})",
+                    row.line,
                 )
+            ]
+        if kind == PAYMENT:
+            records: list[Item] = [
+                self._payment(
+                    row, account, currency, issued, number, amount, memo, open_balance
+                )
+            ]
         else:
             records = self._documents(
                 row, kind, account, currency, issued, number, amount, memo, open_balance
@@ -952,6 +952,7 @@ class _Reader:
             balance=None if open_balance is None else abs(open_balance),
             memo=memo,
             line=row.line,
+            lines_known=False,  # reports have no line items; keep any stored ones
         )
         if kind != SALES_RECEIPT:
             return [record]
@@ -994,7 +995,7 @@ class _Reader:
             amount=abs(amount),
             currency=currency,
             reference=number or None,
-            memo=memo or ("applies credit; no cash received" if amount == 0 else None),
+            memo=memo,
             unapplied=None if open_balance is None else abs(open_balance),
             line=row.line,
         )

@@ -35,7 +35,7 @@ from tests.adapters.quickbooks_report_workbooks import (
     write_report,
 )
 from tests.conftest import SAMPLES
-from tests.helpers import balances_by_account, run_import
+from tests.helpers import balances_by_account, count, run_import
 
 OURS = SAMPLES / "quickbooks_report"
 INVOICE_LIST = OURS / "harbor_invoice_list.csv"
@@ -235,11 +235,13 @@ def test_transaction_list_reproduces_billed_paid_credits_and_net(store, settings
         ) == (billed, paid, credits, net), name
         # Which invoice a payment or credit settled is not in the report, so neither
         # balances nor what is left of a credit note are known.
+        # (An account with no credit notes or no payments has none of them left.)
         left = None if credits != "0.00" else "0.00"
+        unapplied = None if paid != "0.00" else "0.00"
         assert (b["balance_due"], b["remaining_credit"], b["unapplied_payments"]) == (
             None,
             left,
-            None,
+            unapplied,
         ), name
     assert {s for *_, s, _ in invoices(store).values()} == {"unknown", "void"}
     assert any("Estimate 1015" in w for w in result.warnings)
@@ -789,21 +791,28 @@ def test_rows_that_do_not_post_or_are_not_imported_become_notes(tmp_path):
     assert "leaves what they owe unchanged" in messages[2]
 
 
-def test_zero_payments_move_no_cash_and_voided_payments_are_void(tmp_path):
+def test_zero_payments_are_notes_not_cash(tmp_path):
     body = [
         ["A"],
         tl_row("05/30/2025", "Payment", "", "0.00"),
         tl_row("05/31/2025", "Payment", "88", "0.00", memo="Voided"),
     ]
     items = parse_bytes(tmp_path, report_csv(TL_HEADER, body))
-    credit_use, voided = of(items, PaymentRecord)
-    assert (credit_use.amount, credit_use.lifecycle, credit_use.allocations) == (
-        Decimal("0.00"),
-        "active",
-        [],
-    )
-    assert any("applies a credit" in n.message for n in of(items, Note))
-    assert voided.lifecycle == "void"
+    assert of(items, PaymentRecord) == []
+    notes = [n.message for n in of(items, Note) if n.line]
+    assert notes == [
+        "skipped Payment (no number) on 2025-05-30: 0.00, no cash received "
+        "(applies a credit)",
+        "skipped Payment 88 on 2025-05-31: 0.00, no cash received (voided)",
+    ]
+
+
+def test_a_report_keeps_the_line_items_another_export_gave(store, settings):
+    run_import(store, settings, SAMPLES / "generic" / "harbor_ledger.csv", source="qb")
+    lines = count(store, "invoice_line")
+    result = run_import(store, settings, INVOICE_LIST, source="qb")
+    assert result.updated > 0
+    assert count(store, "invoice_line") == lines > 0
 
 
 def test_payments_without_ids_get_distinct_stable_ids(tmp_path):
