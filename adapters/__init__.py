@@ -9,7 +9,15 @@ and ``parse(export, options)`` (see ``adapters.base``), then add it to
 from adapters.generic_csv import GenericCsv
 from adapters.quickbooks_api import QuickBooksApi
 from adapters.quickbooks_iif import QuickBooksIif
+from adapters.quickbooks_report import QuickBooksReport
 from adapters.xero_api import XeroApi
 from adapters.xero_csv import XeroCsv
 
-BUILTIN_ADAPTERS: tuple = (GenericCsv, QuickBooksApi, QuickBooksIif, XeroApi, XeroCsv)
+BUILTIN_ADAPTERS: tuple = (
+    GenericCsv,
+    QuickBooksApi,
+    QuickBooksIif,
+    QuickBooksReport,
+    XeroApi,
+    XeroCsv,
+)

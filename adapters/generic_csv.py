@@ -95,7 +95,7 @@ VENDOR_MARKERS = frozenset(
     for h in (
         "InvoiceAmountPaid", "InvoiceAmountDue", "POAddressLine1", "InventoryItemCode",
         "TaxType", "TrackingName1", "BrandingTheme", "Transaction Type", "Open Balance",
-        "Memo/Description", "!TRNS", "TRNSTYPE",
+        "Memo/Description", "!TRNS", "TRNSTYPE", "Posting",
     )
 )  # fmt: skip
 
