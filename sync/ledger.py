@@ -182,6 +182,7 @@ def balances(
     # A source whose exports carry payment records (IIF, API feeds) recorded no cash
     # for an account that has none: that account received nothing, not an unknown sum.
     paying_sources = {row[0] for row in conn.execute(select(P.c.source).distinct())}
+    crediting_sources = {row[0] for row in conn.execute(select(C.c.source).distinct())}
     out = []
     for (account_id, currency), s in rows.items():
         name, key, parent_id, source = names[account_id]
@@ -194,6 +195,7 @@ def balances(
                 currency,
                 s,
                 records_payments=source in paying_sources,
+                records_credit_notes=source in crediting_sources,
             )
         )
     out.sort(key=lambda o: (o["account"].casefold(), o["account_key"], o["currency"]))
@@ -208,6 +210,7 @@ def _balance_object(
     s: dict[str, Any],
     *,
     records_payments: bool = False,
+    records_credit_notes: bool = True,
 ) -> dict[str, Any]:
     unknown = s["invoice_paid"] is None and s["balance"] is None
     if s["payment_count"] or (records_payments and unknown):
@@ -215,8 +218,19 @@ def _balance_object(
     else:
         paid = s["invoice_paid"]
     balance, remaining, unapplied = s["balance"], s["remaining"], s["unapplied"]
-    if None not in (balance, remaining, unapplied):
-        net: int | None = balance - remaining - unapplied
+    # A source whose exports never carry credit notes (or payments) cannot say there
+    # are none: those figures are unknown, not zero. They are left out of the net
+    # (what the export says is due) rather than making it unknown.
+    remaining_silent = not records_credit_notes and not s["credit_note_count"]
+    unapplied_silent = not records_payments and not s["payment_count"]
+    if remaining_silent:
+        remaining = None
+    if unapplied_silent:
+        unapplied = None
+    known_remaining = 0 if remaining_silent else remaining
+    known_unapplied = 0 if unapplied_silent else unapplied
+    if None not in (balance, known_remaining, known_unapplied):
+        net: int | None = balance - known_remaining - known_unapplied
     elif paid is not None:
         net = s["billed"] - paid - s["credit_note_total"]
     else:
