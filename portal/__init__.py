@@ -57,12 +57,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     install_headers(app, settings)
     _template_helpers(app, settings)
 
-    from portal import auth, branding, customer
+    from portal import admin, auth, branding, customer
 
     app.before_request(auth.load_principal)
     app.register_blueprint(auth.bp)
     app.register_blueprint(branding.bp)
     app.register_blueprint(customer.bp)
+    app.register_blueprint(admin.bp)
     _error_pages(app)
 
     @app.get("/healthz")
@@ -70,6 +71,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return "ok", 200
 
     return app
+
+
+# The admin menu: (endpoint, label). Each page module adds its endpoint here.
+ADMIN_NAV = [
+    ("admin.dashboard", "Overview"),
+    ("admin.imports", "Imports"),
+    ("admin.invoices", "Invoices"),
+    ("admin.conflicts", "Conflicts"),
+    ("admin.claims", "I've paid"),
+]
 
 
 def _template_helpers(app: Flask, settings: Settings) -> None:

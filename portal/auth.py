@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
@@ -79,21 +80,68 @@ def contact_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@bp.route("/sign-in", methods=["GET", "POST"])
-def sign_in() -> str | Response:
-    """Ask for a sign-in link."""
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between signing in a customer contact and an admin."""
+
+    name: str  # principal kind in the database
+    request_endpoint: str
+    link_endpoint: str
+    home: str
+    admin: bool
+
+
+CONTACT = _Kind(
+    "contact", "auth.sign_in", "auth.use_contact_link", "customer.home", admin=False
+)
+ADMIN = _Kind("admin", "admin.sign_in", "admin.use_link", "admin.dashboard", admin=True)
+
+
+def _find(conn: Any, kind: _Kind, email: str) -> dict | None:
+    row = (
+        access.find_admin(conn, email)
+        if kind.admin
+        else access.find_contact(conn, email)
+    )
+    if row is None:
+        return None
+    if kind.admin:
+        return row if row["revoked_at"] is None else None
+    return row if access.may_sign_in(conn, row) else None
+
+
+def _by_id(conn: Any, kind: _Kind, principal_id: int) -> dict | None:
+    table = access.AD if kind.admin else access.C
+    row = (
+        conn.execute(table.select().where(table.c.id == principal_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    row = dict(row)
+    if kind.admin:
+        return row if row["revoked_at"] is None else None
+    return row if access.may_sign_in(conn, row) else None
+
+
+def request_link(kind: _Kind) -> str | Response | tuple[str, int]:
+    """Show the request form (GET) or send a link if the address may sign in (POST).
+
+    The answer is the same whether or not the address is known.
+    """
+    page = {"kind": kind, "form_action": url_for(kind.request_endpoint)}
     if request.method != "POST":  # GET and HEAD (scanners) never act
-        return render_template("auth/sign_in.html")
+        return render_template(
+            "auth/sign_in.html", step_up=request.args.get("step_up"), **page
+        )
     p = portal()
     raw = request.form.get("email", "")
     try:
         email = access.normalise_email(raw)
     except UsageError:
-        return render_template(
-            "auth/sign_in.html",
-            error="Enter an email address, like name@example.com.",
-            email=raw,
-        ), 400
+        error = "Enter an email address, like name@example.com."
+        return render_template("auth/sign_in.html", error=error, email=raw, **page), 400
     ip = client_ip()
     with p.store.write(ledger=False) as conn:
         by_email, by_ip = access.count_attempt(conn, email, ip)
@@ -103,65 +151,72 @@ def sign_in() -> str | Response:
         )
         message = None
         if not limited:
-            contact = access.find_contact(conn, email)
-            if contact is not None and access.may_sign_in(conn, contact):
+            person = _find(conn, kind, email)
+            if person is not None:
+                minutes = p.settings.portal.link_minutes
                 token = access.issue_link(
-                    conn,
-                    "contact",
-                    contact["id"],
-                    email,
-                    p.settings.portal.link_minutes,
-                    ip=ip,
+                    conn, kind.name, person["id"], email, minutes, ip=ip
                 )
-                url = access.link_url(p.settings.base_url, token)
-                message = sign_in_message(p.settings, email, url)
-                record(conn, f"contact:{contact['id']}", "sign_in_link_sent", ip=ip)
+                url = access.link_url(p.settings.base_url, token, admin=kind.admin)
+                message = sign_in_message(p.settings, email, url, admin=kind.admin)
+                record(conn, f"{kind.name}:{person['id']}", "sign_in_link_sent", ip=ip)
     if limited:
-        return render_template("auth/sign_in.html", limited=True, email=email), 429
+        return render_template(
+            "auth/sign_in.html", limited=True, email=email, **page
+        ), 429
     if message is not None:
         p.mailer.submit(message)
-    return render_template("auth/link_sent.html", email=email)
+    return render_template("auth/link_sent.html", email=email, **page)
 
 
-@bp.route("/sign-in/<token>", methods=["GET", "POST"])
-def use_link(token: str) -> str | Response:
-    """GET shows a confirm button (scanners may GET); POST signs in."""
+def use_link(kind: _Kind, token: str) -> str | Response | tuple[str, int]:
+    """GET shows a confirm button (scanners may GET); POST consumes the link."""
     p = portal()
+    page = {"kind": kind, "form_action": url_for(kind.request_endpoint)}
     if request.method != "POST":  # GET and HEAD (scanners) never act
         with p.store.read() as conn:
             state = access.inspect_link(conn, token)
-        if state.status != "valid" or state.kind != "contact":
-            return render_template("auth/link_invalid.html", status=state.status), 410
+        if state.status != "valid" or state.kind != kind.name:
+            status = state.status if state.kind in (None, kind.name) else "unknown"
+            return render_template("auth/link_invalid.html", status=status, **page), 410
         return render_template(
             "auth/confirm.html",
             masked=access.mask_email(state.email or ""),
-            token=token,
+            confirm_action=url_for(kind.link_endpoint, token=token),
+            **page,
         )
     ip = client_ip()
     with p.store.write(ledger=False) as conn:
-        contact_id = access.consume_link(conn, token, "contact")
-        if contact_id is None:
+        principal_id = access.consume_link(conn, token, kind.name)
+        if principal_id is None:
             state = access.inspect_link(conn, token)
-            return render_template("auth/link_invalid.html", status=state.status), 410
-        contact = (
-            conn.execute(access.C.select().where(access.C.c.id == contact_id))
-            .mappings()
-            .first()
-        )
-        if contact is None or not access.may_sign_in(conn, dict(contact)):
-            return render_template("auth/link_invalid.html", status="revoked"), 410
+            status = state.status if state.kind in (None, kind.name) else "unknown"
+            return render_template("auth/link_invalid.html", status=status, **page), 410
+        if _by_id(conn, kind, principal_id) is None:
+            return render_template(
+                "auth/link_invalid.html", status="revoked", **page
+            ), 410
+        hours = p.settings.portal.session_absolute_hours
+        agent = request.user_agent.string
         session_token = access.start_session(
-            conn,
-            "contact",
-            contact_id,
-            p.settings.portal.session_absolute_hours,
-            ip,
-            request.user_agent.string,
+            conn, kind.name, principal_id, hours, ip, agent
         )
-        record(conn, f"contact:{contact_id}", "sign_in", ip=ip)
-    response = redirect(url_for("customer.home"))
+        record(conn, f"{kind.name}:{principal_id}", "sign_in", ip=ip)
+    response = redirect(url_for(kind.home))
     set_session_cookie(response, session_token, p.settings)
     return response
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> str | Response | tuple[str, int]:
+    """Ask for a sign-in link."""
+    return request_link(CONTACT)
+
+
+@bp.route("/sign-in/<token>", methods=["GET", "POST"])
+def use_contact_link(token: str) -> str | Response | tuple[str, int]:
+    """Confirm and use a customer's sign-in link."""
+    return use_link(CONTACT, token)
 
 
 @bp.post("/sign-out")

@@ -46,6 +46,7 @@ from sync.bulk import (
     update_rows,
 )
 from sync.reconcile import Plan, Stored
+from sync.review import Diff, old_figures
 from sync.validate import Prepared
 
 ACTIVE_MARK_STATES = ("active", "conflicted")
@@ -147,10 +148,19 @@ class Counts:
 class BatchWriter:
     """Writes one file's plans; every method runs inside the caller's transaction."""
 
-    def __init__(self, conn: Connection, *, source: str, batch_id: int, snapshot: bool):
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        source: str,
+        batch_id: int,
+        snapshot: bool,
+        diff: Diff | None = None,
+    ):
         self.conn = conn
         self.source = source
         self.batch_id = batch_id
+        self.diff = diff
         self.snapshot = snapshot
         self.account_ids: dict[str, int] = {}
         self.counts = Counts()
@@ -277,6 +287,8 @@ class BatchWriter:
         rows = []
         for account_id, record in zip(ids, records, strict=True):
             self.account_ids[record.key] = account_id
+            if self.diff is not None:
+                self.diff.note_customer(record.name)
             parent_id = (
                 self.account_ids.get(record.parent_key) if record.parent_key else None
             )
@@ -295,6 +307,10 @@ class BatchWriter:
 
     def apply(self, kind: str, plan: Plan) -> None:
         """Write one chunk's plan for records of *kind*."""
+        if (
+            self.diff is not None
+        ):  # before anything is written: the diff needs old values
+            self._note_diff(kind, plan)
         counts = self.counts
         counts.created += len(plan.inserts)
         counts.updated += len(plan.updates)
@@ -356,6 +372,40 @@ class BatchWriter:
                 text("INSERT INTO billfold_seen (kind, key) VALUES (:kind, :key)"),
                 [{"kind": k, "key": v} for k, v in seen],
             )
+
+    def _note_diff(self, kind: str, plan: Plan) -> None:
+        names = self._account_names(
+            {r.account.key for r in plan.inserts}
+            | {r.account.key for _, r in plan.updates}
+        )
+        for record in plan.inserts:
+            self.diff.note_new(
+                kind, record.values, names.get(record.account.key, record.account.name)
+            )  # type: ignore[union-attr]
+        old = old_figures(
+            self.conn, TABLES[kind], [row_id for row_id, _ in plan.updates]
+        )
+        for row_id, record in plan.updates:
+            self.diff.note_update(
+                kind,
+                old[row_id],
+                record.values,
+                names.get(record.account.key, record.account.name),
+            )  # type: ignore[union-attr]
+
+    def _account_names(self, keys: set[str]) -> dict[str, str]:
+        table = Account.__table__  # type: ignore[attr-defined]
+        return {
+            row[0]: row[1]
+            for row in select_in(
+                self.conn,
+                table,
+                ("external_key", "name"),
+                "external_key",
+                keys,
+                source=self.source,
+            )
+        }
 
     def _refresh_targets_of(self, kind: str, updated: list[int]) -> None:
         """A payment or credit note that changed (voided, say) changes what it settled."""
@@ -502,6 +552,17 @@ class BatchWriter:
                 {"batch": self.batch_id, "source": self.source, "kind": kind},
             )
             flagged += result.rowcount or 0
+            if self.diff is not None and result.rowcount:
+                table_ = TABLES[kind]
+                label = table_.c.reference if kind == "payment" else table_.c.number
+                for row in self.conn.execute(
+                    select(label, Account.__table__.c.name)  # type: ignore[attr-defined]
+                    .join(
+                        Account.__table__, Account.__table__.c.id == table_.c.account_id
+                    )  # type: ignore[attr-defined]
+                    .where(table_.c.missing_since_batch_id == self.batch_id)
+                ):
+                    self.diff.note_gone(kind, row[0], row[1])
             self.conn.execute(
                 text(
                     f"UPDATE {table} SET missing_since_batch_id = NULL"

@@ -86,7 +86,7 @@ def send(settings: Settings, message: Message) -> bool:
 
 
 def sign_in_message(
-    settings: Settings, to: str, url: str, *, invited: bool = False
+    settings: Settings, to: str, url: str, *, invited: bool = False, admin: bool = False
 ) -> Message:
     """The email that carries a one-time sign-in link."""
     business = settings.business.name
@@ -96,6 +96,11 @@ def sign_in_message(
         opening = (
             f"{business} has given you access to your invoices, statements and balances "
             "online. No password is needed: use this link to sign in."
+        )
+    elif admin:
+        subject = f"Your admin sign-in link for {business}"
+        opening = (
+            f"Here is the link you asked for to sign in to {business}'s billfold admin."
         )
     else:
         subject = f"Your sign-in link for {business}"
@@ -111,7 +116,7 @@ def sign_in_message(
         url,
         "",
         f"The link works once and expires in {minutes} minutes. You can always ask for a "
-        f"new one at {settings.base_url.rstrip('/')}/sign-in.",
+        f"new one at {settings.base_url.rstrip('/')}/{'admin/' if admin else ''}sign-in.",
         "",
         "If you did not ask for this, you can ignore this email; nobody can sign in "
         "without the link.",

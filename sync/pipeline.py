@@ -42,6 +42,7 @@ from sync.intake import Intake, IntakeError, take_in
 from sync.log import event
 from sync.marks import evaluate_marks
 from sync.reconcile import reconcile
+from sync.review import Diff
 from sync.store import Store
 from sync.validate import Prepared, prepare
 
@@ -57,7 +58,7 @@ class ImportResult:
     file: str
     sha256: str | None
     adapter: str | None
-    status: str  # applied, duplicate, rejected, failed
+    status: str  # applied, duplicate, rejected, failed, staged
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -68,8 +69,8 @@ class ImportResult:
 
     @property
     def ok(self) -> bool:
-        """True when the file was applied (bad records or not) or was a duplicate."""
-        return self.status in ("applied", "duplicate")
+        """True when the file was applied (bad records or not), staged or a duplicate."""
+        return self.status in ("applied", "duplicate", "staged")
 
     def to_json(self) -> dict[str, Any]:
         """Return the result in the documented JSON shape."""
@@ -98,12 +99,15 @@ def _rejection_json(r: Rejection) -> dict[str, Any]:
     }
 
 
-def find_applied_batch(conn: Connection, sha256: str) -> tuple[int, str | None] | None:
-    """Return (id, adapter) of an applied batch with these exact bytes, if any."""
+def find_applied_batch(
+    conn: Connection, sha256: str, *, staged: bool = True
+) -> tuple[int, str | None] | None:
+    """Return (id, adapter) of an applied (or, with *staged*, staged) batch of these bytes."""
     table = ImportBatch.__table__  # type: ignore[attr-defined]
+    statuses = ("applied", "staged") if staged else ("applied",)
     row = conn.execute(
         select(table.c.id, table.c.adapter)
-        .where(table.c.sha256 == sha256, table.c.status == "applied")
+        .where(table.c.sha256 == sha256, table.c.status.in_(statuses))
         .order_by(table.c.id)
         .limit(1)
     ).first()
@@ -119,6 +123,14 @@ def _record_batch(conn: Connection, **values: Any) -> int:
     ).scalar_one()
 
 
+class _Staged(Exception):
+    """Raised inside the import transaction to roll a staged batch back."""
+
+    def __init__(self, run: _Run) -> None:
+        super().__init__("staged")
+        self.run = run
+
+
 class _Run:
     """State of one file's trip through parse → validate → reconcile → apply."""
 
@@ -130,6 +142,7 @@ class _Run:
         snapshot: bool,
         default_currency: str,
         batch_id: int,
+        diff: Diff | None = None,
     ) -> None:
         self.conn = conn
         self.intake = intake
@@ -137,7 +150,7 @@ class _Run:
         self.default_currency = default_currency
         self.batch_id = batch_id
         self.writer = BatchWriter(
-            conn, source=source, batch_id=batch_id, snapshot=snapshot
+            conn, source=source, batch_id=batch_id, snapshot=snapshot, diff=diff
         )
         self.as_of: datetime | None = intake.mtime
         self.rejections: list[Rejection] = []
@@ -238,8 +251,14 @@ def import_file(
     adapter: str | None = None,
     name: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    review: bool | None = None,
+    publishing: bool = False,
 ) -> ImportResult:
     """Import one file into the store and return what happened.
+
+    For a source with ``review = true`` (or *review* True) the file is staged: its
+    effect is computed and shown to an admin, and nothing is written until it is
+    published (``publish_staged``).
 
     Never raises for bad input: unreadable files, unknown formats and bad records all
     end in the result (and, once the bytes are kept, in an ``import_batch`` row).
@@ -270,7 +289,7 @@ def import_file(
     )
 
     with store.read() as conn:
-        earlier = find_applied_batch(conn, intake.sha256)
+        earlier = find_applied_batch(conn, intake.sha256, staged=not publishing)
     if earlier is not None:
         return _duplicate(store, base, result, earlier)
 
@@ -296,13 +315,14 @@ def import_file(
     started = utcnow()
     try:
         with store.write() as conn:
-            earlier = find_applied_batch(conn, intake.sha256)
+            earlier = find_applied_batch(conn, intake.sha256, staged=not publishing)
             if earlier is not None:
                 # Another worker applied these bytes while this one was detecting.
                 return _duplicate(store, base, result, earlier, conn=conn)
             batch_id = _record_batch(
                 conn, **base, status="applying", started_at=started, finished_at=None
             )
+            staging = source_settings.review if review is None else review
             run = _Run(
                 conn,
                 intake,
@@ -310,6 +330,7 @@ def import_file(
                 source_settings.mode == "snapshot",
                 options.default_currency,
                 batch_id,
+                diff=Diff() if staging else None,
             )
             run.take(adapter_cls().parse(export, options))
             flagged = run.writer.finish(
@@ -342,7 +363,11 @@ def import_file(
                     finished_at=utcnow(),
                 )
             )
+            if staging:
+                raise _Staged(run)
             faults.hit("before_commit")
+    except _Staged as staged:
+        return _record_staged(store, base, result, staged.run, started)
     except FileRejected as exc:
         return _rejected(store, base, result, str(exc), started=started)
     except AdapterError as exc:  # an adapter's own error outside its contract
@@ -372,6 +397,58 @@ def import_file(
         unchanged=result.unchanged,
         rejected=len(result.rejected),
     )
+    return result
+
+
+def _record_staged(
+    store: Store,
+    base: dict[str, Any],
+    result: ImportResult,
+    run: _Run,
+    started: datetime,
+) -> ImportResult:
+    """Keep a staged batch's report (its writes were rolled back)."""
+    result.status = "staged"
+    with store.write(ledger=False) as conn:
+        result.batch_id = _record_batch(
+            conn,
+            **base,
+            status="staged",
+            created=result.created,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            rejected=len(run.rejections),
+            warnings=json.dumps(result.warnings),
+            as_of=run.as_of,
+            started_at=started,
+            diff=run.writer.diff.to_json() if run.writer.diff else None,
+        )
+        _save_row_errors(conn, result.batch_id, run.rejections)
+    event(
+        "import.staged",
+        file=result.file,
+        batch=result.batch_id,
+        created=result.created,
+        updated=result.updated,
+    )
+    return result
+
+
+def publish_staged(
+    store: Store, settings: Settings, batch_id: int, actor: str
+) -> ImportResult:
+    """Import a staged batch's kept original for real, then close the staged batch."""
+    from sync.review import mark_published, staged_batch
+
+    with store.read() as conn:
+        batch = staged_batch(conn, batch_id)
+    result = import_file(
+        store, settings, Path(batch.stored_path), source=batch.source, name=batch.file_name,
+        adapter=batch.adapter, review=False, publishing=True,
+    )  # fmt: skip
+    if result.ok:
+        with store.write(ledger=False) as conn:
+            mark_published(conn, batch_id, result.batch_id, actor)
     return result
 
 
