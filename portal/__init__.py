@@ -12,7 +12,7 @@ from markupsafe import Markup
 from portal.context import Portal
 from portal.mailer import Mailer
 from portal.security import install_headers, secret_key, uses_https
-from schemas.money import format_money
+from schemas.money import format_money, to_text
 from schemas.status import STATUS_LABELS, display_status
 from sync.config import Settings, load_settings
 from sync.errors import StoreError
@@ -90,6 +90,10 @@ def _template_helpers(app: Flask, settings: Settings) -> None:
     def money(minor: int | None, currency: str, unknown: str = "not reported") -> str:
         return format_money(minor, currency, unknown=unknown)
 
+    @app.template_filter("plain")
+    def plain(minor: int | None, currency: str) -> str:
+        return to_text(minor, currency) or ""
+
     @app.template_filter("day")
     def day(value: date | datetime | None) -> str:
         if value is None:
@@ -108,6 +112,8 @@ def _template_helpers(app: Flask, settings: Settings) -> None:
             "business": settings.business,
             "scope": g.get("scope"),
             "contact": g.get("contact"),
+            "admin": g.get("admin"),
+            "admin_nav": ADMIN_NAV,
         }
 
 

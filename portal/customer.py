@@ -6,18 +6,18 @@ Scope; anything outside it is a 404.
 from __future__ import annotations
 
 import io
-import re
-import unicodedata
 import zipfile
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import quote
 
 from flask import Blueprint, abort, g, render_template, request
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from portal.auth import contact_required
 from portal.context import client_ip, portal
+from portal.downloads import download as _download
+from portal.downloads import safe_filename as _safe_filename
 from portal.queries import (
     SORTS,
     STATUS_FILTERS,
@@ -38,6 +38,7 @@ from portal.queries import (
 from portal.scope import Scope, require_amounts
 from schemas.money import to_text
 from schemas.status import display_status
+from schemas.tables import PaymentClaim
 from sync.audit import record
 from sync.blobs import BlobMissing, read_blob
 from sync.csv_out import write_csv
@@ -46,8 +47,8 @@ from sync.pdf import invoice_pdf, statement_pdf
 from sync.statement import build_statement, statement_csv
 
 bp = Blueprint("customer", __name__)
+CLAIMS = PaymentClaim.__table__  # type: ignore[attr-defined]
 ZIP_LIMIT = 100
-SAFE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 def today() -> date:
@@ -58,29 +59,6 @@ def today() -> date:
 def _audit(action: str, **kw: Any) -> None:
     with portal().store.write(ledger=False) as conn:
         record(conn, f"contact:{g.contact['id']}", action, ip=client_ip(), **kw)
-
-
-def _safe_filename(name: str) -> str:
-    """An ASCII file name for Content-Disposition (the original lives in filename*)."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    ascii_name = re.sub(r"[^A-Za-z0-9._ -]+", "_", ascii_name).strip(" .") or "download"
-    return ascii_name[:120]
-
-
-def _download(
-    data: bytes, name: str, content_type: str, *, inline: bool = False
-) -> Response:
-    allowed = SAFE_TYPES | {"text/csv", "application/zip"}
-    mimetype = content_type if content_type in allowed else "application/octet-stream"
-    response = Response(data, mimetype=mimetype)
-    disposition = (
-        "inline" if inline and content_type == "application/pdf" else "attachment"
-    )
-    response.headers["Content-Disposition"] = (
-        f"{disposition}; filename=\"{_safe_filename(name)}\"; filename*=UTF-8''{quote(name)}"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def _parse_date(text: str | None) -> date | None:
@@ -203,6 +181,13 @@ def invoice(invoice_id: int) -> str:
         if found is None:
             abort(404)
         detail = invoice_detail(conn, invoice_id)
+        claims = conn.execute(
+            select(CLAIMS).where(
+                CLAIMS.c.invoice_id == invoice_id,
+                CLAIMS.c.contact_id == g.contact["id"],
+                CLAIMS.c.state == "pending",
+            )
+        ).all()
     assert detail is not None
     _audit(
         "view_invoice",
@@ -211,7 +196,11 @@ def invoice(invoice_id: int) -> str:
         record_id=invoice_id,
     )
     return render_template(
-        "customer/invoice.html", d=detail, inv=detail["invoice"], today=today()
+        "customer/invoice.html",
+        d=detail,
+        inv=detail["invoice"],
+        today=today(),
+        claims=claims,
     )
 
 
@@ -423,3 +412,54 @@ def document(document_id: int) -> Response:
         record_id=document_id,
     )
     return _download(data, row.file_name, row.content_type)
+
+
+@bp.post("/invoices/<int:invoice_id>/paid")
+@contact_required
+def report_payment(invoice_id: int) -> Response:
+    """A customer tells the office they paid; nothing changes until it is confirmed."""
+    from decimal import Decimal, InvalidOperation
+
+    from flask import flash, redirect, url_for
+
+    from schemas.money import MoneyError, to_minor
+    from sync.errors import UsageError
+    from sync.marks import claim_payment
+
+    scope = require_amounts()
+    p = portal()
+    with p.store.read() as conn:
+        found = invoice_in_scope(conn, scope, invoice_id)
+        detail = invoice_detail(conn, invoice_id) if found else None
+    if found is None or detail is None:
+        abort(404)
+    inv = detail["invoice"]
+    if inv["status"] not in ("unpaid", "partially_paid"):
+        abort(404)
+    form = request.form
+    try:
+        amount = to_minor(
+            Decimal(
+                form.get("amount", "").strip().replace(",", "").lstrip("$€£") or "x"
+            ),
+            inv["currency"],
+        )
+        paid_on = date.fromisoformat(form.get("paid_on", ""))
+    except (InvalidOperation, MoneyError, ValueError):
+        flash("Enter the amount you paid (like 120.50) and the date.", "error")
+        return redirect(url_for("customer.invoice", invoice_id=invoice_id))
+    if paid_on > today():
+        flash("The date you paid cannot be in the future.", "error")
+        return redirect(url_for("customer.invoice", invoice_id=invoice_id))
+    try:
+        with p.store.write(ledger=False) as conn:
+            claim_payment(
+                conn, invoice_id, g.contact["id"], amount_minor=amount, paid_on=paid_on,
+                reference=form.get("reference", "").strip()[:120] or None,
+                note=form.get("note", "").strip()[:500] or None, ip=client_ip(),
+            )  # fmt: skip
+    except UsageError as exc:
+        flash(f"That could not be recorded: {exc}.", "error")
+    else:
+        flash("Thank you. We will check the payment and update the invoice.", "ok")
+    return redirect(url_for("customer.invoice", invoice_id=invoice_id))

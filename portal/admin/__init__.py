@@ -59,4 +59,4 @@ def recent_sign_in(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-from portal.admin import views  # noqa: E402,F401  (routes register on bp)
+from portal.admin import imports, invoices, views  # noqa: E402,F401  (routes register on bp)

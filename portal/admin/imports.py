@@ -1,0 +1,205 @@
+"""Admin: imports. What each batch did, its rejected records, its original file, uploads
+through the browser, and the review gate (publish or discard a staged batch)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from portal.admin import actor, audit, bp
+from portal.context import portal
+from portal.downloads import download
+from schemas.tables import ImportBatch, RowError
+from sync.blobs import BlobMissing
+from sync.errors import UsageError
+from sync.intake import display_name
+from sync.pipeline import import_file, publish_staged
+from sync.review import discard
+
+B = ImportBatch.__table__  # type: ignore[attr-defined]
+RE = RowError.__table__  # type: ignore[attr-defined]
+STATUSES = (
+    "applied",
+    "staged",
+    "rejected",
+    "failed",
+    "duplicate",
+    "published",
+    "discarded",
+)
+PAGE = 50
+SHOWN_ERRORS = 2000
+
+
+def _sources() -> list[str]:
+    names = [s.name for s in portal().settings.sources]
+    with portal().store.read() as conn:
+        names += [r[0] for r in conn.execute(select(B.c.source).distinct())]
+    return sorted(set(names) | {"upload"})
+
+
+@bp.get("/imports")
+def imports() -> str:
+    """Every batch, newest first, filtered by source and status."""
+    source = request.args.get("source") or None
+    status = request.args.get("status") or None
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    conditions = []
+    if source:
+        conditions.append(B.c.source == source)
+    if status in STATUSES:
+        conditions.append(B.c.status == status)
+    with portal().store.read() as conn:
+        total = conn.execute(
+            select(func.count()).select_from(B).where(*conditions)
+        ).scalar_one()
+        rows = conn.execute(
+            select(B)
+            .where(*conditions)
+            .order_by(B.c.id.desc())
+            .limit(PAGE)
+            .offset((page - 1) * PAGE)
+        ).all()
+        per_source = conn.execute(
+            select(
+                B.c.source,
+                func.max(B.c.started_at),
+                func.sum(B.c.rejected),
+                func.count(),
+            ).group_by(B.c.source)
+        ).all()
+    return render_template(
+        "admin/imports.html",
+        recent=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE)),
+        source=source,
+        status=status,
+        statuses=STATUSES,
+        sources=_sources(),
+        per_source=per_source,
+        limit_mb=portal().settings.portal.upload_max_mb,
+    )
+
+
+@bp.post("/imports/upload")
+def upload() -> Response:
+    """Import an export uploaded from the browser, through the same pipeline as any file."""
+    p = portal()
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length and request.content_length > limit:
+        abort(413)  # before parsing: nothing of an oversized body is spooled to disk
+    file = request.files.get("export")
+    source = request.form.get("source") or "upload"
+    if source not in _sources():
+        abort(400, description="Choose one of the listed sources.")
+    if file is None or not file.filename:
+        flash("Choose a file to upload.", "error")
+        return redirect(url_for("admin.imports"))
+    name = display_name(file.filename)
+    folder = Path(p.settings.data_dir) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            file.save(out)
+        if os.path.getsize(tmp) == 0:
+            flash(f"{name} is empty.", "error")
+            return redirect(url_for("admin.imports"))
+        result = import_file(p.store, p.settings, Path(tmp), source=source, name=name)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    audit(
+        "upload_import",
+        record_kind="import_batch",
+        record_id=result.batch_id,
+        file=name,
+        status=result.status,
+    )
+    if result.batch_id is None:
+        flash(f"{name}: {result.reason}", "error")
+        return redirect(url_for("admin.imports"))
+    return redirect(url_for("admin.batch", batch_id=result.batch_id))
+
+
+@bp.get("/imports/<int:batch_id>")
+def batch(batch_id: int) -> str:
+    """One batch: what it did, what it would do (staged), every rejected record."""
+    with portal().store.read() as conn:
+        row = conn.execute(select(B).where(B.c.id == batch_id)).first()
+        if row is None:
+            abort(404)
+        errors = conn.execute(
+            select(RE)
+            .where(RE.c.batch_id == batch_id)
+            .order_by(RE.c.line, RE.c.id)
+            .limit(SHOWN_ERRORS)
+        ).all()
+    warnings = json.loads(row.warnings or "[]")
+    diff = json.loads(row.diff) if row.diff else None
+    return render_template(
+        "admin/batch.html",
+        b=row,
+        errors=errors,
+        warnings=warnings,
+        diff=diff,
+        shown=SHOWN_ERRORS,
+    )
+
+
+@bp.get("/imports/<int:batch_id>/original")
+def original(batch_id: int) -> Response:
+    """The file exactly as it arrived."""
+    p = portal()
+    with p.store.read() as conn:
+        row = conn.execute(
+            select(B.c.stored_path, B.c.file_name).where(B.c.id == batch_id)
+        ).first()
+    if row is None or not row.stored_path:
+        abort(404)
+    base = (Path(p.settings.data_dir) / "originals").resolve()
+    path = Path(row.stored_path).resolve()
+    if base not in path.parents:
+        abort(404)
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, BlobMissing):
+        abort(404)
+    audit("download_original", record_kind="import_batch", record_id=batch_id)
+    return download(data, row.file_name, "application/octet-stream")
+
+
+@bp.post("/imports/<int:batch_id>/publish")
+def publish(batch_id: int) -> Response:
+    """Apply a staged batch: customers see it from now on."""
+    p = portal()
+    try:
+        result = publish_staged(p.store, p.settings, batch_id, actor())
+    except UsageError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.batch", batch_id=batch_id))
+    flash(f"Published: {result.created} new, {result.updated} changed.", "ok")
+    return redirect(url_for("admin.batch", batch_id=result.batch_id or batch_id))
+
+
+@bp.post("/imports/<int:batch_id>/discard")
+def discard_batch(batch_id: int) -> Response:
+    """Drop a staged batch; the store never held it."""
+    try:
+        with portal().store.write(ledger=False) as conn:
+            discard(conn, batch_id, actor())
+    except UsageError as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Discarded. Nothing from this file reached the portal.", "ok")
+    return redirect(url_for("admin.batch", batch_id=batch_id))
