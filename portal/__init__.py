@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     if store is None:
         from sync.migrate import ensure_current
 
-        store = Store(settings.resolved_database_url)
+        store = settings.open_store()
         ensure_current(store)
     app = Flask(__name__)
     app.config.update(

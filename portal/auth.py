@@ -8,6 +8,7 @@ button (mail scanners open links); the POST consumes the token and starts a sess
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from sync.errors import UsageError
 from sync.mail import sign_in_message
 
 bp = Blueprint("auth", __name__)
+# Where the account switcher may send the browser back to: this site's own paths only.
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_\-.]*")
 
 
 def load_principal() -> None:
@@ -257,6 +260,6 @@ def switch_account() -> Response:
     with portal().store.write(ledger=False) as conn:
         access.set_current_account(conn, g.session.id, account_id)
     target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
+    if not _LOCAL_PATH.fullmatch(target):
         target = url_for("customer.home")
     return redirect(target)

@@ -350,6 +350,7 @@ class BatchWriter:
         updated_ids = [row_id for row_id, _ in plan.updates]
         if kind in LINE_TABLES:
             self._replace_lines(kind, written, updated_ids)
+            self._documents_follow(kind, updated_ids)
         if kind in ("payment", "credit_note"):
             self._replace_allocations(kind, written, updated_ids)
             self._refresh_targets_of(kind, updated_ids)
@@ -371,6 +372,22 @@ class BatchWriter:
             self.conn.execute(
                 text("INSERT INTO billfold_seen (kind, key) VALUES (:kind, :key)"),
                 [{"kind": k, "key": v} for k, v in seen],
+            )
+
+    def _documents_follow(self, kind: str, updated: list[int]) -> None:
+        """A document linked to a record moves with it when a re-import changes its
+        account: customers see documents by account, and the old one must lose it."""
+        if not updated:
+            return
+        column = "invoice_id" if kind == "invoice" else "credit_note_id"
+        for chunk in chunked(updated, IN_CHUNK):
+            marks = ", ".join(
+                "?" if self.conn.dialect.name == "sqlite" else "%s" for _ in chunk
+            )
+            self.conn.exec_driver_sql(
+                f"UPDATE document SET account_id = (SELECT t.account_id FROM {kind} t"
+                f" WHERE t.id = document.{column}) WHERE {column} IN ({marks})",
+                tuple(chunk),
             )
 
     def _note_diff(self, kind: str, plan: Plan) -> None:

@@ -39,7 +39,7 @@ class Context:
         if self._store is None:
             from sync.migrate import ensure_current
 
-            self._store = Store(self.settings.resolved_database_url)
+            self._store = self.settings.open_store()
             if migrate:
                 ensure_current(self._store)
         return self._store

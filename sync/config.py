@@ -98,6 +98,7 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""
     default_currency: str = "USD"
+    busy_timeout_seconds: int = 30
     business: BusinessSettings = field(default_factory=BusinessSettings)
     portal: PortalSettings = field(default_factory=PortalSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
@@ -110,6 +111,14 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'billfold.db').resolve()}"
+
+    def open_store(self):  # type: ignore[no-untyped-def]
+        """Return a Store for these settings (not migrated)."""
+        from sync.store import Store
+
+        return Store(
+            self.resolved_database_url, busy_timeout_ms=self.busy_timeout_seconds * 1000
+        )
 
     def source(self, name: str) -> SourceSettings:
         """Return the configured source *name*, or a plain one for ad-hoc imports."""
@@ -227,6 +236,8 @@ def _check(settings: Settings, where: str) -> None:
             f"default_currency in {where} must be an ISO code such as USD, "
             f"not {settings.default_currency!r}"
         )
+    if settings.busy_timeout_seconds <= 0:
+        raise ConfigError(f"busy_timeout_seconds in {where} must be greater than 0")
     if settings.smtp.security not in ("starttls", "ssl", "none"):
         raise ConfigError(
             f"smtp.security in {where} must be starttls, ssl or none, "

@@ -8,11 +8,18 @@ through ``BILLFOLD_CONFIG`` and ``BILLFOLD_*`` variables.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 from sync.errors import UsageError
 
 APP = "portal.wsgi:app"
+_SECRET_PATH = re.compile(r"(/(?:admin/)?sign-in/)[A-Za-z0-9_\-]+")
+
+
+def redact(line: str) -> str:
+    """Hide sign-in link secrets in a log line (access logs record request paths)."""
+    return _SECRET_PATH.sub(r"\1[redacted]", line)
 
 
 def run_server(
@@ -25,6 +32,7 @@ def run_server(
     """Serve the portal until interrupted."""
     try:
         from gunicorn.app.base import BaseApplication
+        from gunicorn.glogging import Logger
         from gunicorn.util import import_app
     except ImportError as exc:  # pragma: no cover - gunicorn is a dependency on POSIX
         raise UsageError("gunicorn is not installed; `pip install gunicorn`") from exc
@@ -32,6 +40,14 @@ def run_server(
         os.environ["BILLFOLD_CONFIG"] = str(config_path)
     for key, value in (env or {}).items():
         os.environ[key] = value
+
+    class _RedactingLogger(Logger):  # type: ignore[misc]
+        def access(self, resp, req, environ, request_time) -> None:  # type: ignore[no-untyped-def]
+            environ = dict(environ)
+            for key in ("PATH_INFO", "RAW_URI", "REQUEST_URI"):
+                if key in environ:
+                    environ[key] = redact(environ[key])
+            super().access(resp, req, environ, request_time)
 
     class _Portal(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -42,6 +58,7 @@ def run_server(
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 20)
             self.cfg.set("forwarded_allow_ips", "127.0.0.1")
+            self.cfg.set("logger_class", _RedactingLogger)
 
         def load(self):  # type: ignore[no-untyped-def]
             return import_app(APP)

@@ -21,19 +21,22 @@ from sqlmodel import Session
 from sync.errors import StoreError
 
 _WRITE_LOCK_KEY = 0x0B1F_01D0  # arbitrary, constant: "billfold ledger writer"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 30_000
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    # The driver's own transaction handling is off; billfold emits BEGIN itself so that
-    # writers can say BEGIN IMMEDIATE.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA synchronous = FULL")
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.close()
+def _sqlite_pragmas(busy_ms: int):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # The driver's own transaction handling is off; billfold emits BEGIN itself so
+        # that writers can say BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    return on_connect
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -44,8 +47,11 @@ def _sqlite_begin(conn: Connection) -> None:
 class Store:
     """The database billfold keeps its ledger in."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> None:
         self.url = url
+        self.busy_timeout_ms = busy_timeout_ms
         kwargs: dict = {"echo": echo}
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
@@ -59,7 +65,7 @@ class Store:
         self.engine: Engine = create_engine(url, **kwargs)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
             event.listen(self.engine, "begin", _sqlite_begin)
 
     @property
@@ -85,6 +91,11 @@ class Store:
         with self._translate(), self.engine.connect() as conn:
             conn = conn.execution_options(billfold_write=True)
             with conn.begin():
+                if self.dialect == "postgresql":
+                    # Wait for other writers no longer than SQLite would.
+                    conn.exec_driver_sql(
+                        f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}"
+                    )
                 if ledger and self.dialect == "postgresql":
                     conn.execute(
                         text("SELECT pg_advisory_xact_lock(:k)"),
@@ -104,10 +115,10 @@ class Store:
             yield
         except OperationalError as exc:
             message = str(exc.orig) if exc.orig is not None else str(exc)
-            if "locked" in message or "busy" in message:
+            if "locked" in message or "busy" in message or "lock timeout" in message:
                 raise StoreError(
                     f"the database is locked by another program ({message}); billfold "
-                    f"waited {SQLITE_BUSY_TIMEOUT_MS // 1000} s. Try again when it "
+                    f"waited {self.busy_timeout_ms / 1000:g} s. Try again when it "
                     "has finished"
                 ) from exc
             if "no such table" in message or "does not exist" in message:

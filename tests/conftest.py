@@ -42,6 +42,19 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"billfold test database: {TEST_DATABASE}"
 
 
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Tests of one database's behaviour run in that database's leg only (deselected,
+    and counted as such, in the other; never skipped)."""
+    other = "postgres_only" if TEST_DATABASE == "sqlite" else "sqlite_only"
+    keep = [item for item in items if other not in item.keywords]
+    dropped = [item for item in items if other in item.keywords]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))

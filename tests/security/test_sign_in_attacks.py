@@ -1,0 +1,138 @@
+"""AUTH rows of research/SECURITY.md: guessing, stolen tables, host poisoning, scanners,
+leaks through logs and referrers, open redirects, enumeration by timing."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+
+from sqlalchemy import text
+
+from sync import access
+from sync.server import redact
+from tests.portal.conftest import csrf_from, sign_in
+
+
+def _token(app, email="a_parent@example.com", kind="contact") -> str:
+    store = app.extensions["billfold"].store
+    with store.write(ledger=False) as conn:
+        person = access.find_contact(conn, email)
+        return access.issue_link(conn, kind, person["id"], person["email"], 15)
+
+
+def test_auth01_tokens_are_long_random_and_unique(app):
+    tokens = {_token(app) for _ in range(200)}
+    assert len(tokens) == 200
+    assert all(len(t) >= 43 and re.fullmatch(r"[A-Za-z0-9_\-]+", t) for t in tokens)
+
+
+def test_auth02_the_database_holds_only_hashes(app, client):
+    token = _token(app)
+    sign_in(app, client, "a_parent")
+    cookie = client.get_cookie("billfold_session").value
+    store = app.extensions["billfold"].store
+    with store.read() as conn:
+        dump = " ".join(
+            str(v)
+            for table in ("login_token", "portal_session")
+            for row in conn.execute(text(f"SELECT * FROM {table}"))
+            for v in row
+        )
+    assert token not in dump and cookie not in dump
+    assert access.digest(token) in dump
+
+
+def test_auth09_links_never_come_from_the_host_header(app, client, smtp_sink):
+    sink, _ = smtp_sink
+    page = client.get("/sign-in", headers={"Host": "evil.example"})
+    client.post(
+        "/sign-in",
+        data={
+            "email": "a_parent@example.com",
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
+    )
+    app.extensions["billfold"].mailer.flush()
+    body = sink.wait_for("a_parent@example.com").get_payload(decode=True).decode()
+    assert "https://portal.example/sign-in/" in body and "evil.example" not in body
+
+
+def test_auth10_opening_a_link_never_hands_out_a_session(app, client):
+    token = _token(app)
+    for method in ("GET", "HEAD"):
+        response = client.open(f"/sign-in/{token}", method=method)
+        assert "billfold_session" not in response.headers.get("Set-Cookie", "")
+    assert client.get("/").status_code == 302
+
+
+def test_auth11_secrets_stay_out_of_logs_and_referrers(app, client):
+    line = '127.0.0.1 - - "GET /sign-in/AbC_d-9xYz HTTP/1.1" 200 "GET /admin/sign-in/Qq HTTP/1.1"'
+    assert (
+        redact(line)
+        == '127.0.0.1 - - "GET /sign-in/[redacted] HTTP/1.1" 200 "GET /admin/sign-in/[redacted] HTTP/1.1"'
+    )
+    page = client.get(f"/sign-in/{_token(app)}")
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert '<meta name="referrer" content="no-referrer">' in page.get_data(as_text=True)
+
+
+def test_auth12_no_open_redirect_after_switching_account(app, client, world):
+    sign_in(app, client, "a_parent")
+    csrf = csrf_from(client.get("/").get_data(as_text=True))
+    for target in (
+        "//evil.example/x",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "/\\evil.example",
+    ):
+        response = client.post(
+            "/account", data={"csrf_token": csrf, "account": "all", "next": target}
+        )
+        location = response.headers["Location"]
+        assert (
+            location.startswith("/")
+            and not location.startswith("//")
+            and "evil" not in location
+        ), target
+
+
+def test_auth06_known_and_unknown_addresses_answer_alike_in_time(app, client):
+    def timed(email: str) -> float:  # not money: seconds
+        page = client.get("/sign-in")
+        csrf = csrf_from(page.get_data(as_text=True))
+        started = time.perf_counter()
+        client.post("/sign-in", data={"email": email, "csrf_token": csrf})
+        return time.perf_counter() - started
+
+    settings = app.extensions["billfold"].settings
+    limit = settings.portal.rate_limit_per_email
+    known = [timed("a_parent@example.com") for _ in range(limit)]
+    unknown = [timed(f"nobody{i}@example.com") for i in range(limit)]
+    app.extensions["billfold"].mailer.flush()
+    # Mail goes out in the background, so the answer does not wait on SMTP either way.
+    assert abs(statistics.median(known) - statistics.median(unknown)) < 0.05
+
+
+def test_auth08_admin_sign_in_is_rate_limited_too(app, client):
+    limit = app.extensions["billfold"].settings.portal.rate_limit_per_email
+    codes = []
+    for _ in range(limit + 1):
+        page = client.get("/admin/sign-in")
+        codes.append(
+            client.post(
+                "/admin/sign-in",
+                data={
+                    "email": "office@harbor.example",
+                    "csrf_token": csrf_from(page.get_data(as_text=True)),
+                },
+            ).status_code
+        )
+    assert codes[-1] == 429
+
+
+def test_sess06_pages_are_not_cached_for_the_back_button(app, client):
+    sign_in(app, client, "a_parent")
+    for path in ("/", "/invoices", "/statements"):
+        assert client.get(path).headers["Cache-Control"] == "no-store"
