@@ -223,9 +223,12 @@ class GenericCsv:
 
 
 def _first_header(text: str) -> list[str] | None:
-    for cells in csv.reader(io.StringIO(text)):
-        if any(c.strip() for c in cells):
-            return cells
+    try:
+        for cells in csv.reader(io.StringIO(text)):
+            if any(c.strip() for c in cells):
+                return cells
+    except csv.Error:
+        return None
     return None
 
 

@@ -32,10 +32,18 @@ def get_adapter(name: str) -> type[Adapter]:
     raise FileRejected(f"no adapter is called {name!r}; known adapters: {known}")
 
 
+def _claims(adapter: type[Adapter], head: Head) -> bool:
+    """Ask one adapter; a detect() that trips over odd bytes simply does not claim."""
+    try:
+        return bool(adapter.detect(head))
+    except Exception:
+        return False
+
+
 def detect_adapter(head: Head) -> type[Adapter]:
     """Return the one adapter that claims *head*; raise FileRejected for none or several."""
     adapters = all_adapters()
-    claimants = [a for a in adapters if a.detect(head)]
+    claimants = [a for a in adapters if _claims(a, head)]
     if len(claimants) == 1:
         return claimants[0]
     if not claimants:
