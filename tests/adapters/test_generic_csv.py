@@ -286,7 +286,9 @@ def test_arbitrary_cells_raise_only_adapter_errors(tmp_path, rows):
         assert isinstance(item, DocumentRecord | PaymentRecord | Rejection | Note)
 
 
-def test_a_detect_that_trips_over_odd_bytes_does_not_stop_the_import(store, settings, tmp_path):
+def test_a_detect_that_trips_over_odd_bytes_does_not_stop_the_import(
+    store, settings, tmp_path
+):
     path = tmp_path / "odd.csv"
     path.write_bytes(b"\rB")  # once made the csv module raise inside detection
     result = run_import(store, settings, path)
