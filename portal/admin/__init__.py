@@ -59,4 +59,13 @@ def recent_sign_in(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-from portal.admin import imports, invoices, views  # noqa: E402,F401  (routes register on bp)
+# The page modules register their routes on bp.
+from portal.admin import (  # noqa: E402,F401
+    accounts,
+    audit_log,
+    contacts,
+    imports,
+    invoices,
+    preview,
+    views,
+)
