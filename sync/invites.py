@@ -15,7 +15,7 @@ import io
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, or_, select
 
 from sync import access
 from sync.audit import record
@@ -81,8 +81,10 @@ def read_rows(data: bytes) -> list[tuple[int, list[str]]]:
         raise UsageError("the file is not text; save it as CSV (UTF-8)")
     rows: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1  # a quoted cell may span lines: report the line a row starts on
     try:
         for cells in reader:
+            line, start = start, reader.line_num + 1
             if not any(c.strip() for c in cells):
                 continue
             if (
@@ -91,7 +93,7 @@ def read_rows(data: bytes) -> list[tuple[int, list[str]]]:
                 and cells[0].strip().casefold() in ("email", "e-mail")
             ):
                 continue  # the header
-            rows.append((reader.line_num, cells))
+            rows.append((line, cells))
             if len(rows) > MAX_ROWS:
                 raise UsageError(
                     f"the file has more than {MAX_ROWS} rows; split it into smaller files"
@@ -109,6 +111,22 @@ def _account(conn: Connection, text: str) -> tuple[int | None, str]:
     if not text:
         return None, "no account given"
     found = find_accounts(conn, text)
+    if not found:  # spreadsheets change case; accept it when that names one account
+        A = access.A
+        needle = text.casefold()
+        found = [
+            r.id
+            for r in conn.execute(
+                select(A.c.id).where(
+                    or_(
+                        func.lower(A.c.external_key) == needle,
+                        func.lower(A.c.name) == needle,
+                    )
+                )
+            )
+        ]
+        if len(found) == 1:
+            return found[0], ""
     if not found:
         return None, f"no account has the key or name {text!r}"
     if len(found) > 1:
@@ -217,9 +235,9 @@ def _covering_grant(conn: Connection, contact_id: int, account_id: int) -> str |
         seen.add(node)
         if node in grants:
             if node == account_id:
-                return f"already had access ({grants[node]})"
+                return f"{grants[node]} role"
             name = conn.execute(select(A.c.name).where(A.c.id == node)).scalar_one()
-            return f"already had access through {name} ({grants[node]})"
+            return f"through {name}, {grants[node]} role"
         node = conn.execute(
             select(A.c.parent_id).where(A.c.id == node)
         ).scalar_one_or_none()
