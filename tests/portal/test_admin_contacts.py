@@ -18,9 +18,8 @@ from tests.portal.test_admin import admin_sign_in, page, post
 BASE = "https://portal.example"
 
 
-@pytest.fixture
-def office(app, world):
-    """A client signed in as an admin."""
+def admin_client(app):
+    """A browser signed in as an admin."""
     client = app.test_client()
     admin_sign_in(app, client)
     return client
@@ -73,9 +72,8 @@ def age_admin_sessions(app, minutes: int) -> None:
         )
 
 
-def test_invite_mails_a_working_link_and_the_list_shows_status(
-    app, office, world, smtp_sink
-):
+def test_invite_mails_a_working_link_and_the_list_shows_status(app, world, smtp_sink):
+    office = admin_client(app)
     sink, _ = smtp_sink
     response = post(
         office,
@@ -109,7 +107,8 @@ def test_invite_mails_a_working_link_and_the_list_shows_status(
     assert {e.actor for e in invites} == {"admin:office@harbor.example"}
 
 
-def test_invite_form_errors_keep_what_was_typed(app, office, world):
+def test_invite_form_errors_keep_what_was_typed(app, world):
+    office = admin_client(app)
     response = post(
         office,
         "/admin/contacts/invite",
@@ -122,7 +121,8 @@ def test_invite_form_errors_keep_what_was_typed(app, office, world):
     assert events(app, "invite") == []
 
 
-def test_inviting_to_an_account_that_is_not_on_says_so(app, office, world):
+def test_inviting_to_an_account_that_is_not_on_says_so(app, world):
+    office = admin_client(app)
     response = post(
         office,
         "/admin/contacts/invite",
@@ -133,9 +133,8 @@ def test_inviting_to_an_account_that_is_not_on_says_so(app, office, world):
     assert "cannot sign in yet" in html
 
 
-def test_resend_sends_a_new_link_and_the_old_one_still_works(
-    app, office, world, smtp_sink
-):
+def test_resend_sends_a_new_link_and_the_old_one_still_works(app, world, smtp_sink):
+    office = admin_client(app)
     sink, _ = smtp_sink
     b_user = world.contacts["b_user"]
     post(office, f"/admin/contacts/{b_user}/resend")
@@ -161,7 +160,8 @@ def test_resend_sends_a_new_link_and_the_old_one_still_works(
     assert "Nothing was sent" in refused and "access was revoked" in refused
 
 
-def test_revoke_ends_sessions_and_kills_mailed_links(app, office, world, smtp_sink):
+def test_revoke_ends_sessions_and_kills_mailed_links(app, world, smtp_sink):
+    office = admin_client(app)
     sink, _ = smtp_sink
     b_user = world.contacts["b_user"]
     post(office, f"/admin/contacts/{b_user}/resend")
@@ -186,8 +186,9 @@ def test_revoke_ends_sessions_and_kills_mailed_links(app, office, world, smtp_si
 
 
 def test_a_stale_admin_session_must_sign_in_again_before_revoking(
-    app, office, world, smtp_sink
+    app, world, smtp_sink
 ):
+    office = admin_client(app)
     sink, _ = smtp_sink
     minutes = app.extensions["billfold"].settings.portal.admin_step_up_minutes
     age_admin_sessions(app, minutes + 1)
@@ -225,7 +226,8 @@ def test_a_stale_admin_session_must_sign_in_again_before_revoking(
     "action",
     ["invite", "bulk", "grant", "ungrant", "email", "revoke", "portal"],
 )
-def test_every_change_of_access_needs_a_recent_sign_in(app, office, world, action):
+def test_every_change_of_access_needs_a_recent_sign_in(app, world, action):
+    office = admin_client(app)
     b_user, a_account = world.contacts["b_user"], world.accounts["A"]
     requests = {
         "invite": ("/admin/contacts/invite", {"email": "x@example.com", "account": str(a_account)}),
@@ -249,7 +251,8 @@ def test_every_change_of_access_needs_a_recent_sign_in(app, office, world, actio
         assert {t: conn.execute(text(dump.format(t))).all() for t in tables} == before
 
 
-def test_preview_and_resend_need_no_step_up(app, office, world):
+def test_preview_and_resend_need_no_step_up(app, world):
+    office = admin_client(app)
     age_admin_sessions(app, 60 * 24)
     b_user = world.contacts["b_user"]
     assert (
@@ -261,8 +264,9 @@ def test_preview_and_resend_need_no_step_up(app, office, world):
 
 
 def test_change_email_kills_old_links_and_sessions_and_tells_the_old_address(
-    app, office, world, smtp_sink
+    app, world, smtp_sink
 ):
+    office = admin_client(app)
     sink, _ = smtp_sink
     a_parent = world.contacts["a_parent"]
     post(office, f"/admin/contacts/{a_parent}/resend")
@@ -306,7 +310,8 @@ def test_change_email_kills_old_links_and_sessions_and_tells_the_old_address(
     assert len(events(app, "change_email")) == 1
 
 
-def test_single_grants_take_effect_at_once(app, office, world):
+def test_single_grants_take_effect_at_once(app, world):
+    office = admin_client(app)
     from tests.portal.conftest import sign_in
 
     customer = app.test_client()
@@ -340,7 +345,8 @@ def test_single_grants_take_effect_at_once(app, office, world):
     )
 
 
-def test_contact_pages_escape_hostile_names_and_unknown_ids_are_404(app, office, world):
+def test_contact_pages_escape_hostile_names_and_unknown_ids_are_404(app, world):
+    office = admin_client(app)
     with app.extensions["billfold"].store.write(ledger=False) as conn:
         cid = access.ensure_contact(
             conn, "hostile@example.com", "<script>alert(1)</script>"
@@ -353,7 +359,8 @@ def test_contact_pages_escape_hostile_names_and_unknown_ids_are_404(app, office,
     assert office.get("/admin/contacts/99999").status_code == 404
 
 
-def test_contact_list_filters_by_status_and_account(app, office, world):
+def test_contact_list_filters_by_status_and_account(app, world):
+    office = admin_client(app)
     from tests.portal.conftest import sign_in
 
     sign_in(app, app.test_client(), "b_user")
@@ -388,7 +395,8 @@ BULK = (
 )
 
 
-def test_bulk_invite_reports_every_row_and_never_crashes(app, office, world, smtp_sink):
+def test_bulk_invite_reports_every_row_and_never_crashes(app, world, smtp_sink):
+    office = admin_client(app)
     sink, _ = smtp_sink
     response = post(
         office,
@@ -454,9 +462,8 @@ def test_bulk_invite_reports_every_row_and_never_crashes(app, office, world, smt
         (b"email,name,account\n", "the file has a header but no rows"),
     ],
 )
-def test_a_bulk_file_that_cannot_be_read_is_refused_whole(
-    app, office, world, data, reason
-):
+def test_a_bulk_file_that_cannot_be_read_is_refused_whole(app, world, data, reason):
+    office = admin_client(app)
     response = post(
         office,
         "/admin/contacts/bulk",
