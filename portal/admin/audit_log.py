@@ -22,7 +22,16 @@ from portal.admin import audit, bp
 from portal.admin.accounts import AccountTree
 from portal.context import portal
 from portal.downloads import download
-from schemas.tables import Account, AdminUser, AuditEvent, Contact
+from schemas.tables import (
+    Account,
+    AdminUser,
+    AuditEvent,
+    Contact,
+    CreditNote,
+    Document,
+    ImportBatch,
+    Invoice,
+)
 from sync.csv_out import write_csv
 from sync.ledger import with_sites
 
@@ -209,6 +218,32 @@ def _people(conn: Connection, rows: list[Any]) -> dict[str, Who]:
     return names
 
 
+RECORD_TABLES = {
+    "contact": (C, C.c.email),
+    "invoice": (Invoice.__table__, Invoice.__table__.c.number),  # type: ignore[attr-defined]
+    "credit_note": (CreditNote.__table__, CreditNote.__table__.c.number),  # type: ignore[attr-defined]
+    "document": (Document.__table__, Document.__table__.c.file_name),  # type: ignore[attr-defined]
+    "import_batch": (ImportBatch.__table__, ImportBatch.__table__.c.file_name),  # type: ignore[attr-defined]
+    "admin": (AD, AD.c.email),
+}
+
+
+def _records(conn: Connection, rows: list[Any]) -> dict[tuple[str, int], str]:
+    """Name the records the page mentions: a contact by address, an invoice by number."""
+    wanted: dict[str, set[int]] = {}
+    for r in rows:
+        if r.record_kind in RECORD_TABLES and r.record_id is not None:
+            wanted.setdefault(r.record_kind, set()).add(r.record_id)
+    names: dict[tuple[str, int], str] = {}
+    for kind, ids in wanted.items():
+        table, column = RECORD_TABLES[kind]
+        for rid, name in conn.execute(
+            select(table.c.id, column).where(table.c.id.in_(sorted(ids)))
+        ):
+            names[(kind, rid)] = str(name)
+    return names
+
+
 def describe(detail: str) -> str:
     """An event's JSON detail as ``key: value`` text."""
     try:
@@ -258,11 +293,12 @@ def audit_log() -> str:
             .offset((f.page - 1) * PAGE_SIZE)
         ).all()
         names = _people(conn, rows)
+        records = _records(conn, rows)
         tree = AccountTree.load(conn)
         actions, kinds = _choices(conn)
     return render_template(
         "admin/audit_log.html", f=f, rows=rows, names=names, tree=tree, total=total,
-        pages=pages, actions=actions, kinds=kinds, describe=describe,
+        pages=pages, actions=actions, kinds=kinds, describe=describe, records=records,
     )  # fmt: skip
 
 
@@ -285,9 +321,10 @@ def audit_log_csv() -> Response:
             select(E).where(*clauses).order_by(E.c.at.desc(), E.c.id.desc())
         ).all()
         names = _people(conn, rows)
+        records = _records(conn, rows)
         tree = AccountTree.load(conn)
     header = ["at_utc", "person", "actor", "action", "account_key", "account", "source",
-              "record_kind", "record_id", "ip", "detail"]  # fmt: skip
+              "record_kind", "record_id", "record", "ip", "detail"]  # fmt: skip
     data = write_csv(
         header,
         (
@@ -301,12 +338,13 @@ def audit_log_csv() -> Response:
                 tree.nodes[r.account_id].source if r.account_id in tree.nodes else "",
                 r.record_kind,
                 r.record_id,
+                records.get((r.record_kind, r.record_id), ""),
                 r.ip,
                 describe(r.detail),
             ]
             for r in rows
         ),
-        text_columns=(1, 2, 3, 4, 5, 6, 7, 9, 10),
+        text_columns=(1, 2, 3, 4, 5, 6, 7, 9, 10, 11),
     )
     audit("export_audit_csv", count=len(rows), filters=f.query_args())
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")

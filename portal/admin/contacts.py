@@ -42,8 +42,8 @@ STATUSES = {
     "revoked": "Revoked",
 }
 ROLE_LABELS = {
-    "billing": "Billing (amounts, invoices, statements)",
-    "documents": "Documents only (no amounts)",
+    "billing": "Billing: amounts and statements",
+    "documents": "Documents only, no amounts",
 }
 
 
