@@ -12,7 +12,6 @@ same transaction as the change; mail goes out after the commit.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
@@ -20,7 +19,7 @@ from sqlalchemy import Connection, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from portal.admin import actor, bp, recent_sign_in
+from portal.admin import actor, bp, recent_sign_in, step_up_due
 from portal.admin.accounts import AccountTree
 from portal.context import client_ip, portal
 from schemas.tables import AuditEvent, LoginToken, PortalSession, utcnow
@@ -48,15 +47,13 @@ ROLE_LABELS = {
 
 
 @bp.context_processor
-def _step_up() -> dict[str, Any]:
-    """Tell access pages in advance when a change will ask for a fresh sign-in."""
-    session = g.get("session")
-    if session is None or g.get("admin") is None:
-        return {}
-    minutes = portal().settings.portal.admin_step_up_minutes
+def _access_context() -> dict[str, Any]:
+    """Role names, and whether a change will first ask for a fresh sign-in (said on the
+    page before the admin fills a form in)."""
+    due = g.get("session") is not None and g.get("admin") is not None and step_up_due()
     return {
-        "step_up_due": utcnow() - session.created_at > timedelta(minutes=minutes),
-        "step_up_minutes": minutes,
+        "step_up_due": due,
+        "step_up_minutes": portal().settings.portal.admin_step_up_minutes,
         "role_labels": ROLE_LABELS,
     }
 
@@ -257,10 +254,12 @@ def _invite_form(
 ) -> tuple[str, int]:
     with portal().store.read() as conn:
         tree = AccountTree.load(conn)
-    values = values or {}
-    if "accounts" not in values:
+    if values is None:  # a fresh form, maybe from an account's or a contact's page
         chosen = request.args.get("account", type=int)
-        values["accounts"] = [chosen] if chosen in tree.nodes else []
+        values = {
+            "email": request.args.get("email", "")[:254],
+            "accounts": [chosen] if chosen in tree.nodes else [],
+        }
     return render_template(
         "admin/invite.html", options=tree.options(), errors=errors or {}, values=values,
         max_mb=portal().settings.portal.upload_max_mb,

@@ -473,3 +473,26 @@ def test_a_bulk_file_that_cannot_be_read_is_refused_whole(app, world, data, reas
     assert response.status_code == 400
     assert reason in response.get_data(as_text=True)
     assert events(app, "invite") == [] and events(app, "bulk_invite") == []
+
+
+def test_a_revoked_contact_is_restored_only_by_inviting_them_again(
+    app, world, smtp_sink
+):
+    office = admin_client(app)
+    sink, _ = smtp_sink
+    revoked = world.contacts["revoked_user"]
+    html = page(office, f"/admin/contacts/{revoked}")
+    link = re.search(r'href="(/admin/contacts/invite\?email=[^"]+)">Invite again', html)
+    form = page(office, link.group(1).replace("&amp;", "&"))
+    assert 'value="revoked_user@example.com"' in form
+    response = post(
+        office,
+        "/admin/contacts/invite",
+        {"email": "revoked_user@example.com", "account": str(world.accounts["A"])},
+    )
+    assert "Access restored and invitation sent" in page(
+        office, response.headers["Location"]
+    )
+    browser, signed_in = use_link(app, mail_link(app, sink, "revoked_user@example.com"))
+    assert signed_in.status_code == 302
+    assert "A-100" in browser.get("/invoices").get_data(as_text=True)
