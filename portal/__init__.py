@@ -80,6 +80,9 @@ ADMIN_NAV = [
     ("admin.invoices", "Invoices"),
     ("admin.conflicts", "Conflicts"),
     ("admin.claims", "I've paid"),
+    ("admin.contacts", "Contacts"),
+    ("admin.accounts", "Accounts"),
+    ("admin.audit_log", "Audit log"),
 ]
 
 
@@ -113,6 +116,7 @@ def _template_helpers(app: Flask, settings: Settings) -> None:
             "scope": g.get("scope"),
             "contact": g.get("contact"),
             "admin": g.get("admin"),
+            "preview": g.get("preview"),
             "admin_nav": ADMIN_NAV,
         }
 
@@ -126,6 +130,15 @@ def _error_pages(app: Flask) -> None:
             title="Not found",
             message="There is nothing here, or it is not yours to see.",
         ), 404
+
+    @app.errorhandler(403)
+    def forbidden(exc: Exception) -> tuple[str, int]:
+        return render_template(
+            "errors/error.html",
+            code=403,
+            title="Not allowed",
+            message=getattr(exc, "description", None) or "That is not allowed here.",
+        ), 403
 
     @app.errorhandler(400)
     def bad_request(exc: Exception) -> tuple[str, int]:

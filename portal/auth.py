@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import session as signed_cookie
 from werkzeug.wrappers import Response
 
 from portal.context import client_ip, portal
@@ -31,7 +32,7 @@ _LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_\-.]*")
 
 def load_principal() -> None:
     """Find the request's session (if any) and the contact or admin behind it."""
-    g.session = g.contact = g.admin = g.scope = None
+    g.session = g.contact = g.admin = g.scope = g.preview = None
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return
@@ -64,11 +65,41 @@ def load_principal() -> None:
             if row is None or row["revoked_at"] is not None:
                 return
             g.admin = dict(row)
+            _preview(conn, info)
     g.session = info
     g.session_token = token
     if stale:
         with p.store.write(ledger=False) as conn:
             access.touch_session(conn, info.id)
+
+
+def _preview(conn: Any, info: access.SessionInfo) -> None:
+    """An admin previewing as a contact (portal.admin.preview) gets that contact's Scope
+    on customer pages, for as long as this admin session lives; nothing else changes."""
+    wanted = signed_cookie.get(PREVIEW_KEY)
+    in_preview = request.blueprint == "customer" or request.endpoint == PREVIEW_POST
+    if (
+        not in_preview
+        or not isinstance(wanted, dict)
+        or wanted.get("session") != info.id
+    ):
+        return
+    row = conn.execute(access.C.select().where(access.C.c.id == wanted.get("contact")))
+    contact = row.mappings().first()
+    if contact is None or contact["revoked_at"] is not None:
+        return
+    if request.method not in ("GET", "HEAD") and request.endpoint != PREVIEW_POST:
+        abort(403, description="This is a preview: forms are switched off.")
+    g.contact = dict(contact)
+    g.scope = scope_for(conn, contact["id"], info.current_account_id)
+    g.preview = wanted
+
+
+# Where portal.admin.preview keeps {"contact": id, "session": admin session id}, and the
+# one customer form a preview may use: the account switcher (it writes the choice to
+# the admin's own session row).
+PREVIEW_KEY = "preview"
+PREVIEW_POST = "auth.switch_account"
 
 
 def contact_required(view: Callable[..., Any]) -> Callable[..., Any]:

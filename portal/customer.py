@@ -58,6 +58,12 @@ def today() -> date:
 
 def _audit(action: str, **kw: Any) -> None:
     with portal().store.write(ledger=False) as conn:
+        if g.preview:  # an admin previewing: never a customer's view or download
+            who, kw = f"admin:{g.admin['email']}", {**kw, "viewed": action}
+            record(
+                conn, who, "preview_view", ip=client_ip(), contact=g.contact["id"], **kw
+            )
+            return
         record(conn, f"contact:{g.contact['id']}", action, ip=client_ip(), **kw)
 
 

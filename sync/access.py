@@ -1,6 +1,8 @@
 """Who may sign in, and how: contacts, grants, one-time links, sessions, rate limits.
 
-Used by the portal (HTTP) and the CLI (``billfold invite``, ``login-link``, ``revoke``).
+Used by the portal (HTTP) and the CLI (``billfold invite``, ``login-link``, ``revoke``,
+``enable``): the changes of who may see what live here once, each audited in the same
+transaction as the change.
 Secrets are random and only their SHA-256 is stored: a copy of the database gives no
 working link or session. A link is consumed by one atomic ``UPDATE ... WHERE used_at IS
 NULL``, so two clicks racing each other sign in once. Sessions live in the database, so
@@ -26,6 +28,7 @@ from schemas.tables import (
     SignInAttempt,
     utcnow,
 )
+from sync.audit import record
 from sync.errors import UsageError
 
 ROLES = ("billing", "documents")
@@ -121,6 +124,168 @@ def revoke_contact(conn: Connection, contact_id: int) -> None:
     conn.execute(update(C).where(C.c.id == contact_id).values(revoked_at=now))
     end_sessions_of(conn, "contact", contact_id)
     kill_links(conn, "contact", contact_id)
+
+
+def contact_by_id(conn: Connection, contact_id: int) -> dict | None:
+    """Return the contact with *contact_id*, or None."""
+    row = conn.execute(select(C).where(C.c.id == contact_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def invite(
+    conn: Connection,
+    email: str,
+    account_ids: list[int],
+    role: str,
+    *,
+    actor: str,
+    link_hours: int,
+    name: str | None = None,
+    ip: str | None = None,
+) -> tuple[int, str]:
+    """Grant *email* the accounts with *role* and issue an invitation link.
+
+    Restores a revoked contact (inviting is an explicit decision). Returns the contact id
+    and the link's secret, to be mailed after the transaction commits.
+    """
+    contact_id = ensure_contact(conn, email, name)
+    for account_id in account_ids:
+        grant_access(conn, contact_id, account_id, role)
+        record(
+            conn, actor, "invite", account_id=account_id, record_kind="contact",
+            record_id=contact_id, ip=ip, role=role,
+        )  # fmt: skip
+    token = issue_link(
+        conn, "contact", contact_id, normalise_email(email), link_hours * 60,
+        purpose="invite", ip=ip,
+    )  # fmt: skip
+    return contact_id, token
+
+
+def resend_invitation(
+    conn: Connection,
+    contact_id: int,
+    *,
+    actor: str,
+    link_hours: int,
+    ip: str | None = None,
+) -> tuple[str, str]:
+    """Issue a fresh invitation link; return (email, secret). Older links stay valid."""
+    contact = contact_by_id(conn, contact_id)
+    if contact is None:
+        raise UsageError(f"there is no contact {contact_id}")
+    if not may_sign_in(conn, contact):
+        raise UsageError(
+            f"{contact['email']} cannot sign in: access was revoked, or none of the "
+            "accounts is enabled for the portal"
+        )
+    token = issue_link(
+        conn, "contact", contact_id, contact["email"], link_hours * 60,
+        purpose="invite", ip=ip,
+    )  # fmt: skip
+    record(
+        conn, actor, "resend_invite", record_kind="contact", record_id=contact_id, ip=ip
+    )
+    return contact["email"], token
+
+
+def revoke_access(
+    conn: Connection, contact_id: int, *, actor: str, ip: str | None = None
+) -> None:
+    """Revoke a contact (sessions end, links die) and audit it."""
+    revoke_contact(conn, contact_id)
+    record(conn, actor, "revoke", record_kind="contact", record_id=contact_id, ip=ip)
+
+
+def add_grant(
+    conn: Connection,
+    contact_id: int,
+    account_id: int,
+    role: str,
+    *,
+    actor: str,
+    ip: str | None = None,
+) -> None:
+    """Give an existing, not revoked, contact one more account (or change its role)."""
+    contact = contact_by_id(conn, contact_id)
+    if contact is None:
+        raise UsageError(f"there is no contact {contact_id}")
+    if contact["revoked_at"] is not None:
+        raise UsageError(
+            f"{contact['email']}'s access was revoked; invite them again to restore it"
+        )
+    grant_access(conn, contact_id, account_id, role)
+    record(
+        conn, actor, "grant_added", account_id=account_id, record_kind="contact",
+        record_id=contact_id, ip=ip, role=role,
+    )  # fmt: skip
+
+
+def remove_grant(
+    conn: Connection,
+    contact_id: int,
+    account_id: int,
+    *,
+    actor: str,
+    ip: str | None = None,
+) -> None:
+    """Take one account (and its sites) away from a contact; effective at once."""
+    result = conn.execute(
+        G.delete().where(G.c.contact_id == contact_id, G.c.account_id == account_id)
+    )
+    if result.rowcount != 1:
+        raise UsageError("that contact has no access to that account")
+    record(
+        conn, actor, "grant_removed", account_id=account_id, record_kind="contact",
+        record_id=contact_id, ip=ip,
+    )  # fmt: skip
+
+
+def change_email(
+    conn: Connection,
+    contact_id: int,
+    new_email: str,
+    *,
+    actor: str,
+    ip: str | None = None,
+) -> str:
+    """Give a contact a new address; return the old one.
+
+    Every session of the contact ends and every unused link dies: a link mailed to the
+    old address must not keep working (a takeover through a changed address is how
+    Odoo's 2016 portal bug worked).
+    """
+    contact = contact_by_id(conn, contact_id)
+    if contact is None:
+        raise UsageError(f"there is no contact {contact_id}")
+    new = normalise_email(new_email)
+    old = contact["email"]
+    if new == old:
+        raise UsageError(f"{new} is already this contact's address")
+    if conn.execute(select(C.c.id).where(C.c.email == new)).first() is not None:
+        raise UsageError(f"another contact already uses {new}")
+    conn.execute(update(C).where(C.c.id == contact_id).values(email=new))
+    end_sessions_of(conn, "contact", contact_id)
+    kill_links(conn, "contact", contact_id)
+    record(
+        conn, actor, "change_email", record_kind="contact", record_id=contact_id,
+        ip=ip, old=old, new=new,
+    )  # fmt: skip
+    return old
+
+
+def set_portal_enabled(
+    conn: Connection,
+    account_id: int,
+    enabled: bool,
+    *,
+    actor: str,
+    ip: str | None = None,
+) -> None:
+    """Open (or close) the portal for an account and, through it, all its sites."""
+    conn.execute(update(A).where(A.c.id == account_id).values(portal_enabled=enabled))
+    action = "portal_enabled" if enabled else "portal_disabled"
+    record(conn, actor, action, account_id=account_id, ip=ip)
 
 
 def kill_links(conn: Connection, kind: str, principal_id: int) -> None:

@@ -409,24 +409,12 @@ def db_upgrade(ctx: Context) -> None:
 
 
 def _set_enabled(ctx: Context, account: str, source: str | None, enabled: bool) -> None:
-    from sqlalchemy import update
-
-    from schemas.tables import Account
-    from sync.audit import record
+    from sync import access
     from sync.ledger import resolve_account
 
-    table = Account.__table__  # type: ignore[attr-defined]
     with ctx.store().write(ledger=False) as conn:
         ref = resolve_account(conn, account, source)
-        conn.execute(
-            update(table).where(table.c.id == ref.id).values(portal_enabled=enabled)
-        )
-        record(
-            conn,
-            "cli",
-            "portal_enabled" if enabled else "portal_disabled",
-            account_id=ref.id,
-        )
+        access.set_portal_enabled(conn, ref.id, enabled, actor="cli")
     state = "enabled" if enabled else "disabled"
     click.echo(f"portal {state} for {ref.name} ({ref.key}) and its sites")
 
@@ -484,30 +472,17 @@ def invite(
 ) -> None:
     """Give EMAIL access to accounts and send a sign-in link."""
     from sync import access
-    from sync.audit import record
     from sync.ledger import resolve_account
     from sync.mail import send, sign_in_message
 
     settings = ctx.settings
     with ctx.store().write(ledger=False) as conn:
-        contact_id = access.ensure_contact(conn, email, name)
         refs = [resolve_account(conn, key, source) for key in accounts]
-        for ref in refs:
-            access.grant_access(conn, contact_id, ref.id, role)
-            record(
-                conn,
-                "cli",
-                "invite",
-                account_id=ref.id,
-                record_kind="contact",
-                record_id=contact_id,
-                role=role,
-            )
-        visible = access.visible_accounts(conn, contact_id)
-        token = access.issue_link(
-            conn, "contact", contact_id, access.normalise_email(email),
-            settings.portal.invite_link_hours * 60, purpose="invite",
+        contact_id, token = access.invite(
+            conn, email, [ref.id for ref in refs], role, actor="cli", name=name,
+            link_hours=settings.portal.invite_link_hours,
         )  # fmt: skip
+        visible = access.visible_accounts(conn, contact_id)
     url = access.link_url(settings.base_url, token)
     for ref in refs:
         if ref.id not in visible:
@@ -536,14 +511,12 @@ def invite(
 def revoke(ctx: Context, email: str) -> None:
     """End EMAIL's access now: sessions end and unused links stop working."""
     from sync import access
-    from sync.audit import record
 
     with ctx.store().write(ledger=False) as conn:
         contact = access.find_contact(conn, email)
         if contact is None:
             raise UsageError(f"no contact has the address {email}")
-        access.revoke_contact(conn, contact["id"])
-        record(conn, "cli", "revoke", record_kind="contact", record_id=contact["id"])
+        access.revoke_access(conn, contact["id"], actor="cli")
     click.echo(f"revoked {email}")
 
 

@@ -90,7 +90,12 @@ def sign_in_message(
 ) -> Message:
     """The email that carries a one-time sign-in link."""
     business = settings.business.name
-    minutes = settings.portal.link_minutes
+    if (
+        invited
+    ):  # invitations are issued for invite_link_hours, sign-in links for minutes
+        lifetime = f"{settings.portal.invite_link_hours} hours"
+    else:
+        lifetime = f"{settings.portal.link_minutes} minutes"
     if invited:
         subject = f"{business}: your invoices and statements online"
         opening = (
@@ -115,7 +120,7 @@ def sign_in_message(
         "",
         url,
         "",
-        f"The link works once and expires in {minutes} minutes. You can always ask for a "
+        f"The link works once and expires in {lifetime}. You can always ask for a "
         f"new one at {settings.base_url.rstrip('/')}/{'admin/' if admin else ''}sign-in.",
         "",
         "If you did not ask for this, you can ignore this email; nobody can sign in "
@@ -124,3 +129,26 @@ def sign_in_message(
     if contact:
         lines += ["", f"Questions? Contact {business}: {contact}."]
     return Message(to=to, subject=subject, body="\n".join(lines) + "\n")
+
+
+def email_changed_message(settings: Settings, old: str, masked_new: str) -> Message:
+    """Tell the old address that a contact's address was changed (ASVS 2.5.5)."""
+    business = settings.business.name
+    contact = " or ".join(
+        x for x in (settings.business.email, settings.business.phone) if x
+    )
+    lines = [
+        "Hello,",
+        "",
+        f"{business} changed the email address for your access to its billing portal "
+        f"from this address to {masked_new}. Sign-in links sent to this address no "
+        "longer work, and anyone signed in as you was signed out.",
+        "",
+        f"If you did not expect this, please contact {business}"
+        + (f": {contact}." if contact else "."),
+    ]
+    return Message(
+        to=old,
+        subject=f"{business}: your portal email address was changed",
+        body="\n".join(lines) + "\n",
+    )

@@ -46,17 +46,31 @@ def audit(action: str, **kw: Any) -> None:
         record(conn, actor(), action, ip=client_ip(), **kw)
 
 
+def step_up_due() -> bool:
+    """True when this admin signed in longer than admin_step_up_minutes ago."""
+    limit = timedelta(minutes=portal().settings.portal.admin_step_up_minutes)
+    return utcnow() - g.session.created_at > limit
+
+
 def recent_sign_in(view: Callable[..., Any]) -> Callable[..., Any]:
     """Step-up: actions that change access need a sign-in within admin_step_up_minutes."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        limit = timedelta(minutes=portal().settings.portal.admin_step_up_minutes)
-        if utcnow() - g.session.created_at > limit:
+        if step_up_due():
             return redirect(url_for("admin.sign_in", step_up=1))
         return view(*args, **kwargs)
 
     return wrapper
 
 
-from portal.admin import imports, invoices, views  # noqa: E402,F401  (routes register on bp)
+# The page modules register their routes on bp.
+from portal.admin import (  # noqa: E402,F401
+    accounts,
+    audit_log,
+    contacts,
+    imports,
+    invoices,
+    preview,
+    views,
+)

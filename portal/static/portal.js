@@ -7,4 +7,13 @@ document.addEventListener("DOMContentLoaded", function () {
     if (button) button.classList.add("visually-hidden");
     select.addEventListener("change", function () { select.form.submit(); });
   }
+
+  // In an admin's preview the server refuses customer forms; say so before a click.
+  if (document.body.classList.contains("preview")) {
+    var buttons = document.querySelectorAll("main form[method='post'] button");
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].disabled = true;
+      buttons[i].title = "Switched off in a preview";
+    }
+  }
 });

@@ -26,7 +26,11 @@ from tests.helpers import run_import
 
 pytestmark = pytest.mark.slow
 # Parsing does not depend on the database; the PostgreSQL leg runs fewer examples.
-EXAMPLES = int(os.environ.get("BILLFOLD_FUZZ_EXAMPLES", "60" if TEST_DATABASE == "sqlite" else "15"))
+EXAMPLES = int(
+    os.environ.get(
+        "BILLFOLD_FUZZ_EXAMPLES", "60" if TEST_DATABASE == "sqlite" else "15"
+    )
+)
 SAMPLE_FILES = sorted(
     p
     for p in SAMPLES.glob("*/*")
