@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from decimal import Decimal
 
@@ -70,6 +71,26 @@ def test_invoice_detail_escapes_imported_text(app, client, world):
     assert (f"contact:{world.contacts['a_parent']}", "view_invoice") in audit_actions(
         app
     )
+
+
+def test_every_page_title_is_plain_text_naming_the_page(app, client, world):
+    # A title block left open once swallowed the "I've paid" form into <title>.
+    sign_in(app, client, "a_parent")
+    open_invoice = world.invoices["A1-200"]
+    pages = {
+        "/": "Your account",
+        "/invoices": "Invoices",
+        f"/invoices/{open_invoice}": "Invoice A1-200",
+        "/credit-notes": "Credit notes",
+        "/payments": "Payments",
+        "/statements": "Statement",
+        "/documents": "Documents",
+    }
+    for path, expected in pages.items():
+        html = text_of(client.get(path))
+        title = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+        assert title.startswith(expected), (path, title)
+        assert "<" not in title and "\n" not in title, (path, title)
 
 
 def test_invoice_pdf_is_the_original_when_imported_else_generated(app, client, world):
