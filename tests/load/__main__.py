@@ -14,10 +14,11 @@ What it does, all on 127.0.0.1:
    step, doubling until a step fails and then halving the gap, where a step passes when
    p99 < 500 ms, no request fails and the rate achieved is within 10 % of the target;
 4. holds the highest passing rate for ``--hold-minutes`` (a failed hold retries 15 %
-   lower, twice at most);
-5. checks nothing was lost: the ledger tables are unchanged, every sign-in link asked for
-   arrived by email, every sign-in and download left its audit event, and the server
-   logged no errors.
+   lower, twice at most); a third of the way in, ``billfold import`` brings the next
+   day's export (one invoice in 100 paid or amended) while the portal serves;
+5. checks nothing was lost: the import applied every change, the load itself left the
+   ledger tables as they were, every sign-in link asked for arrived by email, every
+   sign-in and download left its audit event, and the server logged no errors.
 
 It prints a table and writes ``load-report.json`` in the work folder; it exits 1 when no
 rate passed or a check failed.
@@ -38,6 +39,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -178,7 +180,7 @@ def _prepare(config: Path, work: Path, invoices: int, contacts: int) -> dict[str
     """Import the generated export; give contacts access; return the locust plan."""
     from tests.benchmarks.generate import ensure
 
-    export, rows = ensure(work / "exports", "generic_csv", invoices)
+    export, rows = ensure(work / "exports", "xero_csv", invoices)
     started = time.perf_counter()
     _billfold(config, "import", str(export))
     imported_s = time.perf_counter() - started
@@ -229,7 +231,12 @@ def _prepare(config: Path, work: Path, invoices: int, contacts: int) -> dict[str
                 }
             )
     store.dispose()
-    return {"contacts": plan, "import_seconds": imported_s, "rows": rows}
+    return {
+        "contacts": plan,
+        "import_seconds": imported_s,
+        "rows": rows,
+        "export": str(export),
+    }
 
 
 def _ledger_digest(config: Path) -> str:
@@ -263,6 +270,54 @@ def _audit_counts(config: Path) -> dict[str, int]:
         ).all()
     store.dispose()
     return {action: n for action, n in rows}
+
+
+class _ImportDuringLoad(threading.Thread):
+    """Re-import the export with one invoice in 100 changed, partway through a hold.
+
+    The export is the previous one with those invoices paid or amended, as the billing
+    system would send the next day. Afterwards it records the ledger's digest, so the
+    checks can tell the load itself changed nothing.
+    """
+
+    def __init__(self, config: Path, previous: Path, target: Path, delay: float):
+        super().__init__(daemon=True)
+        from tests.benchmarks.generate import changed_copy
+
+        self.config, self.target, self.delay = config, target, delay
+        self.expected = changed_copy(previous, target)
+        self.result: dict[str, Any] = {}
+
+    def run(self) -> None:
+        time.sleep(self.delay)
+        started = time.perf_counter()
+        done = subprocess.run(
+            [
+                *BILLFOLD,
+                "--config",
+                str(self.config),
+                "import",
+                "--json",
+                str(self.target),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        seconds = time.perf_counter() - started
+        try:
+            result = json.loads(done.stdout)[0]
+        except (ValueError, IndexError):
+            result = {"status": "failed", "reason": done.stderr[-2000:]}
+        self.result = {
+            "seconds": round(seconds, 1),
+            "status": result.get("status"),
+            "updated": result.get("updated"),
+            "expected_updated": self.expected,
+            "ok": done.returncode == 0 and result.get("updated") == self.expected,
+            "ledger_after": _ledger_digest(self.config),
+        }
 
 
 # -- the server and locust ----------------------------------------------------------------
@@ -436,7 +491,11 @@ _PDF = re.compile(r"/invoices/\d+/pdf")
 
 
 def _checks(
-    before: dict[str, Any], after: dict[str, Any], mails: int, log: Path
+    before: dict[str, Any],
+    after: dict[str, Any],
+    mails: int,
+    log: Path,
+    imports: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """What the run must not have lost, from the store, the SMTP sink and the log."""
     served = _served(log)
@@ -445,7 +504,8 @@ def _checks(
         return after["audit"].get(action, 0) - before["audit"].get(action, 0)
 
     checks = {
-        "ledger tables unchanged": before["ledger"] == after["ledger"],
+        "imports during the load applied every change": all(i["ok"] for i in imports),
+        "ledger tables unchanged by the load": before["ledger"] == after["ledger"],
         "every sign-in link asked for arrived by email": mails == served["link asked"],
         "every sign-in has its audit event": grew("sign_in") == served["sign-in"],
         "every invoice PDF served has its audit event": (
@@ -462,6 +522,7 @@ def _checks(
         "mails_received": mails,
         "sign_in_events": grew("sign_in"),
         "invoice_pdf_events": grew("download_invoice_pdf"),
+        "imports": imports,
     }
 
 
@@ -510,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     log = work / "server.log"
     log.unlink(missing_ok=True)
     server = _start_server(config, port, args.workers, log)
+    imports: list[dict[str, Any]] = []
     try:
 
         def run(target: float, label: str, seconds: int = args.step_seconds) -> Step:
@@ -525,12 +587,24 @@ def main(argv: list[str] | None = None) -> int:
             best, steps = _search(run, args.start_rps, users_cap, args.steps)
         holds: list[Step] = []
         hold_seconds = round(args.hold_minutes * 60)
-        rate = best
+        rate, previous = best, Path(prepared["export"])
         for attempt in range(3):
             if not rate:
                 break
+            target = work / "exports" / f"next-day-{attempt + 1}.csv"
+            importer = _ImportDuringLoad(config, previous, target, hold_seconds / 3)
+            importer.start()
             hold = run(rate, f"hold{attempt + 1}", hold_seconds)
+            importer.join()
+            imports.append(importer.result)
+            print(
+                f"        import during the hold: {importer.result['status']}, "
+                f"{importer.result['updated']} of {importer.expected} invoices changed "
+                f"in {importer.result['seconds']} s",
+                flush=True,
+            )
             holds.append(hold)
+            previous = target
             if hold.passed:
                 break
             rate = round(rate * 0.85, 1)
@@ -538,7 +612,11 @@ def main(argv: list[str] | None = None) -> int:
         _stop(server)
         smtp.stop()
     after = {"ledger": _ledger_digest(config), "audit": _audit_counts(config)}
-    checks = _checks(before, after, sink.count, log)
+    if imports:  # the ledger the imports left is what the load must not change
+        before["ledger"] = imports[-1].pop("ledger_after")
+        for done in imports[:-1]:
+            done.pop("ledger_after")
+    checks = _checks(before, after, sink.count, log, imports)
     held = next((h for h in holds if h.passed), None)
     report = {
         "database": "PostgreSQL" if database_url else "SQLite",
