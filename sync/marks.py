@@ -364,6 +364,17 @@ def confirm_claim(conn: Connection, claim_id: int, actor: str) -> int:
             state="confirmed", resolved_at=utcnow(), resolved_by=actor, mark_id=mark_id
         )
     )
+    inv = _invoice(conn, claim.invoice_id)
+    record(
+        conn,
+        actor,
+        "confirm_claim",
+        account_id=inv.account_id,
+        record_kind="invoice",
+        record_id=inv.id,
+        claim=claim_id,
+        mark=mark_id,
+    )
     return mark_id
 
 

@@ -12,7 +12,8 @@ what the contact would. During a preview:
   works, and it writes to the admin's own session row;
 * the contact's sessions and links are never touched.
 
-Starting the preview is recorded as one admin ``preview`` event naming the contact.
+Starting the preview is recorded as one admin ``preview`` event naming the contact, and
+leaving it as one ``preview_end`` event, so the log shows when each preview ran.
 """
 
 from __future__ import annotations
@@ -51,5 +52,6 @@ def preview_end() -> Response:
     """Leave the preview and go back to the contact's admin page."""
     wanted = session.pop(PREVIEW_KEY, None)
     if wanted and isinstance(wanted.get("contact"), int):
+        audit("preview_end", record_kind="contact", record_id=wanted["contact"])
         return redirect(url_for("admin.contacts_show", contact_id=wanted["contact"]))
     return redirect(url_for("admin.contacts"))
