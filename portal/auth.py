@@ -159,6 +159,11 @@ def _by_id(conn: Any, kind: _Kind, principal_id: int) -> dict | None:
     return row if access.may_sign_in(conn, row) else None
 
 
+def _actor(kind: _Kind, person: dict) -> str:
+    """How the audit log names *person*: contacts by id, admins by address."""
+    return f"admin:{person['email']}" if kind.admin else f"contact:{person['id']}"
+
+
 def request_link(kind: _Kind) -> str | Response | tuple[str, int]:
     """Show the request form (GET) or send a link if the address may sign in (POST).
 
@@ -193,7 +198,7 @@ def request_link(kind: _Kind) -> str | Response | tuple[str, int]:
                 )
                 url = access.link_url(p.settings.base_url, token, admin=kind.admin)
                 message = sign_in_message(p.settings, email, url, admin=kind.admin)
-                record(conn, f"{kind.name}:{person['id']}", "sign_in_link_sent", ip=ip)
+                record(conn, _actor(kind, person), "sign_in_link_sent", ip=ip)
     if limited:
         return render_template(
             "auth/sign_in.html", limited=True, email=email, **page
@@ -226,7 +231,8 @@ def use_link(kind: _Kind, token: str) -> str | Response | tuple[str, int]:
             state = access.inspect_link(conn, token)
             status = state.status if state.kind in (None, kind.name) else "unknown"
             return render_template("auth/link_invalid.html", status=status, **page), 410
-        if _by_id(conn, kind, principal_id) is None:
+        person = _by_id(conn, kind, principal_id)
+        if person is None:
             return render_template(
                 "auth/link_invalid.html", status="revoked", **page
             ), 410
@@ -235,7 +241,7 @@ def use_link(kind: _Kind, token: str) -> str | Response | tuple[str, int]:
         session_token = access.start_session(
             conn, kind.name, principal_id, hours, ip, agent
         )
-        record(conn, f"{kind.name}:{principal_id}", "sign_in", ip=ip)
+        record(conn, _actor(kind, person), "sign_in", ip=ip)
     response = redirect(url_for(kind.home))
     set_session_cookie(response, session_token, p.settings)
     return response

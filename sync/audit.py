@@ -23,7 +23,7 @@ def record(
     ip: str | None = None,
     **detail: Any,
 ) -> None:
-    """Append one audit event (``actor`` like ``contact:12``, ``admin:3``, ``cli``)."""
+    """Append one audit event (``actor``: ``contact:12``, ``admin:office@example.com`` or ``cli``)."""
     conn.execute(
         insert(E).values(
             at=utcnow(),

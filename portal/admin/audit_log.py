@@ -150,7 +150,7 @@ class AuditFilter:
             for r in conn.execute(
                 select(AD.c.id, AD.c.email).where(AD.c.email == needle)
             ):
-                people.append(E.c.actor.in_([f"admin:{r.email}", f"admin:{r.id}"]))
+                people.append(E.c.actor == f"admin:{r.email}")
             if not contact_ids and not people:
                 self.problems.append(
                     f"No contact or admin has the address {self.person!r}."
@@ -185,22 +185,16 @@ class Who:
 
 
 def _people(conn: Connection, rows: list[Any]) -> dict[str, Who]:
-    """Name every actor on the page: contacts and admins by address."""
-    contact_ids, admin_ids = set(), set()
+    """Name every actor on the page: contacts by address, admins are named by theirs."""
+    contact_ids = set()
     for r in rows:
         kind, _, ident = r.actor.partition(":")
-        if ident.isdigit():
-            (contact_ids if kind == "contact" else admin_ids).add(int(ident))
+        if kind == "contact" and ident.isdigit():
+            contact_ids.add(int(ident))
     contacts = {
         r.id: r.email
         for r in conn.execute(
             select(C.c.id, C.c.email).where(C.c.id.in_(sorted(contact_ids)))
-        )
-    }
-    admins = {
-        r.id: r.email
-        for r in conn.execute(
-            select(AD.c.id, AD.c.email).where(AD.c.id.in_(sorted(admin_ids)))
         )
     }
     names: dict[str, Who] = {}
@@ -209,8 +203,6 @@ def _people(conn: Connection, rows: list[Any]) -> dict[str, Who]:
         if kind == "contact" and ident.isdigit():
             cid = int(ident)
             names[r.actor] = Who(contacts.get(cid, f"contact {cid} (gone)"), cid)
-        elif kind == "admin" and ident.isdigit():
-            names[r.actor] = Who(f"admin {admins.get(int(ident), ident)}")
         elif kind == "admin":
             names[r.actor] = Who(f"admin {ident}")
         else:
