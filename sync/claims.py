@@ -99,8 +99,14 @@ def holder_alive(holder: str, *, claim_id: int | None = None) -> bool:
 def _insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
     """Insert a row unless it conflicts with a unique key; return True if inserted."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return conn.execute(stmt).rowcount == 1
+    stmt = (
+        dialect.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(*table.primary_key.columns)
+    )
+    # rowcount is not reliable for INSERT ... ON CONFLICT on every driver; RETURNING is.
+    return conn.execute(stmt).first() is not None
 
 
 # -- file claims ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -324,17 +325,24 @@ def _apply_entry(conn: Connection, entry: Any, document_id: int) -> Arrival:
     return Arrival(document_id, target.label, None)
 
 
+def _name_target(
+    conn: Connection, settings: Settings, name: str, source: str
+) -> Target | str:
+    number = number_in_name(name, settings.source(source).document_patterns)
+    if number is None:
+        return "its name holds no record number (see the source's document_patterns)"
+    return _target_for_number(conn, number, source)
+
+
+def _link_reason(conn: Connection, settings: Settings, name: str, source: str) -> str:
+    target = _name_target(conn, settings, name, source)
+    return target if isinstance(target, str) else ""
+
+
 def _link_by_name(
     conn: Connection, settings: Settings, document_id: int, name: str, source: str
 ) -> Arrival:
-    number = number_in_name(name, settings.source(source).document_patterns)
-    if number is None:
-        return Arrival(
-            document_id,
-            None,
-            "its name holds no record number (see the source's document_patterns)",
-        )
-    target = _target_for_number(conn, number, source)
+    target = _name_target(conn, settings, name, source)
     if isinstance(target, str):
         return Arrival(document_id, None, target)
     _link(conn, document_id, target, _kind_for(target, None))
@@ -508,12 +516,18 @@ def link_waiting(conn: Connection, settings: Settings) -> int:
     return done
 
 
-def unmatched_documents(conn: Connection) -> list[dict[str, Any]]:
-    """Return documents waiting for an admin (no account yet), oldest first."""
+def unmatched_documents(
+    conn: Connection, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """Return documents waiting for an admin (no account yet), oldest first.
+
+    ``reason`` says why each waits: its manifest row's reason, else (with *settings*)
+    what its name gives now, else what was recorded when it arrived.
+    """
     rows = conn.execute(
         select(
             D.c.id, D.c.file_name, D.c.content_type, D.c.size, D.c.sha256, D.c.kind,
-            D.c.created_at, D.c.batch_id, B.c.source,
+            D.c.created_at, D.c.batch_id, B.c.source, B.c.warnings,
         )
         .join(B, B.c.id == D.c.batch_id, isouter=True)
         .where(D.c.account_id.is_(None))
@@ -527,6 +541,20 @@ def unmatched_documents(conn: Connection) -> list[dict[str, Any]]:
             )
         )
     }
+
+    def why(r: Any) -> str:
+        if r.id in reasons:
+            return reasons[r.id]
+        if settings is not None:
+            found = _link_reason(conn, settings, r.file_name, r.source or "default")
+            if found:
+                return found
+        recorded = json.loads(r.warnings or "[]")
+        match = re.match(r"not linked yet \((.*)\);", recorded[0]) if recorded else None
+        if match:
+            return match[1]
+        return "no manifest row names it and no record matches its name"
+
     return [
         {
             "id": r.id,
@@ -538,8 +566,7 @@ def unmatched_documents(conn: Connection) -> list[dict[str, Any]]:
             "source": r.source,
             "batch_id": r.batch_id,
             "created_at": r.created_at,
-            "reason": reasons.get(r.id)
-            or "no manifest row names it and no record matches its name",
+            "reason": why(r),
         }
         for r in rows
     ]

@@ -61,7 +61,9 @@ def parse_schedule(text: str) -> Schedule:
     if match:
         n = int(match["n"] or 1)
         if n <= 0:
-            raise ConfigError(f"{text!r}: the interval must be at least 1")
+            raise ConfigError(
+                f'{text!r}: the interval must be at least 1, as in "every 15 minutes"'
+            )
         return Schedule(
             cleaned, interval_seconds=n * _UNIT_SECONDS[match["unit"].lower()]
         )
