@@ -581,8 +581,7 @@ class S3Source(_Context):
         for index, obj in enumerate(todo):
             if self.stopping.is_set():
                 break
-            self.take(obj)
-            taken += 1
+            taken += self.take(obj)
             with contextlib.suppress(StoreError):
                 note_pending(self.store, self.name, len(todo) - index - 1)
         return taken
@@ -613,12 +612,11 @@ class S3Source(_Context):
                 else claim.retry_at is not None and claim.retry_at <= now
             )
             if due:
-                self.take(S3Object(claim.file_key, claim.signature, 0))
-                count += 1
+                count += self.take(S3Object(claim.file_key, claim.signature, 0))
         return count
 
-    def take(self, obj: S3Object) -> None:
-        """Claim one object version, download it, import it."""
+    def take(self, obj: S3Object) -> bool:
+        """Claim one object version, download it, import it; False if not ours to take."""
         try:
             got = claims.claim_file(
                 self.store,
@@ -636,9 +634,9 @@ class S3Source(_Context):
                 file=obj.key,
                 error=str(exc),
             )
-            return
+            return False
         if not got.won:
-            return
+            return False
         claim = got.claim
         faults.hit("claimed")
         try:
@@ -650,7 +648,7 @@ class S3Source(_Context):
                     claim,
                     "the object changed or was deleted before download",
                 )
-                return
+                return False
             except SourceError as exc:
                 self.problems += 1
                 retry = self.retry_at(claim.attempts)
@@ -670,7 +668,7 @@ class S3Source(_Context):
                     error=str(exc),
                     retry_at=retry,
                 )
-                return
+                return True
             try:
                 self.import_claimed(claim, path, obj.name)
             finally:
@@ -685,6 +683,7 @@ class S3Source(_Context):
             )
         finally:
             claims.let_go(claim)
+        return True
 
     def download(self, obj: S3Object) -> Path:
         """Download exactly this ETag of the object to a temp file, retrying cut transfers."""
