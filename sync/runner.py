@@ -215,7 +215,8 @@ class Runner:
             self._observers.clear()
         scheduler.shutdown()
         for thread in [intake, *first_polls]:
-            thread.join()
+            while thread.is_alive():  # short joins: a second signal can still abort
+                thread.join(0.5)
         self._heartbeat_done.set()
         event("run.stopped", worker=claims.worker_id())
         return 0

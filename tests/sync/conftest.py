@@ -48,7 +48,7 @@ class Bucket:
             "ETag"
         ].strip('"')
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
         return sorted(o["Key"] for p in pages for o in p.get("Contents", []))
 

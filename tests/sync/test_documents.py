@@ -358,7 +358,7 @@ def test_documents_can_live_in_an_s3_bucket(store, docs_settings, bucket, tmp_pa
         doc.storage_key
         == f"s3://{bucket.name}/billfold/documents/{doc.sha256[:2]}/{doc.sha256}"
     )
-    assert bucket.keys() == [f"billfold/documents/{doc.sha256[:2]}/{doc.sha256}"]
+    assert bucket.list_keys() == [f"billfold/documents/{doc.sha256[:2]}/{doc.sha256}"]
     assert read_blob(s3_settings, doc.storage_key) == pdf("in s3")
     assert doc.invoice_id == _invoice(store, "1001").id
     assert not (docs_settings.data_dir / "documents").exists()

@@ -76,7 +76,7 @@ def test_each_object_version_is_imported_once_and_the_bucket_is_only_read(
     bucket.put("exports/may.csv.part", b"half an upload")
     bucket.put("exports/.hidden.csv", b"x")
     bucket.put("elsewhere/june.csv", csv_bytes(tmp_path, "9004"))
-    keys = bucket.keys()
+    keys = bucket.list_keys()
     source = source_for(store, cfg)
 
     assert source.poll() == 2
@@ -97,7 +97,7 @@ def test_each_object_version_is_imported_once_and_the_bucket_is_only_read(
         sha(changed),
     ]
     assert count(store, "invoice") == 4
-    assert bucket.keys() == keys  # nothing written, moved or deleted
+    assert bucket.list_keys() == keys  # nothing written, moved or deleted
     with store.read() as conn:
         status = source_status(conn, cfg)[0]
         claims_ = conn.execute(select(C.c.file_key, C.c.state)).all()
