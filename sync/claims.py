@@ -170,14 +170,16 @@ def claim_file(
     *,
     lease_seconds: int,
     size: int | None = None,
-    reclaim_moved: bool = False,
+    reclaim_moved: Callable[[], bool] | None = None,
 ) -> ClaimResult:
     """Claim one version of one file for this worker, in its own committed transaction.
 
     ``won``: this worker holds it (a new claim, a takeover of a dead or expired holder's,
     or a failed one due for retry). ``held``: another live worker has it. ``done``: it
-    is finished; with *reclaim_moved* a finished claim whose file was already moved away
-    (the same bytes dropped again under the same name) is claimed afresh.
+    is finished. A finished claim whose file was already moved away is claimed afresh
+    when *reclaim_moved* (asked only after the move was seen recorded) says the file is
+    there again: the same bytes dropped again under the same name. Asking earlier could
+    mistake the file another worker is just moving for a new one.
     """
     me = worker_id()
     now = utcnow()
@@ -207,7 +209,12 @@ def claim_file(
             or (
                 row.state == FAILED and row.retry_at is not None and row.retry_at <= now
             )
-            or (reclaim_moved and row.state in FINAL_STATES and row.moved_to)
+            or (
+                reclaim_moved is not None
+                and row.state in FINAL_STATES
+                and row.moved_to is not None
+                and reclaim_moved()
+            )
         )
         if not takeover:
             return ClaimResult("held" if row.state == CLAIMED else "done", row)

@@ -98,8 +98,14 @@ class _Context:
             return None
         return utcnow() + timedelta(seconds=runner.retry_seconds * 2 ** (attempts - 1))
 
-    def import_claimed(self, claim: Claim, path: Path, name: str) -> ImportResult:
-        """Import a claimed file and record how its claim ended."""
+    def import_claimed(
+        self, claim: Claim, path: Path, name: str
+    ) -> tuple[ImportResult, bool]:
+        """Import a claimed file and record how its claim ended.
+
+        Returns the result and whether this worker still held the claim at the end
+        (False: another worker took it over meanwhile and now owns the file).
+        """
         event(
             "file.importing",
             source=self.name,
@@ -115,7 +121,7 @@ class _Context:
         retry = self.retry_at(claim.attempts) if state == FAILED else None
         if state in (REJECTED, FAILED):
             self.problems += 1
-        claims.finish_claim(
+        kept = claims.finish_claim(
             self.store,
             claim,
             state,
@@ -133,7 +139,7 @@ class _Context:
             reason=result.reason,
             retry_at=retry,
         )
-        return result
+        return result, kept
 
 
 # -- folders ----------------------------------------------------------------------------
@@ -346,7 +352,7 @@ class FolderSource(_Context):
                 signature,
                 lease_seconds=lease,
                 size=size,
-                reclaim_moved=True,
+                reclaim_moved=path.is_file,
             )
         except StoreError as exc:
             event(
@@ -367,7 +373,7 @@ class FolderSource(_Context):
             return
         faults.hit("claimed")
         try:
-            result = self.import_claimed(claim, path, name)
+            result, kept = self.import_claimed(claim, path, name)
         except StoreError as exc:  # the claim could not be written: it expires
             event(
                 "claim.failed",
@@ -379,6 +385,11 @@ class FolderSource(_Context):
             claims.let_go(claim)
             self._later(name, self.settings.runner.retry_seconds)
             return
+        except BaseException:
+            claims.let_go(claim)  # orphaned at once: any worker may take it over
+            raise
+        if not kept:
+            return  # the worker that took the claim over files the file away
         state = claim_state(result)
         if result.sha256 is None and not path.exists():
             claims.drop_claim(self.store, claim, "the file was removed before import")

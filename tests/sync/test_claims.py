@@ -118,8 +118,12 @@ def test_finished_claims_are_done_and_a_moved_file_dropped_again_is_reclaimed(st
         claims.claim_file(store, "inbox", "a.csv", "sha", lease_seconds=60).outcome
         == "done"
     )
+    gone = claims.claim_file(
+        store, "inbox", "a.csv", "sha", lease_seconds=60, reclaim_moved=lambda: False
+    )
+    assert gone.outcome == "done"  # the file seen was the one just moved away
     again = claims.claim_file(
-        store, "inbox", "a.csv", "sha", lease_seconds=60, reclaim_moved=True
+        store, "inbox", "a.csv", "sha", lease_seconds=60, reclaim_moved=lambda: True
     )
 
     assert again.won
