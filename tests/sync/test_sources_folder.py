@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from schemas.tables import Document, FileClaim, ImportBatch, Invoice, utcnow
 from sync import claims
-from sync.config import RunnerSettings, SourceSettings
+from sync.config import RunnerSettings, SourceSettings, load_settings
 from sync.sources import FolderSource, StableFiles, is_ignored
 from sync.status import source_status
 from tests.helpers import (
@@ -453,3 +453,32 @@ def test_run_once_takes_what_is_there_and_reports_failures(
     assert sorted(os.listdir(inbox)) == ["failed", "processed"]
     assert len(os.listdir(inbox / "processed")) == 2
     assert run_once(config, log=tmp_path / "again.log") == 0  # nothing left to do
+
+
+def test_a_folder_that_appears_later_is_watched_from_then_on(store, settings, tmp_path):
+    share = tmp_path / "share"  # e.g. a network share mounted after billfold started
+    config = write_config(
+        tmp_path / "config.toml",
+        settings,
+        [
+            {
+                "name": "share",
+                "kind": "folder",
+                "path": str(share),
+                "quiet_seconds": 0.5,
+                "poll": True,
+                "schedule": "every 1 second",
+            }
+        ],
+    )
+    with Worker(config, log=tmp_path / "w.log") as worker:
+        worker.wait_for_log("event=source.error")
+        with store.read() as conn:
+            (status,) = source_status(conn, load_settings(config, env={}))
+        share.mkdir()
+        export(share / "late.csv", "8301")
+        wait_until(lambda: count(store, "import_batch", "status = 'applied'") == 1, 30)
+        assert worker.stop() == 0
+    assert f"folder {share} does not exist" in status["last_error"]
+    assert status["last_success"] is None
+    assert os.listdir(share / "processed")[0].endswith("-late.csv")
