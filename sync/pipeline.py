@@ -544,6 +544,16 @@ def _import_manifest(
             faults.hit("before_commit")
     except StoreError as exc:
         return _failed(store, base, result, str(exc), started)
+    except Exception as exc:
+        event("import.crashed", logging.ERROR, file=intake.name, error=repr(exc))
+        logging.getLogger("billfold").exception("import of %s failed", intake.name)
+        return _failed(
+            store,
+            base,
+            result,
+            f"internal error: {exc.__class__.__name__}: {exc}",
+            started,
+        )
     event(
         "import.manifest",
         file=intake.name,

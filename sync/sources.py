@@ -227,6 +227,20 @@ class StableFiles:
         return sorted(out)
 
 
+def _stat_signature(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _changed(path: Path, before: tuple[int, int]) -> bool:
+    try:
+        return _stat_signature(path) != before
+    except FileNotFoundError:
+        return False  # moved by a worker that took the claim over: not ours to judge
+    except OSError:
+        return True
+
+
 def _hash_file(path: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
@@ -330,6 +344,7 @@ class FolderSource(_Context):
         """Claim, import and file away one settled file (or leave it to its holder)."""
         path = self.folder / name
         try:
+            before = _stat_signature(path)
             signature, size = _hash_file(path)
         except FileNotFoundError:
             return
@@ -397,6 +412,19 @@ class FolderSource(_Context):
         if state == FAILED and self.retry_at(claim.attempts) is not None:
             claims.let_go(claim)
             self._later(name, self._seconds_until_retry(claim.attempts))
+            return
+        if _changed(path, before):
+            # Written to again after it seemed settled: leave it where it is, so the
+            # writer's file stays whole; once it settles again its new bytes are a
+            # new file (and what this import took is never undone or doubled).
+            event(
+                "file.changed_during_import",
+                logging.WARNING,
+                source=self.name,
+                file=name,
+            )
+            claims.let_go(claim)
+            self.files.notice(name)
             return
         faults.hit("before_move")
         self._file_away(claim, state, result.batch_id)

@@ -362,3 +362,34 @@ def test_documents_can_live_in_an_s3_bucket(store, docs_settings, bucket, tmp_pa
     assert read_blob(s3_settings, doc.storage_key) == pdf("in s3")
     assert doc.invoice_id == _invoice(store, "1001").id
     assert not (docs_settings.data_dir / "documents").exists()
+
+
+def test_a_document_or_manifest_that_cannot_be_applied_writes_nothing(
+    store, docs_settings, tmp_path, monkeypatch
+):
+    from sync import faults
+
+    monkeypatch.setenv("BILLFOLD_FAULT", "before_commit:raise")
+    faults._hits.clear()
+    doc = run_import(
+        store, docs_settings, _drop(tmp_path, "INV-1.pdf", pdf("1")), source="harbor"
+    )
+    faults._hits.clear()
+    manifest = run_import(
+        store,
+        docs_settings,
+        _drop(tmp_path, "m.csv", b"file,account,kind\nINV-1.pdf,C1,contract\n"),
+        source="harbor",
+    )
+
+    assert (doc.status, manifest.status) == ("failed", "failed")
+    assert "injected fault" in doc.reason and "injected fault" in manifest.reason
+    with store.read() as conn:
+        assert conn.execute(select(D)).all() == []
+        assert conn.execute(select(M)).all() == []
+        assert conn.execute(select(B.c.status)).scalars().all() == ["failed", "failed"]
+    monkeypatch.delenv("BILLFOLD_FAULT")
+    again = run_import(
+        store, docs_settings, _drop(tmp_path, "INV-1.pdf", pdf("1")), source="harbor"
+    )
+    assert again.status == "applied"

@@ -278,6 +278,37 @@ def test_a_file_failing_every_attempt_moves_to_failed_with_its_reason(
     assert os.listdir(inbox / "failed") == [os.path.basename(claim.moved_to)]
 
 
+def test_a_file_written_to_during_its_import_stays_and_is_taken_again_whole(
+    store, folder_settings, inbox, monkeypatch
+):
+    from sync import sources
+
+    path = export(inbox / "a.csv", "7801")
+    whole = export(inbox.parent / "whole.csv", "7801", "7802").read_bytes()
+    real_import = sources.import_file
+
+    def import_then_writer_resumes(*args, **kwargs):
+        result = real_import(*args, **kwargs)
+        path.write_bytes(whole)  # the writer had only paused
+        return result
+
+    monkeypatch.setattr(sources, "import_file", import_then_writer_resumes)
+    source = _folder(store, folder_settings)
+    _take_all(source)
+
+    assert path.exists()  # not moved away from under its writer
+    monkeypatch.setattr(sources, "import_file", real_import)
+    wait_until(lambda: source.process_ready() or not path.exists(), 10)
+
+    assert not path.exists()
+    with store.read() as conn:
+        found = conn.execute(select(B.c.sha256, B.c.status).order_by(B.c.id)).all()
+    assert [f.status for f in found] == ["applied", "applied"]
+    assert found[1].sha256 == sha(whole)
+    assert count(store, "invoice") == 2
+    assert os.listdir(inbox / "processed") == ["2-a.csv"]
+
+
 def _dead_holder() -> str:
     proc = subprocess.Popen(["true"])
     proc.wait()
