@@ -318,7 +318,7 @@ class FolderSource(_Context):
         now = time.monotonic()
         for name, when in list(self._retry_after.items()):
             if when <= now:
-                del self._retry_after[name]
+                self._retry_after.pop(name, None)
                 self.files.notice(name)
         ready = self.files.ready(self.folder)
         for name in ready:
