@@ -217,9 +217,17 @@ class Runner:
         for thread in [intake, *first_polls]:
             while thread.is_alive():  # short joins: a second signal can still abort
                 thread.join(0.5)
-        self._heartbeat_done.set()
+        self._stop_heartbeat()
         event("run.stopped", worker=claims.worker_id())
         return 0
+
+    def _stop_heartbeat(self) -> None:
+        # Joined, not left to die with the interpreter: a daemon thread still writing
+        # to the database or stderr at exit can abort the process.
+        self._heartbeat_done.set()
+        for thread in self._threads:
+            while thread.is_alive():
+                thread.join(0.5)
 
     def run_once(self) -> int:
         """Process what every source holds now, then return the exit code."""
@@ -245,7 +253,7 @@ class Runner:
                     functools.partial(tidy, self.store, self.settings),
                 )
         finally:
-            self._heartbeat_done.set()
+            self._stop_heartbeat()
         problems = sum(s.problems for s in [*self.folders, *self.buckets])
         event("run.once_done", problems=problems)
         return 1 if problems else 0

@@ -265,6 +265,9 @@ def test_kill_9_at_random_points_loses_nothing_and_imports_each_file_once(
             assert sqlite_integrity(store) == "ok", (seed, i)
 
     with Worker(config, log=tmp_path / "final.log") as final:
+        final.wait_for_log(
+            "event=run.started"
+        )  # the crashes may have left nothing to do
         wait_until(
             lambda: (
                 len(applied_per_sha(store)) >= len(files)
