@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy import Connection, Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schemas.tables import FileClaim, JobLock, utcnow
@@ -138,12 +138,16 @@ class Claim:
         )
 
 
-def _claim_row(conn: Connection, **where: Any) -> Claim | None:
-    stmt = select(
+def _claim_select() -> Any:
+    return select(
         C.c.id, C.c.source, C.c.file_key, C.c.signature, C.c.state, C.c.claimed_by,
         C.c.lease_until, C.c.attempts, C.c.batch_id, C.c.last_error, C.c.retry_at,
         C.c.moved_to, C.c.finished_at,
     )  # fmt: skip
+
+
+def _claim_row(conn: Connection, **where: Any) -> Claim | None:
+    stmt = _claim_select()
     for column, value in where.items():
         stmt = stmt.where(C.c[column] == value)
     row = conn.execute(stmt).first()
@@ -346,22 +350,17 @@ def finished_keys(conn: Connection, source: str) -> set[tuple[str, str]]:
 
 
 def open_claims(conn: Connection, source: str) -> list[Claim]:
-    """Return claims of *source* that are still claimed or failed and due a retry."""
-    ids = conn.execute(
-        select(C.c.id).where(C.c.source == source, C.c.state.in_((CLAIMED, FAILED)))
-    ).scalars()
-    found = [_claim_row(conn, id=i) for i in ids]
-    return [c for c in found if c is not None and (c.state == CLAIMED or c.retry_at)]
-
-
-def claims_for_key(conn: Connection, source: str, file_key: str) -> list[Claim]:
-    """Return every claim of one file key (all signatures), newest first."""
-    ids = conn.execute(
-        select(C.c.id)
-        .where(C.c.source == source, C.c.file_key == file_key)
-        .order_by(C.c.id.desc())
-    ).scalars()
-    return [c for i in ids if (c := _claim_row(conn, id=i)) is not None]
+    """Return claims of *source* still claimed, or failed and waiting for a retry."""
+    rows = conn.execute(
+        _claim_select().where(
+            C.c.source == source,
+            or_(
+                C.c.state == CLAIMED,
+                and_(C.c.state == FAILED, C.c.retry_at.is_not(None)),
+            ),
+        )
+    )
+    return [Claim(*row) for row in rows]
 
 
 def renew_leases(store: Store, lease_seconds: int) -> None:

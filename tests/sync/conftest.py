@@ -13,6 +13,22 @@ import pytest
 from tests.workers import AWS_ENV, CuttingProxy, free_port
 
 
+@pytest.fixture
+def inject_fault(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Set BILLFOLD_FAULT for this process; hit counts start and end at zero."""
+    from sync import faults
+
+    def inject(spec: str | None) -> None:
+        faults._hits.clear()
+        if spec is None:
+            monkeypatch.delenv("BILLFOLD_FAULT", raising=False)
+        else:
+            monkeypatch.setenv("BILLFOLD_FAULT", spec)
+
+    yield inject
+    faults._hits.clear()
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """An S3 HTTP endpoint on localhost: moto's ThreadedMotoServer (real HTTP)."""

@@ -365,16 +365,13 @@ def test_documents_can_live_in_an_s3_bucket(store, docs_settings, bucket, tmp_pa
 
 
 def test_a_document_or_manifest_that_cannot_be_applied_writes_nothing(
-    store, docs_settings, tmp_path, monkeypatch
+    store, docs_settings, tmp_path, inject_fault
 ):
-    from sync import faults
-
-    monkeypatch.setenv("BILLFOLD_FAULT", "before_commit:raise")
-    faults._hits.clear()
+    inject_fault("before_commit:raise")
     doc = run_import(
         store, docs_settings, _drop(tmp_path, "INV-1.pdf", pdf("1")), source="harbor"
     )
-    faults._hits.clear()
+    inject_fault("before_commit:raise")
     manifest = run_import(
         store,
         docs_settings,
@@ -388,7 +385,7 @@ def test_a_document_or_manifest_that_cannot_be_applied_writes_nothing(
         assert conn.execute(select(D)).all() == []
         assert conn.execute(select(M)).all() == []
         assert conn.execute(select(B.c.status)).scalars().all() == ["failed", "failed"]
-    monkeypatch.delenv("BILLFOLD_FAULT")
+    inject_fault(None)
     again = run_import(
         store, docs_settings, _drop(tmp_path, "INV-1.pdf", pdf("1")), source="harbor"
     )

@@ -227,14 +227,11 @@ def test_a_taken_name_in_processed_gets_a_number_instead_of_being_overwritten(
 
 
 def test_an_import_that_fails_leaves_the_file_and_is_retried_once(
-    store, folder_settings, inbox, monkeypatch
+    store, folder_settings, inbox, inject_fault
 ):
     export(inbox / "a.csv", "7301", "7302")
     source = _folder(store, folder_settings)
-    monkeypatch.setenv("BILLFOLD_FAULT", "before_commit:raise")
-    from sync import faults
-
-    faults._hits.clear()
+    inject_fault("before_commit:raise")
     _take_all(source)
 
     assert (inbox / "a.csv").exists()
@@ -246,7 +243,7 @@ def test_an_import_that_fails_leaves_the_file_and_is_retried_once(
     assert claim.retry_at is not None and "injected fault" in claim.last_error
     assert status["failed_files"][0]["retry_at"] is not None
 
-    monkeypatch.delenv("BILLFOLD_FAULT")
+    inject_fault(None)
     wait_until(lambda: source.process_ready() or not (inbox / "a.csv").exists(), 10)
     wait_until(lambda: source.process_ready() or not (inbox / "a.csv").exists(), 10)
 
@@ -259,16 +256,13 @@ def test_an_import_that_fails_leaves_the_file_and_is_retried_once(
 
 
 def test_a_file_failing_every_attempt_moves_to_failed_with_its_reason(
-    store, folder_settings, inbox, monkeypatch
+    store, folder_settings, inbox, inject_fault
 ):
     settings = replace(
         folder_settings, runner=RunnerSettings(retry_seconds=1, max_attempts=1)
     )
     export(inbox / "a.csv", "7401")
-    monkeypatch.setenv("BILLFOLD_FAULT", "before_commit:raise")
-    from sync import faults
-
-    faults._hits.clear()
+    inject_fault("before_commit:raise")
     _take_all(_folder(store, settings))
 
     with store.read() as conn:
