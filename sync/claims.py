@@ -54,7 +54,7 @@ FINAL_STATES = (IMPORTED, DUPLICATE, REJECTED, FAILED)
 
 # Claims and job locks this process holds (so a reused pid is not mistaken for us).
 _held_claims: set[int] = set()
-_held_locks: dict[str, str] = {}
+_held_locks: dict[str, str] = {}  # holder token -> job name
 _held_mutex = threading.Lock()
 
 
@@ -93,7 +93,7 @@ def holder_alive(holder: str, *, claim_id: int | None = None) -> bool:
     with _held_mutex:
         if claim_id is not None:
             return claim_id in _held_claims
-        return holder in _held_locks.values()
+        return holder in _held_locks
 
 
 def _insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
@@ -188,62 +188,78 @@ def claim_file(
     me = worker_id()
     now = utcnow()
     lease = now + timedelta(seconds=lease_seconds)
-    with store.write(ledger=False) as conn:
-        inserted = _insert_ignore(
-            conn,
-            C,
-            {
-                "source": source,
-                "file_key": file_key,
-                "signature": signature,
-                "state": CLAIMED,
-                "claimed_by": me,
-                "lease_until": lease,
-                "attempts": 1,
-                "size": size,
-                "claimed_at": now,
-            },
-        )
-        row = _claim_row(conn, source=source, file_key=file_key, signature=signature)
-        assert row is not None
-        if inserted:
-            return _won(row)
-        takeover = (
-            (row.state == CLAIMED and row.orphaned(now))
-            or (
-                row.state == FAILED and row.retry_at is not None and row.retry_at <= now
+    held: int | None = None
+    try:
+        with store.write(ledger=False) as conn:
+            inserted = _insert_ignore(
+                conn,
+                C,
+                {
+                    "source": source,
+                    "file_key": file_key,
+                    "signature": signature,
+                    "state": CLAIMED,
+                    "claimed_by": me,
+                    "lease_until": lease,
+                    "attempts": 1,
+                    "size": size,
+                    "claimed_at": now,
+                },
             )
-            or (
-                reclaim_moved is not None
-                and row.state in FINAL_STATES
-                and row.moved_to is not None
-                and reclaim_moved()
+            row = _claim_row(
+                conn, source=source, file_key=file_key, signature=signature
             )
-        )
-        if not takeover:
-            return ClaimResult("held" if row.state == CLAIMED else "done", row)
-        changed = conn.execute(
-            update(C)
-            .where(
-                C.c.id == row.id, C.c.attempts == row.attempts, C.c.state == row.state
+            assert row is not None
+            if inserted:
+                # Counted as held before the commit makes it visible, so no other
+                # thread of this process can see it unheld (and take it over).
+                held = _hold(row.id)
+                return ClaimResult("won", row)
+            takeover = (
+                (row.state == CLAIMED and row.orphaned(now))
+                or (
+                    row.state == FAILED
+                    and row.retry_at is not None
+                    and row.retry_at <= now
+                )
+                or (
+                    reclaim_moved is not None
+                    and row.state in FINAL_STATES
+                    and row.moved_to is not None
+                    and reclaim_moved()
+                )
             )
-            .values(
-                state=CLAIMED,
-                claimed_by=me,
-                lease_until=lease,
-                attempts=row.attempts + 1,
-                claimed_at=now,
-                retry_at=None,
-                moved_to=None,
-                batch_id=None,
-                finished_at=None,
-                size=size,
-            )
-        ).rowcount
-        fresh = _claim_row(conn, id=row.id)
-        assert fresh is not None
-    if changed != 1:
-        return ClaimResult("held" if fresh.state == CLAIMED else "done", fresh)
+            if not takeover:
+                return ClaimResult("held" if row.state == CLAIMED else "done", row)
+            changed = conn.execute(
+                update(C)
+                .where(
+                    C.c.id == row.id,
+                    C.c.attempts == row.attempts,
+                    C.c.state == row.state,
+                )
+                .values(
+                    state=CLAIMED,
+                    claimed_by=me,
+                    lease_until=lease,
+                    attempts=row.attempts + 1,
+                    claimed_at=now,
+                    retry_at=None,
+                    moved_to=None,
+                    batch_id=None,
+                    finished_at=None,
+                    size=size,
+                )
+            ).rowcount
+            fresh = _claim_row(conn, id=row.id)
+            assert fresh is not None
+            if changed != 1:
+                return ClaimResult("held" if fresh.state == CLAIMED else "done", fresh)
+            held = _hold(fresh.id)
+    except BaseException:
+        if held is not None:
+            _forget(held)
+        raise
     event(
         "claim.taken_over",
         source=source,
@@ -252,13 +268,13 @@ def claim_file(
         state=row.state,
         attempt=fresh.attempts,
     )
-    return _won(fresh)
+    return ClaimResult("won", fresh)
 
 
-def _won(claim: Claim) -> ClaimResult:
+def _hold(claim_id: int) -> int:
     with _held_mutex:
-        _held_claims.add(claim.id)
-    return ClaimResult("won", claim)
+        _held_claims.add(claim_id)
+    return claim_id
 
 
 def _forget(claim_id: int) -> None:
@@ -378,7 +394,7 @@ def renew_leases(store: Store, lease_seconds: int) -> None:
                 .where(C.c.id.in_(claim_ids), C.c.state == CLAIMED)
                 .values(lease_until=until)
             )
-        for name, holder in holders.items():
+        for holder, name in holders.items():
             conn.execute(
                 update(L)
                 .where(L.c.name == name, L.c.holder == holder)
@@ -394,38 +410,53 @@ def acquire_lock(store: Store, name: str, lease_seconds: int) -> str | None:
     holder = f"{worker_id()}/{secrets.token_hex(4)}"
     now = utcnow()
     until = now + timedelta(seconds=lease_seconds)
-    with store.write(ledger=False) as conn:
-        if not _insert_ignore(
-            conn,
-            L,
-            {"name": name, "holder": holder, "acquired_at": now, "expires_at": until},
-        ):
+    with _held_mutex:  # held before any commit can show it (see claim_file)
+        _held_locks[holder] = name
+    try:
+        with store.write(ledger=False) as conn:
+            if _insert_ignore(
+                conn,
+                L,
+                {
+                    "name": name,
+                    "holder": holder,
+                    "acquired_at": now,
+                    "expires_at": until,
+                },
+            ):
+                return holder
             row = conn.execute(
                 select(L.c.holder, L.c.expires_at).where(L.c.name == name)
             ).first()
             if row is None:
-                return None  # released between our insert and read: next run gets it
-            if row.expires_at >= now and holder_alive(row.holder):
-                return None
-            taken = conn.execute(
-                update(L)
-                .where(L.c.name == name, L.c.holder == row.holder)
-                .values(holder=holder, acquired_at=now, expires_at=until)
-            ).rowcount
-            if taken != 1:
-                return None
-    with _held_mutex:
-        _held_locks[name] = holder
+                taken = 0  # released between our insert and read: the next run gets it
+            elif row.expires_at >= now and holder_alive(row.holder):
+                taken = 0
+            else:
+                taken = conn.execute(
+                    update(L)
+                    .where(L.c.name == name, L.c.holder == row.holder)
+                    .values(holder=holder, acquired_at=now, expires_at=until)
+                ).rowcount
+    except BaseException:
+        _drop_holder(holder)
+        raise
+    if taken != 1:
+        _drop_holder(holder)
+        return None
     return holder
+
+
+def _drop_holder(holder: str) -> None:
+    with _held_mutex:
+        _held_locks.pop(holder, None)
 
 
 def release_lock(store: Store, name: str, holder: str) -> None:
     """Give job lock *name* back (only if *holder* still holds it)."""
-    with _held_mutex:
-        if _held_locks.get(name) == holder:
-            del _held_locks[name]
     with store.write(ledger=False) as conn:
         conn.execute(delete(L).where(L.c.name == name, L.c.holder == holder))
+    _drop_holder(holder)
 
 
 def run_exclusively(

@@ -13,6 +13,21 @@ import pytest
 from tests.workers import AWS_ENV, CuttingProxy, free_port
 
 
+@pytest.fixture(autouse=True)
+def fresh_worker_registry() -> Iterator[None]:
+    """Forget the claims and locks this process held in earlier tests.
+
+    The registry stands for "this worker"; on PostgreSQL every test restarts ids at 1,
+    so an id a previous test left held would make a new claim look held by us.
+    """
+    from sync import claims
+
+    yield
+    with claims._held_mutex:
+        claims._held_claims.clear()
+        claims._held_locks.clear()
+
+
 @pytest.fixture
 def inject_fault(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Set BILLFOLD_FAULT for this process; hit counts start and end at zero."""
