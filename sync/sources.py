@@ -63,12 +63,16 @@ def is_ignored(name: str) -> bool:
 
 
 def claim_state(result: ImportResult) -> str:
-    """Return the claim state an import result ends a claim in."""
+    """Return the claim state an import result ends a claim in.
+
+    Only ``failed`` (the store could not apply it) is tried again; any status meaning
+    the pipeline took the file (``applied``, or one a review step adds) is imported.
+    """
     return {
-        "applied": IMPORTED,
         "duplicate": DUPLICATE,
         "rejected": REJECTED,
-    }.get(result.status, FAILED)
+        "failed": FAILED,
+    }.get(result.status, IMPORTED)
 
 
 class _Context:
