@@ -382,6 +382,77 @@ def _statement_text(built: Any) -> str:
     return "\n".join(out) + "\n"
 
 
+# -- sources: run and status -----------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Process what every source holds now, then exit (for cron and tests).",
+)
+@pass_context
+@_guard
+def run(ctx: Context, once: bool) -> None:
+    """Watch folders, poll buckets and run schedules until SIGTERM or Ctrl-C."""
+    import logging
+
+    from sync.runner import Runner
+
+    # Unattended: every event goes to stderr, one line each, whatever -v says.
+    configure_logging(logging.INFO)
+    runner = Runner(ctx.settings, ctx.store())
+    sys.exit(runner.run_once() if once else runner.run())
+
+
+def _human_status(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        click.echo(f"{row['name']} ({row['kind']}, {row['location']})")
+        click.echo(f"  schedule:     {row['schedule']}")
+        click.echo(f"  last poll:    {row['last_poll'] or 'never'}")
+        click.echo(f"  last success: {row['last_success'] or 'never'}")
+        if row["last_error"]:
+            click.echo(f"  last error:   {row['last_error']} ({row['last_error_at']})")
+        pending = row["files_pending"]
+        click.echo(
+            f"  pending:      {'unknown' if pending is None else pending}"
+            f" (importing now: {row['in_progress']})"
+        )
+        if row["last_import"]:
+            last = row["last_import"]
+            click.echo(
+                f"  last import:  {last['file']} ({last['status']}, batch "
+                f"{last['batch_id']}, {last['at']})"
+            )
+        if row["failed_files"]:
+            click.echo(f"  failed files: {row['failed_count']}")
+        for failed in row["failed_files"]:
+            retry = f"; retry at {failed['retry_at']}" if failed["retry_at"] else ""
+            click.echo(
+                f"    {failed['file']}: {failed['status']} after {failed['attempts']} "
+                f"attempt(s): {failed['reason']}{retry}"
+            )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_context
+@_guard
+def status(ctx: Context, as_json: bool) -> None:
+    """Show each source's last poll, last success, last error, pending and failed files."""
+    from sync.status import source_status
+
+    with ctx.store().read() as conn:
+        rows = source_status(conn, ctx.settings)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("(no sources configured)")
+        return
+    _human_status(rows)
+
+
 # -- database -------------------------------------------------------------------------
 
 

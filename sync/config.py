@@ -24,6 +24,9 @@ DEFAULT_DATA_DIR = "billfold-data"
 SOURCE_KINDS = ("folder", "s3")
 MODES = ("incremental", "snapshot")
 DATE_ORDERS = ("DMY", "MDY")
+STORAGE_BACKENDS = ("local", "s3")
+DEFAULT_S3_SCHEDULE = "every 15 minutes"
+DEFAULT_RESCAN_SCHEDULE = "every 1 minute"
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,48 @@ class SourceSettings:
     currency: str = ""
     review: bool = False
     columns: Mapping[str, str] = field(default_factory=dict)
+    quiet_seconds: float = 5.0
+    poll: bool = False
+    document_patterns: tuple[str, ...] = ("{number}.*",)
+
+    @property
+    def location(self) -> str:
+        """Return where the source reads from, as a person would write it."""
+        if self.kind == "s3":
+            return f"s3://{self.bucket}/{self.prefix}"
+        return self.path
+
+    @property
+    def effective_schedule(self) -> str:
+        """Return the schedule, or the default for the kind (S3 polls, folder rescans)."""
+        if self.schedule:
+            return self.schedule
+        return DEFAULT_S3_SCHEDULE if self.kind == "s3" else DEFAULT_RESCAN_SCHEDULE
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where documents (invoice originals, job sheets, receipts) are kept."""
+
+    backend: str = "local"
+    bucket: str = ""
+    prefix: str = ""
+    endpoint_url: str = ""
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """How ``billfold run`` workers share sources, schedules and retries."""
+
+    housekeeping: str = "every 10 minutes"
+    lease_seconds: int = 300
+    retry_seconds: int = 60
+    max_attempts: int = 5
+    download_attempts: int = 3
+    download_backoff_seconds: float = 1.0
+    timezone: str = ""
+    purge_after_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -102,6 +147,8 @@ class Settings:
     business: BusinessSettings = field(default_factory=BusinessSettings)
     portal: PortalSettings = field(default_factory=PortalSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    runner: RunnerSettings = field(default_factory=RunnerSettings)
     sources: tuple[SourceSettings, ...] = ()
     config_path: Path | None = None
 
@@ -129,7 +176,13 @@ class Settings:
 
 
 _NOT_FROM_FILE = {"config_path"}
-_TABLES = {"business": BusinessSettings, "portal": PortalSettings, "smtp": SmtpSettings}
+_TABLES = {
+    "business": BusinessSettings,
+    "portal": PortalSettings,
+    "smtp": SmtpSettings,
+    "storage": StorageSettings,
+    "runner": RunnerSettings,
+}
 
 
 def _describe(tp: Any) -> str:
@@ -140,10 +193,14 @@ def _describe(tp: Any) -> str:
         return "true or false"
     if tp is int:
         return "a whole number"
+    if tp is float:
+        return "a number"
     if tp is Path:
         return "a path (string)"
     if origin in (Mapping, dict):
         return "a table of strings"
+    if origin is tuple:
+        return "a list of strings"
     return str(tp)
 
 
@@ -158,7 +215,17 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
         (tp is str and isinstance(value, str))
         or (tp is bool and isinstance(value, bool))
         or (tp is int and isinstance(value, int) and not isinstance(value, bool))
+        or (
+            tp is float
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+        )
         or (tp is Path and isinstance(value, str))
+        or (
+            origin is tuple
+            and isinstance(value, list)
+            and all(isinstance(v, str) for v in value)
+        )
         or (
             origin in (Mapping, dict)
             and isinstance(value, dict)
@@ -169,6 +236,10 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
         raise ConfigError(f"{key} in {where} must be {_describe(tp)}, not {value!r}")
     if tp is Path:
         return Path(value)
+    if tp is float:
+        return float(value)
+    if origin is tuple:
+        return tuple(value)
     if origin in (Mapping, dict):
         return dict(value)
     return value
@@ -206,6 +277,11 @@ def _parse_env_value(text: str, tp: Any, key: str) -> Any:
             return int(text)
         except ValueError:
             raise ConfigError(f"{key} must be a whole number, not {text!r}") from None
+    if tp is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{key} must be a number, not {text!r}") from None
     if tp is Path:
         return Path(text)
     return text
@@ -223,7 +299,7 @@ def _env_overrides(obj: Any, env: Mapping[str, str], prefix: str) -> Any:
             changes[f.name] = _env_overrides(getattr(obj, f.name), env, f"{var}_")
             continue
         text = env.get(var, "")
-        if text != "" and tp in (str, bool, int, Path):
+        if text != "" and tp in (str, bool, int, float, Path):
             changes[f.name] = _parse_env_value(text, tp, var)
     return replace(obj, **changes) if changes else obj
 
@@ -283,6 +359,68 @@ def _check(settings: Settings, where: str) -> None:
             raise ConfigError(f"{key}.path in {where} is required for a folder source")
         if source.kind == "s3" and not source.bucket:
             raise ConfigError(f"{key}.bucket in {where} is required for an s3 source")
+        if not 0 <= source.quiet_seconds <= 86400:
+            raise ConfigError(
+                f"{key}.quiet_seconds in {where} must be between 0 and 86400, "
+                f"not {source.quiet_seconds!r}"
+            )
+        _check_schedule(source.schedule, f"{key}.schedule", where)
+        for pattern in source.document_patterns:
+            if pattern.count("{number}") != 1:
+                raise ConfigError(
+                    f"{key}.document_patterns in {where}: {pattern!r} must contain "
+                    '"{number}" exactly once, e.g. "INV-{number}.pdf"'
+                )
+    _check_storage(settings.storage, where)
+    _check_runner(settings.runner, where)
+
+
+def _check_schedule(text: str, key: str, where: str) -> None:
+    from sync.schedule import parse_schedule
+
+    if not text:
+        return
+    try:
+        parse_schedule(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{key} in {where}: {exc}") from None
+
+
+def _check_storage(storage: StorageSettings, where: str) -> None:
+    if storage.backend not in STORAGE_BACKENDS:
+        raise ConfigError(
+            f"storage.backend in {where} must be one of {', '.join(STORAGE_BACKENDS)}, "
+            f"not {storage.backend!r}"
+        )
+    if storage.backend == "s3" and not storage.bucket:
+        raise ConfigError(
+            f'storage.bucket in {where} is required when storage.backend = "s3"'
+        )
+
+
+def _check_runner(runner: RunnerSettings, where: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    for name in ("lease_seconds", "retry_seconds", "max_attempts", "download_attempts"):
+        if getattr(runner, name) <= 0:
+            raise ConfigError(f"runner.{name} in {where} must be greater than 0")
+    if runner.download_backoff_seconds < 0:
+        raise ConfigError(
+            f"runner.download_backoff_seconds in {where} must not be negative"
+        )
+    if runner.purge_after_days < 0:
+        raise ConfigError(f"runner.purge_after_days in {where} must not be negative")
+    if not runner.housekeeping:
+        raise ConfigError(f"runner.housekeeping in {where} must not be empty")
+    _check_schedule(runner.housekeeping, "runner.housekeeping", where)
+    if runner.timezone:
+        try:
+            ZoneInfo(runner.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"runner.timezone in {where} must be a time zone name such as "
+                f'"Europe/London", not {runner.timezone!r}'
+            ) from None
 
 
 def load_settings(

@@ -5,7 +5,9 @@ SyncError                 base class
  |                        key and the file)
  +-- StoreError           the database cannot be reached, is locked, or needs migrating
  +-- UsageError           a command was asked for something that does not exist (an
-                          unknown account, source or record)
+ |                        unknown account, source or record)
+ +-- SourceError          a source cannot be read now (folder missing, bucket
+                          unreachable, download cut); the runner retries later
 
 Adapter errors (``adapters.errors``) are recorded against the file being imported; they
 never surface as exceptions of the engine.
@@ -28,3 +30,7 @@ class StoreError(SyncError):
 
 class UsageError(SyncError):
     """A command named something that does not exist."""
+
+
+class SourceError(SyncError):
+    """A source cannot be read now; the runner records it and tries again later."""

@@ -3,14 +3,21 @@
 ``BILLFOLD_FAULT=<point>[@<n>]:<action>`` makes the n-th time (default: first) the
 pipeline passes ``<point>`` do ``<action>``: ``kill`` (SIGKILL this process, as a power
 cut or OOM killer would), ``raise`` (an unexpected exception) or ``sleep=<seconds>``.
-Points: ``chunk`` (after each chunk is written), ``before_commit``.
+Points: ``chunk`` (after each chunk is written), ``before_commit``; in sources
+(``sync.sources``): ``claimed`` (a file's claim committed, import not started),
+``imported`` (import committed, claim not yet marked), ``before_move`` (claim marked,
+folder file not yet moved), ``moved`` (file moved, claim not yet told) and
+``download_chunk`` (after each chunk of an S3 download).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
+
+from sync.log import event
 
 _hits: dict[str, int] = {}
 
@@ -32,6 +39,7 @@ def hit(point: str) -> None:
     if _hits[point] != int(nth or 1):
         return
     if action == "kill":
+        event("fault.injected", logging.WARNING, point=point, action="kill")
         os.kill(os.getpid(), signal.SIGKILL)
     elif action == "raise":
         raise InjectedFault(f"injected fault at {point}")

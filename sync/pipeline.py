@@ -7,6 +7,12 @@ Every source (the CLI, watched folders, S3 polls, uploads) hands a file to
 transaction together with its batch record: a crash leaves the store as before or as
 after, never between. Same bytes again (under any name) are a ``duplicate`` and write
 nothing to the ledger.
+
+Two kinds of file take a side road before detection (``sync.documents``): a PDF, PNG
+or JPEG (by its first bytes) is stored as a Document, and a documents manifest (a CSV
+with ``file, account, record, kind`` columns) records what its files belong to. Each
+is still one batch in one transaction, and after every applied export the documents
+waiting for its invoices are linked.
 """
 
 from __future__ import annotations
@@ -34,11 +40,12 @@ from schemas.records import (
     Rejection,
 )
 from schemas.tables import ImportBatch, RowError, utcnow
-from sync import faults
+from sync import documents, faults
 from sync.apply import BatchWriter
+from sync.blobs import HEAD_BYTES, store_document_file
 from sync.config import Settings
 from sync.errors import StoreError
-from sync.intake import Intake, IntakeError, take_in
+from sync.intake import Intake, IntakeError, display_name, take_in
 from sync.log import event
 from sync.marks import evaluate_marks
 from sync.reconcile import reconcile
@@ -264,6 +271,11 @@ def import_file(
     end in the result (and, once the bytes are kept, in an ``import_batch`` row).
     """
     display = name or path.name
+    content_type = _sniff(path)
+    if content_type is not None:
+        return _import_document(
+            store, settings, path, display_name(display), source, content_type
+        )
     try:
         intake = take_in(path, settings.data_dir, name)
     except IntakeError as exc:
@@ -293,8 +305,11 @@ def import_file(
     if earlier is not None:
         return _duplicate(store, base, result, earlier)
 
+    head_text = decode_head(intake.head, intake.encoding)
+    if documents.is_manifest(head_text):
+        return _import_manifest(store, base, result, intake, source)
     try:
-        head = Head(intake.name, intake.head, decode_head(intake.head, intake.encoding))
+        head = Head(intake.name, intake.head, head_text)
         adapter_cls = get_adapter(forced) if forced else detect_adapter(head)
     except FileRejected as exc:
         return _rejected(store, base, result, str(exc))
@@ -397,6 +412,7 @@ def import_file(
         unchanged=result.unchanged,
         rejected=len(result.rejected),
     )
+    _link_waiting_documents(store, settings)
     return result
 
 
@@ -434,6 +450,113 @@ def _record_staged(
     return result
 
 
+def _sniff(path: Path) -> str | None:
+    """Return the content type of a document file (PDF, PNG, JPEG), else None."""
+    try:
+        with path.open("rb") as fh:
+            return documents.sniff_content_type(fh.read(HEAD_BYTES))
+    except OSError:
+        return None  # intake reports why the file cannot be read
+
+
+def _import_document(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    name: str,
+    source: str,
+    content_type: str,
+) -> ImportResult:
+    """Store a PDF or image as a Document (one batch) and link it if anything says how."""
+    try:
+        stored = store_document_file(settings, path)
+    except OSError as exc:
+        reason = f"cannot read {path}: {exc.strerror or exc}"
+        event("import.unreadable", logging.WARNING, file=name, reason=reason)
+        return ImportResult(
+            file=name, sha256=None, adapter=None, status="rejected", reason=reason
+        )
+    except Exception as exc:  # document storage (S3) unreachable: retry later
+        reason = f"cannot store the document: {exc}"
+        event("import.failed", logging.ERROR, file=name, reason=reason)
+        return ImportResult(
+            file=name, sha256=None, adapter="document", status="failed", reason=reason
+        )
+    content_type = documents.sniff_content_type(stored.head) or content_type
+    base = {
+        "source": source,
+        "file_name": name,
+        "sha256": stored.sha256,
+        "size": stored.size,
+        "adapter": "document",
+        "stored_path": stored.storage_key,
+        "mode": settings.source(source).mode,
+    }
+    result = ImportResult(
+        file=name, sha256=stored.sha256, adapter="document", status="applied"
+    )
+    started = utcnow()
+    try:
+        with store.write() as conn:
+            earlier = find_applied_batch(conn, stored.sha256)
+            if earlier is not None:
+                return _duplicate(store, base, result, earlier, conn=conn)
+            batch_id = _record_batch(
+                conn, **base, status="applying", started_at=started, finished_at=None
+            )
+            arrival = documents.add_document(
+                conn,
+                settings,
+                source=source,
+                batch_id=batch_id,
+                name=name,
+                sha256=stored.sha256,
+                storage_key=stored.storage_key,
+                size=stored.size,
+                content_type=content_type,
+            )
+            result.created, result.batch_id = 1, batch_id
+            if arrival.linked_to is None:
+                result.warnings = [
+                    f"not linked yet ({arrival.reason}); it waits in the list of "
+                    "unmatched documents"
+                ]
+            table = ImportBatch.__table__  # type: ignore[attr-defined]
+            conn.execute(
+                update(table)
+                .where(table.c.id == batch_id)
+                .values(
+                    status="applied",
+                    created=1,
+                    warnings=json.dumps(result.warnings),
+                    finished_at=utcnow(),
+                )
+            )
+            faults.hit("before_commit")
+    except StoreError as exc:
+        return _failed(store, base, result, str(exc), started)
+    except Exception as exc:
+        event("import.crashed", logging.ERROR, file=name, error=repr(exc))
+        logging.getLogger("billfold").exception("import of %s failed", name)
+        return _failed(
+            store,
+            base,
+            result,
+            f"internal error: {exc.__class__.__name__}: {exc}",
+            started,
+        )
+    event(
+        "import.document",
+        file=name,
+        source=source,
+        batch=result.batch_id,
+        document=arrival.document_id,
+        linked_to=arrival.linked_to,
+        waiting=arrival.reason,
+    )
+    return result
+
+
 def publish_staged(
     store: Store, settings: Settings, batch_id: int, actor: str
 ) -> ImportResult:
@@ -450,6 +573,92 @@ def publish_staged(
         with store.write(ledger=False) as conn:
             mark_published(conn, batch_id, result.batch_id, actor)
     return result
+
+
+def _import_manifest(
+    store: Store,
+    base: dict[str, Any],
+    result: ImportResult,
+    intake: Intake,
+    source: str,
+) -> ImportResult:
+    """Record a documents manifest (one batch) and link the files it names."""
+    result.adapter = base["adapter"] = "manifest"
+    assert intake.encoding.codec is not None
+    started = utcnow()
+    try:
+        text = intake.stored_path.read_text(encoding=intake.encoding.codec)
+    except (OSError, UnicodeDecodeError) as exc:
+        return _rejected(store, base, result, f"cannot read the manifest: {exc}")
+    items = list(documents.read_manifest(text))
+    rows = [i for i in items if isinstance(i, documents.ManifestRow)]
+    rejections = [i for i in items if isinstance(i, Rejection)]
+    try:
+        with store.write() as conn:
+            earlier = find_applied_batch(conn, intake.sha256)
+            if earlier is not None:
+                return _duplicate(store, base, result, earlier, conn=conn)
+            batch_id = _record_batch(
+                conn, **base, status="applying", started_at=started, finished_at=None
+            )
+            linked, waiting = documents.add_manifest(conn, source, batch_id, rows)
+            result.created, result.batch_id = len(rows), batch_id
+            result.rejected = [_rejection_json(r) for r in rejections]
+            if waiting:
+                result.warnings = [
+                    f"{waiting} file(s) named here are not linked yet (the file, its "
+                    "account or its record has not arrived); they will be linked "
+                    "when it does"
+                ]
+            _save_row_errors(conn, batch_id, rejections)
+            table = ImportBatch.__table__  # type: ignore[attr-defined]
+            conn.execute(
+                update(table)
+                .where(table.c.id == batch_id)
+                .values(
+                    status="applied",
+                    created=len(rows),
+                    rejected=len(rejections),
+                    warnings=json.dumps(result.warnings),
+                    finished_at=utcnow(),
+                )
+            )
+            faults.hit("before_commit")
+    except StoreError as exc:
+        return _failed(store, base, result, str(exc), started)
+    except Exception as exc:
+        event("import.crashed", logging.ERROR, file=intake.name, error=repr(exc))
+        logging.getLogger("billfold").exception("import of %s failed", intake.name)
+        return _failed(
+            store,
+            base,
+            result,
+            f"internal error: {exc.__class__.__name__}: {exc}",
+            started,
+        )
+    event(
+        "import.manifest",
+        file=intake.name,
+        source=source,
+        batch=result.batch_id,
+        rows=len(rows),
+        linked=linked,
+        waiting=waiting,
+        rejected=len(rejections),
+    )
+    return result
+
+
+def _link_waiting_documents(store: Store, settings: Settings) -> None:
+    """Link documents that were waiting for records this import brought."""
+    try:
+        with store.write(ledger=False) as conn:
+            linked = documents.link_waiting(conn, settings)
+    except StoreError as exc:  # housekeeping tries again
+        event("documents.link_failed", logging.WARNING, error=str(exc))
+        return
+    if linked:
+        event("documents.linked", count=linked)
 
 
 def _save_row_errors(

@@ -124,11 +124,12 @@ def test_upload_then_batch_page_with_rejected_rows_and_original(app, client, tmp
 
 def test_upload_of_a_non_export_or_an_empty_file_says_why(app, client):
     admin_sign_in(app, client)
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    # (PDF, PNG and JPEG files are documents; a GIF is neither export nor document.)
+    gif = b"GIF89a" + b"\x00" * 100
     response = post(
         client,
         "/admin/imports/upload",
-        {"export": (io.BytesIO(png), "photo.csv"), "source": "upload"},
+        {"export": (io.BytesIO(gif), "photo.csv"), "source": "upload"},
         content_type="multipart/form-data",
     )
     html = page(client, response.headers["Location"])

@@ -113,9 +113,15 @@ def test_imp12_an_import_racing_a_paid_mark_keeps_both(store, settings, tmp_path
     assert (memo, status) == ("updated", "paid")
 
 
+# APScheduler's own job table keeps its next run as epoch seconds in a float: a time.
+NOT_MONEY = {("scheduler_job", "next_run_time")}
+
+
 def test_money02_no_column_stores_money_as_a_float_or_decimal():
     for table in SQLModel.metadata.tables.values():
         for column in table.columns:
+            if (table.name, column.name) in NOT_MONEY:
+                continue
             assert not isinstance(column.type, Float | Numeric), (
                 f"{table.name}.{column.name}"
             )
