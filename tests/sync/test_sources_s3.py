@@ -113,6 +113,28 @@ def test_each_object_version_is_imported_once_and_the_bucket_is_only_read(
     assert status["last_success"] is not None and status["last_error"] is None
 
 
+def test_hostile_keys_never_name_a_path_outside_the_data_folder(
+    store, settings, bucket, tmp_path
+):
+    # FILE-01: an object key is the uploader's text; it names nothing on this disk.
+    cfg = s3_settings(settings, bucket)
+    bucket.put("exports/../../../../tmp/evil.csv", csv_bytes(tmp_path, "9101"))
+    bucket.put("exports/a\\..\\..\\win.csv", csv_bytes(tmp_path, "9102"))
+    bucket.put("exports/x/\x1b[31mred.csv", csv_bytes(tmp_path, "9103"))
+    before = set(tmp_path.parent.iterdir())
+
+    assert source_for(store, cfg).poll() == 3
+
+    names = sorted(b.file_name for b in batches(store))
+    assert names == ["[31mred.csv", "evil.csv", "win.csv"]
+    assert not any("/" in n or "\\" in n or ".." in n for n in names)
+    assert set(tmp_path.parent.iterdir()) == before  # nothing written beside tmp_path
+    assert count(store, "invoice") == 3
+    for batch in batches(store):
+        stored = (settings.data_dir / batch.stored_path).resolve()
+        assert stored.is_relative_to(settings.data_dir.resolve())
+
+
 def test_a_download_cut_halfway_is_retried_and_never_half_imported(
     store, settings, bucket, cutting_proxy, tmp_path
 ):
