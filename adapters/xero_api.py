@@ -188,8 +188,8 @@ def _xero_moment(text: str, column: str) -> tuple[datetime, datetime] | None:
         ) from None
 
 
-def _calendar_date(obj: dict[str, Any], key: str, path: str = "") -> date | None:
-    """Return the calendar day a Xero date field names (its own offset applied)."""
+def _date_text(obj: dict[str, Any], key: str, path: str) -> tuple[str, str] | None:
+    """Return (text, column) of a Xero date field, or None when it is absent or blank."""
     value = obj.get(key)
     if value is None:
         return None
@@ -197,8 +197,15 @@ def _calendar_date(obj: dict[str, Any], key: str, path: str = "") -> date | None
     if not isinstance(value, str):
         raise CellError(_raw(value), XERO_DATE_EXPECTED, column)
     text = value.strip()
-    if not text:
+    return (text, column) if text else None
+
+
+def _calendar_date(obj: dict[str, Any], key: str, path: str = "") -> date | None:
+    """Return the calendar day a Xero date field names (its own offset applied)."""
+    given = _date_text(obj, key, path)
+    if given is None:
         return None
+    text, column = given
     found = _xero_moment(text, column)
     if found is not None:
         return found[1].date()
@@ -212,15 +219,10 @@ def _calendar_date(obj: dict[str, Any], key: str, path: str = "") -> date | None
 
 def _timestamp(obj: dict[str, Any], key: str, path: str = "") -> datetime | None:
     """Return a Xero ``...UTC`` timestamp as naive UTC."""
-    value = obj.get(key)
-    if value is None:
+    given = _date_text(obj, key, path)
+    if given is None:
         return None
-    column = path + key
-    if not isinstance(value, str):
-        raise CellError(_raw(value), XERO_DATE_EXPECTED, column)
-    text = value.strip()
-    if not text:
-        return None
+    text, column = given
     found = _xero_moment(text, column)
     if found is not None:
         return found[0]

@@ -108,12 +108,21 @@ def mark_paid(
         .returning(M.c.id)
     ).scalar_one()
     refresh_derived(conn, [invoice_id])
-    record(
-        conn, actor, "mark_paid", account_id=inv.account_id, record_kind="invoice",
-        record_id=invoice_id, mark=mark_id, amount=amount, paid_on=paid_on, method=method,
-        reference=reference,
+    _record_on_invoice(
+        conn, actor, "mark_paid", inv, mark=mark_id, amount=amount, paid_on=paid_on,
+        method=method, reference=reference,
     )  # fmt: skip
     return mark_id
+
+
+def _record_on_invoice(
+    conn: Connection, actor: str, action: str, inv: Any, **detail: Any
+) -> None:
+    """Audit *action* on invoice row *inv* (its account and id)."""
+    record(
+        conn, actor, action, account_id=inv.account_id, record_kind="invoice",
+        record_id=inv.id, **detail,
+    )  # fmt: skip
 
 
 def undo_mark(
@@ -136,15 +145,8 @@ def undo_mark(
     )
     _close_conflicts(conn, mark_id, actor, "mark withdrawn")
     refresh_derived(conn, [mark.invoice_id])
-    inv = _invoice(conn, mark.invoice_id)
-    record(
-        conn,
-        actor,
-        "undo_mark",
-        account_id=inv.account_id,
-        record_kind="invoice",
-        record_id=inv.id,
-        mark=mark_id,
+    _record_on_invoice(
+        conn, actor, "undo_mark", _invoice(conn, mark.invoice_id), mark=mark_id
     )
 
 
@@ -223,15 +225,7 @@ def evaluate_marks(
         elif feed.settled is not None and feed.settled >= mark.amount_minor:
             move("confirmed", "the feed shows it paid")
             _close_conflicts(conn, mark.id, actor, "the feed caught up")
-            record(
-                conn,
-                actor,
-                "mark_confirmed",
-                account_id=inv.account_id,
-                record_kind="invoice",
-                record_id=inv.id,
-                mark=mark.id,
-            )
+            _record_on_invoice(conn, actor, "mark_confirmed", inv, mark=mark.id)
         elif (
             mark.basis_total_minor is not None
             and inv.total_minor != mark.basis_total_minor
@@ -293,17 +287,10 @@ def resolve_conflict(
         .values(resolved_at=now, resolved_by=actor, resolution=action)
     )
     refresh_derived(conn, [conflict.invoice_id])
-    inv = _invoice(conn, conflict.invoice_id)
-    record(
-        conn,
-        actor,
-        "resolve_conflict",
-        account_id=inv.account_id,
-        record_kind="invoice",
-        record_id=inv.id,
-        conflict=conflict_id,
-        resolution=action,
-    )
+    _record_on_invoice(
+        conn, actor, "resolve_conflict", _invoice(conn, conflict.invoice_id),
+        conflict=conflict_id, resolution=action,
+    )  # fmt: skip
 
 
 def claim_payment(
@@ -331,17 +318,10 @@ def claim_payment(
         )
         .returning(CL.c.id)
     ).scalar_one()  # fmt: skip
-    record(
-        conn,
-        f"contact:{contact_id}",
-        "claim_paid",
-        account_id=inv.account_id,
-        record_kind="invoice",
-        record_id=invoice_id,
-        ip=ip,
-        claim=claim_id,
+    _record_on_invoice(
+        conn, f"contact:{contact_id}", "claim_paid", inv, ip=ip, claim=claim_id,
         amount=amount_minor,
-    )
+    )  # fmt: skip
     return claim_id
 
 
@@ -364,17 +344,10 @@ def confirm_claim(conn: Connection, claim_id: int, actor: str) -> int:
             state="confirmed", resolved_at=utcnow(), resolved_by=actor, mark_id=mark_id
         )
     )
-    inv = _invoice(conn, claim.invoice_id)
-    record(
-        conn,
-        actor,
-        "confirm_claim",
-        account_id=inv.account_id,
-        record_kind="invoice",
-        record_id=inv.id,
-        claim=claim_id,
-        mark=mark_id,
-    )
+    _record_on_invoice(
+        conn, actor, "confirm_claim", _invoice(conn, claim.invoice_id),
+        claim=claim_id, mark=mark_id,
+    )  # fmt: skip
     return mark_id
 
 
@@ -388,13 +361,6 @@ def reject_claim(conn: Connection, claim_id: int, actor: str) -> None:
         .where(CL.c.id == claim_id)
         .values(state="rejected", resolved_at=utcnow(), resolved_by=actor)
     )
-    inv = _invoice(conn, claim.invoice_id)
-    record(
-        conn,
-        actor,
-        "reject_claim",
-        account_id=inv.account_id,
-        record_kind="invoice",
-        record_id=inv.id,
-        claim=claim_id,
+    _record_on_invoice(
+        conn, actor, "reject_claim", _invoice(conn, claim.invoice_id), claim=claim_id
     )
