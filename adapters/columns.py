@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
+@lru_cache(maxsize=4096)
 def normalise_header(name: str) -> str:
     """Return a header's comparison form: no BOM, no ``*``, lower case, letters and digits."""
     text = unicodedata.normalize("NFKC", name.replace("\ufeff", "")).lower()

@@ -284,9 +284,10 @@ class _Reader:
 
     def _cell(self, row: Row, field: str) -> str:
         index = self.columns.get(field)
-        if index is None or index >= len(row.cells):
+        if index is None:
             return ""
-        return row.cells[index]
+        cells = row.cells
+        return cells[index] if index < len(cells) else ""
 
     def _name(self, field: str) -> str:
         return self.layout.names.get(field, field)
@@ -390,15 +391,18 @@ class _Reader:
         The import template may leave them empty after the first row; the export
         always repeats them.
         """
-        first = rows[0]
+        first = rows[0].cells
         for row in rows[1:]:
+            cells = row.cells
             for field, index in self.header_fields:
-                a, b = first.cells[index].strip(), row.cells[index].strip()
+                if cells[index] == first[index]:
+                    continue
+                a, b = first[index].strip(), cells[index].strip()
                 if a != b and (self.layout.export or b):
                     raise CellError(
                         b,
                         f"the same {self._name(field)} on every row of this document "
-                        f"({a!r} on line {first.line}, {b!r} on line {row.line})",
+                        f"({a!r} on line {rows[0].line}, {b!r} on line {row.line})",
                         self._name(field),
                     )
 
@@ -409,11 +413,13 @@ class _Reader:
         not. The lines decide: if they add up to the subtotal (or the tax-inclusive
         total) only without the repeats, the repeats were not line items.
         """
+        if len(rows) == 1:
+            return rows, []
         seen: set[tuple[str, ...]] = set()
         kept: list[Row] = []
         dropped: list[Row] = []
         for row in rows:
-            cells = tuple(c.strip() for c in row.cells)
+            cells = tuple(row.cells)
             if cells in seen:
                 dropped.append(row)
             else:
@@ -607,18 +613,42 @@ class _Reader:
                 line.unit_price = _negate(line.unit_price)
 
     def _lines(self, rows: list[Row]) -> list[LineRecord]:
-        return [
-            LineRecord(
-                position=position,
-                description=self._cell(row, "description").strip(),
-                item=self._cell(row, "item").strip() or None,
-                quantity=self._amount(row, "quantity"),
-                unit_price=self._amount(row, "unit_amount"),
-                amount=self._amount(row, "line_amount"),
-                tax=self._amount(row, "tax_amount"),
-            )
-            for position, row in enumerate(rows, start=1)
+        # The hot loop of a big export: column positions looked up once per document
+        # (every row has the header's width by now: _check_shape ran).
+        at = self.columns.get
+        description, item = at("description"), at("item")
+        amounts = [
+            (field, at(field))
+            for field in ("quantity", "unit_amount", "line_amount", "tax_amount")
         ]
+        lines = []
+        for position, row in enumerate(rows, start=1):
+            cells = row.cells
+            values = []
+            for field, index in amounts:
+                if index is None:
+                    values.append(None)
+                    continue
+                try:
+                    values.append(parse_amount(cells[index]))
+                except CellError as exc:
+                    raise CellError(
+                        cells[index], exc.expected, self._name(field)
+                    ) from None
+            lines.append(
+                LineRecord(
+                    position=position,
+                    description=""
+                    if description is None
+                    else cells[description].strip(),
+                    item=None if item is None else cells[item].strip() or None,
+                    quantity=values[0],
+                    unit_price=values[1],
+                    amount=values[2],
+                    tax=values[3],
+                )
+            )
+        return lines
 
     def _total_from_lines(
         self, rows: list[Row], lines: list[LineRecord], currency: str

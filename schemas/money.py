@@ -41,7 +41,7 @@ def to_minor(amount: Decimal, currency: str) -> int:
     billing system.
     """
     try:
-        scaled = amount.scaleb(exponent(currency))
+        scaled = amount.scaleb(_EXPONENTS.get(currency, 2))
         minor = int(scaled)
     except (InvalidOperation, ValueError, OverflowError) as exc:
         raise MoneyError(f"{amount} is not a finite amount") from exc
@@ -57,8 +57,14 @@ def to_minor(amount: Decimal, currency: str) -> int:
 
 def round_to_minor(amount: Decimal, currency: str) -> int:
     """Convert *amount* to minor units rounding half-up (for informational line figures)."""
-    quantum = Decimal(1).scaleb(-exponent(currency))
-    return to_minor(amount.quantize(quantum, rounding=ROUND_HALF_UP), currency)
+    try:
+        scaled = amount.scaleb(_EXPONENTS.get(currency, 2))
+        minor = int(scaled.to_integral_value(rounding=ROUND_HALF_UP))
+    except (InvalidOperation, ValueError, OverflowError) as exc:
+        raise MoneyError(f"{amount} is not a finite amount") from exc
+    if abs(minor) >= 2**63:
+        raise MoneyError(f"{amount} is too large to store")
+    return minor
 
 
 def from_minor(minor: int, currency: str) -> Decimal:

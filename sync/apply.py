@@ -38,6 +38,7 @@ from schemas.tables import (
 )
 from sync.bulk import (
     IN_CHUNK,
+    PlannerStatistics,
     allocate_ids,
     chunked,
     delete_where_in,
@@ -164,6 +165,7 @@ class BatchWriter:
         self.snapshot = snapshot
         self.account_ids: dict[str, int] = {}
         self.counts = Counts()
+        self.statistics = PlannerStatistics(conn)
         self.refresh_invoices: set[int] = set()
         self.refresh_credit_notes: set[int] = set()
         self.allocation_owners: dict[str, set[int]] = {
@@ -296,12 +298,16 @@ class BatchWriter:
                 (account_id, self.source, record.key, record.name, record.email, parent_id,
                  False, self.batch_id, self.batch_id, utcnow())
             )  # fmt: skip
-        insert_rows(
-            self.conn, "account",
+        self._insert(
+            "account",
             ("id", "source", "external_key", "name", "email", "parent_id", "portal_enabled",
              "first_batch_id", "last_batch_id", "created_at"),
             rows,
         )  # fmt: skip
+
+    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+        insert_rows(self.conn, table, columns, rows)
+        self.statistics.grew(table, len(rows))
 
     # -- documents and payments ---------------------------------------------------
 
@@ -329,8 +335,7 @@ class BatchWriter:
                 (row_id, *(values[c] for c in columns), self.account_ids[record.account.key],
                  self.batch_id, self.batch_id)
             )  # fmt: skip
-        insert_rows(
-            self.conn,
+        self._insert(
             kind,
             ("id", *columns, "account_id", "first_batch_id", "last_batch_id"),
             insert,
@@ -450,7 +455,7 @@ class BatchWriter:
             if record.lines_known
             for line in record.lines
         ]
-        insert_rows(self.conn, table, (parent, *LINE_COLUMNS), rows)
+        self._insert(table, (parent, *LINE_COLUMNS), rows)
 
     def _replace_allocations(
         self, kind: str, written: list[tuple[int, Prepared]], updated: list[int]
@@ -491,7 +496,7 @@ class BatchWriter:
                 )  # fmt: skip
             if record.allocations:
                 self.allocation_owners[kind].add(row_id)
-        insert_rows(self.conn, "allocation", ALLOCATION_COLUMNS, rows)
+        self._insert("allocation", ALLOCATION_COLUMNS, rows)
 
     # -- end of batch ---------------------------------------------------------------
 

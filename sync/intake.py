@@ -55,6 +55,13 @@ def display_name(name: str) -> str:
     return cleaned[:255] or "unnamed"
 
 
+def hash_file(path: Path) -> tuple[str, int]:
+    """Return the sha256 and size of the file at *path* (one read, nothing stored)."""
+    with path.open("rb") as file:
+        digest = hashlib.file_digest(file, "sha256")
+        return digest.hexdigest(), file.tell()
+
+
 def take_in(path: Path, data_dir: Path, name: str | None = None) -> Intake:
     """Copy *path* into the data directory, returning its digest, size and encoding."""
     folder = originals_dir(data_dir)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,7 +46,14 @@ from sync.apply import BatchWriter
 from sync.blobs import HEAD_BYTES, store_document_file
 from sync.config import Settings
 from sync.errors import StoreError
-from sync.intake import Intake, IntakeError, display_name, take_in
+from sync.intake import (
+    Intake,
+    IntakeError,
+    display_name,
+    hash_file,
+    stored_path_for,
+    take_in,
+)
 from sync.log import event
 from sync.marks import evaluate_marks
 from sync.reconcile import reconcile
@@ -73,6 +81,9 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     reason: str | None = None
     batch_id: int | None = None
+    # Seconds spent in each stage (parse, validate, reconcile, apply, finish); for
+    # benchmarks and logs, not part of the JSON contract.
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -165,18 +176,23 @@ class _Run:
         self.pending: list[Prepared] = []
         self.accounts: list[AccountRecord] = []
         self.older_example: str | None = None
+        self.phases = dict.fromkeys(("parse", "validate", "reconcile", "apply"), 0.0)
 
     def take(self, items: Iterable[Any]) -> None:
         seen_record = False
+        clock = time.perf_counter
+        started = clock()
         for item in items:
             if isinstance(item, DocumentRecord | PaymentRecord):
                 seen_record = True
+                tick = clock()
                 prepared = prepare(
                     item,
                     source=self.source,
                     default_currency=self.default_currency,
                     as_of=self.as_of,
                 )
+                self.phases["validate"] += clock() - tick
                 if isinstance(prepared, Rejection):
                     self.rejections.append(prepared)
                 else:
@@ -193,17 +209,24 @@ class _Run:
             elif isinstance(item, ExportInfo) and item.as_of and not seen_record:
                 self.as_of = item.as_of
         self.flush()
+        spent = sum(self.phases.values())
+        self.phases["parse"] = clock() - started - spent
 
     def flush(self) -> None:
+        clock = time.perf_counter
         writer = self.writer
+        tick = clock()
         writer.ensure_accounts([*self.accounts, *(p.account for p in self.pending)])
         self.accounts = []
+        self.phases["apply"] += clock() - tick
         for kind in KIND_ORDER:
             records = [p for p in self.pending if p.kind == kind]
             if not records:
                 continue
+            tick = clock()
             stored = writer.stored(kind, (p.key for p in records))
             plan = reconcile(records, stored, self.batch_id)
+            self.phases["reconcile"] += clock() - tick
             for record, reason in plan.conflicts:
                 self.rejections.append(
                     Rejection(reason=reason, line=record.line, record=record.label)
@@ -215,7 +238,9 @@ class _Run:
                     if existing.updated_at
                     else record.label
                 )
+            tick = clock()
             writer.apply(kind, plan)
+            self.phases["apply"] += clock() - tick
         self.pending = []
         faults.hit("chunk")
 
@@ -276,6 +301,9 @@ def import_file(
         return _import_document(
             store, settings, path, display_name(display), source, content_type
         )
+    known = _known_bytes(store, settings, path, display, source, publishing)
+    if known is not None:
+        return known
     try:
         intake = take_in(path, settings.data_dir, name)
     except IntakeError as exc:
@@ -348,11 +376,13 @@ def import_file(
                 diff=Diff() if staging else None,
             )
             run.take(adapter_cls().parse(export, options))
+            tick = time.perf_counter()
             flagged = run.writer.finish(
                 judge=lambda conn, ids: evaluate_marks(
                     conn, ids, batch_id, f"source:{source}"
                 )
             )
+            result.phases = {**run.phases, "finish": time.perf_counter() - tick}
             counts = run.writer.counts
             result.created, result.updated, result.unchanged = (
                 counts.created,
@@ -414,6 +444,36 @@ def import_file(
     )
     _link_waiting_documents(store, settings)
     return result
+
+
+def _known_bytes(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    display: str,
+    source: str,
+    publishing: bool,
+) -> ImportResult | None:
+    """The duplicate fast path: bytes already applied cost one read to hash, no copy."""
+    try:
+        sha, size = hash_file(path)
+    except OSError:
+        return None  # take_in reports the unreadable file
+    with store.read() as conn:
+        earlier = find_applied_batch(conn, sha, staged=not publishing)
+    if earlier is None:
+        return None
+    name = display_name(display)
+    base = {
+        "source": source,
+        "file_name": name,
+        "sha256": sha,
+        "size": size,
+        "stored_path": str(stored_path_for(settings.data_dir, sha)),
+        "mode": settings.source(source).mode,
+    }
+    result = ImportResult(file=name, sha256=sha, adapter=None, status="applied")
+    return _duplicate(store, base, result, earlier)
 
 
 def _record_staged(
