@@ -135,7 +135,7 @@ class Invoice(_DocumentColumns, table=True):
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
         Index("ix_invoice_account_date", "account_id", "issue_date"),
-        Index("ix_invoice_account_status", "account_id", "status"),
+        Index("ix_invoice_account_status", "account_id", "status", "lifecycle"),
         Index("ix_invoice_number", "number"),
     )
 

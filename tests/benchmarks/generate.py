@@ -20,10 +20,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 FIRST = (
@@ -89,6 +90,10 @@ GENERIC_STATUS = {
     "draft": "draft",
 }
 FORMATS = ("xero_csv", "generic_csv", "quickbooks_api")
+# billfold dates an export by its file's modification time (cash an export reports
+# without payment records is known "as of" then), so generated files carry the evening
+# after their last invoice, as a real export would; a changed copy is the next day's.
+EXPORTED = datetime.combine(START + timedelta(days=DAYS + 1), time(18), UTC).timestamp()
 VERSION = 2  # of the generator: part of the file name, so a changed generator rewrites
 SUFFIX = {"xero_csv": ".csv", "generic_csv": ".csv", "quickbooks_api": ".json"}
 
@@ -417,6 +422,7 @@ def changed_copy(source: Path, target: Path, every: int = 100) -> int:
             elif hit:
                 row[col["Reference"]] = f"{row[col['Reference']]} (amended)".strip()
             writer.writerow(row)
+    os.utime(target, (EXPORTED + 86400, EXPORTED + 86400))
     return changed
 
 
@@ -426,9 +432,11 @@ def ensure(folder: Path, fmt: str, count: int, seed: int = 42) -> tuple[Path, in
     path = folder / f"{fmt}-{count}-s{seed}-v{VERSION}{SUFFIX[fmt]}"
     rows_file = path.with_suffix(path.suffix + ".rows")
     if path.exists() and rows_file.exists():
+        os.utime(path, (EXPORTED, EXPORTED))
         return path, int(rows_file.read_text())
     tmp = path.with_suffix(path.suffix + ".tmp")
     rows = WRITERS[fmt](tmp, count, seed)
+    os.utime(tmp, (EXPORTED, EXPORTED))
     tmp.replace(path)
     rows_file.write_text(str(rows))
     return path, rows

@@ -115,12 +115,15 @@ def measure(portal: dict[str, Any], pages: int, pdfs: int) -> dict[str, Any]:
         client, f"/statements/download?format=pdf&{query}", st["cookie"], pdfs // 2
     )
     result["statement_pdf_ms"] = statistics.median(times) * 1000
-    result["statement_lines"] = _statement_lines(st["account_id"], start, end)
+    result["statement_lines"], result["statement_open_items"] = _statement_rows(
+        st["account_id"], start, end
+    )
     result["statement_period"] = [start.isoformat(), end.isoformat()]
     return result
 
 
-def _statement_lines(account_id: int, start: date, end: date) -> int:
+def _statement_rows(account_id: int, start: date, end: date) -> tuple[int, int]:
+    """(transactions, open invoices listed) of the statement: the rows its PDF draws."""
     from sync.statement import build_statement
 
     settings = load_settings(None)
@@ -128,7 +131,11 @@ def _statement_lines(account_id: int, start: date, end: date) -> int:
     with store.read() as conn:
         built = build_statement(conn, account_id, start, end)
     store.dispose()
-    return sum(len(ledger.lines) for s in built.sections for ledger in s.ledgers)
+    ledgers = [ledger for s in built.sections for ledger in s.ledgers]
+    return (
+        sum(len(ledger.lines) for ledger in ledgers),
+        sum(len(ledger.open_items) for ledger in ledgers),
+    )
 
 
 if __name__ == "__main__":

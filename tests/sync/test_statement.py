@@ -281,3 +281,18 @@ def test_statement_command_rejects_a_backwards_period(store, settings, tmp_path)
         ],
     )
     assert result.exit_code == 2
+
+
+def test_long_cell_text_wraps_inside_its_column_and_stays_literal(settings):
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from sync.pdf import _cell, _style
+
+    st = _style(settings.business)
+    text = "<b>Boiler</b> replaced at the rear unit " * 4 + "X" * 120 + "\nsecond line"
+    lines = _cell(text, st, 40 * mm).split("\n")
+    assert len(lines) > 5
+    assert all(stringWidth(x, st.regular, 8.5) <= 40 * mm - 12 for x in lines)
+    assert "".join(lines).replace(" ", "") == text.replace("\n", "").replace(" ", "")
+    assert lines[0].startswith("<b>Boiler</b>")
