@@ -164,6 +164,8 @@ class BatchWriter:
         self.diff = diff
         self.snapshot = snapshot
         self.account_ids: dict[str, int] = {}
+        # (id, key, name, email, parent_id) of every account this import read or wrote.
+        self.accounts: dict[str, tuple[Any, ...]] = {}
         self.counts = Counts()
         self.statistics = PlannerStatistics(conn)
         self.refresh_invoices: set[int] = set()
@@ -238,17 +240,18 @@ class BatchWriter:
             if k not in incoming and k not in self.account_ids
         }
         table = Account.__table__  # type: ignore[attr-defined]
-        existing = {
-            row[1]: row
-            for row in select_in(
-                self.conn,
-                table,
-                ("id", "external_key", "name", "email", "parent_id"),
-                "external_key",
-                [*implicit, *incoming],
-                source=self.source,
-            )
-        }
+        keys = [*implicit, *incoming]
+        # Accounts this import already read or wrote are known; only the rest are read.
+        existing = {k: self.accounts[k] for k in keys if k in self.accounts}
+        for row in select_in(
+            self.conn,
+            table,
+            ("id", "external_key", "name", "email", "parent_id"),
+            "external_key",
+            [k for k in keys if k not in existing],
+            source=self.source,
+        ):
+            existing[row[1]] = self.accounts[row[1]] = tuple(row)
         for key, row in existing.items():
             self.account_ids[key] = row[0]
         # Insert parents before their sites, level by level (QuickBooks names nest).
@@ -275,6 +278,7 @@ class BatchWriter:
             email = record.email or row[3]
             if (name, email, parent_id) != (row[2], row[3], row[4]):
                 changes.append((name, email, parent_id, self.batch_id, row[0]))
+                self.accounts[key] = (row[0], key, name, email, parent_id)
         update_rows(
             self.conn,
             "account",
@@ -293,6 +297,13 @@ class BatchWriter:
                 self.diff.note_customer(record.name)
             parent_id = (
                 self.account_ids.get(record.parent_key) if record.parent_key else None
+            )
+            self.accounts[record.key] = (
+                account_id,
+                record.key,
+                record.name,
+                record.email,
+                parent_id,
             )
             rows.append(
                 (account_id, self.source, record.key, record.name, record.email, parent_id,
@@ -374,10 +385,7 @@ class BatchWriter:
             seen = [(kind, r.key) for r in (*plan.inserts, *plan.unchanged)]
             seen += [(kind, r.key) for _, r in plan.updates]
             seen += [(kind, r.key) for r, _ in plan.older]
-            self.conn.execute(
-                text("INSERT INTO billfold_seen (kind, key) VALUES (:kind, :key)"),
-                [{"kind": k, "key": v} for k, v in seen],
-            )
+            insert_rows(self.conn, "billfold_seen", ("kind", "key"), seen)
 
     def _documents_follow(self, kind: str, updated: list[int]) -> None:
         """A document linked to a record moves with it when a re-import changes its
