@@ -215,6 +215,8 @@ class BatchWriter:
         incoming: dict[str, AccountRecord] = {}
         implicit: dict[str, AccountRecord] = {}
         for record in records:
+            if record.key not in incoming and self._as_known(record):
+                continue
             if record.parent_key:
                 implicit.setdefault(
                     record.parent_key,
@@ -285,6 +287,19 @@ class BatchWriter:
             ("name", "email", "parent_id", "last_batch_id"),
             changes,
         )
+
+    def _as_known(self, record: AccountRecord) -> bool:
+        """True when *record* says nothing new of an account this import knows."""
+        known = self.accounts.get(record.key)
+        if known is None:
+            return False
+        _, _, name, email, parent_id = known
+        if record.parent_key and (
+            record.parent_key not in self.account_ids
+            or self.account_ids[record.parent_key] != parent_id
+        ):
+            return False
+        return (record.name or name) == name and (record.email or email) == email
 
     def _insert_accounts(self, records: Sequence[AccountRecord]) -> None:
         if not records:

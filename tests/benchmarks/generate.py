@@ -92,7 +92,8 @@ GENERIC_STATUS = {
 FORMATS = ("xero_csv", "generic_csv", "quickbooks_api")
 # billfold dates an export by its file's modification time (cash an export reports
 # without payment records is known "as of" then), so generated files carry the evening
-# after their last invoice, as a real export would; a changed copy is the next day's.
+# after their last invoice, as a real export would; a changed copy, the day after its
+# source's.
 EXPORTED = datetime.combine(START + timedelta(days=DAYS + 1), time(18), UTC).timestamp()
 VERSION = 2  # of the generator: part of the file name, so a changed generator rewrites
 SUFFIX = {"xero_csv": ".csv", "generic_csv": ".csv", "quickbooks_api": ".json"}
@@ -422,7 +423,8 @@ def changed_copy(source: Path, target: Path, every: int = 100) -> int:
             elif hit:
                 row[col["Reference"]] = f"{row[col['Reference']]} (amended)".strip()
             writer.writerow(row)
-    os.utime(target, (EXPORTED + 86400, EXPORTED + 86400))
+    next_day = source.stat().st_mtime + 86400
+    os.utime(target, (next_day, next_day))
     return changed
 
 
