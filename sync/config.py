@@ -90,7 +90,7 @@ class SourceSettings:
     currency: str = ""
     review: bool = False
     columns: Mapping[str, str] = field(default_factory=dict)
-    quiet_seconds: float = 5.0
+    quiet_seconds: float = 5.0  # not money
     poll: bool = False
     document_patterns: tuple[str, ...] = ("{number}.*",)
 
@@ -129,7 +129,7 @@ class RunnerSettings:
     retry_seconds: int = 60
     max_attempts: int = 5
     download_attempts: int = 3
-    download_backoff_seconds: float = 1.0
+    download_backoff_seconds: float = 1.0  # not money
     timezone: str = ""
     purge_after_days: int = 7
 
@@ -237,7 +237,7 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
     if tp is Path:
         return Path(value)
     if tp is float:
-        return float(value)
+        return float(value)  # not money: durations in seconds
     if origin is tuple:
         return tuple(value)
     if origin in (Mapping, dict):
@@ -279,7 +279,7 @@ def _parse_env_value(text: str, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be a whole number, not {text!r}") from None
     if tp is float:
         try:
-            return float(text)
+            return float(text)  # not money: durations in seconds
         except ValueError:
             raise ConfigError(f"{key} must be a number, not {text!r}") from None
     if tp is Path:

@@ -125,7 +125,7 @@ def _para(text: str | None, style: ParagraphStyle) -> Paragraph:
     return Paragraph(safe, style)
 
 
-def _cell(text: str | None, st: _Style, width: float) -> str:
+def _cell(text: str | None, st: _Style, width: float) -> str:  # not money
     """Untrusted text for a table cell *width* points wide: broken into lines that fit
     (a word longer than the cell is cut), drawn as written, never read as markup."""
     size, padding = 8.5, 12  # the grid's font size; its left and right padding

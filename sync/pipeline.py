@@ -811,6 +811,7 @@ def _failed(
                 conn, **base, status="failed", reason=reason, started_at=started
             )
     except StoreError:
-        pass  # the store itself is what failed; the result still says why
+        # The store itself is what failed; the result still says why.
+        pass
     event("import.failed", logging.ERROR, file=result.file, reason=reason)
     return result

@@ -108,7 +108,7 @@ class Runner:
             except StoreError as exc:
                 event("lease.renew_failed", logging.WARNING, error=str(exc))
 
-    def _tick(self) -> float:
+    def _tick(self) -> float:  # not money
         quiet = min((f.source.quiet_seconds for f in self.folders), default=1.0)
         return min(0.25, max(0.05, quiet / 4))
 

@@ -152,7 +152,7 @@ class _Context:
 @dataclass
 class _Seen:
     signature: tuple[int, int] | None  # (size, mtime_ns) when last looked at
-    since: float  # monotonic time the signature was first seen
+    since: float  # not money: monotonic time the signature was first seen
     renamed: bool
 
 
@@ -164,7 +164,9 @@ class StableFiles:
     """
 
     def __init__(
-        self, quiet_seconds: float, clock: Callable[[], float] = time.monotonic
+        self,
+        quiet_seconds: float,  # not money
+        clock: Callable[[], float] = time.monotonic,  # not money
     ) -> None:
         self.quiet_seconds = quiet_seconds
         self.clock = clock
@@ -335,13 +337,13 @@ class FolderSource(_Context):
                 note_pending(self.store, self.name, len(self.listing()))
         return len(ready)
 
-    def next_retry_in(self) -> float | None:
+    def next_retry_in(self) -> float | None:  # not money
         """Seconds until the next failed file is due again, if any."""
         if not self._retry_after:
             return None
         return max(0.0, min(self._retry_after.values()) - time.monotonic())
 
-    def _later(self, name: str, seconds: float) -> None:
+    def _later(self, name: str, seconds: float) -> None:  # not money
         self._retry_after[name] = time.monotonic() + seconds
 
     def take(self, name: str) -> None:
@@ -433,8 +435,9 @@ class FolderSource(_Context):
         faults.hit("before_move")
         self._file_away(claim, state, result.batch_id)
 
-    def _seconds_until_retry(self, attempts: int) -> float:
-        return float(self.settings.runner.retry_seconds * 2 ** (attempts - 1))
+    def _seconds_until_retry(self, attempts: int) -> float:  # not money
+        wait = self.settings.runner.retry_seconds * 2 ** (attempts - 1)
+        return float(wait)  # not money: seconds
 
     def _settle_finished(self, claim: Claim, path: Path) -> None:
         """A finished claim's file is still here: move it if its worker is gone."""

@@ -13,7 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from schemas.money import MoneyError, is_currency_code, round_to_minor, to_minor
+from schemas.money import (
+    MoneyError,
+    format_money,
+    is_currency_code,
+    round_to_minor,
+    to_minor,
+)
 from schemas.records import (
     AccountRecord,
     DocumentRecord,
@@ -152,6 +158,7 @@ def _document(
     if r.kind == "invoice":
         paid = _minor(r.amount_paid, currency, "amount_paid")
         credited = _minor(r.amount_credited, currency, "amount_credited")
+        _check_settlement(r, total, balance, paid, credited, currency)
         figures = settle_invoice(
             total=total,
             lifecycle=r.lifecycle,
@@ -229,6 +236,35 @@ def _document(
         lines=lines,
         allocations=allocations,
     )
+
+
+def _check_settlement(
+    r: DocumentRecord,
+    total: int,
+    balance: int | None,
+    paid: int | None,
+    credited: int | None,
+    currency: str,
+) -> None:
+    """An invoice's reported balance lies between zero and its total, and what was
+    paid and credited never exceeds the total: anything else is a misread column."""
+    if r.lifecycle != "issued":
+        return
+    if balance is not None and not 0 <= balance <= total:
+        raise _Invalid(
+            f"expected an open balance between 0 and the invoice total "
+            f"{format_money(total, currency)}; check that the balance column holds "
+            "what is still due",
+            "balance",
+            r.balance,
+        )
+    if balance is None and (paid or 0) + (credited or 0) > total:
+        raise _Invalid(
+            f"expected amounts paid and credited adding up to no more than the invoice "
+            f"total {format_money(total, currency)}",
+            "amount_paid",
+            r.amount_paid,
+        )
 
 
 def _payment(

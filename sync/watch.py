@@ -80,7 +80,8 @@ def _stop(observer: BaseObserver) -> None:
         if observer.is_alive():
             observer.join()
     except RuntimeError:
-        pass  # never started
+        # The observer never started: there is nothing to stop.
+        pass
 
 
 def stop_observer(observer: BaseObserver) -> None:

@@ -84,6 +84,10 @@ def test_money_never_passes_through_float(store, settings, tmp_path):
         ("total", "12,50", "total", "an amount such as"),
         ("total", "N/A", "total", "an amount such as"),
         ("number", "", "number", "a document or payment number"),
+        # Found by the long fuzz run: an open balance above the total is a misread
+        # column, never a balance to show.
+        ("balance_due", "428.20", "balance", "between 0 and the invoice total $50.00"),
+        ("balance_due", "-5.00", "balance", "between 0 and the invoice total"),
     ],
 )
 def test_a_bad_cell_rejects_its_record_only(
