@@ -100,6 +100,7 @@ def _config(tmp_path, settings, inbox, bucket=None, quiet=1.0, **runner):
     )
 
 
+@pytest.mark.slow  # real worker processes and waits: seconds each
 def test_two_workers_on_one_inbox_and_one_bucket_import_each_file_once(
     store, settings, tmp_path, inbox, bucket
 ):
@@ -155,6 +156,7 @@ def test_two_workers_on_one_inbox_and_one_bucket_import_each_file_once(
     )  # the bucket was only read
 
 
+@pytest.mark.slow  # real worker processes and waits: seconds each
 def test_sigterm_during_an_import_finishes_it_and_exits_0(
     store, settings, tmp_path, inbox
 ):
@@ -178,6 +180,7 @@ def test_sigterm_during_an_import_finishes_it_and_exits_0(
     assert open_claims(store) == 0
 
 
+@pytest.mark.slow  # real worker processes and waits: seconds each
 def test_a_second_signal_abandons_the_import_which_rolls_back_and_is_redone(
     store, settings, tmp_path, inbox
 ):

@@ -42,6 +42,7 @@ def test_bad_schedules_say_what_is_expected(text):
         parse_schedule(text)
 
 
+@pytest.mark.slow  # real worker processes and waits: seconds each
 def test_two_schedulers_on_one_database_never_run_a_job_at_once(store):
     running = 0
     most = 0

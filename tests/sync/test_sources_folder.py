@@ -382,6 +382,7 @@ def test_a_live_workers_unmoved_file_is_left_to_it(store, folder_settings, inbox
 # -- a real `billfold run` -------------------------------------------------------------------
 
 
+@pytest.mark.slow  # real worker processes and waits: seconds each
 def test_cp_slow_writer_and_mv_each_land_once_and_pdfs_attach(
     store, settings, tmp_path, inbox
 ):
@@ -455,6 +456,7 @@ def test_cp_slow_writer_and_mv_each_land_once_and_pdfs_attach(
     assert count(store, "invoice") == 64
 
 
+@pytest.mark.slow  # real worker processes and waits: seconds each
 def test_run_once_takes_what_is_there_and_reports_failures(
     store, settings, tmp_path, inbox
 ):
@@ -480,6 +482,7 @@ def test_run_once_takes_what_is_there_and_reports_failures(
     assert run_once(config, log=tmp_path / "again.log") == 0  # nothing left to do
 
 
+@pytest.mark.slow  # real worker processes and waits: seconds each
 def test_a_folder_that_appears_later_is_watched_from_then_on(store, settings, tmp_path):
     share = tmp_path / "share"  # e.g. a network share mounted after billfold started
     config = write_config(

@@ -7,6 +7,7 @@ import threading
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from schemas.tables import FileClaim, ImportBatch, utcnow
@@ -239,6 +240,7 @@ def test_an_unreachable_bucket_is_reported_in_status(store, settings, bucket):
     assert status["last_success"] is None and status["last_poll"] is not None
 
 
+@pytest.mark.slow  # real worker processes and waits: seconds each
 def test_billfold_run_once_on_a_bucket(store, settings, bucket, tmp_path):
     config = write_config(
         tmp_path / "config.toml",
