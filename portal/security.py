@@ -17,6 +17,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 
 from sync.config import Settings
+from sync.permissions import private_dir
 
 SESSION_COOKIE = "billfold_session"
 CSP = (
@@ -36,7 +37,7 @@ def secret_key(settings: Settings) -> str:
         return settings.secret_key
     path = Path(settings.data_dir) / "secret_key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
