@@ -84,7 +84,5 @@ def test_file09_originals_documents_and_the_secret_key_are_private(
     files = [p for p in data.rglob("*") if p.is_file()]
     assert {"originals", "documents"} <= {p.name for p in folders}
     assert {"billfold.db", "secret_key"} <= {p.name for p in files}
-    assert {str(p): oct(mode(p)) for p in folders} == {
-        str(p): "0o700" for p in folders
-    }
+    assert {str(p): oct(mode(p)) for p in folders} == {str(p): "0o700" for p in folders}
     assert {str(p): oct(mode(p)) for p in files} == {str(p): "0o600" for p in files}
