@@ -17,6 +17,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask import session as signed_cookie
 from werkzeug.wrappers import Response
 
+from portal import csrf
 from portal.context import client_ip, portal
 from portal.scope import scope_for
 from portal.security import SESSION_COOKIE, clear_session_cookie, set_session_cookie
@@ -242,6 +243,7 @@ def use_link(kind: _Kind, token: str) -> str | Response | tuple[str, int]:
             conn, kind.name, principal_id, hours, ip, agent
         )
         record(conn, _actor(kind, person), "sign_in", ip=ip)
+    csrf.rotate()  # the new session's tokens are bound to its own secret
     response = redirect(url_for(kind.home))
     set_session_cookie(response, session_token, p.settings)
     return response
@@ -269,6 +271,7 @@ def sign_out() -> Response:
             access.end_session(conn, token)
             if g.get("contact"):
                 record(conn, f"contact:{g.contact['id']}", "sign_out", ip=client_ip())
+    csrf.rotate()
     response = redirect(url_for("auth.signed_out"))
     clear_session_cookie(response, p.settings)
     return response

@@ -1,7 +1,8 @@
 """Secrets, cookies and response headers.
 
 The session cookie holds a random secret whose hash names a row in ``portal_session``;
-Flask's own signed cookie carries only the CSRF token. Every response gets a strict
+Flask's own signed cookie carries only flash messages, an admin's preview and the
+visitor nonce CSRF tokens are bound to before sign-in (``portal.csrf``). Every response gets a strict
 Content-Security-Policy (no inline script or style), no framing, no referrer leaks, and
 HSTS when the portal is served over HTTPS.
 """
