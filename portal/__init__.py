@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         PREFERRED_URL_SCHEME="https" if uses_https(settings) else "http",
     )
     app.extensions["billfold"] = Portal(
-        settings=settings, store=store, mailer=Mailer(settings)
+        settings=settings, store=store, mailer=Mailer(settings, store)
     )
     csrf.install(app)
     install_headers(app, settings)
