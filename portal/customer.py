@@ -43,6 +43,7 @@ from sync.audit import record
 from sync.blobs import BlobMissing, read_blob
 from sync.csv_out import write_csv
 from sync.ledger import credit_note_detail, invoice_detail
+from sync.marks import claim_window
 from sync.pdf import invoice_pdf, statement_pdf
 from sync.statement import build_statement, statement_csv
 
@@ -207,6 +208,7 @@ def invoice(invoice_id: int) -> str:
         inv=detail["invoice"],
         today=today(),
         claims=claims,
+        paid_window=claim_window(detail["invoice"]["issue_date"]),
     )
 
 
@@ -453,9 +455,6 @@ def report_payment(invoice_id: int) -> Response:
         paid_on = date.fromisoformat(form.get("paid_on", ""))
     except (InvalidOperation, MoneyError, ValueError):
         flash("Enter the amount you paid (like 120.50) and the date.", "error")
-        return redirect(url_for("customer.invoice", invoice_id=invoice_id))
-    if paid_on > today():
-        flash("The date you paid cannot be in the future.", "error")
         return redirect(url_for("customer.invoice", invoice_id=invoice_id))
     try:
         with p.store.write(ledger=False) as conn:

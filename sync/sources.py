@@ -39,6 +39,7 @@ from sync.claims import DUPLICATE, FAILED, IMPORTED, REJECTED, Claim
 from sync.config import Settings, SourceSettings
 from sync.errors import SourceError, StoreError
 from sync.log import event
+from sync.permissions import private_dir
 from sync.pipeline import ImportResult, find_applied_batch, import_file
 from sync.status import note_pending, note_poll
 from sync.store import Store
@@ -739,7 +740,7 @@ class S3Source(_Context):
 
         runner = self.settings.runner
         folder = Path(self.settings.data_dir) / "tmp"
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         last: Exception | None = None
         for attempt in range(1, runner.download_attempts + 1):
             fd, name = tempfile.mkstemp(dir=folder, prefix=".s3-", suffix=".part")

@@ -19,6 +19,7 @@ from schemas.tables import ImportBatch, RowError
 from sync.blobs import BlobMissing
 from sync.errors import UsageError
 from sync.intake import display_name
+from sync.permissions import private_dir
 from sync.pipeline import import_file, publish_staged
 from sync.review import discard
 
@@ -108,7 +109,7 @@ def upload() -> Response:
         return redirect(url_for("admin.imports"))
     name = display_name(file.filename)
     folder = Path(p.settings.data_dir) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
     try:
         with os.fdopen(fd, "wb") as out:
