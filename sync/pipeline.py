@@ -161,6 +161,7 @@ class _Run:
         default_currency: str,
         batch_id: int,
         diff: Diff | None = None,
+        as_of: datetime | None = None,
     ) -> None:
         self.conn = conn
         self.intake = intake
@@ -170,7 +171,7 @@ class _Run:
         self.writer = BatchWriter(
             conn, source=source, batch_id=batch_id, snapshot=snapshot, diff=diff
         )
-        self.as_of: datetime | None = intake.mtime
+        self.as_of: datetime | None = as_of or intake.mtime
         self.rejections: list[Rejection] = []
         self.notes: list[str] = []
         self.pending: list[Prepared] = []
@@ -285,8 +286,13 @@ def import_file(
     on_progress: Callable[[int, int], None] | None = None,
     review: bool | None = None,
     publishing: bool = False,
+    as_of: datetime | None = None,
 ) -> ImportResult:
     """Import one file into the store and return what happened.
+
+    *as_of* is when the export was made if its source knows (an S3 object's
+    LastModified); by default the file's modification time. A time the file itself
+    states (``ExportInfo``) wins over both.
 
     For a source with ``review = true`` (or *review* True) the file is staged: its
     effect is computed and shown to an admin, and nothing is written until it is
@@ -374,6 +380,7 @@ def import_file(
                 options.default_currency,
                 batch_id,
                 diff=Diff() if staging else None,
+                as_of=as_of,
             )
             run.take(adapter_cls().parse(export, options))
             tick = time.perf_counter()
