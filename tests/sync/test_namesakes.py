@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from schemas.tables import Account, ImportBatch
 from sync.cli import main
-from sync.namesakes import fold
 from sync.pipeline import import_file, publish_staged
 from tests.conftest import SAMPLES
 from tests.helpers import count, header_without_lines, invoice_row, write_csv
@@ -84,6 +83,8 @@ def test_names_are_compared_nfc_and_casefolded_and_the_list_is_bounded(
     assert warning.count("(also in books)") == 10
     assert "and 3 more." in warning
     assert "Someone New" not in warning
+    from sync.namesakes import fold
+
     assert fold("BAYVIEW  CAFE\u0301") == fold("Bayview Café")
 
 
