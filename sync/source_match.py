@@ -204,7 +204,7 @@ def rank_sources(
         families.setdefault(source, set())
         if named:
             families[source].add(named)
-    records = _records_held(conn, found.records)
+    records = _records_held(conn, families, found.records)
     customers = _customers_known(conn, found.customers)
     mine = family(found.adapter)
     ranked = [
@@ -223,19 +223,21 @@ def rank_sources(
     return ranked
 
 
-def _records_held(conn: Connection, records: dict[str, set[str]]) -> dict[str, int]:
-    """How many of the sampled record ids each source holds."""
+def _records_held(
+    conn: Connection, sources: Iterable[str], records: dict[str, set[str]]
+) -> dict[str, int]:
+    """How many of the sampled record ids each source holds (by its unique index)."""
     held: dict[str, int] = {}
     for kind, ids in records.items():
         table = RECORD_TABLES[kind]
-        stmt = (
-            select(table.c.source, func.count())
-            .where(table.c.external_id.in_(bindparam("ids", expanding=True)))
-            .group_by(table.c.source)
+        stmt = select(func.count()).where(
+            table.c.source == bindparam("source"),
+            table.c.external_id.in_(bindparam("ids", expanding=True)),
         )
-        for chunk in chunked(sorted(ids), IN_CHUNK):
-            for source, n in conn.execute(stmt, {"ids": list(chunk)}):
-                held[source] = held.get(source, 0) + n
+        for source in sources:
+            for chunk in chunked(sorted(ids), IN_CHUNK):
+                n = conn.execute(stmt, {"source": source, "ids": list(chunk)})
+                held[source] = held.get(source, 0) + n.scalar_one()
     return held
 
 
