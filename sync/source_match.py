@@ -15,6 +15,7 @@ to the admin, saying why.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ from sync import documents
 from sync.bulk import IN_CHUNK, chunked
 from sync.config import Settings
 from sync.intake import Intake
+from sync.log import event
 from sync.namesakes import fold
 from sync.store import Store
 
@@ -175,6 +177,8 @@ def _sample(items: Iterator[object], found: Identities) -> None:
                 _customer(item, found)
     except (FileRejected, AdapterError):
         pass  # what was read before the problem still counts
+    except Exception as exc:  # an adapter's own bug: the import itself reports it
+        event("source_match.unreadable", logging.WARNING, error=repr(exc))
     finally:
         close = getattr(items, "close", None)
         if close is not None:

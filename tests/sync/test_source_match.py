@@ -178,3 +178,22 @@ def test_documents_and_unknown_files_are_asked_about(store, settings, tmp_path):
 
     assert choose(store, settings, pdf).source is None
     assert choose(store, settings, junk).adapter is None
+
+
+def test_an_adapter_that_breaks_leaves_the_choice_to_the_admin(
+    store, settings, tmp_path, monkeypatch
+):
+    from adapters.generic_csv import GenericCsv
+
+    def broken(self, export, options):
+        yield from ()
+        raise RuntimeError("an adapter bug")
+
+    monkeypatch.setattr(GenericCsv, "parse", broken)
+    path = write_csv(
+        tmp_path / "a.csv", header_without_lines(), [invoice_row("1", "A", "1.00")]
+    )
+
+    choice = choose(store, settings, path)
+
+    assert (choice.source, choice.adapter) == (None, "generic_csv")
