@@ -237,7 +237,7 @@ def _conforming(
         return None
     if body.count(decimal) > 1:
         return None
-    whole, point, fraction = body.partition(decimal)
+    whole, _, fraction = body.partition(decimal)
     if fraction and not fraction.isdigit():
         return None
     used = {g for g in groups if g in whole}
@@ -384,4 +384,3 @@ def _stray(shown: str, body: str, currency: str, conv: Convention) -> str:
 @lru_cache(maxsize=1)
 def _currency_codes() -> frozenset[str]:
     return frozenset(list_currencies())
-

@@ -71,6 +71,7 @@ from portal.admin import (  # noqa: E402,F401
     contacts,
     imports,
     invoices,
+    marks,
     preview,
     views,
 )
