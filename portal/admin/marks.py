@@ -32,6 +32,9 @@ from sync.marks import undo_mark
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
 M = PaidMark.__table__  # type: ignore[attr-defined]
 FORM_FIELDS = ("how", "amount", "paid_on", "method", "reference", "note")
+Result = tuple[
+    int, str, str, bool
+]  # line, invoice number, outcome, marked (or would be)
 REFUSED = 422
 
 
@@ -221,16 +224,17 @@ def _confirm_line(line: BulkLine) -> Result:
     try:
         if line.problem:
             raise UsageError(line.problem)
-        was = request.form.get(f"basis-{line.line}", "")
-        if not was.isdigit():
-            raise UsageError("this line was not checked: check the lines again")
         with portal().store.write() as conn:
             row = _find(conn, line.number)
             received = (
                 read_minor(line.amount, row.currency, locale) if line.amount else None
             )
+            paid_on = _day(line.paid_on)
+            was = request.form.get(f"basis-{line.line}", "")
+            if not was.isdigit():
+                raise UsageError("this line was not checked: check the lines again")
             _, plan = record_payment(
-                conn, row.id, received, paid_on=_day(line.paid_on), actor=actor(),
+                conn, row.id, received, paid_on=paid_on, actor=actor(),
                 settled_was=int(was), method=line.method[:80] or None,
                 reference=line.reference[:120] or None, locale=locale,
             )  # fmt: skip
