@@ -3,9 +3,10 @@
 One invoice per line: ``number, amount received now, date, method, reference``. The
 amount is the payment received now, as in the mark-paid form (blank: paid in full,
 whatever is open); the date is YYYY-MM-DD (blank: today). Columns are separated by tabs
-(a paste from a spreadsheet), semicolons or commas: the first line that has any of them
-decides, tab first, then semicolon, then comma. A value that contains the separator is
-put in double quotes, as in CSV: with commas between columns, an amount with a decimal
+(a paste from a spreadsheet), semicolons or commas, line by line: a line with a tab is
+split at tabs, else one with a semicolon at semicolons, else at commas (separators
+inside double quotes do not count). A value that contains its line's separator is put
+in double quotes, as in CSV: with commas between columns, an amount with a decimal
 comma is written ``"8,50"`` (or use semicolons or tabs). A line whose amount looks split
 at its comma (``A-100,8,50,2025-06-01``) is refused with that advice, never read as 8.
 A header line (first column ``number`` or ``invoice``) and blank lines are skipped.
@@ -38,22 +39,19 @@ class BulkLine:
     problem: str | None = None
 
 
-def separator(text: str) -> str:
-    """Return the column separator the first line that has one uses (default comma)."""
-    for raw in text.splitlines():
-        for sep in _SEPARATORS:
-            if sep in raw:
-                return sep
-    return ","
+def separator(line: str) -> str:
+    """Return the column separator of *line*: tab, else semicolon, else comma."""
+    unquoted = re.sub(r'"[^"]*"', "", line)
+    return next((sep for sep in _SEPARATORS if sep in unquoted), ",")
 
 
 def read_bulk_lines(text: str) -> list[BulkLine]:
     """Read pasted lines; skip blanks and a header; say why a line cannot be read."""
-    sep = separator(text)
     out: list[BulkLine] = []
     for n, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
+        sep = separator(raw)
         try:
             cells = [c.strip() for c in next(csv.reader([raw], delimiter=sep))]
         except (csv.Error, StopIteration):
