@@ -275,18 +275,24 @@ def _readings(
 ) -> tuple[Decimal, ...]:
     """What *body* could mean if it was not written the locale's way.
 
-    The other common convention's reading (``8,50`` in en_US as 8.50), and with
-    *whole_number* a lone separator taken as a slip (850).
+    The other common convention's reading (``8,50`` in en_US as 8.50), the locale's
+    decimal separator with another grouping (``1.234,50`` in fr_CA as 1234.50), and
+    with *whole_number* a lone separator taken as a slip (``8,50`` as 850).
     """
     found: list[Decimal] = []
-    other = _conforming(
-        body,
-        conv.other_decimal,
-        {conv.decimal, _SPACE_GROUP, "'"} - {conv.other_decimal},
-        (3, 3),
+    tries = (
+        (conv.other_decimal, {conv.decimal, _SPACE_GROUP, "'"} - {conv.other_decimal}),
+        (conv.decimal, {".", ",", _SPACE_GROUP, "'"} - {conv.decimal}),
     )
-    if other is not None and other[1] <= places and other[0] > 0:
-        found.append(other[0])
+    for decimal, groups in tries:
+        reading = _conforming(body, decimal, groups, (3, 3))
+        if (
+            reading is not None
+            and reading[1] <= places
+            and reading[0] > 0
+            and reading[0] not in found
+        ):
+            found.append(reading[0])
     separators = [c for c in body if c not in _DIGITS]
     if whole_number and len(separators) == 1 and body[0] in _DIGITS:
         whole = Decimal("".join(c for c in body if c in _DIGITS))
