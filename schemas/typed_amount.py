@@ -339,7 +339,7 @@ def _example(conv: Convention, currency: str) -> str:
 
 
 def _written_like(conv: Convention, currency: str) -> str:
-    return f"Amounts here are written like {_example(conv, currency)} ({conv.name})"
+    return f"In {conv.name}, amounts are written like {_example(conv, currency)}"
 
 
 def _unclear(

@@ -120,8 +120,8 @@ def test_the_message_names_the_locale_and_how_amounts_are_written_there():
     with pytest.raises(AmountError) as caught:
         read_amount("8,50", "USD", "en_US")
     assert str(caught.value) == (
-        "“8,50” could mean 8.50 or 850.00. Did you mean 8.50? Amounts here are "
-        "written like 1,234.56 (English (United States)): type 8.50."
+        "“8,50” could mean 8.50 or 850.00. Did you mean 8.50? In English (United "
+        "States), amounts are written like 1,234.56: type 8.50."
     )
 
 
