@@ -12,7 +12,12 @@ from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.core import get_global
-from babel.numbers import format_currency, format_decimal, get_currency_symbol
+from babel.numbers import (
+    NumberPattern,
+    format_decimal,
+    get_currency_symbol,
+    parse_pattern,
+)
 
 # How people read and see money unless ``[business] locale`` says otherwise.
 DEFAULT_LOCALE = "en_US"
@@ -119,11 +124,20 @@ def format_money(
     """
     if minor is None:
         return unknown
-    text = format_currency(
-        from_minor(minor, currency), currency, format=_pattern(locale, currency),
-        locale=locale, currency_digits=False,
-    )  # fmt: skip
-    return _spaced(text)
+    return _formatted(minor, currency, locale)
+
+
+@lru_cache(maxsize=8192)
+def _formatted(minor: int, currency: str, locale: str) -> str:
+    pattern, loc = _formatter(locale, currency)
+    value = from_minor(minor, currency)
+    return _spaced(pattern.apply(value, loc, currency=currency, currency_digits=False))
+
+
+@lru_cache(maxsize=256)
+def _formatter(locale: str, currency: str) -> tuple[NumberPattern, Locale]:
+    """The locale's currency pattern with exactly the currency's ISO places, parsed."""
+    return parse_pattern(_pattern(locale, currency)), Locale.parse(locale)
 
 
 def typed_text(minor: int | None, currency: str, locale: str = DEFAULT_LOCALE) -> str:
@@ -138,9 +152,8 @@ def typed_text(minor: int | None, currency: str, locale: str = DEFAULT_LOCALE) -
     return format_decimal(from_minor(minor, currency), format=pattern, locale=locale)
 
 
-@lru_cache(maxsize=256)
 def _pattern(locale: str, currency: str) -> str:
-    """The locale's currency pattern with exactly the currency's ISO places."""
+    """The locale's currency pattern, its fraction set to the currency's ISO places."""
     places = exponent(currency)
     pattern = Locale.parse(locale).currency_formats["standard"].pattern
     fraction = "0." + "0" * places if places else "0"
