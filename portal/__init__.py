@@ -12,7 +12,7 @@ from portal import csrf
 from portal.context import Portal
 from portal.mailer import Mailer
 from portal.security import install_headers, secret_key, uses_https
-from schemas.money import format_money, to_text
+from schemas.money import format_money, typed_text
 from schemas.status import STATUS_LABELS, display_status
 from sync.config import Settings, load_settings
 from sync.errors import StoreError
@@ -87,13 +87,16 @@ ADMIN_NAV = [
 def _template_helpers(app: Flask, settings: Settings) -> None:
     app.jinja_env.autoescape = True
 
+    locale = settings.business.locale
+
     @app.template_filter("money")
     def money(minor: int | None, currency: str, unknown: str = "not reported") -> str:
-        return format_money(minor, currency, unknown=unknown)
+        return format_money(minor, currency, unknown=unknown, locale=locale)
 
-    @app.template_filter("plain")
-    def plain(minor: int | None, currency: str) -> str:
-        return to_text(minor, currency) or ""
+    @app.template_filter("typed")
+    def typed(minor: int | None, currency: str) -> str:
+        """An amount as a person types it here (a form's value or example)."""
+        return typed_text(minor, currency, locale)
 
     @app.template_filter("day")
     def day(value: date | datetime | None) -> str:

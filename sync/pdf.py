@@ -19,7 +19,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -241,6 +241,7 @@ def statement_pdf(
     statement: Statement, business: BusinessSettings, generated_on: date
 ) -> bytes:
     """Render *statement* as a PDF a customer would accept."""
+    money = partial(format_money, locale=business.locale)
     st = _style(business)
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -258,7 +259,7 @@ def statement_pdf(
     due = [
         (
             f"Balance {cur}" if len(totals) > 1 else "Balance",
-            format_money(t["closing"], cur),
+            money(t["closing"], cur),
         )
         for cur, t in sorted(totals.items())
     ]
@@ -284,13 +285,13 @@ def statement_pdf(
             ["Summary" + (f" ({currency})" if len(totals) > 1 else ""), ""],
             [
                 "Balance on " + f"{statement.start:%d %b %Y}",
-                format_money(t["opening"], currency),
+                money(t["opening"], currency),
             ],
-            ["New charges", format_money(t["charges"], currency)],
-            ["Payments and credits", format_money(t["credits"], currency)],
+            ["New charges", money(t["charges"], currency)],
+            ["Payments and credits", money(t["credits"], currency)],
             [
                 "Balance on " + f"{statement.end:%d %b %Y}",
-                format_money(t["closing"], currency),
+                money(t["closing"], currency),
             ],
         ]
         summary = _grid(rows, [60 * mm, 35 * mm], st, numeric_from=1, bold_rows=[4])
@@ -305,9 +306,9 @@ def statement_pdf(
                 "Balance",
             ],
             [
-                *(format_money(t["aging"][b], currency) for b in BUCKETS),
-                format_money(t["unmatched"], currency),
-                format_money(t["closing"], currency),
+                *(money(t["aging"][b], currency) for b in BUCKETS),
+                money(t["unmatched"], currency),
+                money(t["closing"], currency),
             ],
         ]
         story.append(
@@ -336,14 +337,14 @@ def statement_pdf(
                     "",
                     "Opening balance",
                     "",
-                    format_money(lg.opening, lg.currency),
+                    money(lg.opening, lg.currency),
                 ]
             )
             for line, running in lg.lines:
                 data.append(
                     [f"{line.on:%d %b %Y}", _cell(line.reference, st, widths[1]),
                      _cell(line.description, st, widths[2]),
-                     format_money(line.amount, lg.currency), format_money(running, lg.currency)]
+                     money(line.amount, lg.currency), money(running, lg.currency)]
                 )  # fmt: skip
             data.append(
                 [
@@ -351,7 +352,7 @@ def statement_pdf(
                     "",
                     "Closing balance",
                     "",
-                    format_money(lg.closing, lg.currency),
+                    money(lg.closing, lg.currency),
                 ]
             )
             story.append(
@@ -377,8 +378,8 @@ def statement_pdf(
                     26 * mm,
                 ]
                 rows += [
-                    [_cell(o.number, st, open_widths[0]), _d(o.issue_date), _d(o.due_date), format_money(o.total, lg.currency),
-                     format_money(o.open, lg.currency), str(o.days_past_due) if o.days_past_due else "not yet due"]
+                    [_cell(o.number, st, open_widths[0]), _d(o.issue_date), _d(o.due_date), money(o.total, lg.currency),
+                     money(o.open, lg.currency), str(o.days_past_due) if o.days_past_due else "not yet due"]
                     for o in lg.open_items
                 ]  # fmt: skip
                 story.append(
@@ -403,6 +404,7 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     """Render an invoice copy from the stored record (used when no original was imported)."""
     from schemas.status import STATUS_LABELS, display_status
 
+    money = partial(format_money, locale=business.locale)
     st = _style(business)
     inv = detail["invoice"]
     cur = inv["currency"]
@@ -448,8 +450,8 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
         if line["item"] and line["description"]:
             text = f"{line['description']} ({line['item']})"
         data.append(
-            [_para(text, st.body), line["quantity"] or "", _unit(line["unit_price"], cur),
-             format_money(line["amount_minor"], cur, unknown="")]
+            [_para(text, st.body), line["quantity"] or "", _unit(line["unit_price"], cur, business.locale),
+             money(line["amount_minor"], cur, unknown="")]
         )  # fmt: skip
     if len(data) == 1:
         data.append(
@@ -457,27 +459,25 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
                 _para(inv["memo"] or f"Invoice {inv['number']}", st.body),
                 "",
                 "",
-                format_money(inv["total_minor"], cur),
+                money(inv["total_minor"], cur),
             ]
         )
     story.append(_grid(data, [None, 18 * mm, 28 * mm, 30 * mm], st, numeric_from=1))
     totals = []
     if inv["subtotal_minor"] is not None:
-        totals.append(["Subtotal", format_money(inv["subtotal_minor"], cur)])
+        totals.append(["Subtotal", money(inv["subtotal_minor"], cur)])
     if inv["tax_minor"] is not None:
-        totals.append(["Tax", format_money(inv["tax_minor"], cur)])
-    totals.append(["Total", format_money(inv["total_minor"], cur)])
+        totals.append(["Tax", money(inv["tax_minor"], cur)])
+    totals.append(["Total", money(inv["total_minor"], cur)])
     if inv["status"] != "void":
         if inv["paid_minor"]:
-            totals.append(["Paid", format_money(-inv["paid_minor"], cur)])
+            totals.append(["Paid", money(-inv["paid_minor"], cur)])
         if inv["credited_minor"]:
-            totals.append(
-                ["Credits applied", format_money(-inv["credited_minor"], cur)]
-            )
+            totals.append(["Credits applied", money(-inv["credited_minor"], cur)])
         totals.append(
             [
                 "Balance due",
-                format_money(inv["balance_minor"], cur, unknown="not reported"),
+                money(inv["balance_minor"], cur, unknown="not reported"),
             ]
         )
     table = Table(totals, colWidths=[40 * mm, 32 * mm], hAlign="RIGHT")
@@ -506,7 +506,7 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
                 [
                     _d(a["applied_on"]),
                     _para(source, st.body),
-                    format_money(a["amount_minor"], cur),
+                    money(a["amount_minor"], cur),
                 ]
             )
         story.append(_grid(rows, [30 * mm, None, 30 * mm], st, numeric_from=2))
@@ -523,7 +523,7 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     return buffer.getvalue()
 
 
-def _unit(value: str | None, currency: str) -> str:
+def _unit(value: str | None, currency: str, locale: str) -> str:
     """A unit price: money with the currency's places, or all the places it was given."""
     if not value:
         return ""
@@ -533,6 +533,6 @@ def _unit(value: str | None, currency: str) -> str:
 
     try:
         amount = Decimal(value)
-        return format_money(to_minor(amount, currency), currency)
+        return format_money(to_minor(amount, currency), currency, locale=locale)
     except (InvalidOperation, MoneyError):
         return value

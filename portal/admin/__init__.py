@@ -72,6 +72,7 @@ from portal.admin import (  # noqa: E402,F401
     contacts,
     imports,
     invoices,
+    marks,
     preview,
     views,
 )

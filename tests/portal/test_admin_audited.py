@@ -238,7 +238,9 @@ def discard(ctx: Ctx) -> Request:
 
 
 def mark(ctx: Ctx) -> Request:
+    # A partly-paid mark is recorded when the preview (nothing settled yet) is confirmed.
     form = {"how": "part", "amount": "40.00", "paid_on": "2025-06-01"}
+    form |= {"step": "confirm", "settled_was": "0"}
     return f"/admin/invoices/{ctx.world.invoices['A-100']}/mark", form
 
 
@@ -247,7 +249,9 @@ def undo(ctx: Ctx) -> Request:
 
 
 def bulk_marks(ctx: Ctx) -> Request:
-    return "/admin/marks/bulk", {"lines": "A-100,40.00,2025-06-01,cheque,991\n"}
+    # The confirmation of checked lines (line 1 was checked with nothing settled).
+    form = {"lines": "A-100,40.00,2025-06-01,cheque,991\n", "step": "confirm"}
+    return "/admin/marks/bulk", form | {"basis-1": "0"}
 
 
 def resolve(ctx: Ctx) -> Request:
