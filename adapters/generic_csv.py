@@ -19,6 +19,7 @@ from adapters.cells import FileDates, parse_amount, parse_timestamp
 from adapters.columns import map_columns, nfc_key, normalise_header
 from adapters.csv_rows import Row, read_rows
 from adapters.errors import CellError, FileRejected
+from adapters.keys import is_placeholder_id, real_id
 from schemas.money import is_currency_code
 from schemas.records import (
     AccountRecord,
@@ -384,12 +385,12 @@ class _Reader:
             raise CellError(self._cell(row, column), what, column)
 
     def _account(self, row: Row) -> AccountRecord:
-        customer_id = nfc_key(self._cell(row, "customer_id"))
+        customer_id = real_id(self._cell(row, "customer_id"))
         name = nfc_key(self._cell(row, "customer_name"))
         if not customer_id and not name:
             raise CellError("", "a customer name or id on every row", "customer_name")
         email = self._cell(row, "customer_email").strip() or None
-        parent_key = nfc_key(self._cell(row, "parent_id")) or None
+        parent_key = real_id(self._cell(row, "parent_id")) or None
         parent_name = nfc_key(self._cell(row, "parent_name")) or None
         if parent_key is None and parent_name:
             parent_key = parent_name
@@ -410,6 +411,10 @@ class _Reader:
             parent_key=parent_key,
             parent_name=parent_name or parent_key,
         )
+
+    def _id(self, row: Row) -> str:
+        text = self._cell(row, "id")
+        return "" if is_placeholder_id(text) else text.strip()
 
     def _currency(self, row: Row) -> str:
         text = self._cell(row, "currency").strip().upper()
@@ -496,7 +501,7 @@ class _Reader:
                 "a positive invoice total (a credit belongs in a credit_note row)",
                 "total",
             )
-        external_id = self._cell(row, "id").strip() or number
+        external_id = self._id(row) or number
         record = DocumentRecord(
             kind=kind,  # type: ignore[arg-type]
             external_id=external_id,
@@ -574,7 +579,7 @@ class _Reader:
                 self._cell(row, "status"), f"a status: {expected}", "status"
             )
         account = self._account(row)
-        external_id = self._cell(row, "id").strip() or f"{account.key}/{number}"
+        external_id = self._id(row) or f"{account.key}/{number}"
         return PaymentRecord(
             external_id=external_id,
             account=account,

@@ -46,6 +46,7 @@ from sync.bulk import (
     select_in,
     update_rows,
 )
+from sync.identity import NameCheck, hold
 from sync.reconcile import Plan, Stored
 from sync.review import Diff, old_figures
 from sync.validate import Prepared
@@ -167,6 +168,8 @@ class BatchWriter:
         # (id, key, name, email, parent_id) of every account this import read or wrote.
         self.accounts: dict[str, tuple[Any, ...]] = {}
         self.counts = Counts()
+        self.names = NameCheck()  # the names each customer id carried
+        self.held: list[str] = []  # a warning for each account held by this import
         self.statistics = PlannerStatistics(conn)
         self.refresh_invoices: set[int] = set()
         self.refresh_credit_notes: set[int] = set()
@@ -215,6 +218,9 @@ class BatchWriter:
         incoming: dict[str, AccountRecord] = {}
         implicit: dict[str, AccountRecord] = {}
         for record in records:
+            self.names.saw(record.key, record.name)
+            if record.parent_key:
+                self.names.saw(record.parent_key, record.parent_name)
             if record.key not in incoming and self._as_known(record):
                 continue
             if record.parent_key:
@@ -254,6 +260,7 @@ class BatchWriter:
             source=self.source,
         ):
             existing[row[1]] = self.accounts[row[1]] = tuple(row)
+            self.names.saw(row[1], row[2])  # the name it was stored under
         for key, row in existing.items():
             self.account_ids[key] = row[0]
         # Insert parents before their sites, level by level (QuickBooks names nest).
@@ -529,13 +536,15 @@ class BatchWriter:
         """Resolve allocations, judge paid marks, refresh derived figures, flag gaps.
 
         *judge* is called with the touched invoice ids before figures are refreshed
-        (the pipeline passes ``sync.marks.evaluate_marks``). Returns the number of
+        (the pipeline passes ``sync.marks.evaluate_marks``). Accounts whose customer id
+        carried several names are held (``sync.identity``). Returns the number of
         records a snapshot found missing.
         """
         self._resolve_allocations()
         if judge is not None:
             judge(self.conn, self.refresh_invoices)
         refresh_derived(self.conn, self.refresh_invoices, self.refresh_credit_notes)
+        self.held = hold(self.conn, self.names.conflicts(), self.account_ids)
         return self._flag_missing() if self.snapshot else 0
 
     def _resolve_allocations(self) -> None:

@@ -246,7 +246,7 @@ class _Run:
 
     def warnings(self, flagged: int) -> list[str]:
         counts = self.writer.counts
-        found = list(self.notes)
+        found = [*self.writer.held, *self.notes]
         if counts.older:
             found.append(
                 f"{counts.older} record(s) in this file are older than the ones already "
