@@ -260,7 +260,7 @@ class BatchWriter:
             source=self.source,
         ):
             existing[row[1]] = self.accounts[row[1]] = tuple(row)
-            self.names.saw(row[1], row[2])  # the name it was stored under
+            self.names.saw(row[1], row[2], stored=True)
         for key, row in existing.items():
             self.account_ids[key] = row[0]
         # Insert parents before their sites, level by level (QuickBooks names nest).

@@ -45,12 +45,16 @@ class NameCheck:
         ] = {}  # key -> {name form: name as written}
         self._last: dict[str, str] = {}  # key -> the last name seen (a fast path)
 
-    def saw(self, key: str, name: str | None) -> None:
-        """Note that *key* was called *name* (in the file, or in the store before it)."""
-        if not name or name == key or self._last.get(key) == name:
+    def saw(self, key: str, name: str | None, *, stored: bool = False) -> None:
+        """Note that *key* was called *name* in the file (or, *stored*, before it)."""
+        if not name or name == key or (not stored and self._last.get(key) == name):
             return
         self._last[key] = name
-        self.names.setdefault(key, {}).setdefault(name_form(name), name)
+        seen = self.names.setdefault(key, {})
+        if stored:  # the name it had comes first
+            self.names[key] = {name_form(name): name, **seen}
+        else:
+            seen.setdefault(name_form(name), name)
 
     def conflicts(self) -> dict[str, list[str]]:
         """Return the keys that carried more than one name, each with its names."""
