@@ -7,10 +7,15 @@ customer without an id one account, and anyone invited to it would see them all.
 adapter that reads a customer id asks ``real_id``; a placeholder counts as missing, and
 the account falls back to the customer's name (``nfc_key``: Unicode NFC, outer spaces
 removed), exactly as for an export without ids.
+
+A document from an export that carries no ids at all (QuickBooks reports) is identified
+by ``document_key``: its type, number and customer, since QuickBooks lets two customers'
+invoices share a number.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 from adapters.columns import nfc_key
@@ -47,3 +52,14 @@ def real_id(text: str | None) -> str:
     if text is None or is_placeholder_id(text):
         return ""
     return nfc_key(text)
+
+
+def document_key(kind: str, number: str, customer_key: str) -> str:
+    """Return the identity of a document an export gives no id: type, number, customer.
+
+    Written as a JSON list (``["Invoice","1001","Bayview Café"]``) so that no number or
+    customer name, whatever characters it holds, can make two documents one.
+    """
+    return json.dumps(
+        [kind, number, customer_key], ensure_ascii=False, separators=(",", ":")
+    )

@@ -97,6 +97,9 @@ class DocumentRecord:
     allocations: list[AllocationRecord] = field(default_factory=list)
     line: int | None = None
     lines_known: bool = True  # False: the export left lines out; keep the stored ones
+    # The id an older billfold gave this document (a report's bare number): a record
+    # stored under it for the same customer is this one (sync.former_ids).
+    former_id: str | None = None
 
     @property
     def label(self) -> str:

@@ -134,6 +134,15 @@ LIVE_ALLOCATION = and_(
 )
 
 
+# The target's number, when the target belongs to the account the allocation comes from.
+_OWN_NUMBER = (
+    "t.account_id = (CASE allocation.owner_kind"
+    " WHEN 'payment' THEN (SELECT o.account_id FROM payment o WHERE o.id = allocation.owner_id)"
+    " ELSE (SELECT o.account_id FROM credit_note o WHERE o.id = allocation.owner_id) END)"
+    " AND t.number"
+)
+
+
 @dataclass
 class Counts:
     """What a batch did, record by record."""
@@ -559,12 +568,14 @@ class BatchWriter:
                 self.refresh_credit_notes,
             ),
         ):
-            for match in ("external_id", "number"):
+            # By id; else by a number the source holds once; else (two customers may
+            # share a number) by the number among the allocating customer's records.
+            for match in ("t.external_id", "t.number", _OWN_NUMBER):
                 conn.execute(
                     text(
                         f"UPDATE allocation SET {id_column} = ("
                         f" SELECT max(t.id) FROM {target} t WHERE t.source = allocation.source"
-                        f" AND t.{match} = allocation.{ref}"
+                        f" AND {match} = allocation.{ref}"
                         f" HAVING count(*) = 1)"
                         f" WHERE source = :source AND {id_column} IS NULL AND {ref} IS NOT NULL"
                     ),

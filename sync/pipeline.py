@@ -46,6 +46,7 @@ from sync.apply import BatchWriter
 from sync.blobs import HEAD_BYTES, store_document_file
 from sync.config import Settings
 from sync.errors import StoreError
+from sync.former_ids import adopt_former_ids
 from sync.intake import (
     Intake,
     IntakeError,
@@ -224,6 +225,7 @@ class _Run:
             if not records:
                 continue
             tick = clock()
+            adopt_former_ids(self.conn, self.source, kind, records, writer.account_ids)
             stored = writer.stored(kind, (p.key for p in records))
             plan = reconcile(records, stored, self.batch_id)
             self.phases["reconcile"] += clock() - tick

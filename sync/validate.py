@@ -46,6 +46,7 @@ class Prepared:
     lines_known: bool = True
     # (kind, invoice_ref, credit_note_ref, amount_minor, currency, applied_on)
     allocations: list[tuple] = field(default_factory=list)
+    former_key: str | None = None  # the id an older billfold gave it (sync.former_ids)
 
 
 class _Invalid(Exception):
@@ -82,6 +83,17 @@ def _text(value: Decimal | None) -> str | None:
 
 def _hash(parts: tuple) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+def content_hash(p: Prepared) -> str:
+    """Return the hash re-imports compare: the record's facts, its lines, allocations."""
+    facts = (
+        v for k, v in p.values.items() if k not in ("source_updated_at", "content_hash")
+    )
+    if p.kind == "payment":
+        return _hash(("payment", p.account.key, *facts, tuple(p.allocations)))
+    lines = tuple(p.lines) if p.lines_known else "lines not in this export"
+    return _hash((p.kind, p.account.key, *facts, lines, tuple(p.allocations)))
 
 
 def _currency(record_currency: str | None, default: str) -> str:
@@ -212,30 +224,23 @@ def _document(
         )
         for a in r.allocations
     ]
-    digest = _hash(
-        (
-            r.kind,
-            r.account.key,
-            *(v for k, v in values.items() if k != "source_updated_at"),
-            tuple(lines) if r.lines_known else "lines not in this export",
-            tuple(allocations),
-        )
-    )
-    values["content_hash"] = digest
-    return Prepared(
+    prepared = Prepared(
         kind=r.kind,
         lines_known=r.lines_known,
         key=values["external_id"],
         account=r.account,
         values=values,
-        content_hash=digest,
+        content_hash="",
         updated_at=values["source_updated_at"],
         version=r.version,
         label=r.label,
         line=r.line,
         lines=lines,
         allocations=allocations,
+        former_key=r.former_id,
     )
+    prepared.content_hash = values["content_hash"] = content_hash(prepared)
+    return prepared
 
 
 def _check_settlement(
@@ -309,27 +314,20 @@ def _payment(
         "source_updated_at": r.updated_at or as_of,
         "source_version": r.version,
     }
-    digest = _hash(
-        (
-            "payment",
-            r.account.key,
-            *(v for k, v in values.items() if k != "source_updated_at"),
-            tuple(allocations),
-        )
-    )
-    values["content_hash"] = digest
-    return Prepared(
+    prepared = Prepared(
         kind="payment",
         key=values["external_id"],
         account=r.account,
         values=values,
-        content_hash=digest,
+        content_hash="",
         updated_at=values["source_updated_at"],
         version=r.version,
         label=r.label,
         line=r.line,
         allocations=allocations,
     )
+    prepared.content_hash = values["content_hash"] = content_hash(prepared)
+    return prepared
 
 
 def _safe_url(url: str | None) -> bool:
