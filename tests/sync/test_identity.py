@@ -110,10 +110,10 @@ def test_a_null_customer_id_on_many_customers_gives_each_its_own_account(
 
 
 def test_a_decomposed_name_finds_its_account_on_the_command_line(
-    cli,
+    cli,  # noqa: F811
     store,
     settings,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     run_import(store, settings, register(tmp_path, "a.csv", [("1", "", COMPOSED)]))
     code, out = cli("invoices", "--account", DECOMPOSED, "--json")
@@ -148,10 +148,10 @@ def test_placeholder_ids_in_api_exports_reject_the_record_instead_of_merging(tmp
 
 
 def test_an_id_with_several_names_imports_with_a_warning_and_is_held(
-    cli,
+    cli,  # noqa: F811
     store,
     settings,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     rows = [
         ("8001", "C-17", "Acme Ltd"),

@@ -23,7 +23,9 @@ from tests.adapters.test_quickbooks_report import (
 from tests.helpers import header_without_lines, invoice_row, run_import, write_csv
 
 
-def open_invoices(*customers: tuple[str, list[tuple[str, str, str]]], period="") -> bytes:
+def open_invoices(
+    *customers: tuple[str, list[tuple[str, str, str]]], period=""
+) -> bytes:
     """An Open Invoices report: per customer, (number, amount, open balance) rows."""
     body: list[list[str]] = []
     for name, rows in customers:
@@ -97,7 +99,10 @@ def test_two_customers_invoices_with_one_number_are_two_invoices(
         ("1002", "Cedar Dental"),
     ]
     if shape != "transaction_list":  # a transaction list has no open balances
-        assert (balance_of(store, "Bayview Café"), balance_of(store, "Cedar Dental")) == (
+        assert (
+            balance_of(store, "Bayview Café"),
+            balance_of(store, "Cedar Dental"),
+        ) == (
             50000,
             10000,
         )
@@ -111,9 +116,9 @@ def test_a_store_that_imported_reports_by_number_keeps_its_records(
     monkeypatch.setattr(
         report,
         "document_key",
-        lambda kind, number, key: f"Sales Receipt {number}"
-        if kind == "Sales Receipt"
-        else number,
+        lambda kind, number, key: (
+            f"Sales Receipt {number}" if kind == "Sales Receipt" else number
+        ),
     )
     first = tmp_path / "march.csv"
     first.write_bytes(
