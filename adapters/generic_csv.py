@@ -25,6 +25,7 @@ from schemas.records import (
     AccountRecord,
     AllocationRecord,
     DocumentRecord,
+    ExportInfo,
     Item,
     LineRecord,
     Note,
@@ -163,6 +164,8 @@ class GenericCsv:
             if header_row is None:
                 raise FileRejected("the file is empty; expected a header row")
             columns = self._columns(header_row, options)
+            names = {c: header_row.cells[i].strip() for c, i in columns.items()}
+            yield ExportInfo(columns={**names, "payment.reference": names["number"]})
             dates = self._date_order(export, columns, header_row, options)
             reader = _Reader(columns, header_row, dates, options)
             yield from reader.records(rows)

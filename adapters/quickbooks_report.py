@@ -104,6 +104,11 @@ REFUNDS = frozenset(("refund", "refundreceipt"))
 DOCUMENT_TYPES = {
     INVOICE: "Invoice", CREDIT_MEMO: "Credit Memo", SALES_RECEIPT: "Sales Receipt"
 }  # fmt: skip
+# The report's columns -> billfold's fields (schemas.limits), to name them in rejections.
+FIELDS = (
+    ("number", "number"), ("number", "payment.reference"), ("memo", "memo"),
+    ("customer", "customer_name"), ("customer", "customer_id"),
+)  # fmt: skip
 MONEY_COLUMNS = ("amount", "open_balance", "running_balance")
 CHECKED_COLUMNS = ("amount", "open_balance")  # running balances are not sums
 
@@ -622,12 +627,21 @@ def _survey_money(survey: _Survey, cell: Cell, line: int) -> None:
 
 def _export_info(footer: str | None, layout: _Layout) -> Iterator[Item]:
     description = " · ".join(layout.preamble) or layout.title
+    names = {
+        f: layout.header[layout.columns[c]].strip()
+        for c, f in FIELDS
+        if c in layout.columns
+    }
     match = _FOOTER.match(footer or "")
     if not match:
-        yield ExportInfo(description=description)
+        yield ExportInfo(description=description, columns=names)
         return
     as_of = _footer_time(match.group(2))
-    yield ExportInfo(as_of=as_of, description=f"{description} ({match.group(1)} basis)")
+    yield ExportInfo(
+        as_of=as_of,
+        description=f"{description} ({match.group(1)} basis)",
+        columns=names,
+    )
     if as_of is None and match.group(2).strip():
         yield Note(
             f"the footer's time {match.group(2).strip()!r} has no time zone or is not "

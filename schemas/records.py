@@ -139,6 +139,9 @@ class ExportInfo:
 
     as_of: datetime | None = None
     description: str | None = None
+    # billfold's field names (schemas.limits: "memo", or "payment.reference" for one
+    # kind) -> the export's own column names, for messages about a field.
+    columns: dict[str, str] | None = None
 
 
 @dataclass(slots=True)

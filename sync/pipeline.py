@@ -32,6 +32,7 @@ from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import AdapterError, FileRejected
 from adapters.registry import detect_adapter, get_adapter
 from adapters.text import decode_head
+from schemas.limits import clip
 from schemas.records import (
     AccountRecord,
     DocumentRecord,
@@ -60,9 +61,10 @@ from sync.marks import evaluate_marks
 from sync.reconcile import reconcile
 from sync.review import Diff
 from sync.store import Store
-from sync.validate import Prepared, prepare
+from sync.validate import Prepared, bounded, check_account, prepare
 
 CHUNK_RECORDS = 2000
+NOTE_CHARACTERS = 1000  # a warning quotes cells; a hostile one could be megabytes
 MAX_WARNINGS = 50
 KIND_ORDER = ("invoice", "credit_note", "payment")
 
@@ -176,6 +178,7 @@ class _Run:
         self.notes: list[str] = []
         self.pending: list[Prepared] = []
         self.accounts: list[AccountRecord] = []
+        self.columns: dict[str, str] | None = None  # the export's names for fields
         self.older_example: str | None = None
         self.phases = dict.fromkeys(("parse", "validate", "reconcile", "apply"), 0.0)
 
@@ -192,6 +195,7 @@ class _Run:
                     source=self.source,
                     default_currency=self.default_currency,
                     as_of=self.as_of,
+                    columns=self.columns,
                 )
                 self.phases["validate"] += clock() - tick
                 if isinstance(prepared, Rejection):
@@ -201,14 +205,20 @@ class _Run:
                     if len(self.pending) >= CHUNK_RECORDS:
                         self.flush()
             elif isinstance(item, AccountRecord):
-                self.accounts.append(item)
+                too_long = check_account(item, None, self.columns)
+                if too_long is None:
+                    self.accounts.append(item)
+                else:
+                    self.rejections.append(too_long)
             elif isinstance(item, Rejection):
-                self.rejections.append(item)
+                self.rejections.append(bounded(item))
             elif isinstance(item, Note):
                 where = f"line {item.line}: " if item.line else ""
-                self.notes.append(where + item.message)
-            elif isinstance(item, ExportInfo) and item.as_of and not seen_record:
-                self.as_of = item.as_of
+                self.notes.append(clip(where + item.message, NOTE_CHARACTERS))
+            elif isinstance(item, ExportInfo):
+                self.columns = {**(self.columns or {}), **(item.columns or {})}
+                if item.as_of and not seen_record:
+                    self.as_of = item.as_of
         self.flush()
         spent = sum(self.phases.values())
         self.phases["parse"] = clock() - started - spent
