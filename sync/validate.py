@@ -187,9 +187,11 @@ def _check_lengths(
 ) -> None:
     """Reject a record with a text longer than its field's limit (schemas.limits)."""
     fields = _account_fields(r.account)
+    if isinstance(r, DocumentRecord):  # before the id, which may be made from it
+        fields.append(("number", r.number))
     fields += [("id", r.external_id), ("reference", r.reference), ("memo", r.memo)]
     if isinstance(r, DocumentRecord):
-        fields += [("number", r.number), ("pay_url", r.pay_url)]
+        fields.append(("pay_url", r.pay_url))
         for line in r.lines:
             fields += [
                 ("line_description", line.description), ("line_item", line.item),
