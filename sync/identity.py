@@ -2,8 +2,8 @@
 
 An account is keyed by the billing system's customer id. When one id arrives with
 several different names (in one file, or a stored name and a new one), billfold cannot
-tell a renamed customer from different customers that share an id (a spreadsheet's
-``TBD``, a reused number): the records are imported as the export says, with a warning
+tell a renamed customer from different customers that share an id (a catch-all code
+such as ``CASH``, a number reused after a migration): the records are imported as the export says, with a warning
 naming the id and the names, and the account is *held*. ``account.names_to_confirm``
 lists the names; while it is set the portal never opens to the account (``sync.access``),
 and a grant on it covers nothing, until an admin confirms that the names are one customer
@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, select, update
 
+from schemas.limits import clip
 from schemas.tables import Account
 from sync.audit import record
 from sync.errors import AccountHeld, UsageError
@@ -40,9 +41,8 @@ class NameCheck:
     """The names each account key carried during one import (and before it, stored)."""
 
     def __init__(self) -> None:
-        self.names: dict[
-            str, dict[str, str]
-        ] = {}  # key -> {name form: name as written}
+        # key -> {name form: the name as first written}
+        self.names: dict[str, dict[str, str]] = {}
         self._last: dict[str, str] = {}  # key -> the last name seen (a fast path)
 
     def saw(self, key: str, name: str | None, *, stored: bool = False) -> None:
@@ -171,7 +171,7 @@ def confirm(
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 1] + "…"
+    return clip(text, SHOWN_CHARACTERS)
 
 
 def shown_names(names: Iterable[str]) -> str:
