@@ -65,6 +65,7 @@ LIMITS: dict[str, Limit] = {
     ),
     "pay_url": Limit(2048, "the longest link browsers and mail programs handle well"),
     "applies_to": _ID,  # an allocation names an invoice or credit note by id or number
+    "file_name": Limit(255, "the longest file name common file systems allow"),
 }
 
 PREVIEW_CHARACTERS = 60

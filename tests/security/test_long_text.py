@@ -64,6 +64,23 @@ def test_a_report_names_its_own_column(store, settings, tmp_path):
     assert "at most 4,000 characters in Memo/Description" in rejected["reason"]
 
 
+def test_a_documents_manifest_has_limits_too(store, settings, tmp_path):
+    path = tmp_path / "manifest.csv"
+    path.write_bytes(
+        b"file,account,record,kind\n"
+        + b"a" * 300 + b".pdf,C1,,job sheet\n"
+        + b"ok.pdf," + b"C" * 2000 + b",,job sheet\n"
+        + b"fine.pdf,C1,1001,job sheet\n"
+    )  # fmt: skip
+    result = run_import(store, settings, path)
+    assert (result.adapter, result.created) == ("manifest", 1)
+    assert [(r["line"], r["column"]) for r in result.rejected] == [
+        (2, "file"),
+        (3, "account"),
+    ]
+    assert "at most 255 characters in file" in result.rejected[0]["reason"]
+
+
 def test_everything_renders_whatever_length_the_store_holds(app, client, world, store):
     """Oversized values written straight into the store (as an import before the limits
     could have): the invoice PDF, a ZIP, the statement PDF and CSV and every page come
