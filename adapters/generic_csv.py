@@ -391,7 +391,9 @@ class _Reader:
         customer_id = real_id(self._cell(row, "customer_id"))
         name = nfc_key(self._cell(row, "customer_name"))
         if not customer_id and not name:
-            raise CellError("", "a customer name or id on every row", "customer_name")
+            given = self._cell(row, "customer_id").strip()  # a placeholder, or nothing
+            column = "customer_id" if given else "customer_name"
+            raise CellError(given, "a customer name or a real id on every row", column)
         email = self._cell(row, "customer_email").strip() or None
         parent_key = real_id(self._cell(row, "parent_id")) or None
         parent_name = nfc_key(self._cell(row, "parent_name")) or None

@@ -109,6 +109,20 @@ def test_a_null_customer_id_on_many_customers_gives_each_its_own_account(
     assert not any("different names" in w for w in result.warnings)
 
 
+def test_a_placeholder_id_without_a_name_rejects_its_record(store, settings, tmp_path):
+    header = ["number", "customer_id", "date", "total"]
+    rows = [["1", "C-1", "2025-03-01", "5"], ["2", "0", "2025-03-01", "5"]]
+    result = run_import(store, settings, write_csv(tmp_path / "ids.csv", header, rows))
+    [rejected] = result.rejected
+    assert (result.created, rejected["column"], rejected["value"]) == (
+        1,
+        "customer_id",
+        "0",
+    )
+    assert "a real id" in rejected["reason"]
+    assert list(accounts(store)) == ["C-1"]
+
+
 def test_a_decomposed_name_finds_its_account_on_the_command_line(
     cli,  # noqa: F811
     store,
