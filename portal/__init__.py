@@ -12,6 +12,7 @@ from portal import csrf
 from portal.context import Portal
 from portal.mailer import Mailer
 from portal.security import install_headers, secret_key, uses_https
+from schemas.limits import LIMITS, clip
 from schemas.money import format_money, typed_text
 from schemas.status import STATUS_LABELS, display_status
 from sync.config import Settings, load_settings
@@ -97,6 +98,11 @@ def _template_helpers(app: Flask, settings: Settings) -> None:
     def typed(minor: int | None, currency: str) -> str:
         """An amount as a person types it here (a form's value or example)."""
         return typed_text(minor, currency, locale)
+
+    @app.template_filter("clip")
+    def clip_text(text: str | None, field: str) -> str:
+        """Imported text cut to its field's limit (older imports had none)."""
+        return clip(text, LIMITS[field].maximum)
 
     @app.template_filter("day")
     def day(value: date | datetime | None) -> str:

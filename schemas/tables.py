@@ -70,6 +70,11 @@ class Account(SQLModel, table=True):
     email: str | None = None
     parent_id: int | None = _ref("account.id")
     portal_enabled: bool = False
+    # JSON lists of the different names its customer id carried: waiting for an admin
+    # to confirm they are one customer (the portal stays closed meanwhile; sync.identity),
+    # and confirmed so.
+    names_to_confirm: str | None = Field(default=None, sa_type=Text)
+    confirmed_names: str | None = Field(default=None, sa_type=Text)
     first_batch_id: int | None = None
     last_batch_id: int | None = None
     created_at: datetime = _when(required=True)

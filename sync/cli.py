@@ -514,6 +514,24 @@ def disable(ctx: Context, account: str, source: str | None) -> None:
     _set_enabled(ctx, account, source, False)
 
 
+@main.command("confirm-account")
+@click.argument("account")
+@click.option("--source", default=None, help="Only look for ACCOUNT in this source.")
+@pass_context
+@_guard
+def confirm_account(ctx: Context, account: str, source: str | None) -> None:
+    """Confirm that a held ACCOUNT's names are one customer (then it may be enabled)."""
+    from sync import identity
+    from sync.ledger import resolve_account
+
+    with ctx.store().write(ledger=False) as conn:
+        ref = resolve_account(conn, account, source)
+        names = identity.confirm(conn, ref.id, actor="cli")
+    click.echo(
+        f"confirmed {ref.name} ({ref.key}) as one customer: {identity.shown_names(names)}"
+    )
+
+
 @main.command()
 @click.argument("email")
 @click.option(
@@ -546,7 +564,7 @@ def invite(
     no_email: bool,
 ) -> None:
     """Give EMAIL access to accounts and send a sign-in link."""
-    from sync import access
+    from sync import access, identity
     from sync.ledger import resolve_account
     from sync.mail import send, sign_in_message
 
@@ -558,9 +576,16 @@ def invite(
             link_hours=settings.portal.invite_link_hours,
         )  # fmt: skip
         visible = access.visible_accounts(conn, contact_id)
+        held = {ref.id for ref in refs if identity.held_names(conn, ref.id)}
     url = access.link_url(settings.base_url, token)
     for ref in refs:
-        if ref.id not in visible:
+        if ref.id in held:
+            click.echo(
+                f"warning: {ref.name}'s customer id carried several names; the contact "
+                f"sees nothing of it until `billfold confirm-account {ref.key!r}`",
+                err=True,
+            )
+        elif ref.id not in visible:
             click.echo(
                 f"warning: {ref.name} is not enabled for the portal yet; the contact will "
                 f"see it after `billfold enable {ref.key!r}`",

@@ -43,10 +43,13 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from schemas.limits import LIMITS, clip
 from schemas.money import format_money
 from sync.config import BusinessSettings
 from sync.statement import BUCKETS, Statement
 
+CELL_LINES = 40  # lines of text in one table row: a row never outgrows a page
+FACT_CHARACTERS = 300  # of a number, name or reference beside the title
 _SYSTEM_FONTS = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
@@ -125,22 +128,55 @@ def _para(text: str | None, style: ParagraphStyle) -> Paragraph:
     return Paragraph(safe, style)
 
 
-def _cell(text: str | None, st: _Style, width: float) -> str:  # not money
+def _cell(text: str | None, st: _Style, width: float, field: str = "memo") -> str:
     """Untrusted text for a table cell *width* points wide: broken into lines that fit
-    (a word longer than the cell is cut), drawn as written, never read as markup."""
+    (a word longer than the cell is cut), drawn as written, never read as markup. At
+    most ``CELL_LINES`` lines (an ellipsis says there was more), so that a row always
+    fits on a page."""
+    lines = _lines(text, st, width, field)
+    if len(lines) > CELL_LINES:
+        lines = [*lines[: CELL_LINES - 1], "…"]
+    return "\n".join(lines)
+
+
+def _lines(text: str | None, st: _Style, width: float, field: str) -> list[str]:
+    """*text* (cut to its field's limit) as the lines a cell *width* points wide holds."""
     size, padding = 8.5, 12  # the grid's font size; its left and right padding
     room = width - padding
     lines: list[str] = []
-    for paragraph in (text or "").splitlines() or [""]:
+    for paragraph in clip(text, LIMITS[field].maximum).splitlines() or [""]:
         for line in simpleSplit(paragraph, st.regular, size, room) or [""]:
-            while stringWidth(line, st.regular, size) > room and len(line) > 1:
-                cut = len(line) - 1
-                while cut > 1 and stringWidth(line[:cut], st.regular, size) > room:
-                    cut -= 1
-                lines.append(line[:cut])
-                line = line[cut:]
-            lines.append(line)
-    return "\n".join(lines)
+            lines.extend(_fit(line, st.regular, size, room))
+    return lines
+
+
+def _fit(line: str, font: str, size: float, room: float) -> list[str]:
+    """Cut a line wider than *room* (one long word) into pieces that fit, in one pass."""
+    if stringWidth(line, font, size) <= room:
+        return [line]
+    pieces, start, used = [], 0, 0.0
+    for i, char in enumerate(line):
+        width = stringWidth(char, font, size)
+        if used + width > room and i > start:
+            pieces.append(line[start:i])
+            start, used = i, 0.0
+        used += width
+    pieces.append(line[start:])
+    return pieces
+
+
+def _rows(text: str | None, st: _Style, width: float, field: str) -> list[str]:
+    """*text* for a cell, split into row-sized parts: a long text continues on the
+    rows below instead of making one row taller than a page."""
+    lines = _lines(text, st, width, field)
+    return [
+        "\n".join(lines[i : i + CELL_LINES]) for i in range(0, len(lines), CELL_LINES)
+    ]
+
+
+def _fact(text: str | None) -> str:
+    """An imported value for the letterhead's facts (a number, a name, a reference)."""
+    return clip(text, FACT_CHARACTERS)
 
 
 def _page_size(business: BusinessSettings):  # type: ignore[no-untyped-def]
@@ -251,7 +287,7 @@ def statement_pdf(
         rightMargin=15 * mm,
         topMargin=14 * mm,
         bottomMargin=18 * mm,
-        title=f"Statement {statement.account}",
+        title=f"Statement {_fact(statement.account)}",
         author=business.name,
     )
     period = f"{statement.start:%d %b %Y} – {statement.end:%d %b %Y}"
@@ -269,8 +305,8 @@ def statement_pdf(
             st,
             "STATEMENT",
             [
-                ("Account", statement.account),
-                ("Account no.", statement.account_key),
+                ("Account", _fact(statement.account)),
+                ("Account no.", _fact(statement.account_key)),
                 ("Period", period),
                 ("Date", f"{generated_on:%d %b %Y}"),
                 *due,
@@ -324,9 +360,9 @@ def statement_pdf(
     for section in statement.sections:
         for lg in section.ledgers:
             name = (
-                section.name
+                _fact(section.name)
                 if section.parent is None
-                else f"{section.name} (site of {section.parent})"
+                else f"{_fact(section.name)} (site of {_fact(section.parent)})"
             )
             story.append(_para(f"{name} · {lg.currency}", st.heading))
             data: list = [["Date", "Reference", "Description", "Amount", "Balance"]]
@@ -342,7 +378,7 @@ def statement_pdf(
             )
             for line, running in lg.lines:
                 data.append(
-                    [f"{line.on:%d %b %Y}", _cell(line.reference, st, widths[1]),
+                    [f"{line.on:%d %b %Y}", _cell(line.reference, st, widths[1], "reference"),
                      _cell(line.description, st, widths[2]),
                      money(line.amount, lg.currency), money(running, lg.currency)]
                 )  # fmt: skip
@@ -378,7 +414,7 @@ def statement_pdf(
                     26 * mm,
                 ]
                 rows += [
-                    [_cell(o.number, st, open_widths[0]), _d(o.issue_date), _d(o.due_date), money(o.total, lg.currency),
+                    [_cell(o.number, st, open_widths[0], "number"), _d(o.issue_date), _d(o.due_date), money(o.total, lg.currency),
                      money(o.open, lg.currency), str(o.days_past_due) if o.days_past_due else "not yet due"]
                     for o in lg.open_items
                 ]  # fmt: skip
@@ -416,25 +452,26 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
         rightMargin=15 * mm,
         topMargin=14 * mm,
         bottomMargin=18 * mm,
-        title=f"Invoice {inv['number']}",
+        title=f"Invoice {_fact(inv['number'])}",
         author=business.name,
     )
     status = display_status(inv["status"], inv["due_date"], generated_on)
     facts = [
-        ("Invoice no.", inv["number"]),
+        ("Invoice no.", _fact(inv["number"])),
         ("Invoice date", _d(inv["issue_date"])),
         ("Due date", _d(inv["due_date"])),
     ]
     if inv["reference"]:
-        facts.append(("Reference", inv["reference"]))
+        facts.append(("Reference", _fact(inv["reference"])))
     facts.append(("Status", STATUS_LABELS.get(status, status)))
     title = "INVOICE (VOID)" if inv["status"] == "void" else "INVOICE"
     story: list = [_letterhead(business, st, title, facts), Spacer(1, 6 * mm)]
-    bill_to = inv["account_name"]
+    name, limit = _fact(inv["account_name"]), LIMITS["customer_email"].maximum
+    bill_to = name
     if inv.get("parent_name"):
-        bill_to = f"{inv['parent_name']}\nSite: {inv['account_name']}"
+        bill_to = f"{_fact(inv['parent_name'])}\nSite: {name}"
     if inv.get("account_email"):
-        bill_to += "\n" + inv["account_email"]
+        bill_to += "\n" + clip(inv["account_email"], limit)
     story.append(
         Table(
             [[_para("Bill to", st.small)], [_para(bill_to, st.body)]],
@@ -445,24 +482,23 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     )
     story.append(Spacer(1, 5 * mm))
     data: list = [["Description", "Qty", "Unit price", "Amount"]]
+    widths = [doc.width - 76 * mm, 18 * mm, 28 * mm, 30 * mm]
     for line in detail["lines"]:
         text = line["description"] or line["item"] or ""
         if line["item"] and line["description"]:
             text = f"{line['description']} ({line['item']})"
+        first, *more = _rows(text, st, widths[0], "line_description")
         data.append(
-            [_para(text, st.body), line["quantity"] or "", _unit(line["unit_price"], cur, business.locale),
+            [first, clip(line["quantity"], 50), _unit(line["unit_price"], cur, business.locale),
              money(line["amount_minor"], cur, unknown="")]
         )  # fmt: skip
+        data += [[part, "", "", ""] for part in more]  # a long text goes on below
     if len(data) == 1:
-        data.append(
-            [
-                _para(inv["memo"] or f"Invoice {inv['number']}", st.body),
-                "",
-                "",
-                money(inv["total_minor"], cur),
-            ]
-        )
-    story.append(_grid(data, [None, 18 * mm, 28 * mm, 30 * mm], st, numeric_from=1))
+        text = inv["memo"] or f"Invoice {_fact(inv['number'])}"
+        first, *more = _rows(text, st, widths[0], "memo")
+        data.append([first, "", "", money(inv["total_minor"], cur)])
+        data += [[part, "", "", ""] for part in more]
+    story.append(_grid(data, widths, st, numeric_from=1))
     totals = []
     if inv["subtotal_minor"] is not None:
         totals.append(["Subtotal", money(inv["subtotal_minor"], cur)])
@@ -497,10 +533,14 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
         rows = [["Date", "Applied from", "Amount"]]
         for a in detail["applied"]:
             source = (
-                f"Credit note {a['credit_note_number']}"
+                f"Credit note {_fact(a['credit_note_number'])}"
                 if a["kind"] == "credit"
                 else "Payment"
-                + (f" {a['payment_reference']}" if a["payment_reference"] else "")
+                + (
+                    f" {_fact(a['payment_reference'])}"
+                    if a["payment_reference"]
+                    else ""
+                )
             )
             rows.append(
                 [
@@ -511,13 +551,15 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
             )
         story.append(_grid(rows, [30 * mm, None, 30 * mm], st, numeric_from=2))
     if inv["memo"] and detail["lines"]:
-        story += [Spacer(1, 4 * mm), _para(inv["memo"], st.small)]
+        memo = clip(inv["memo"], LIMITS["memo"].maximum)
+        story += [Spacer(1, 4 * mm), _para(memo, st.small)]
     if inv["pay_url"] and inv["status"] in ("unpaid", "partially_paid"):
-        story += [Spacer(1, 4 * mm), _para(f"Pay online: {inv['pay_url']}", st.body)]
+        url = clip(inv["pay_url"], LIMITS["pay_url"].maximum)
+        story += [Spacer(1, 4 * mm), _para(f"Pay online: {url}", st.body)]
     draw = _footer(
         business,
         st,
-        f"Copy of invoice {inv['number']}, produced {generated_on:%d %b %Y}",
+        f"Copy of invoice {_fact(inv['number'])}, produced {generated_on:%d %b %Y}",
     )
     doc.build(story, onFirstPage=draw, onLaterPages=draw)
     return buffer.getvalue()
@@ -527,6 +569,7 @@ def _unit(value: str | None, currency: str, locale: str) -> str:
     """A unit price: money with the currency's places, or all the places it was given."""
     if not value:
         return ""
+    value = clip(value, LIMITS["line_unit_price"].maximum)
     from decimal import Decimal, InvalidOperation
 
     from schemas.money import MoneyError, to_minor

@@ -32,6 +32,7 @@ from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import AdapterError, FileRejected
 from adapters.registry import detect_adapter, get_adapter
 from adapters.text import decode_head
+from schemas.limits import clip
 from schemas.records import (
     AccountRecord,
     DocumentRecord,
@@ -46,6 +47,7 @@ from sync.apply import BatchWriter
 from sync.blobs import HEAD_BYTES, store_document_file
 from sync.config import Settings
 from sync.errors import StoreError
+from sync.former_ids import adopt_former_ids
 from sync.intake import (
     Intake,
     IntakeError,
@@ -60,9 +62,10 @@ from sync.namesakes import find_namesakes, namesake_warning
 from sync.reconcile import reconcile
 from sync.review import Diff
 from sync.store import Store
-from sync.validate import Prepared, prepare
+from sync.validate import Prepared, bounded, check_account, prepare
 
 CHUNK_RECORDS = 2000
+NOTE_CHARACTERS = 1000  # a warning quotes cells; a hostile one could be megabytes
 MAX_WARNINGS = 50
 KIND_ORDER = ("invoice", "credit_note", "payment")
 
@@ -177,6 +180,7 @@ class _Run:
         self.notes: list[str] = []
         self.pending: list[Prepared] = []
         self.accounts: list[AccountRecord] = []
+        self.columns: dict[str, str] | None = None  # the export's names for fields
         self.older_example: str | None = None
         self.phases = dict.fromkeys(("parse", "validate", "reconcile", "apply"), 0.0)
 
@@ -193,6 +197,7 @@ class _Run:
                     source=self.source,
                     default_currency=self.default_currency,
                     as_of=self.as_of,
+                    columns=self.columns,
                 )
                 self.phases["validate"] += clock() - tick
                 if isinstance(prepared, Rejection):
@@ -202,14 +207,20 @@ class _Run:
                     if len(self.pending) >= CHUNK_RECORDS:
                         self.flush()
             elif isinstance(item, AccountRecord):
-                self.accounts.append(item)
+                too_long = check_account(item, None, self.columns)
+                if too_long is None:
+                    self.accounts.append(item)
+                else:
+                    self.rejections.append(too_long)
             elif isinstance(item, Rejection):
-                self.rejections.append(item)
+                self.rejections.append(bounded(item))
             elif isinstance(item, Note):
                 where = f"line {item.line}: " if item.line else ""
-                self.notes.append(where + item.message)
-            elif isinstance(item, ExportInfo) and item.as_of and not seen_record:
-                self.as_of = item.as_of
+                self.notes.append(clip(where + item.message, NOTE_CHARACTERS))
+            elif isinstance(item, ExportInfo):
+                self.columns = {**(self.columns or {}), **(item.columns or {})}
+                if item.as_of and not seen_record:
+                    self.as_of = item.as_of
         self.flush()
         spent = sum(self.phases.values())
         self.phases["parse"] = clock() - started - spent
@@ -226,6 +237,7 @@ class _Run:
             if not records:
                 continue
             tick = clock()
+            adopt_former_ids(self.conn, self.source, kind, records, writer.account_ids)
             stored = writer.stored(kind, (p.key for p in records))
             plan = reconcile(records, stored, self.batch_id)
             self.phases["reconcile"] += clock() - tick
@@ -248,7 +260,7 @@ class _Run:
 
     def warnings(self, flagged: int) -> list[str]:
         counts = self.writer.counts
-        found = list(self.notes)
+        found = [*self.writer.held, *self.notes]
         if counts.older:
             found.append(
                 f"{counts.older} record(s) in this file are older than the ones already "

@@ -29,7 +29,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from schemas.tables import AuditEvent, Conflict, Invoice
+from schemas.tables import Account, AuditEvent, Conflict, Invoice
 from sync import access
 from sync.intake import take_in
 from sync.marks import claim_payment, mark_paid
@@ -38,6 +38,7 @@ from tests.helpers import header_without_lines, invoice_row, write_csv
 from tests.portal.conftest import World, csrf_from
 from tests.portal.test_admin import admin_sign_in
 
+A = Account.__table__
 E = AuditEvent.__table__
 K = Conflict.__table__
 I = Invoice.__table__  # noqa: E741
@@ -178,6 +179,18 @@ def portal_off(ctx: Ctx) -> Request:
     return f"/admin/accounts/{ctx.world.accounts['B']}/portal", {"enabled": "0"}
 
 
+def confirm_names(ctx: Ctx) -> Request:
+    """D's customer id carried a second name, so D waits for a confirmation."""
+    account = ctx.world.accounts["D"]
+    with ctx.store.write(ledger=False) as conn:
+        conn.execute(
+            A.update()
+            .where(A.c.id == account)
+            .values(names_to_confirm='["Dogwood Disabled", "Someone Else"]')
+        )
+    return f"/admin/accounts/{account}/confirm", {}
+
+
 def invite(ctx: Ctx) -> Request:
     account = str(ctx.world.accounts["A"])
     form = {"email": "new@example.com", "name": "New", "role": "billing"}
@@ -291,6 +304,7 @@ ROUTES: dict[str, tuple[Case, ...]] = {
         Case(portal_on, ("portal_enabled",), "on"),
         Case(portal_off, ("portal_disabled",), "off"),
     ),
+    "admin.accounts_confirm": (Case(confirm_names, ("account_confirmed",)),),
     "admin.contacts_invite": (Case(invite, ("invite",)),),
     "admin.contacts_bulk": (Case(bulk_invite, ("bulk_invite", "invite")),),
     "admin.contacts_resend": (Case(resend, ("resend_invite",)),),
