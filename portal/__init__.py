@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from portal.context import Portal
 from portal.mailer import Mailer
+from portal.params import IdConverter
 from portal.security import install_headers, secret_key, uses_https
 from schemas.money import format_money, to_text
 from schemas.status import STATUS_LABELS, display_status
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         store = settings.open_store()
         ensure_current(store)
     app = Flask(__name__)
+    app.url_map.converters["id"] = IdConverter
     app.config.update(
         SECRET_KEY=secret_key(settings),
         SESSION_COOKIE_NAME="billfold_csrf",
@@ -148,7 +150,7 @@ def _error_pages(app: Flask) -> None:
         return render_template(
             "errors/error.html",
             code=400,
-            title="Something was missing",
+            title="Please check what you asked for",
             message=message,
         ), 400
 

@@ -14,6 +14,7 @@ from flask import Blueprint, abort, g, render_template, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from portal import params
 from portal.auth import contact_required
 from portal.context import client_ip, portal
 from portal.downloads import download as _download
@@ -67,30 +68,22 @@ def _audit(action: str, **kw: Any) -> None:
         record(conn, f"contact:{g.contact['id']}", action, ip=client_ip(), **kw)
 
 
-def _parse_date(text: str | None) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
+def _choice(name: str, choices: tuple[str, ...] | list[str], default: str) -> str:
+    value = request.args.get(name) or default
+    if value not in choices:
+        abort(400, description=f"Choose the {name} from: {', '.join(choices)}.")
+    return value
 
 
 def _filter_from_request() -> InvoiceFilter:
     args = request.args
-    status = args.get("status", "all")
-    sort = args.get("sort", "newest")
-    try:
-        page = max(1, min(int(args.get("page", "1")), 100_000))
-    except ValueError:
-        page = 1
     return InvoiceFilter(
         q=args.get("q", "").strip()[:100],
-        status=status if status in STATUS_FILTERS else "all",
-        start=_parse_date(args.get("from")),
-        end=_parse_date(args.get("to")),
-        sort=sort if sort in SORTS else "newest",
-        page=page,
+        status=_choice("status", STATUS_FILTERS, "all"),
+        start=params.day(args.get("from"), "from"),
+        end=params.day(args.get("to"), "to"),
+        sort=_choice("sort", list(SORTS), "newest"),
+        page=params.page(args.get("page")),
     )
 
 
@@ -177,7 +170,7 @@ def invoices_csv() -> Response:
     return _download(data, "invoices.csv", "text/csv")
 
 
-@bp.get("/invoices/<int:invoice_id>")
+@bp.get("/invoices/<id:invoice_id>")
 @contact_required
 def invoice(invoice_id: int) -> str:
     """One invoice: lines, totals, what was applied, documents, pay link."""
@@ -227,7 +220,7 @@ def _invoice_pdf_bytes(conn: Any, invoice_id: int) -> tuple[bytes, str]:
     return invoice_pdf(detail, p.settings.business, today()), f"invoice-{number}.pdf"
 
 
-@bp.get("/invoices/<int:invoice_id>/pdf")
+@bp.get("/invoices/<id:invoice_id>/pdf")
 @contact_required
 def invoice_download(invoice_id: int) -> Response:
     """Download an invoice copy."""
@@ -255,10 +248,10 @@ def invoices_zip() -> Response:
     scope = require_amounts()
     ids = []
     for value in request.form.getlist("invoice")[: ZIP_LIMIT + 1]:
-        try:
-            ids.append(int(value))
-        except ValueError:
+        invoice_id = params.record_id(value)
+        if invoice_id is None:
             abort(404)
+        ids.append(invoice_id)
     if not ids or len(ids) > ZIP_LIMIT:
         abort(400, description=f"Choose between 1 and {ZIP_LIMIT} invoices.")
     buffer = io.BytesIO()
@@ -289,7 +282,7 @@ def credit_note_list() -> str:
     return render_template("customer/credit_notes.html", rows=rows)
 
 
-@bp.get("/credit-notes/<int:credit_note_id>")
+@bp.get("/credit-notes/<id:credit_note_id>")
 @contact_required
 def credit_note(credit_note_id: int) -> str:
     """One credit note and the invoices it was applied to."""
@@ -323,8 +316,8 @@ def payment_list() -> str:
 
 def _statement_request(scope: Scope) -> tuple[int, date, date]:
     year_start = date(today().year, 1, 1)
-    start = _parse_date(request.args.get("from")) or year_start
-    end = _parse_date(request.args.get("to")) or today()
+    start = params.day(request.args.get("from"), "from") or year_start
+    end = params.day(request.args.get("to"), "to") or today()
     if end < start:
         start, end = end, start
     roots = [a for a in scope.roots if a in scope.billing_ids] or sorted(
@@ -332,11 +325,8 @@ def _statement_request(scope: Scope) -> tuple[int, date, date]:
     )
     chosen = request.args.get("account")
     if chosen is not None:
-        try:
-            account_id = int(chosen)
-        except ValueError:
-            abort(404)
-        if account_id not in scope.billing_ids:
+        account_id = params.record_id(chosen)
+        if account_id is None or account_id not in scope.billing_ids:
             abort(404)
     elif scope.current is not None and scope.current in scope.billing_ids:
         account_id = scope.current
@@ -398,7 +388,7 @@ def document_list() -> str:
     return render_template("customer/documents.html", rows=rows)
 
 
-@bp.get("/documents/<int:document_id>")
+@bp.get("/documents/<id:document_id>")
 @contact_required
 def document(document_id: int) -> Response:
     """Download one document."""
@@ -420,7 +410,7 @@ def document(document_id: int) -> Response:
     return _download(data, row.file_name, row.content_type)
 
 
-@bp.post("/invoices/<int:invoice_id>/paid")
+@bp.post("/invoices/<id:invoice_id>/paid")
 @contact_required
 def report_payment(invoice_id: int) -> Response:
     """A customer tells the office they paid; nothing changes until it is confirmed."""

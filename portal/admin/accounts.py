@@ -18,6 +18,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import Connection, func, select
 from werkzeug.wrappers import Response
 
+from portal import params
 from portal.admin import actor, bp, recent_sign_in
 from portal.context import client_ip, portal
 from schemas.tables import Account, AuditEvent, Contact, Grant, Invoice
@@ -199,10 +200,7 @@ def adoption(conn: Connection, tree: AccountTree) -> dict[int, Adoption]:
 
 
 def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", "1")), 100_000))
-    except ValueError:
-        return 1
+    return params.page(request.args.get("page"))
 
 
 @bp.get("/accounts")
@@ -248,7 +246,7 @@ def accounts() -> str:
     )  # fmt: skip
 
 
-@bp.get("/accounts/<int:account_id>")
+@bp.get("/accounts/<id:account_id>")
 def accounts_show(account_id: int) -> str:
     """One account: its portal state, its sites, who can see it and what they did."""
     with portal().store.read() as conn:
@@ -296,7 +294,7 @@ def accounts_show(account_id: int) -> str:
     )  # fmt: skip
 
 
-@bp.post("/accounts/<int:account_id>/portal")
+@bp.post("/accounts/<id:account_id>/portal")
 @recent_sign_in
 def accounts_portal(account_id: int) -> Response:
     """Turn the portal on or off for an account (and, through it, its sites)."""

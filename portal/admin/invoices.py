@@ -93,7 +93,7 @@ def invoices() -> str:
     return render_template("admin/invoices.html", q=q, rows=rows, today=today())
 
 
-@bp.get("/invoices/<int:invoice_id>")
+@bp.get("/invoices/<id:invoice_id>")
 def invoice(invoice_id: int) -> str:
     """An invoice as the feed says it, with its paid marks, conflicts and claims."""
     with portal().store.read() as conn:
@@ -118,7 +118,7 @@ def invoice(invoice_id: int) -> str:
     )  # fmt: skip
 
 
-@bp.post("/invoices/<int:invoice_id>/mark")
+@bp.post("/invoices/<id:invoice_id>/mark")
 def mark(invoice_id: int) -> Response:
     """Record that an invoice is paid (in full, or how much so far)."""
     form = request.form
@@ -151,7 +151,7 @@ def mark(invoice_id: int) -> Response:
     return redirect(url_for("admin.invoice", invoice_id=invoice_id))
 
 
-@bp.post("/marks/<int:mark_id>/undo")
+@bp.post("/marks/<id:mark_id>/undo")
 def undo(mark_id: int) -> Response:
     """Withdraw a paid mark (kept in the history)."""
     with portal().store.read() as conn:
@@ -225,7 +225,7 @@ def conflicts() -> str:
     )
 
 
-@bp.post("/conflicts/<int:conflict_id>/resolve")
+@bp.post("/conflicts/<id:conflict_id>/resolve")
 def resolve(conflict_id: int) -> Response:
     """Settle a conflict with one action."""
     try:
@@ -260,7 +260,7 @@ def claims() -> str:
     return render_template("admin/claims.html", rows=rows)
 
 
-@bp.post("/claims/<int:claim_id>/<decision>")
+@bp.post("/claims/<id:claim_id>/<decision>")
 def decide_claim(claim_id: int, decision: str) -> Response:
     """Confirm (creates a paid mark) or reject a customer's "I've paid"."""
     if decision not in ("confirm", "reject"):
