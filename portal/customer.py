@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, abort, g, render_template, request
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from portal import params
@@ -24,31 +23,29 @@ from portal.queries import (
     STATUS_FILTERS,
     InvoiceFilter,
     all_invoices,
-    credit_note_in_scope,
+    credit_note_detail,
     credit_notes,
     document_in_scope,
     documents,
     freshness,
-    invoice_in_scope,
+    invoice_detail,
     invoice_page,
     invoices_by_id,
     payments,
     recent_invoices,
+    statement,
     summary,
 )
 from portal.scope import Scope, require_amounts
 from schemas.money import to_text
 from schemas.status import display_status
-from schemas.tables import PaymentClaim
 from sync.audit import record
 from sync.blobs import BlobMissing, read_blob
 from sync.csv_out import write_csv
-from sync.ledger import credit_note_detail, invoice_detail
 from sync.pdf import invoice_pdf, statement_pdf
-from sync.statement import build_statement, statement_csv
+from sync.statement import statement_csv
 
 bp = Blueprint("customer", __name__)
-CLAIMS = PaymentClaim.__table__  # type: ignore[attr-defined]
 ZIP_LIMIT = 100
 
 
@@ -68,21 +65,14 @@ def _audit(action: str, **kw: Any) -> None:
         record(conn, f"contact:{g.contact['id']}", action, ip=client_ip(), **kw)
 
 
-def _choice(name: str, choices: tuple[str, ...] | list[str], default: str) -> str:
-    value = request.args.get(name) or default
-    if value not in choices:
-        abort(400, description=f"Choose the {name} from: {', '.join(choices)}.")
-    return value
-
-
 def _filter_from_request() -> InvoiceFilter:
     args = request.args
     return InvoiceFilter(
         q=args.get("q", "").strip()[:100],
-        status=_choice("status", STATUS_FILTERS, "all"),
+        status=params.choice("status", STATUS_FILTERS, "all"),
         start=params.day(args.get("from"), "from"),
         end=params.day(args.get("to"), "to"),
-        sort=_choice("sort", list(SORTS), "newest"),
+        sort=params.choice("sort", list(SORTS), "newest"),
         page=params.page(args.get("page")),
     )
 
@@ -176,21 +166,12 @@ def invoice(invoice_id: int) -> str:
     """One invoice: lines, totals, what was applied, documents, pay link."""
     scope = require_amounts()
     with portal().store.read() as conn:
-        found = invoice_in_scope(conn, scope, invoice_id)
-        if found is None:
-            abort(404)
-        detail = invoice_detail(conn, invoice_id)
-        claims = conn.execute(
-            select(CLAIMS).where(
-                CLAIMS.c.invoice_id == invoice_id,
-                CLAIMS.c.contact_id == g.contact["id"],
-                CLAIMS.c.state == "pending",
-            )
-        ).all()
-    assert detail is not None
+        detail = invoice_detail(conn, scope, invoice_id)
+    if detail is None:
+        abort(404)
     _audit(
         "view_invoice",
-        account_id=found.account_id,
+        account_id=detail["invoice"]["account_id"],
         record_kind="invoice",
         record_id=invoice_id,
     )
@@ -199,15 +180,13 @@ def invoice(invoice_id: int) -> str:
         d=detail,
         inv=detail["invoice"],
         today=today(),
-        claims=claims,
+        claims=detail["claims"],
     )
 
 
-def _invoice_pdf_bytes(conn: Any, invoice_id: int) -> tuple[bytes, str]:
+def _invoice_pdf_bytes(detail: dict[str, Any]) -> tuple[bytes, str]:
     """The original document if one was imported, else a copy drawn from the record."""
     p = portal()
-    detail = invoice_detail(conn, invoice_id)
-    assert detail is not None
     number = detail["invoice"]["number"]
     for doc in detail["documents"]:
         if doc["kind"] == "invoice_copy" and doc["content_type"] == "application/pdf":
@@ -226,13 +205,13 @@ def invoice_download(invoice_id: int) -> Response:
     """Download an invoice copy."""
     scope = require_amounts()
     with portal().store.read() as conn:
-        found = invoice_in_scope(conn, scope, invoice_id)
-        if found is None:
-            abort(404)
-        data, name = _invoice_pdf_bytes(conn, invoice_id)
+        detail = invoice_detail(conn, scope, invoice_id)
+    if detail is None:
+        abort(404)
+    data, name = _invoice_pdf_bytes(detail)
     _audit(
         "download_invoice_pdf",
-        account_id=found.account_id,
+        account_id=detail["invoice"]["account_id"],
         record_kind="invoice",
         record_id=invoice_id,
     )
@@ -259,15 +238,17 @@ def invoices_zip() -> Response:
         found = invoices_by_id(conn, scope, ids)
         if len(found) != len(set(ids)):
             abort(404)
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            used: set[str] = set()
-            for row in found:
-                data, name = _invoice_pdf_bytes(conn, row.id)
-                name = _safe_filename(name)
-                while name in used:
-                    name = "copy-" + name
-                used.add(name)
-                archive.writestr(name, data)
+        details = [invoice_detail(conn, scope, row.id) for row in found]
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        used: set[str] = set()
+        for detail in details:
+            assert detail is not None  # in view a moment ago, in the same transaction
+            data, name = _invoice_pdf_bytes(detail)
+            name = _safe_filename(name)
+            while name in used:
+                name = "copy-" + name
+            used.add(name)
+            archive.writestr(name, data)
     _audit("download_invoices_zip", count=len(found), invoices=[r.id for r in found])
     return _download(buffer.getvalue(), "invoices.zip", "application/zip")
 
@@ -288,14 +269,12 @@ def credit_note(credit_note_id: int) -> str:
     """One credit note and the invoices it was applied to."""
     scope = require_amounts()
     with portal().store.read() as conn:
-        found = credit_note_in_scope(conn, scope, credit_note_id)
-        if found is None:
-            abort(404)
-        detail = credit_note_detail(conn, credit_note_id)
-    assert detail is not None
+        detail = credit_note_detail(conn, scope, credit_note_id)
+    if detail is None:
+        abort(404)
     _audit(
         "view_credit_note",
-        account_id=found.account_id,
+        account_id=detail["credit_note"]["account_id"],
         record_kind="credit_note",
         record_id=credit_note_id,
     )
@@ -342,9 +321,9 @@ def statements() -> str:
     scope = require_amounts()
     account_id, start, end = _statement_request(scope)
     with portal().store.read() as conn:
-        built = build_statement(
-            conn, account_id, start, end, visible=set(scope.billing_ids)
-        )
+        built = statement(conn, scope, account_id, start, end)
+    if built is None:
+        abort(404)
     return render_template(
         "customer/statements.html", st=built, account_id=account_id, start=start, end=end,
         choices=[a for a in scope.roots if a in scope.billing_ids],
@@ -362,9 +341,9 @@ def statement_download() -> Response:
         abort(404)
     p = portal()
     with p.store.read() as conn:
-        built = build_statement(
-            conn, account_id, start, end, visible=set(scope.billing_ids)
-        )
+        built = statement(conn, scope, account_id, start, end)
+    if built is None:
+        abort(404)
     name = f"statement-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}"
     if fmt == "pdf":
         data, kind = (
@@ -425,9 +404,8 @@ def report_payment(invoice_id: int) -> Response:
     scope = require_amounts()
     p = portal()
     with p.store.read() as conn:
-        found = invoice_in_scope(conn, scope, invoice_id)
-        detail = invoice_detail(conn, invoice_id) if found else None
-    if found is None or detail is None:
+        detail = invoice_detail(conn, scope, invoice_id)
+    if detail is None:
         abort(404)
     inv = detail["invoice"]
     if inv["status"] not in ("unpaid", "partially_paid"):

@@ -9,9 +9,10 @@ filter never shows more than was asked for without saying so.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
-from flask import abort
+from flask import abort, request
 from werkzeug.routing import IntegerConverter, Map
 
 ID_MAX = 2**63 - 1  # the largest value of a signed 64-bit integer column
@@ -37,6 +38,14 @@ def record_id(text: str | None) -> int | None:
         return None
     value = int(digits)
     return value if value <= ID_MAX else None
+
+
+def choice(name: str, choices: Sequence[str], default: str | None) -> str | None:
+    """The query-string value *name*, one of *choices* (*default* when absent)."""
+    value = request.args.get(name) or default
+    if value is not None and value not in choices:
+        abort(400, description=f"Choose the {name} from: {', '.join(choices)}.")
+    return value
 
 
 def id_filter(text: str | None, label: str) -> int | None:

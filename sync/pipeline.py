@@ -42,6 +42,7 @@ from schemas.records import (
 )
 from schemas.tables import ImportBatch, RowError, utcnow
 from sync import documents, faults
+from sync.allocations import reject_crossing
 from sync.apply import BatchWriter
 from sync.blobs import HEAD_BYTES, store_document_file
 from sync.config import Settings
@@ -224,6 +225,11 @@ class _Run:
             if not records:
                 continue
             tick = clock()
+            if kind != "invoice":
+                records, crossing = reject_crossing(
+                    self.conn, self.source, records, writer.account_ids
+                )
+                self.rejections += crossing
             stored = writer.stored(kind, (p.key for p in records))
             plan = reconcile(records, stored, self.batch_id)
             self.phases["reconcile"] += clock() - tick
@@ -246,7 +252,7 @@ class _Run:
 
     def warnings(self, flagged: int) -> list[str]:
         counts = self.writer.counts
-        found = list(self.notes)
+        found = [*self.notes, *self.writer.warnings]
         if counts.older:
             found.append(
                 f"{counts.older} record(s) in this file are older than the ones already "

@@ -207,9 +207,7 @@ def _page_number() -> int:
 def accounts() -> str:
     """Every account with its sites, portal state and adoption."""
     q = request.args.get("q", "").strip()[:100]
-    state = request.args.get("state", "all")
-    if state not in ("all", "on", "off"):
-        state = "all"
+    state = params.choice("state", ("all", "on", "off"), "all")
     with portal().store.read() as conn:
         tree = AccountTree.load(conn)
         stats = adoption(conn, tree)

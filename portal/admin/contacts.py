@@ -119,9 +119,7 @@ def _sees_something(tree: AccountTree, account_ids: list[int]) -> bool:
 def contacts() -> str:
     """Every contact with their accounts, roles and invite status."""
     q = request.args.get("q", "").strip()[:100]
-    status = request.args.get("status", "all")
-    if status not in STATUSES:
-        status = "all"
+    status = params.choice("status", STATUSES, "all")
     stmt = select(C)
     if q:
         pattern = _like(q)

@@ -49,7 +49,7 @@ def _sources() -> list[str]:
 def imports() -> str:
     """Every batch, newest first, filtered by source and status."""
     source = request.args.get("source") or None
-    status = request.args.get("status") or None
+    status = params.choice("status", STATUSES, None)
     page = params.page(request.args.get("page"))
     conditions = []
     if source:
