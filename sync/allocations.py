@@ -129,20 +129,18 @@ def _stored_targets(
 ) -> dict[str, tuple[int, int]]:
     """``{ref: (id, account_id)}`` for refs that name one stored record, as ``resolve``
     would choose it (the one record with that external id, else with that number)."""
-    by: dict[str, dict[str, list[tuple[int, int]]]] = {"external_id": {}, "number": {}}
     table = TABLES[target]
-    for column in by:
+    out: dict[str, tuple[int, int]] = {}
+    for column in ("external_id", "number"):
+        wanted = refs - set(out)
+        if not wanted:
+            break
+        found: dict[str, list[tuple[int, int]]] = {}
         for row in select_in(
-            conn, table, ("id", "account_id", column), column, refs, source=source
+            conn, table, ("id", "account_id", column), column, wanted, source=source
         ):
-            by[column].setdefault(row[2], []).append((row[0], row[1]))
-    out = {}
-    for ref in refs:
-        for column in ("external_id", "number"):
-            found = by[column].get(ref, [])
-            if len(found) == 1:
-                out[ref] = found[0]
-                break
+            found.setdefault(row[2], []).append((row[0], row[1]))
+        out.update((ref, rows[0]) for ref, rows in found.items() if len(rows) == 1)
     return out
 
 
