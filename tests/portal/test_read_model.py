@@ -256,3 +256,20 @@ def test_customer_views_read_only_through_the_scoped_read_model(app):
                 "scalars",
             ):
                 raise AssertionError(f"{name} runs SQL itself (.{node.attr})")
+
+
+def test_every_reader_of_the_read_model_takes_the_scope():
+    from portal import queries
+    from portal.scope import Scope
+
+    readers = [
+        f
+        for name, f in vars(queries).items()
+        if inspect.isfunction(f)
+        and f.__module__ == queries.__name__
+        and not name.startswith("_")
+    ]
+    assert len(readers) >= 12
+    for f in readers:
+        hints = inspect.get_annotations(f, eval_str=True)
+        assert hints.get("scope") is Scope, f"{f.__name__} must take the Scope"
