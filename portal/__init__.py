@@ -6,9 +6,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from flask import Flask, g, render_template, request
-from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup
 
+from portal import csrf
 from portal.context import Portal
 from portal.mailer import Mailer
 from portal.params import IdConverter
@@ -48,14 +48,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=uses_https(settings),
         MAX_CONTENT_LENGTH=settings.portal.upload_max_mb * 1024 * 1024 + 64 * 1024,
-        WTF_CSRF_TIME_LIMIT=None,
-        WTF_CSRF_SSL_STRICT=False,
         PREFERRED_URL_SCHEME="https" if uses_https(settings) else "http",
     )
     app.extensions["billfold"] = Portal(
-        settings=settings, store=store, mailer=Mailer(settings)
+        settings=settings, store=store, mailer=Mailer(settings, store)
     )
-    CSRFProtect(app)
+    csrf.install(app)
     install_headers(app, settings)
     _template_helpers(app, settings)
 
@@ -154,7 +152,7 @@ def _error_pages(app: Flask) -> None:
             message=message,
         ), 400
 
-    @app.errorhandler(CSRFError)
+    @app.errorhandler(csrf.CSRFError)
     def csrf_failed(_exc: Exception) -> tuple[str, int]:
         return render_template(
             "errors/error.html",

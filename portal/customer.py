@@ -42,6 +42,7 @@ from schemas.status import display_status
 from sync.audit import record
 from sync.blobs import BlobMissing, read_blob
 from sync.csv_out import write_csv
+from sync.marks import claim_window
 from sync.pdf import invoice_pdf, statement_pdf
 from sync.statement import statement_csv
 
@@ -181,6 +182,7 @@ def invoice(invoice_id: int) -> str:
         inv=detail["invoice"],
         today=today(),
         claims=detail["claims"],
+        paid_window=claim_window(detail["invoice"]["issue_date"]),
     )
 
 
@@ -421,9 +423,6 @@ def report_payment(invoice_id: int) -> Response:
         paid_on = date.fromisoformat(form.get("paid_on", ""))
     except (InvalidOperation, MoneyError, ValueError):
         flash("Enter the amount you paid (like 120.50) and the date.", "error")
-        return redirect(url_for("customer.invoice", invoice_id=invoice_id))
-    if paid_on > today():
-        flash("The date you paid cannot be in the future.", "error")
         return redirect(url_for("customer.invoice", invoice_id=invoice_id))
     try:
         with p.store.write(ledger=False) as conn:

@@ -132,6 +132,7 @@ class BatchWriter:
         self.account_ids: dict[str, int] = {}
         # (id, key, name, email, parent_id) of every account this import read or wrote.
         self.accounts: dict[str, tuple[Any, ...]] = {}
+        self.created_names: list[str] = []  # names of the accounts this import created
         self.counts = Counts()
         self.statistics = PlannerStatistics(conn)
         self.refresh_invoices: set[int] = set()
@@ -275,6 +276,7 @@ class BatchWriter:
         rows = []
         for account_id, record in zip(ids, records, strict=True):
             self.account_ids[record.key] = account_id
+            self.created_names.append(record.name)
             if self.diff is not None:
                 self.diff.note_customer(record.name)
             parent_id = (

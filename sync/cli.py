@@ -760,6 +760,7 @@ def admin_add(ctx: Context, email: str, name: str | None, no_email: bool) -> Non
             access.normalise_email(email),
             f"billfold admin access for {settings.business.name}",
             body,
+            link=url,
         ),
     )
     click.echo(
@@ -811,8 +812,10 @@ def demo(ctx: Context, host: str, port: int, no_serve: bool) -> None:
     env = run_demo(ctx.store(), ctx.settings, click.echo, host=host, port=port)
     if no_serve:
         return
+    from sync.demo import echo_new_links
     from sync.server import run_server
 
+    echo_new_links(click.echo)
     click.echo(f"Serving the portal on http://{host}:{port}/ (Ctrl-C to stop)")
     run_server(ctx.config_path, host, port, 2, env=env)
 

@@ -22,13 +22,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from schemas.money import format_money
-from schemas.tables import Conflict, Invoice, PaidMark, PaymentClaim, utcnow
+from schemas.tables import (
+    Conflict,
+    Contact,
+    Invoice,
+    PaidMark,
+    PaymentClaim,
+    utcnow,
+)
 from sync.apply import ACTIVE_MARK_STATES, invoice_figures, refresh_derived
 from sync.audit import record
 from sync.errors import UsageError
@@ -37,6 +44,10 @@ M = PaidMark.__table__  # type: ignore[attr-defined]
 K = Conflict.__table__  # type: ignore[attr-defined]
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
 CL = PaymentClaim.__table__  # type: ignore[attr-defined]
+CO = Contact.__table__  # type: ignore[attr-defined]
+# The window a customer's "I've paid" date must fall in (claim_window).
+CLAIM_EARLIEST = date(2000, 1, 1)
+CLAIM_DAYS_BEFORE_ISSUE = 180
 CONFLICT_ACTIONS = {
     "feed_void": ("acknowledge",),
     "feed_disagrees": ("keep_mark", "accept_feed"),
@@ -293,6 +304,29 @@ def resolve_conflict(
     )  # fmt: skip
 
 
+def claim_window(issue_date: date | None) -> tuple[date, date]:
+    """The first and last day a customer may say they paid an invoice issued then.
+
+    Not before ``CLAIM_DAYS_BEFORE_ISSUE`` days ahead of the invoice (a deposit), never
+    before 2000, and not after today as it is anywhere on Earth (UTC plus a day).
+    """
+    earliest = CLAIM_EARLIEST
+    if issue_date is not None:
+        earliest = max(earliest, issue_date - timedelta(days=CLAIM_DAYS_BEFORE_ISSUE))
+    return earliest, utcnow().date() + timedelta(days=1)
+
+
+def pending_claim(conn: Connection, invoice_id: int, contact_id: int) -> Any:
+    """The contact's "I've paid" for this invoice that waits for the office, or None."""
+    return conn.execute(
+        select(CL).where(
+            CL.c.invoice_id == invoice_id,
+            CL.c.contact_id == contact_id,
+            CL.c.state == "pending",
+        )
+    ).first()
+
+
 def claim_payment(
     conn: Connection,
     invoice_id: int,
@@ -304,8 +338,29 @@ def claim_payment(
     note: str | None,
     ip: str | None = None,
 ) -> int:
-    """Record a customer's "I've paid"; nothing changes until the office confirms it."""
+    """Record a customer's "I've paid"; nothing changes until the office confirms it.
+
+    One claim per invoice and contact waits at a time: a repeat (a double click, a
+    second tab, a script) is refused with the claim already on record.
+    """
+    # Claims of one contact take turns (PostgreSQL: this row lock; SQLite: BEGIN
+    # IMMEDIATE), so two at once cannot both find no pending claim.
+    conn.execute(select(CO.c.id).where(CO.c.id == contact_id).with_for_update())
     inv = _invoice(conn, invoice_id)
+    waiting = pending_claim(conn, invoice_id, contact_id)
+    if waiting is not None:
+        raise UsageError(
+            f"you already told us on {waiting.created_at:%d %b %Y} that you paid "
+            f"{format_money(waiting.amount_minor, inv.currency)} on "
+            f"{waiting.paid_on:%d %b %Y}; we are checking it and will update the "
+            "invoice"
+        )
+    earliest, latest = claim_window(inv.issue_date)
+    if not earliest <= paid_on <= latest:
+        raise UsageError(
+            f"the date paid must be between {earliest:%d %b %Y} and today; "
+            f"{paid_on.isoformat()} is {'in the future' if paid_on > latest else 'too early'}"
+        )
     if amount_minor <= 0 or amount_minor > inv.total_minor:
         raise UsageError(
             f"the amount must be more than 0 and at most {format_money(inv.total_minor, inv.currency)}"

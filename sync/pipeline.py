@@ -57,6 +57,7 @@ from sync.intake import (
 )
 from sync.log import event
 from sync.marks import evaluate_marks
+from sync.namesakes import find_namesakes, namesake_warning
 from sync.reconcile import reconcile
 from sync.review import Diff
 from sync.store import Store
@@ -162,6 +163,7 @@ class _Run:
         default_currency: str,
         batch_id: int,
         diff: Diff | None = None,
+        as_of: datetime | None = None,
     ) -> None:
         self.conn = conn
         self.intake = intake
@@ -171,7 +173,7 @@ class _Run:
         self.writer = BatchWriter(
             conn, source=source, batch_id=batch_id, snapshot=snapshot, diff=diff
         )
-        self.as_of: datetime | None = intake.mtime
+        self.as_of: datetime | None = as_of or intake.mtime
         self.rejections: list[Rejection] = []
         self.notes: list[str] = []
         self.pending: list[Prepared] = []
@@ -291,8 +293,16 @@ def import_file(
     on_progress: Callable[[int, int], None] | None = None,
     review: bool | None = None,
     publishing: bool = False,
+    as_of: datetime | None = None,
+    hold_namesakes: bool = False,
 ) -> ImportResult:
     """Import one file into the store and return what happened.
+
+    *as_of* is when the export was made if its source knows (an S3 object's
+    LastModified); by default the file's modification time. A time the file itself
+    states (``ExportInfo``) wins over both. An import that creates accounts named like
+    accounts of another source warns (``sync.namesakes``); with *hold_namesakes* (an
+    upload from the portal) it is staged instead, until an admin confirms it.
 
     For a source with ``review = true`` (or *review* True) the file is staged: its
     effect is computed and shown to an admin, and nothing is written until it is
@@ -379,7 +389,8 @@ def import_file(
                 source_settings.mode == "snapshot",
                 options.default_currency,
                 batch_id,
-                diff=Diff() if staging else None,
+                diff=Diff() if staging or hold_namesakes else None,
+                as_of=as_of,
             )
             run.take(adapter_cls().parse(export, options))
             tick = time.perf_counter()
@@ -397,6 +408,11 @@ def import_file(
             )
             result.rejected = [_rejection_json(r) for r in run.rejections]
             result.warnings = run.warnings(flagged)
+            namesakes = find_namesakes(conn, source, run.writer.created_names)
+            if namesakes:
+                result.warnings.insert(0, namesake_warning(namesakes))
+                if run.writer.diff is not None:
+                    run.writer.diff.note_namesakes(namesakes)
             result.batch_id = batch_id
             _save_row_errors(conn, batch_id, run.rejections)
             table = ImportBatch.__table__  # type: ignore[attr-defined]
@@ -414,7 +430,7 @@ def import_file(
                     finished_at=utcnow(),
                 )
             )
-            if staging:
+            if staging or (hold_namesakes and namesakes):
                 raise _Staged(run)
             faults.hit("before_commit")
     except _Staged as staged:
@@ -633,7 +649,7 @@ def publish_staged(
         batch = staged_batch(conn, batch_id)
     result = import_file(
         store, settings, Path(batch.stored_path), source=batch.source, name=batch.file_name,
-        adapter=batch.adapter, review=False, publishing=True,
+        adapter=batch.adapter, review=False, publishing=True, as_of=batch.as_of,
     )  # fmt: skip
     if result.ok:
         with store.write(ledger=False) as conn:
