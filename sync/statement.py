@@ -24,7 +24,8 @@ from sqlalchemy import Connection, select
 
 from schemas.money import to_text
 from schemas.tables import Account, Allocation, CreditNote, Invoice, PaidMark, Payment
-from sync.apply import ACTIVE_MARK_STATES, LIVE_ALLOCATION, live_allocations
+from sync.allocations import LIVE_ALLOCATION, live_allocations, roots, within
+from sync.apply import ACTIVE_MARK_STATES
 from sync.ledger import with_sites
 
 A = Account.__table__  # type: ignore[attr-defined]
@@ -159,9 +160,11 @@ def build_statement(
 ) -> Statement:
     """Compute the statement of *account_id* and its sites from *start* to *end*.
 
-    *visible* limits the sections to the accounts a portal contact may see.
+    *visible* limits the sections to the accounts a portal contact may see. Only
+    payments and credits from the account's own parent/site tree settle its invoices.
     """
     ids = [i for i in with_sites(conn, [account_id]) if visible is None or i in visible]
+    tree = with_sites(conn, [roots(conn, [account_id]).get(account_id, account_id)])
     accounts = {
         r.id: r
         for r in conn.execute(
@@ -186,7 +189,7 @@ def build_statement(
         for r in conn.execute(
             select(AL.c.invoice_id, AL.c.applied_on, AL.c.amount_minor)
             .select_from(live_allocations())
-            .where(LIVE_ALLOCATION, AL.c.invoice_id.in_(invoice_ids))
+            .where(LIVE_ALLOCATION, AL.c.invoice_id.in_(invoice_ids), within(tree))
         ):
             allocations[r.invoice_id].append((r.applied_on, r.amount_minor))
     mark_dates: dict[int, date] = {}
