@@ -101,14 +101,6 @@ _ALLOC = Allocation.__table__  # type: ignore[attr-defined]
 
 
 # The target's number, when the target belongs to the account the allocation comes from.
-_OWN_NUMBER = (
-    "t.account_id = (CASE allocation.owner_kind"
-    " WHEN 'payment' THEN (SELECT o.account_id FROM payment o WHERE o.id = allocation.owner_id)"
-    " ELSE (SELECT o.account_id FROM credit_note o WHERE o.id = allocation.owner_id) END)"
-    " AND t.number"
-)
-
-
 @dataclass
 class Counts:
     """What a batch did, record by record."""
