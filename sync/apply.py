@@ -100,7 +100,6 @@ ALLOCATION_COLUMNS = (
 _ALLOC = Allocation.__table__  # type: ignore[attr-defined]
 
 
-# The target's number, when the target belongs to the account the allocation comes from.
 @dataclass
 class Counts:
     """What a batch did, record by record."""
