@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol, TextIO
 
 from adapters.errors import FileRejected
-from adapters.text import Encoding
+from adapters.toolkit.text import Encoding
 from schemas.records import Item
 
 

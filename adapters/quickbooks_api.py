@@ -21,12 +21,12 @@ from typing import Any
 import ijson
 
 from adapters.base import ExportFile, Head, ParseOptions
-from adapters.cells import parse_date, parse_timestamp
-from adapters.columns import nfc_key, normalise_header
 from adapters.errors import CellError, FileRejected
-from adapters.json_stream import iter_items
-from adapters.keys import real_id
 from adapters.quickbooks_names import quickbooks_account
+from adapters.toolkit.cells import parse_date, parse_timestamp
+from adapters.toolkit.columns import nfc_key, normalise_header
+from adapters.toolkit.json_stream import iter_items
+from adapters.toolkit.keys import real_id
 from schemas.records import (
     AccountRecord,
     AllocationRecord,

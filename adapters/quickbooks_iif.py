@@ -21,9 +21,9 @@ from decimal import Decimal
 from typing import TextIO
 
 from adapters.base import ExportFile, Head, ParseOptions
-from adapters.cells import FileDates, parse_amount, parse_date
 from adapters.errors import CellError, FileRejected
 from adapters.quickbooks_names import quickbooks_account, quickbooks_ancestors
+from adapters.toolkit.cells import FileDates, parse_amount, parse_date
 from schemas.records import (
     AccountRecord,
     DocumentRecord,
@@ -229,6 +229,8 @@ class QuickBooksIif:
 
     name = "quickbooks_iif"
     label = "QuickBooks Desktop IIF"
+    # A comma-separated !TRNS row read as CSV: not billfold's generic contract.
+    markers = frozenset(("trns", "trnstype"))
 
     @classmethod
     def detect(cls, head: Head) -> bool:

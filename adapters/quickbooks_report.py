@@ -33,12 +33,17 @@ from typing import Any
 from openpyxl import load_workbook
 
 from adapters.base import ExportFile, Head, ParseOptions
-from adapters.cells import AMOUNT_EXPECTED, DATE_EXPECTED, FileDates, parse_amount
-from adapters.columns import map_columns, nfc_key, normalise_header
-from adapters.csv_rows import read_rows
 from adapters.errors import CellError, FileRejected
-from adapters.keys import document_key
 from adapters.quickbooks_names import quickbooks_account, quickbooks_ancestors
+from adapters.toolkit.cells import (
+    AMOUNT_EXPECTED,
+    DATE_EXPECTED,
+    FileDates,
+    parse_amount,
+)
+from adapters.toolkit.columns import map_columns, nfc_key, normalise_header
+from adapters.toolkit.csv_rows import read_rows
+from adapters.toolkit.keys import document_key
 from schemas.records import (
     AccountRecord,
     DocumentRecord,
@@ -100,7 +105,7 @@ NON_POSTING = frozenset(
     ("estimate", "delayedcharge", "delayedcredit", "purchaseorder", "salesorder")
 )
 REFUNDS = frozenset(("refund", "refundreceipt"))
-# Reports carry no ids: a document is its type, number and customer (adapters.keys).
+# Reports carry no ids: a document is its type, number and customer (adapters.toolkit.keys).
 DOCUMENT_TYPES = {
     INVOICE: "Invoice", CREDIT_MEMO: "Credit Memo", SALES_RECEIPT: "Sales Receipt"
 }  # fmt: skip
@@ -1092,6 +1097,10 @@ class QuickBooksReport:
     """Reads QuickBooks Online report exports (CSV or "Export to Excel")."""
 
     name = "quickbooks_report"
+    # Columns only QuickBooks reports have: the fallback leaves such a CSV alone.
+    markers = frozenset(
+        ("transactiontype", "openbalance", "memodescription", "posting")
+    )
     label = (
         "QuickBooks Online report, CSV or Excel (Invoice List, Transaction List by "
         "Customer, Open Invoices, A/R Aging Detail, Customer Balance Detail)"

@@ -25,11 +25,11 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.base import ExportFile, Head, ParseOptions
-from adapters.columns import nfc_key
 from adapters.errors import CellError, FileRejected
-from adapters.json_stream import iter_items, top_level_keys, utf8_binary
-from adapters.keys import real_id
-from adapters.text import HEAD_SIZE
+from adapters.toolkit.columns import nfc_key
+from adapters.toolkit.json_stream import iter_items, top_level_keys, utf8_binary
+from adapters.toolkit.keys import real_id
+from adapters.toolkit.text import HEAD_SIZE
 from schemas.money import is_currency_code
 from schemas.records import (
     AccountRecord,

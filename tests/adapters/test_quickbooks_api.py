@@ -18,7 +18,7 @@ from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import AdapterError, FileRejected
 from adapters.generic_csv import GenericCsv
 from adapters.quickbooks_api import QuickBooksApi
-from adapters.text import decode_head, sniff_bytes
+from adapters.toolkit.text import decode_head, sniff_bytes
 from schemas.records import (
     AccountRecord,
     DocumentRecord,

@@ -18,7 +18,7 @@ from adapters.errors import AdapterError, FileRejected
 from adapters.generic_csv import GenericCsv
 from adapters.quickbooks_iif import QuickBooksIif
 from adapters.registry import detect_adapter
-from adapters.text import decode_head, sniff_bytes
+from adapters.toolkit.text import decode_head, sniff_bytes
 from schemas.records import (
     AccountRecord,
     DocumentRecord,

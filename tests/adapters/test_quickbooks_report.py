@@ -21,7 +21,7 @@ from adapters.errors import AdapterError, FileRejected
 from adapters.generic_csv import GenericCsv
 from adapters.quickbooks_report import QuickBooksReport
 from adapters.registry import all_adapters
-from adapters.text import decode_head, sniff_bytes
+from adapters.toolkit.text import decode_head, sniff_bytes
 from schemas.records import (
     AccountRecord,
     DocumentRecord,

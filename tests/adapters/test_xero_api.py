@@ -18,7 +18,7 @@ from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import AdapterError, FileRejected
 from adapters.generic_csv import GenericCsv
 from adapters.registry import detect_adapter
-from adapters.text import HEAD_SIZE, decode_head, sniff_bytes
+from adapters.toolkit.text import HEAD_SIZE, decode_head, sniff_bytes
 from adapters.xero_api import XeroApi
 from schemas.records import (
     AccountRecord,

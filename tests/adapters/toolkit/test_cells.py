@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.cells import FileDates, parse_amount, parse_date, parse_timestamp
+from adapters.toolkit.cells import FileDates, parse_amount, parse_date, parse_timestamp
 from adapters.errors import CellError, FileRejected
 
 
