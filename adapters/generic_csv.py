@@ -176,13 +176,17 @@ class GenericCsv(TabularAdapter):
 
     # -- rows to records --------------------------------------------------------------
 
-    def structure(self, table: Table, row: Row) -> list[Item] | None:
-        """A totals row: its number (or, with no number, its first text) says total."""
+    def is_data(self, table: Table, row: Row) -> bool:
+        """Not a totals row: its number (or, with no number, its first text) says total."""
         number = table.cell(row, "number").strip().lower()
         first = number or next((c.strip().lower() for c in row.cells if c.strip()), "")
-        if first.startswith(_FOOTER_WORDS) and not any(ch.isdigit() for ch in first):
-            return [Note(f"skipped a total/footer row: {row.preview()}", row.line)]
-        return None
+        return not (
+            first.startswith(_FOOTER_WORDS) and not any(ch.isdigit() for ch in first)
+        )
+
+    def structure(self, table: Table, row: Row) -> Iterator[Item]:
+        """A totals row is skipped with a note."""
+        yield Note(f"skipped a total/footer row: {row.preview()}", row.line)
 
     def group_key(
         self, table: Table, row: Row, previous: Hashable | None

@@ -113,7 +113,7 @@ def parse_amount(text: str) -> Decimal | None:
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?$")
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$")
-_MONTHS = {
+MONTHS = {
     m: i
     for i, names in enumerate(
         [
@@ -177,14 +177,14 @@ def parse_date(text: str, order: str | None) -> date | None:
             return _make_date(text, year, a, b)
         raise CellError(text, "a date whose day/month order is known for this file")
     m = _NAMED_DMY.match(s)
-    if m and m.group(2).lower() in _MONTHS:
+    if m and m.group(2).lower() in MONTHS:
         return _make_date(
-            text, _year(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1))
+            text, _year(m.group(3)), MONTHS[m.group(2).lower()], int(m.group(1))
         )
     m = _NAMED_MDY.match(s)
-    if m and m.group(1).lower() in _MONTHS:
+    if m and m.group(1).lower() in MONTHS:
         return _make_date(
-            text, _year(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2))
+            text, _year(m.group(3)), MONTHS[m.group(1).lower()], int(m.group(2))
         )
     raise CellError(text, DATE_EXPECTED)
 

@@ -369,6 +369,7 @@ class TabularAdapter(ABC):
     # file whose first row holds one alone even when this adapter does not claim it.
     markers: ClassVar[frozenset[str]] = frozenset()
     no_header: ClassVar[str] = "the file is empty; expected a header row"
+    max_preamble: ClassVar[int] = 0  # title rows allowed above the header
     header_names: ClassVar[bool] = True  # rejections name columns as the header does
     row_noun: ClassVar[str] = "record"  # "a complete record, but the file ends ..."
     explain_spans: ClassVar[bool] = True  # say when a record spans many lines
@@ -404,12 +405,24 @@ class TabularAdapter(ABC):
         with export.open_text() as file:
             yield from read_rows(file)
 
+    @classmethod
+    def is_header(cls, cells: Sequence[str]) -> bool:
+        """Is this non-blank row the header? (The default: the first one is.)"""
+        return True
+
     def find_header(self, rows: Iterator[Row]) -> tuple[Row, list[str]]:
-        """Return the header row and any title rows above it: the first non-blank row."""
-        header = next((r for r in rows if not r.blank), None)
-        if header is None:
-            raise FileRejected(self.no_header)
-        return header, []
+        """Return the header row and the title rows above it (each as one line)."""
+        preamble: list[str] = []
+        for row in rows:
+            if row.blank:
+                continue
+            cells = [cell_text(c) for c in row.cells]
+            if self.is_header(cells):
+                return row, preamble
+            preamble.append(" ".join(c.strip() for c in cells if c.strip()))
+            if len(preamble) > self.max_preamble:
+                break
+        raise FileRejected(self.no_header)
 
     def table(self, rows: Iterator[Row], options: ParseOptions) -> Table:
         """Find the header, map it to the declared columns and check them."""
@@ -465,12 +478,11 @@ class TabularAdapter(ABC):
         for row in rows:
             if row.blank:
                 continue
-            items = self.structure(table, row)
-            if items is not None:
+            if not self.is_data(table, row):
                 if group:
                     yield from self.record(table, group)
                     group = []
-                yield from items
+                yield from self.structure(table, row)
                 continue
             row_key = self.group_key(table, row, key)
             if group and (row_key is None or row_key != key):
@@ -482,9 +494,13 @@ class TabularAdapter(ABC):
             yield from self.record(table, group)
         yield from self.finish(table)
 
-    def structure(self, table: Table, row: Row) -> Iterable[Item] | None:
-        """Items for a row that is not data (a footer, a group row); None for data."""
-        return None
+    def is_data(self, table: Table, row: Row) -> bool:
+        """Is this row part of a record, or a structure row (a footer, a group row)?"""
+        return True
+
+    def structure(self, table: Table, row: Row) -> Iterable[Item]:
+        """Read a structure row (after the record before it): notes, if anything."""
+        return ()
 
     def group_key(self, table: Table, row: Row, previous: Hashable | None) -> Hashable:
         """What ties consecutive rows into one record; None: every row is one record."""

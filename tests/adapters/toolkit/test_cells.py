@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.toolkit.cells import FileDates, parse_amount, parse_date, parse_timestamp
 from adapters.errors import CellError, FileRejected
+from adapters.toolkit.cells import FileDates, parse_amount, parse_date, parse_timestamp
 
 
 @pytest.mark.parametrize(
