@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from decimal import Decimal
 from pathlib import Path
 
@@ -249,19 +248,6 @@ def test_bad_allocation_syntax_is_reported(tmp_path):
 def test_empty_file_is_rejected(tmp_path):
     with pytest.raises(FileRejected, match="empty"):
         parse_bytes(tmp_path, b"\n\n")
-
-
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(data=st.binary(max_size=2000))
-def test_arbitrary_bytes_raise_only_adapter_errors(tmp_path, data):
-    with contextlib.suppress(AdapterError):
-        parse_bytes(
-            tmp_path, b"number,customer,date,total,line_no,line_amount\n" + data
-        )
 
 
 _cell = st.text(

@@ -1246,32 +1246,6 @@ def _only_records(tmp_path: Path, data: bytes, name: str = "report.csv") -> None
 
 
 @_FUZZ
-@given(cut=st.integers(min_value=0, max_value=len(_SAMPLE)))
-def test_truncated_reports_raise_only_adapter_errors(tmp_path, cut):
-    _only_records(tmp_path, _SAMPLE[:cut])
-
-
-@_FUZZ
-@given(
-    edits=st.lists(
-        st.tuples(
-            st.integers(0, len(_SAMPLE) - 1),
-            st.binary(min_size=0, max_size=4),
-            st.booleans(),
-        ),
-        min_size=1,
-        max_size=6,
-    )
-)
-def test_flipped_and_inserted_bytes_raise_only_adapter_errors(tmp_path, edits):
-    data = bytearray(_SAMPLE)
-    for at, blob, insert in edits:
-        at = min(at, len(data))
-        data[at : at if insert else at + len(blob)] = blob
-    _only_records(tmp_path, bytes(data))
-
-
-@_FUZZ
 @given(
     encoding=st.sampled_from(["cp1252", "utf-16", "utf-8-sig", "latin-1"]),
     seed=st.integers(0, 2**16),

@@ -794,40 +794,6 @@ def test_messy_nz_export_applies_what_it_can(store, settings):
 REFERENCE_BYTES = INVOICES.read_bytes()
 
 
-def _mutate(data: bytes, draw) -> bytes:
-    action = draw(st.sampled_from(["truncate", "flip", "insert", "encode", "shuffle"]))
-    if action == "truncate":
-        return data[: draw(st.integers(0, len(data)))]
-    if action == "flip" and data:
-        i = draw(st.integers(0, len(data) - 1))
-        return data[:i] + bytes([data[i] ^ draw(st.integers(1, 255))]) + data[i + 1 :]
-    if action == "insert":
-        i = draw(st.integers(0, len(data)))
-        return data[:i] + draw(st.binary(min_size=1, max_size=8)) + data[i:]
-    if action in ("encode", "flip"):
-        codec = draw(st.sampled_from(["utf-8-sig", "cp1252", "utf-16"]))
-        return data.decode("utf-8", errors="replace").encode(codec, errors="replace")
-    return shuffle_columns(data, draw(st.integers(0, 10_000)))
-
-
-@settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(st.data())
-def test_mutated_reference_raises_only_adapter_errors(tmp_path, data):
-    mutated = REFERENCE_BYTES
-    for _ in range(data.draw(st.integers(1, 3))):
-        mutated = _mutate(mutated, data.draw)
-    try:
-        items = parse_bytes(tmp_path, mutated)
-    except AdapterError:
-        return
-    for item in items:
-        assert isinstance(item, DocumentRecord | Rejection | Note | ExportInfo)
-
-
 @settings(
     max_examples=25,
     deadline=None,
