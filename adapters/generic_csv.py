@@ -27,7 +27,6 @@ from adapters.toolkit.tabular import (
     check_agreement,
     refuse_missing,
 )
-from schemas.money import is_currency_code
 from schemas.records import (
     AccountRecord,
     AllocationRecord,
@@ -65,7 +64,7 @@ COLUMNS = Columns(
         "issued",
     ), "date", required=True),
     Column("due_date", ("due", "duedate", "paymentdue", "dueon"), "date"),
-    Column("currency", ("ccy", "currencycode")),
+    Column("currency", ("ccy", "currencycode"), "currency"),
     Column("status", ("state",)),
     Column("subtotal", ("net", "netamount", "amountexcltax", "amountbeforetax"), "amount"),
     Column("tax", ("taxamount", "taxtotal", "vat", "gst", "salestax", "totaltax"), "amount"),
@@ -258,16 +257,6 @@ class GenericCsv(TabularAdapter):
         text = row.raw("id")
         return "" if is_placeholder_id(text) else text.strip()
 
-    def _currency(self, row: Values) -> str:
-        text = row.raw("currency").strip().upper()
-        if not text:
-            return row.table.options.default_currency
-        if not is_currency_code(text):
-            raise CellError(
-                text, "a three-letter ISO currency code such as USD", "currency"
-            )
-        return text
-
     def _status(self, row: Values, table: Mapping[str, Any]) -> Any:
         status = normalise_header(row.raw("status"))
         if status not in table:
@@ -343,7 +332,7 @@ class GenericCsv(TabularAdapter):
             account=self._account(row),
             issue_date=issue_date,
             due_date=row["due_date"],
-            currency=self._currency(row),
+            currency=row["currency"],
             subtotal=subtotal,
             tax=tax,
             total=total,
@@ -410,7 +399,7 @@ class GenericCsv(TabularAdapter):
             account=account,
             date=received,
             amount=abs(amount),
-            currency=self._currency(row),
+            currency=row["currency"],
             method=row.text("payment_method"),
             reference=number,
             memo=row.text("memo"),

@@ -35,7 +35,7 @@ from adapters.toolkit.tabular import (
     check_agreement,
     first_row,
 )
-from schemas.money import exponent, is_currency_code
+from schemas.money import exponent
 from schemas.records import AccountRecord, DocumentRecord, Item, LineRecord, Note
 
 # Canonical name, normalised Xero header names, how cells read, billfold's fields (to
@@ -60,7 +60,7 @@ COLUMNS = Columns(
     Column("line_amount", ("lineamount",), "amount", line=True),
     Column("tax_type", ("taxtype",), line=True),
     Column("tax_amount", ("taxamount",), "amount", line=True),
-    Column("currency"),
+    Column("currency", kind="currency"),
     Column("type"),
     Column("sent"),
     Column("status"),
@@ -230,16 +230,6 @@ class XeroCsv(TabularAdapter):
 
     # -- cells ------------------------------------------------------------------------
 
-    def _currency(self, row: Values) -> str:
-        text = row.raw("currency").strip().upper()
-        if not text:
-            return row.table.options.default_currency
-        if not is_currency_code(text):
-            raise CellError(
-                text, "a three-letter ISO currency code such as NZD or USD", "currency"
-            )
-        return text
-
     def _status(self, row: Values) -> tuple[str, bool | None, str]:
         """Return (lifecycle, paid_flag, normalised label) from the Status cell."""
         if "status" not in row.table.columns:
@@ -272,7 +262,7 @@ class XeroCsv(TabularAdapter):
         if issue_date is None:
             raise CellError("", "an issue date", "issue_date")
         due_date = row["due_date"]
-        currency = self._currency(row)
+        currency = row.currency("currency", "NZD or USD")
         lifecycle, paid_flag, status = self._status(row)
         lines = _lines(rows)
         total = row["total"]

@@ -32,7 +32,7 @@ import contextlib
 import csv
 import io
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -50,9 +50,10 @@ from adapters.toolkit.cells import (
 )
 from adapters.toolkit.columns import map_columns
 from adapters.toolkit.csv_rows import Row, read_rows
+from schemas.money import is_currency_code
 from schemas.records import ExportInfo, Item, Rejection
 
-Kind = Literal["text", "amount", "date", "timestamp", "flag"]
+Kind = Literal["text", "amount", "date", "timestamp", "flag", "currency"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +237,9 @@ class Values:
     """One row's cells, read by column name and converted as the column declares.
 
     ``values[name]`` converts by the declared kind: ``text`` (stripped, None when
-    empty), ``amount`` (``Decimal``), ``date``, ``timestamp``, ``flag`` (``bool``); an
-    empty cell, or a column the file lacks, is None. A cell that does not convert
+    empty), ``amount`` (``Decimal``), ``date``, ``timestamp``, ``flag`` (``bool``),
+    ``currency`` (an ISO code, the source's default when empty); an empty cell, or a
+    column the file lacks, is None. A cell that does not convert
     raises ``CellError`` naming the column, which rejects the record.
     """
 
@@ -262,6 +264,8 @@ class Values:
             return self.timestamp(name)
         if kind == "flag":
             return self.flag(name)
+        if kind == "currency":
+            return self.currency(name)
         return self.text(name)
 
     def raw(self, name: str) -> str:
@@ -297,17 +301,27 @@ class Values:
 
     def timestamp(self, name: str) -> datetime | None:
         """The cell as a timestamp in naive UTC (``cells.parse_timestamp``)."""
-        text = self.raw(name)
-        try:
-            return parse_timestamp(text)
-        except CellError as exc:
-            raise CellError(text, exc.expected, name) from None
+        return self._convert(name, parse_timestamp)
 
     def flag(self, name: str) -> bool | None:
         """The cell as yes or no (``cells.parse_flag``)."""
+        return self._convert(name, parse_flag)
+
+    def currency(self, name: str, example: str = "USD") -> str:
+        """The cell as an ISO 4217 code; empty, the source's default currency."""
+        text = self.raw(name).strip().upper()
+        if not text:
+            return self.table.options.default_currency
+        if not is_currency_code(text):
+            raise CellError(
+                text, f"a three-letter ISO currency code such as {example}", name
+            )
+        return text
+
+    def _convert(self, name: str, convert: Callable[[str], Any]) -> Any:
         text = self.raw(name)
         try:
-            return parse_flag(text)
+            return convert(text)
         except CellError as exc:
             raise CellError(text, exc.expected, name) from None
 
