@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -46,6 +47,7 @@ from sync.bulk import (
     select_in,
     update_rows,
 )
+from sync.first_reports import note_first_reports
 from sync.reconcile import Plan, Stored
 from sync.review import Diff, old_figures
 from sync.validate import Prepared
@@ -170,6 +172,7 @@ class BatchWriter:
         self.statistics = PlannerStatistics(conn)
         self.refresh_invoices: set[int] = set()
         self.refresh_credit_notes: set[int] = set()
+        self.written: dict[str, set[int]] = {"invoice": set(), "credit_note": set()}
         self.allocation_owners: dict[str, set[int]] = {
             "payment": set(),
             "credit_note": set(),
@@ -379,6 +382,8 @@ class BatchWriter:
         )
         written = list(zip(ids, plan.inserts, strict=True)) + plan.updates
         updated_ids = [row_id for row_id, _ in plan.updates]
+        if kind in self.written:
+            self.written[kind].update(row_id for row_id, _ in written)
         if kind in LINE_TABLES:
             self._replace_lines(kind, written, updated_ids)
             self._documents_follow(kind, updated_ids)
@@ -524,18 +529,28 @@ class BatchWriter:
     # -- end of batch ---------------------------------------------------------------
 
     def finish(
-        self, judge: Callable[[Connection, set[int]], object] | None = None
+        self,
+        judge: Callable[[Connection, set[int]], object] | None = None,
+        as_of: datetime | None = None,
     ) -> int:
         """Resolve allocations, judge paid marks, refresh derived figures, flag gaps.
 
         *judge* is called with the touched invoice ids before figures are refreshed
-        (the pipeline passes ``sync.marks.evaluate_marks``). Returns the number of
-        records a snapshot found missing.
+        (the pipeline passes ``sync.marks.evaluate_marks``); *as_of* is the export's
+        as-of time, the day it reports settlements on. Returns the number of records
+        a snapshot found missing.
         """
         self._resolve_allocations()
         if judge is not None:
             judge(self.conn, self.refresh_invoices)
         refresh_derived(self.conn, self.refresh_invoices, self.refresh_credit_notes)
+        note_first_reports(
+            self.conn,
+            self.written["invoice"] | self.refresh_invoices,
+            self.written["credit_note"] | self.refresh_credit_notes,
+            batch_id=self.batch_id,
+            as_of=as_of,
+        )
         return self._flag_missing() if self.snapshot else 0
 
     def _resolve_allocations(self) -> None:
