@@ -19,14 +19,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from schemas.money import to_text
 from schemas.tables import Account, Invoice
 from sync.errors import UsageError
 from sync.ledger import balances
 from sync.marks import mark_paid
 from sync.statement import build_statement, statement_json
 from tests.conftest import SAMPLES
-from tests.helpers import GENERIC_HEADER, run_import, write_csv
+from tests.helpers import (
+    GENERIC_HEADER,
+    run_import,
+    statement_disagreements,
+    write_csv,
+)
 
 EARLY = date(2000, 1, 1)
 A = Account.__table__  # type: ignore[attr-defined]
@@ -48,49 +52,12 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def disagreements(store) -> list[str]:
-    """Every account and currency whose statement to today does not close at its net."""
-    found = []
-    with store.read() as conn:
-        accounts = {
-            (r.name, r.external_key): r.id
-            for r in conn.execute(select(A.c.id, A.c.name, A.c.external_key))
-        }
-        for b in balances(conn):
-            if b["net_balance"] is None:
-                continue
-            account_id = accounts[(b["account"], b["account_key"])]
-            statement = build_statement(conn, account_id, EARLY, today())
-            [section] = [s for s in statement.sections if s.account_id == account_id]
-            ledgers = [lg for lg in section.ledgers if lg.currency == b["currency"]]
-            closing = ledgers[0].closing if ledgers else 0
-            if Decimal(to_text(closing, b["currency"])) != Decimal(b["net_balance"]):
-                found.append(
-                    f"{b['account']} {b['currency']}: balances {b['net_balance']}, "
-                    f"statement {to_text(closing, b['currency'])}"
-                )
-            due = b["balance_due"]
-            of_balances = due is not None and Decimal(b["net_balance"]) == Decimal(
-                due
-            ) - Decimal(b["remaining_credit"] or 0) - Decimal(
-                b["unapplied_payments"] or 0
-            )
-            for lg in ledgers:
-                aged = sum(lg.aging.values())
-                assert lg.closing == aged + lg.undated_total + lg.unmatched
-                if of_balances:
-                    # To today every settlement is dated: what is open is what is due.
-                    assert lg.undated == [], b
-                    assert Decimal(to_text(aged, lg.currency)) == Decimal(due), b
-    return found
-
-
 @pytest.mark.parametrize(
     "sample", SAMPLE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}"
 )
 def test_every_sample_statement_closes_at_the_net_balance(sample, store, settings):
     run_import(store, settings, sample, source="golden")
-    assert disagreements(store) == []
+    assert statement_disagreements(store) == []
 
 
 @pytest.mark.parametrize(
@@ -108,7 +75,7 @@ def test_samples_of_one_source_together_close_at_the_net_balance(
         files = [p for p in SAMPLE_FILES if p.parent.name == folder]
     for path in files:
         run_import(store, settings, path, source="together")
-    assert disagreements(store) == []
+    assert statement_disagreements(store) == []
 
 
 # -- the two cases of the issue ----------------------------------------------------
@@ -220,7 +187,7 @@ def test_a_parent_payment_applied_to_a_site_invoice(store, settings, tmp_path):
              applies_to="S-1=100.00"),
     ]  # fmt: skip
     assert run_import(store, settings, _write(tmp_path / "p.csv", rows)).rejected == []
-    assert disagreements(store) == []
+    assert statement_disagreements(store) == []
     with store.read() as conn:
         parent = conn.execute(select(A.c.id).where(A.c.external_key == "P1")).scalar()
         data = statement_json(build_statement(conn, parent, EARLY, today()))
@@ -318,7 +285,7 @@ def test_random_ledgers_close_at_the_net_balance(
     folder = tmp_path_factory.mktemp("ledger")
     result = run_import(store, settings, _write(folder / "a.csv", rows))
     assert result.status == "applied", result
-    assert disagreements(store) == []
+    assert statement_disagreements(store) == []
 
     # The office marks some invoices paid (in full or in part).
     with store.read() as conn:
@@ -332,7 +299,7 @@ def test_random_ledgers_close_at_the_net_balance(
                     conn, invoice_id, paid_on=date(2025, 10, 1), actor="test",
                     amount_minor=data.draw(st.integers(1, total)),
                 )  # fmt: skip
-    assert disagreements(store) == []
+    assert statement_disagreements(store) == []
 
     # A later export reports more paid on some invoices (and nothing else new).
     later = []
@@ -349,4 +316,4 @@ def test_random_ledgers_close_at_the_net_balance(
     if later:
         result = run_import(store, settings, _write(folder / "b.csv", later))
         assert result.status == "applied", result
-        assert disagreements(store) == []
+        assert statement_disagreements(store) == []
