@@ -181,10 +181,20 @@ def _account_figures(
         row[0]: row[1]
         for row in conn.execute(scoped_accounts(select(A.c.id, A.c.source)))
     }
+
     # A source whose exports carry payment records (IIF, API feeds) recorded no cash
     # for an account that has none: that account received nothing, not an unknown sum.
-    paying_sources = {row[0] for row in conn.execute(select(P.c.source).distinct())}
-    crediting_sources = {row[0] for row in conn.execute(select(C.c.source).distinct())}
+    # (One indexed probe per source: a DISTINCT over every payment would scan them all.)
+    def carrying(table: Any) -> set[str]:
+        return {
+            name
+            for name in set(sources.values())
+            if conn.execute(
+                select(table.c.id).where(table.c.source == name).limit(1)
+            ).first()
+        }
+
+    paying_sources, crediting_sources = carrying(P), carrying(C)
     return [
         (
             account_id,

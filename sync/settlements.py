@@ -31,9 +31,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, select
 
 from schemas.tables import Allocation, CreditNote, Invoice, PaidMark, Payment
 from sync.apply import ACTIVE_MARK_STATES, LIVE_ALLOCATION, live_allocations
@@ -52,6 +53,16 @@ FROM_C = CreditNote.__table__.alias("from_credit_note")  # type: ignore[attr-def
 UNDATED_KINDS = ("reported_payment", "reported_credit", "reported_settlement")
 # What the Payments page lists beside payment records (cash, never credit).
 CASH_KINDS = ("reported_payment", "reported_settlement", "paid_mark")
+NONE = {
+    "cash": 0,
+    "credit": 0,
+}  # what was allocated to an invoice nothing was applied to
+
+
+@lru_cache(maxsize=4096)
+def day_text(day: date) -> str:
+    """A day as statements write it in words: 15 Jun 2025."""
+    return f"{day:%d %b %Y}"
 
 
 @dataclass(frozen=True)
@@ -139,7 +150,7 @@ def settle(
     def balanced(ledger: tuple[int, str] | None) -> bool:
         return ledger is not None and bases.get(ledger) == "balances"
 
-    allocated: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    allocated: dict[int, dict[str, int]] = {}
     given: dict[tuple[str, int], int] = defaultdict(int)
     for a in _allocations(conn, ids):
         source = _source_of(a)
@@ -148,7 +159,8 @@ def settle(
         when = a.applied_on or a.from_date or a.to_date
         if a.invoice_id in invoices:
             out.parts[a.invoice_id].append(Part(a.applied_on, a.amount))
-            allocated[a.invoice_id][a.kind] += a.amount
+            sums = allocated.setdefault(a.invoice_id, {"cash": 0, "credit": 0})
+            sums[a.kind] += a.amount
             if balanced(target) and source_ledger != target:
                 out.lines[target].append(_arriving(a, source, names, when))  # type: ignore[index]
         if source in sources:
@@ -173,14 +185,14 @@ def settle(
             )  # fmt: skip
             out.parts[inv.id].append(Part(day, excess))
         if balanced(ledger):
-            found = _reported_with_balances(inv, allocated[inv.id], out)
+            found = _reported_with_balances(inv, allocated.get(inv.id, NONE), out)
             if found:
                 credit[ledger].append((inv, *found))
         else:
             basis = bases.get(ledger, "unknown")
             if basis == "unknown" and ledger in has_payments:
                 basis = "payments"  # as before: cash comes from the payment records
-            _reported_without_balances(inv, basis, allocated[inv.id], out)
+            _reported_without_balances(inv, basis, allocated.get(inv.id, NONE), out)
 
     used: dict[tuple[int, str], list[tuple[Any, int, date]]] = defaultdict(list)
     for c in records.credits:
@@ -229,30 +241,32 @@ def _allocations(conn: Connection, ids: list[int]) -> list[Any]:
             FROM_C, (AL.c.kind == "credit") & (FROM_C.c.id == AL.c.credit_note_id)
         )
     )
-    return conn.execute(
-        select(
-            AL.c.kind, AL.c.amount_minor.label("amount"), AL.c.applied_on,
-            AL.c.invoice_id, AL.c.payment_id, AL.c.credit_note_id, AL.c.invoice_ref,
-            AL.c.credit_note_ref, TO.c.number.label("to_number"),
-            TO.c.account_id.label("to_account"), TO.c.currency.label("to_currency"),
-            TO.c.lifecycle.label("to_lifecycle"), TO.c.issue_date.label("to_date"),
-            func.coalesce(FROM_P.c.account_id, FROM_C.c.account_id).label("from_account"),
-            func.coalesce(FROM_P.c.currency, FROM_C.c.currency).label("from_currency"),
-            func.coalesce(FROM_P.c.received_on, FROM_C.c.issue_date).label("from_date"),
-            func.coalesce(FROM_P.c.reference, FROM_P.c.external_id, FROM_C.c.number)
-            .label("from_reference"),
+    columns = select(
+        AL.c.id, AL.c.kind, AL.c.amount_minor.label("amount"), AL.c.applied_on,
+        AL.c.invoice_id, AL.c.payment_id, AL.c.credit_note_id, AL.c.invoice_ref,
+        AL.c.credit_note_ref, TO.c.number.label("to_number"),
+        TO.c.account_id.label("to_account"), TO.c.currency.label("to_currency"),
+        TO.c.lifecycle.label("to_lifecycle"), TO.c.issue_date.label("to_date"),
+        func.coalesce(FROM_P.c.account_id, FROM_C.c.account_id).label("from_account"),
+        func.coalesce(FROM_P.c.currency, FROM_C.c.currency).label("from_currency"),
+        func.coalesce(FROM_P.c.received_on, FROM_C.c.issue_date).label("from_date"),
+        func.coalesce(FROM_P.c.reference, FROM_P.c.external_id, FROM_C.c.number)
+        .label("from_reference"),
+    ).select_from(joined)  # fmt: skip
+    # One indexed lookup per end (an OR across the joins would scan every allocation).
+    found: dict[int, Any] = {}
+    for column, table, state in (
+        (AL.c.invoice_id, I, "issued"),
+        (AL.c.payment_id, P, "active"),
+        (AL.c.credit_note_id, C, "issued"),
+    ):
+        ends = select(table.c.id).where(
+            table.c.account_id.in_(ids), table.c.lifecycle == state
         )
-        .select_from(joined)
-        .where(
-            LIVE_ALLOCATION,
-            or_(
-                TO.c.account_id.in_(ids) & (TO.c.lifecycle == "issued"),
-                FROM_P.c.account_id.in_(ids) & (FROM_P.c.lifecycle == "active"),
-                FROM_C.c.account_id.in_(ids) & (FROM_C.c.lifecycle == "issued"),
-            ),
-        )
-        .order_by(AL.c.applied_on, AL.c.id)
-    ).all()  # fmt: skip
+        for row in conn.execute(columns.where(LIVE_ALLOCATION, column.in_(ends))):
+            if column is not AL.c.payment_id or row.kind == "cash":
+                found[row.id] = row
+    return sorted(found.values(), key=lambda r: (r.applied_on or date.min, r.id))
 
 
 def _mark_days(conn: Connection, ids: list[int]) -> dict[int, date]:
@@ -398,7 +412,7 @@ def _undated(inv: Any, kind: str, amount: int, day: date) -> Line:
     return Line(
         day, kind, inv.number,
         f"Invoice {inv.number}: {what} (date not in the export), first reported "
-        f"{day:%d %b %Y}",
+        f"{day_text(day)}",
         -amount, date_known=False, invoice_id=inv.id,
     )  # fmt: skip
 
@@ -433,5 +447,5 @@ def _match_credit(
             out.lines[ledger].append(
                 Line(day, "credit_used", c.number,
                      f"Credit note {c.number}: refunded or otherwise used (date not in the "
-                     f"export), first reported {day:%d %b %Y}", rest, date_known=False)
+                     f"export), first reported {day_text(day)}", rest, date_known=False)
             )  # fmt: skip

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, select
 from schemas.money import to_text
 from schemas.tables import Account
 from sync.ledger import with_sites
-from sync.settlements import Line, Part, read_records, settle
+from sync.settlements import Line, Part, day_text, read_records, settle
 
 A = Account.__table__  # type: ignore[attr-defined]
 
@@ -69,7 +69,7 @@ class UndatedItem:
 
     @property
     def note(self) -> str:
-        return f"paid (date not in the export), first reported {self.first_reported:%d %b %Y}"
+        return f"paid (date not in the export), first reported {day_text(self.first_reported)}"
 
 
 @dataclass
