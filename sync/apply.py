@@ -47,7 +47,7 @@ from sync.bulk import (
     select_in,
     update_rows,
 )
-from sync.first_reports import note_first_reports
+from sync.first_reports import FIRST_REPORT_COLUMNS, first_report, note_first_reports
 from sync.reconcile import Plan, Stored
 from sync.review import Diff, old_figures
 from sync.validate import Prepared
@@ -172,7 +172,7 @@ class BatchWriter:
         self.statistics = PlannerStatistics(conn)
         self.refresh_invoices: set[int] = set()
         self.refresh_credit_notes: set[int] = set()
-        self.written: dict[str, set[int]] = {"invoice": set(), "credit_note": set()}
+        self.updated: dict[str, set[int]] = {"invoice": set(), "credit_note": set()}
         self.allocation_owners: dict[str, set[int]] = {
             "payment": set(),
             "credit_note": set(),
@@ -362,13 +362,14 @@ class BatchWriter:
             values = record.values
             insert.append(
                 (row_id, *(values[c] for c in columns), self.account_ids[record.account.key],
-                 self.batch_id, self.batch_id)
+                 self.batch_id, self.batch_id, *first_report(kind, values))
             )  # fmt: skip
         self._insert(
             kind,
-            ("id", *columns, "account_id", "first_batch_id", "last_batch_id"),
+            ("id", *columns, "account_id", "first_batch_id", "last_batch_id",
+             *FIRST_REPORT_COLUMNS.get(kind, ())),
             insert,
-        )
+        )  # fmt: skip
         update = [
             (*(record.values[c] for c in columns), self.account_ids[record.account.key],
              self.batch_id, None, row_id)
@@ -382,8 +383,8 @@ class BatchWriter:
         )
         written = list(zip(ids, plan.inserts, strict=True)) + plan.updates
         updated_ids = [row_id for row_id, _ in plan.updates]
-        if kind in self.written:
-            self.written[kind].update(row_id for row_id, _ in written)
+        if kind in self.updated:  # inserts carry their first report already
+            self.updated[kind].update(updated_ids)
         if kind in LINE_TABLES:
             self._replace_lines(kind, written, updated_ids)
             self._documents_follow(kind, updated_ids)
@@ -546,8 +547,8 @@ class BatchWriter:
         refresh_derived(self.conn, self.refresh_invoices, self.refresh_credit_notes)
         note_first_reports(
             self.conn,
-            self.written["invoice"] | self.refresh_invoices,
-            self.written["credit_note"] | self.refresh_credit_notes,
+            self.updated["invoice"] | self.refresh_invoices,
+            self.updated["credit_note"] | self.refresh_credit_notes,
             batch_id=self.batch_id,
             as_of=as_of,
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Date, and_, bindparam, case, func, or_, update
 
@@ -26,6 +27,22 @@ from sync.bulk import IN_CHUNK, chunked
 
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
 C = CreditNote.__table__  # type: ignore[attr-defined]
+FIRST_REPORT_COLUMNS = {
+    "invoice": ("reported_settled_minor", "settled_first_reported_on"),
+    "credit_note": ("reported_used_minor", "used_first_reported_on"),
+}
+
+
+def first_report(kind: str, values: dict[str, Any]) -> tuple[Any, ...]:
+    """The first-report columns of a record written for the first time (*values* as
+    validated: no paid mark can concern a record the store did not have)."""
+    if kind not in FIRST_REPORT_COLUMNS:
+        return ()
+    left = values["balance_minor" if kind == "invoice" else "remaining_minor"]
+    if values["lifecycle"] != "issued" or left is None:
+        return (None, None)
+    moment = values["source_updated_at"]
+    return (values["total_minor"] - left, moment.date() if moment else None)
 
 
 def note_first_reports(
@@ -38,7 +55,8 @@ def note_first_reports(
 ) -> None:
     """Record, for the given records, the day their reported settlement first grew.
 
-    Runs after the batch's derived figures are final (``refresh_derived``).
+    Runs after the batch's derived figures are final (``refresh_derived``), over the
+    records the batch updated or re-derived (inserts carry ``first_report``'s values).
     """
     day = (as_of or utcnow()).date()
     for table, ids, reported, first, amount, known in (
