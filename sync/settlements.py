@@ -49,14 +49,10 @@ TO = Invoice.__table__.alias("to_invoice")  # type: ignore[attr-defined]
 FROM_P = Payment.__table__.alias("from_payment")  # type: ignore[attr-defined]
 FROM_C = CreditNote.__table__.alias("from_credit_note")  # type: ignore[attr-defined]
 
-# Movements an export reports without saying when: dated on their first report.
-UNDATED_KINDS = ("reported_payment", "reported_credit", "reported_settlement")
 # What the Payments page lists beside payment records (cash, never credit).
 CASH_KINDS = ("reported_payment", "reported_settlement", "paid_mark")
-NONE = {
-    "cash": 0,
-    "credit": 0,
-}  # what was allocated to an invoice nothing was applied to
+# What was allocated to an invoice nothing was applied to.
+NONE = {"cash": 0, "credit": 0}
 
 
 @lru_cache(maxsize=4096)
@@ -312,12 +308,12 @@ def _leaving(
     """Money of this account's payment or credit note applied outside its invoices."""
     what = "Payment" if a.kind == "cash" else "Credit note"
     reference = a.from_reference
-    if a.invoice_id is None:
+    if a.invoice_id is None:  # the reference is the payer's own export's
         where = f"invoice {a.invoice_ref} (not in the exports)"
-    elif target is None:
-        where = f"invoice {a.to_number} ({a.to_lifecycle})"
     elif a.to_account not in names:
         where = "an invoice of another account"
+    elif target is None:
+        where = f"invoice {a.to_number} ({a.to_lifecycle})"
     elif a.to_account == a.from_account:
         where = f"invoice {a.to_number} ({a.to_currency})"
     else:
