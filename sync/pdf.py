@@ -295,6 +295,7 @@ def statement_pdf(
         ]
         summary = _grid(rows, [60 * mm, 35 * mm], st, numeric_from=1, bold_rows=[4])
         head = ["Not yet due", "1–30 days", "31–60 days", "61–90 days", "Over 90 days"]
+        # Equal columns that fit the page, headings wrapped at word breaks.
         figures = [format_money(t["aging"][b], currency) for b in BUCKETS]
         if t["undated"]:
             head.append("Paid, date not in export")
@@ -304,13 +305,15 @@ def statement_pdf(
             format_money(t["unmatched"], currency),
             format_money(t["closing"], currency),
         ]
-        aging = [head, figures]
+        width = doc.width / len(head)
+        heads = ["\n".join(simpleSplit(h, st.bold, 8.5, width - 12)) for h in head]
+        aging = [heads, figures]
         story.append(
             KeepTogether(
                 [
                     summary,
                     Spacer(1, 3 * mm),
-                    _grid(aging, [None] * len(head), st, numeric_from=0, bold_rows=[]),
+                    _grid(aging, [width] * len(head), st, numeric_from=0, bold_rows=[]),
                 ]
             )
         )

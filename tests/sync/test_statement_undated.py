@@ -152,3 +152,35 @@ def test_a_dated_version_reports_on_its_own_day(store, settings, tmp_path):
         ("invoice", "2025-03-03"),
         ("reported_settlement", "2025-04-20"),
     ]
+
+
+def test_a_store_from_before_the_migration_keeps_its_settlement_dates(
+    store, settings, tmp_path
+):
+    from alembic import command
+
+    from sync.migrate import alembic_config, upgrade
+
+    rows = [
+        invoice_row("M1", "List Co", "100.00", balance_due="40.00",
+                    updated_at="2025-05-05T10:00:00Z"),
+        invoice_row("M2", "List Co", "50.00", status="void"),
+    ]  # fmt: skip
+    run_import(store, settings, export(tmp_path, "m.csv", rows, date(2025, 6, 15)))
+    config = alembic_config(store)
+    try:
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0005_invoice_count_index")
+    finally:
+        upgrade(store)
+    with store.read() as conn:
+        found = conn.execute(
+            select(
+                I.c.number, I.c.reported_settled_minor, I.c.settled_first_reported_on
+            ).order_by(I.c.number)
+        ).all()
+    assert [tuple(r) for r in found] == [
+        ("M1", 6000, date(2025, 5, 5)),
+        ("M2", None, None),
+    ]
