@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from schemas.tables import Account, Invoice
 from sync.errors import UsageError
-from sync.ledger import balances
+from sync.ledger import balances, resolve_account
 from sync.marks import mark_paid
 from sync.statement import build_statement, statement_json
 from tests.conftest import SAMPLES
@@ -152,14 +152,31 @@ def test_a_credit_note_refunded_in_part(store, settings, tmp_path):
              "Allocations": [{"Amount": 32.50, "Date": "2025-06-12T00:00:00",
                               "Invoice": {"InvoiceID": "a0000000-0000-4000-8000-000000000001",
                                           "InvoiceNumber": "INV-9"}}]},
+            # The issue's own figures: balances -32.50, the statement said -34.50.
+            {"Type": "ACCRECCREDIT", "CreditNoteID": "b0000000-0000-4000-8000-000000000002",
+             "CreditNoteNumber": "CN-10", "Status": "AUTHORISED",
+             "Contact": {"ContactID": "c0ffee00-0000-4000-8000-000000000002",
+                         "Name": "Heron Hotel"},
+             "DateString": "2025-06-10T00:00:00", "LineAmountTypes": "Exclusive",
+             "LineItems": [], "SubTotal": 34.50, "TotalTax": 0.0, "Total": 34.50,
+             "RemainingCredit": 32.50, "CurrencyCode": "USD",
+             "UpdatedDateUTC": "2025-06-26T09:00:00", "Allocations": []},
         ],
     }  # fmt: skip
     path = tmp_path / "xero.json"
     path.write_text(json.dumps(export), encoding="utf-8")
     assert run_import(store, settings, path).rejected == []
+    assert statement_disagreements(store) == []
     with store.read() as conn:
-        [b] = balances(conn)
-        data = statement_json(build_statement(conn, 1, EARLY, today()))
+        gull, heron = (
+            resolve_account(conn, n).id for n in ("Gull Cafe", "Heron Hotel")
+        )
+        b, other_balance = balances(conn, [gull]), balances(conn, [heron])
+        data = statement_json(build_statement(conn, gull, EARLY, today()))
+        other = statement_json(build_statement(conn, heron, EARLY, today()))
+    assert other_balance[0]["net_balance"] == "-32.50"
+    assert other["totals"]["USD"]["closing_balance"] == "-32.50"
+    [b] = b
     assert (b["balance_due"], b["remaining_credit"], b["net_balance"]) == (
         "67.50",
         "0.00",
@@ -317,3 +334,40 @@ def test_random_ledgers_close_at_the_net_balance(
         result = run_import(store, settings, _write(folder / "b.csv", later))
         assert result.status == "applied", result
         assert statement_disagreements(store) == []
+
+
+def test_credit_from_a_credit_note_not_in_the_exports(store, settings, tmp_path):
+    """QuickBooks: a payment applies 70.00 cash and a credit memo not in the files."""
+    customer = {"value": "81", "name": "Tern Bakery"}
+    export = {
+        "QueryResponse": {
+            "Invoice": [
+                {"Id": "711", "SyncToken": "1", "DocNumber": "1711",
+                 "TxnDate": "2025-05-02", "CurrencyRef": {"value": "USD"},
+                 "CustomerRef": customer, "Line": [], "TotalAmt": 100.00, "Balance": 0},
+            ],
+            "Payment": [
+                {"Id": "811", "SyncToken": "0", "TxnDate": "2025-05-20",
+                 "CurrencyRef": {"value": "USD"}, "CustomerRef": customer,
+                 "PaymentRefNum": "88", "TotalAmt": 70.00, "UnappliedAmt": 0,
+                 "Line": [
+                     {"Amount": 100.00, "LinkedTxn": [{"TxnId": "711", "TxnType": "Invoice"}]},
+                     {"Amount": 30.00, "LinkedTxn": [{"TxnId": "911", "TxnType": "CreditMemo"}]},
+                 ]},
+            ],
+            "startPosition": 1,
+        },
+    }  # fmt: skip
+    path = tmp_path / "qbo.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    assert run_import(store, settings, path).rejected == []
+    assert statement_disagreements(store) == []
+    with store.read() as conn:
+        data = statement_json(build_statement(conn, 1, EARLY, today()))
+    lines = data["sections"][0]["currencies"][0]["lines"]
+    assert [(x["type"], x["amount"]) for x in lines] == [
+        ("invoice", "100.00"),
+        ("payment", "-70.00"),
+        ("credit_applied", "-30.00"),
+    ]
+    assert "(the credit note is not in the exports)" in lines[2]["description"]
