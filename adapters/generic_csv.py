@@ -19,11 +19,13 @@ from adapters.cells import FileDates, parse_amount, parse_timestamp
 from adapters.columns import map_columns, nfc_key, normalise_header
 from adapters.csv_rows import Row, read_rows
 from adapters.errors import CellError, FileRejected
+from adapters.keys import is_placeholder_id, real_id
 from schemas.money import is_currency_code
 from schemas.records import (
     AccountRecord,
     AllocationRecord,
     DocumentRecord,
+    ExportInfo,
     Item,
     LineRecord,
     Note,
@@ -162,6 +164,8 @@ class GenericCsv:
             if header_row is None:
                 raise FileRejected("the file is empty; expected a header row")
             columns = self._columns(header_row, options)
+            names = {c: header_row.cells[i].strip() for c, i in columns.items()}
+            yield ExportInfo(columns={**names, "payment.reference": names["number"]})
             dates = self._date_order(export, columns, header_row, options)
             reader = _Reader(columns, header_row, dates, options)
             yield from reader.records(rows)
@@ -384,12 +388,14 @@ class _Reader:
             raise CellError(self._cell(row, column), what, column)
 
     def _account(self, row: Row) -> AccountRecord:
-        customer_id = nfc_key(self._cell(row, "customer_id"))
+        customer_id = real_id(self._cell(row, "customer_id"))
         name = nfc_key(self._cell(row, "customer_name"))
         if not customer_id and not name:
-            raise CellError("", "a customer name or id on every row", "customer_name")
+            given = self._cell(row, "customer_id").strip()  # a placeholder, or nothing
+            column = "customer_id" if given else "customer_name"
+            raise CellError(given, "a customer name or a real id on every row", column)
         email = self._cell(row, "customer_email").strip() or None
-        parent_key = nfc_key(self._cell(row, "parent_id")) or None
+        parent_key = real_id(self._cell(row, "parent_id")) or None
         parent_name = nfc_key(self._cell(row, "parent_name")) or None
         if parent_key is None and parent_name:
             parent_key = parent_name
@@ -410,6 +416,10 @@ class _Reader:
             parent_key=parent_key,
             parent_name=parent_name or parent_key,
         )
+
+    def _id(self, row: Row) -> str:
+        text = self._cell(row, "id")
+        return "" if is_placeholder_id(text) else text.strip()
 
     def _currency(self, row: Row) -> str:
         text = self._cell(row, "currency").strip().upper()
@@ -496,7 +506,7 @@ class _Reader:
                 "a positive invoice total (a credit belongs in a credit_note row)",
                 "total",
             )
-        external_id = self._cell(row, "id").strip() or number
+        external_id = self._id(row) or number
         record = DocumentRecord(
             kind=kind,  # type: ignore[arg-type]
             external_id=external_id,
@@ -574,7 +584,7 @@ class _Reader:
                 self._cell(row, "status"), f"a status: {expected}", "status"
             )
         account = self._account(row)
-        external_id = self._cell(row, "id").strip() or f"{account.key}/{number}"
+        external_id = self._id(row) or f"{account.key}/{number}"
         return PaymentRecord(
             external_id=external_id,
             account=account,

@@ -25,6 +25,7 @@ from adapters.cells import parse_date, parse_timestamp
 from adapters.columns import nfc_key, normalise_header
 from adapters.errors import CellError, FileRejected
 from adapters.json_stream import iter_items
+from adapters.keys import real_id
 from adapters.quickbooks_names import quickbooks_account
 from schemas.records import (
     AccountRecord,
@@ -374,12 +375,12 @@ class _Reader:
     # -- customers ------------------------------------------------------------------
 
     def _customer(self, f: _Fields) -> AccountRecord:
-        ident = f.text("Id")
-        if ident is None:
-            raise CellError("", "the customer's Id", "Id")
+        ident = real_id(f.text("Id"))  # "0" or "null" is no Id
+        if not ident:
+            raise CellError(f.text("Id") or "", "the customer's Id", "Id")
         full_name = f.text("FullyQualifiedName") or f.text("DisplayName") or ident
         named = quickbooks_account(full_name)
-        parent_key = f.text("ParentRef.value")
+        parent_key = real_id(f.text("ParentRef.value")) or None
         parent_name = named.parent_name
         if parent_key is None and named.parent_key:
             parent_key = self.ids_by_name.get(named.parent_key)
@@ -401,11 +402,11 @@ class _Reader:
 
     def _account(self, f: _Fields) -> AccountRecord:
         """Return the account a transaction's CustomerRef names, keyed on its Id."""
-        ident = f.text("CustomerRef.value")
-        if ident is None:
+        ident = real_id(f.text("CustomerRef.value"))  # "0" or "null" is no Id
+        if not ident:
             raise CellError(
                 _show(f.raw("CustomerRef")),
-                "a CustomerRef with the customer's Id",
+                "a CustomerRef with the customer's Id (not a placeholder)",
                 "CustomerRef.value",
             )
         known = self.accounts.get(ident)

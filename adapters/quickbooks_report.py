@@ -37,6 +37,7 @@ from adapters.cells import AMOUNT_EXPECTED, DATE_EXPECTED, FileDates, parse_amou
 from adapters.columns import map_columns, nfc_key, normalise_header
 from adapters.csv_rows import read_rows
 from adapters.errors import CellError, FileRejected
+from adapters.keys import document_key
 from adapters.quickbooks_names import quickbooks_account, quickbooks_ancestors
 from schemas.records import (
     AccountRecord,
@@ -99,6 +100,15 @@ NON_POSTING = frozenset(
     ("estimate", "delayedcharge", "delayedcredit", "purchaseorder", "salesorder")
 )
 REFUNDS = frozenset(("refund", "refundreceipt"))
+# Reports carry no ids: a document is its type, number and customer (adapters.keys).
+DOCUMENT_TYPES = {
+    INVOICE: "Invoice", CREDIT_MEMO: "Credit Memo", SALES_RECEIPT: "Sales Receipt"
+}  # fmt: skip
+# The report's columns -> billfold's fields (schemas.limits), to name them in rejections.
+FIELDS = (
+    ("number", "number"), ("number", "payment.reference"), ("memo", "memo"),
+    ("customer", "customer_name"), ("customer", "customer_id"),
+)  # fmt: skip
 MONEY_COLUMNS = ("amount", "open_balance", "running_balance")
 CHECKED_COLUMNS = ("amount", "open_balance")  # running balances are not sums
 
@@ -617,12 +627,21 @@ def _survey_money(survey: _Survey, cell: Cell, line: int) -> None:
 
 def _export_info(footer: str | None, layout: _Layout) -> Iterator[Item]:
     description = " · ".join(layout.preamble) or layout.title
+    names = {
+        f: layout.header[layout.columns[c]].strip()
+        for c, f in FIELDS
+        if c in layout.columns
+    }
     match = _FOOTER.match(footer or "")
     if not match:
-        yield ExportInfo(description=description)
+        yield ExportInfo(description=description, columns=names)
         return
     as_of = _footer_time(match.group(2))
-    yield ExportInfo(as_of=as_of, description=f"{description} ({match.group(1)} basis)")
+    yield ExportInfo(
+        as_of=as_of,
+        description=f"{description} ({match.group(1)} basis)",
+        columns=names,
+    )
     if as_of is None and match.group(2).strip():
         yield Note(
             f"the footer's time {match.group(2).strip()!r} has no time zone or is not "
@@ -941,7 +960,8 @@ class _Reader:
         void = amount == 0 and memo is not None and bool(_VOID_MEMO.match(memo))
         record = DocumentRecord(
             kind="credit_note" if kind == CREDIT_MEMO else "invoice",
-            external_id=number,
+            external_id=document_key(DOCUMENT_TYPES[kind], number, account.key),
+            former_id=f"Sales Receipt {number}" if kind == SALES_RECEIPT else number,
             number=number,
             account=account,
             issue_date=issued,
@@ -960,13 +980,13 @@ class _Reader:
         # is settled by cash, and a payment with nothing left over. No allocation links
         # them: a source that carries allocations is taken to carry all of them, which
         # would make every other invoice of the report look unpaid.
-        record.external_id = f"Sales Receipt {number}"
         record.amount_paid, record.amount_credited = abs(amount), Decimal(0)
         record.balance, record.paid_flag = Decimal(0), True
         if void or amount == 0:
             return [record]
+        paid = f"Sales Receipt {number}"  # the payment's id names the customer already
         payment = self._payment(
-            row, account, currency, issued, record.external_id, amount, memo, None
+            row, account, currency, issued, paid, amount, memo, None
         )
         payment.reference = number
         payment.unapplied = Decimal(0)

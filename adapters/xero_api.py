@@ -28,6 +28,7 @@ from adapters.base import ExportFile, Head, ParseOptions
 from adapters.columns import nfc_key
 from adapters.errors import CellError, FileRejected
 from adapters.json_stream import iter_items, top_level_keys, utf8_binary
+from adapters.keys import real_id
 from adapters.text import HEAD_SIZE
 from schemas.money import is_currency_code
 from schemas.records import (
@@ -397,7 +398,13 @@ class _Reader:
         contact = _object(
             contact, path or "Contact", "a Contact object with a ContactID"
         )
-        key = _required_text(contact, "ContactID", "a ContactID", prefix)
+        key = real_id(_required_text(contact, "ContactID", "a ContactID", prefix))
+        if not key:  # the all-zero GUID or "null" is no id
+            raise CellError(
+                _text(contact, "ContactID") or "",
+                "a real ContactID",
+                prefix + "ContactID",
+            )
         name = nfc_key(_text(contact, "Name", prefix) or "")
         email = _text(contact, "EmailAddress", prefix)
         known = self.contacts.get(key)
@@ -616,9 +623,13 @@ class _Reader:
         known = self.invoices.get(invoice_id)
         contact = invoice.get("Contact")
         account = None
-        if contact is not None and _object(
-            contact, "Invoice.Contact", "a Contact object"
-        ).get("ContactID"):
+        if contact is not None and real_id(
+            _text(
+                _object(contact, "Invoice.Contact", "a Contact object"),
+                "ContactID",
+                "Invoice.Contact.",
+            )
+        ):
             account = self._account(contact, "Invoice.Contact")
         elif known is not None:
             account = self.contacts.get(known[0]) or AccountRecord(known[0], known[0])

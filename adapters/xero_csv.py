@@ -34,6 +34,7 @@ from schemas.money import exponent, is_currency_code
 from schemas.records import (
     AccountRecord,
     DocumentRecord,
+    ExportInfo,
     Item,
     LineRecord,
     Note,
@@ -66,6 +67,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "sent": (),
     "status": (),
 }
+# Xero's columns -> billfold's fields (schemas.limits), to name them in rejections.
+FIELDS = (
+    ("contact", "customer_name"), ("contact", "customer_id"), ("email", "customer_email"),
+    ("number", "number"), ("reference", "reference"), ("item", "line_item"),
+    ("description", "line_description"), ("quantity", "line_quantity"),
+    ("unit_amount", "line_unit_price"),
+)  # fmt: skip
 # How the required columns are called in a message (Xero's own header names).
 XERO_NAMES = {
     "contact": "ContactName",
@@ -163,6 +171,8 @@ class XeroCsv:
                 )
             layout = _layout(header, options)
             dates = _date_order(export, layout, header, options)
+            named = {f: layout.names[c] for c, f in FIELDS if c in layout.names}
+            yield ExportInfo(columns=named)
             yield from _Reader(layout, header, dates, options).records(rows)
 
 

@@ -6,13 +6,14 @@ from datetime import date, datetime
 from pathlib import Path
 
 from flask import Flask, g, render_template, request
-from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import Markup
 
+from portal import csrf
 from portal.context import Portal
 from portal.mailer import Mailer
 from portal.security import install_headers, secret_key, uses_https
-from schemas.money import format_money, to_text
+from schemas.limits import LIMITS, clip
+from schemas.money import format_money, typed_text
 from schemas.status import STATUS_LABELS, is_overdue
 from sync.config import Settings, load_settings
 from sync.errors import StoreError
@@ -46,14 +47,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=uses_https(settings),
         MAX_CONTENT_LENGTH=settings.portal.upload_max_mb * 1024 * 1024 + 64 * 1024,
-        WTF_CSRF_TIME_LIMIT=None,
-        WTF_CSRF_SSL_STRICT=False,
         PREFERRED_URL_SCHEME="https" if uses_https(settings) else "http",
     )
     app.extensions["billfold"] = Portal(
-        settings=settings, store=store, mailer=Mailer(settings)
+        settings=settings, store=store, mailer=Mailer(settings, store)
     )
-    CSRFProtect(app)
+    csrf.install(app)
     install_headers(app, settings)
     _template_helpers(app, settings)
 
@@ -89,13 +88,21 @@ ADMIN_NAV = [
 def _template_helpers(app: Flask, settings: Settings) -> None:
     app.jinja_env.autoescape = True
 
+    locale = settings.business.locale
+
     @app.template_filter("money")
     def money(minor: int | None, currency: str, unknown: str = "not reported") -> str:
-        return format_money(minor, currency, unknown=unknown)
+        return format_money(minor, currency, unknown=unknown, locale=locale)
 
-    @app.template_filter("plain")
-    def plain(minor: int | None, currency: str) -> str:
-        return to_text(minor, currency) or ""
+    @app.template_filter("typed")
+    def typed(minor: int | None, currency: str) -> str:
+        """An amount as a person types it here (a form's value or example)."""
+        return typed_text(minor, currency, locale)
+
+    @app.template_filter("clip")
+    def clip_text(text: str | None, field: str) -> str:
+        """Imported text cut to its field's limit (older imports had none)."""
+        return clip(text, LIMITS[field].maximum)
 
     @app.template_filter("day")
     def day(value: date | datetime | None) -> str:
@@ -154,7 +161,7 @@ def _error_pages(app: Flask) -> None:
             message=message,
         ), 400
 
-    @app.errorhandler(CSRFError)
+    @app.errorhandler(csrf.CSRFError)
     def csrf_failed(_exc: Exception) -> tuple[str, int]:
         return render_template(
             "errors/error.html",

@@ -17,13 +17,14 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask import session as signed_cookie
 from werkzeug.wrappers import Response
 
+from portal import csrf
 from portal.context import client_ip, portal
 from portal.scope import scope_for
 from portal.security import SESSION_COOKIE, clear_session_cookie, set_session_cookie
 from sync import access
 from sync.audit import record
 from sync.errors import UsageError
-from sync.mail import sign_in_message
+from sync.link_requests import LinkRequest, actor_of, may_sign_in
 
 bp = Blueprint("auth", __name__)
 # Where the account switcher may send the browser back to: this site's own paths only.
@@ -131,19 +132,6 @@ CONTACT = _Kind(
 ADMIN = _Kind("admin", "admin.sign_in", "admin.use_link", "admin.dashboard", admin=True)
 
 
-def _find(conn: Any, kind: _Kind, email: str) -> dict | None:
-    row = (
-        access.find_admin(conn, email)
-        if kind.admin
-        else access.find_contact(conn, email)
-    )
-    if row is None:
-        return None
-    if kind.admin:
-        return row if row["revoked_at"] is None else None
-    return row if access.may_sign_in(conn, row) else None
-
-
 def _by_id(conn: Any, kind: _Kind, principal_id: int) -> dict | None:
     table = access.AD if kind.admin else access.C
     row = (
@@ -151,23 +139,14 @@ def _by_id(conn: Any, kind: _Kind, principal_id: int) -> dict | None:
         .mappings()
         .first()
     )
-    if row is None:
-        return None
-    row = dict(row)
-    if kind.admin:
-        return row if row["revoked_at"] is None else None
-    return row if access.may_sign_in(conn, row) else None
-
-
-def _actor(kind: _Kind, person: dict) -> str:
-    """How the audit log names *person*: contacts by id, admins by address."""
-    return f"admin:{person['email']}" if kind.admin else f"contact:{person['id']}"
+    return may_sign_in(conn, kind.name, dict(row) if row else None)
 
 
 def request_link(kind: _Kind) -> str | Response | tuple[str, int]:
-    """Show the request form (GET) or send a link if the address may sign in (POST).
+    """Show the request form (GET) or queue a link request (POST).
 
-    The answer is the same whether or not the address is known.
+    The answer, and the work done before it, is the same whether or not the address
+    is known (sync.link_requests).
     """
     page = {"kind": kind, "form_action": url_for(kind.request_endpoint)}
     if request.method != "POST":  # GET and HEAD (scanners) never act
@@ -181,30 +160,19 @@ def request_link(kind: _Kind) -> str | Response | tuple[str, int]:
     except UsageError:
         error = "Enter an email address, like name@example.com."
         return render_template("auth/sign_in.html", error=error, email=raw, **page), 400
+    # The same work for every address, known or not: count the attempt, then queue
+    # the request; whether a link is due is decided off the request path.
     ip = client_ip()
     with p.store.write(ledger=False) as conn:
         by_email, by_ip = access.count_attempt(conn, email, ip)
-        limited = (
-            by_email > p.settings.portal.rate_limit_per_email
-            or by_ip > p.settings.portal.rate_limit_per_ip
-        )
-        message = None
-        if not limited:
-            person = _find(conn, kind, email)
-            if person is not None:
-                minutes = p.settings.portal.link_minutes
-                token = access.issue_link(
-                    conn, kind.name, person["id"], email, minutes, ip=ip
-                )
-                url = access.link_url(p.settings.base_url, token, admin=kind.admin)
-                message = sign_in_message(p.settings, email, url, admin=kind.admin)
-                record(conn, _actor(kind, person), "sign_in_link_sent", ip=ip)
-    if limited:
+    if (
+        by_email > p.settings.portal.rate_limit_per_email
+        or by_ip > p.settings.portal.rate_limit_per_ip
+    ):
         return render_template(
             "auth/sign_in.html", limited=True, email=email, **page
         ), 429
-    if message is not None:
-        p.mailer.submit(message)
+    p.mailer.request_link(LinkRequest(kind.name, email, ip))
     return render_template("auth/link_sent.html", email=email, **page)
 
 
@@ -241,7 +209,8 @@ def use_link(kind: _Kind, token: str) -> str | Response | tuple[str, int]:
         session_token = access.start_session(
             conn, kind.name, principal_id, hours, ip, agent
         )
-        record(conn, _actor(kind, person), "sign_in", ip=ip)
+        record(conn, actor_of(kind.name, person), "sign_in", ip=ip)
+    csrf.rotate()  # the new session's tokens are bound to its own secret
     response = redirect(url_for(kind.home))
     set_session_cookie(response, session_token, p.settings)
     return response
@@ -269,6 +238,7 @@ def sign_out() -> Response:
             access.end_session(conn, token)
             if g.get("contact"):
                 record(conn, f"contact:{g.contact['id']}", "sign_out", ip=client_ip())
+    csrf.rotate()
     response = redirect(url_for("auth.signed_out"))
     clear_session_cookie(response, p.settings)
     return response

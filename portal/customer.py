@@ -32,8 +32,8 @@ from portal.queries import (
     invoice_page,
     invoices_by_id,
     payments,
-    reported_payments,
     recent_invoices,
+    reported_payments,
     summary,
 )
 from portal.scope import Scope, require_amounts
@@ -44,6 +44,7 @@ from sync.audit import record
 from sync.blobs import BlobMissing, read_blob
 from sync.csv_out import write_csv
 from sync.ledger import credit_note_detail, invoice_detail
+from sync.marks import claim_window
 from sync.pdf import invoice_pdf, statement_pdf
 from sync.statement import build_statement, statement_csv
 
@@ -184,6 +185,13 @@ def invoices_csv() -> Response:
 @contact_required
 def invoice(invoice_id: int) -> str:
     """One invoice: lines, totals, what was applied, documents, pay link."""
+    return _invoice_page(invoice_id)
+
+
+def _invoice_page(
+    invoice_id: int, claim_form: dict[str, str] | None = None, error: str | None = None
+) -> str:
+    """The invoice page; after a refused "I've paid", with the form as typed and why."""
     scope = require_amounts()
     with portal().store.read() as conn:
         found = invoice_in_scope(conn, scope, invoice_id)
@@ -198,18 +206,22 @@ def invoice(invoice_id: int) -> str:
             )
         ).all()
     assert detail is not None
-    _audit(
-        "view_invoice",
-        account_id=found.account_id,
-        record_kind="invoice",
-        record_id=invoice_id,
-    )
+    if claim_form is None:
+        _audit(
+            "view_invoice",
+            account_id=found.account_id,
+            record_kind="invoice",
+            record_id=invoice_id,
+        )
     return render_template(
         "customer/invoice.html",
         d=detail,
         inv=detail["invoice"],
         today=today(),
         claims=claims,
+        paid_window=claim_window(detail["invoice"]["issue_date"]),
+        claim_form=claim_form,
+        claim_error=error,
     )
 
 
@@ -430,13 +442,16 @@ def document(document_id: int) -> Response:
 
 @bp.post("/invoices/<int:invoice_id>/paid")
 @contact_required
-def report_payment(invoice_id: int) -> Response:
-    """A customer tells the office they paid; nothing changes until it is confirmed."""
-    from decimal import Decimal, InvalidOperation
+def report_payment(invoice_id: int) -> Response | tuple[str, int]:
+    """A customer tells the office they paid; nothing changes until it is confirmed.
 
+    The amount is read in the business's locale (schemas.typed_amount) and may not be
+    more than the balance due; a refusal shows the form again, as typed, with why.
+    """
     from flask import flash, redirect, url_for
 
-    from schemas.money import MoneyError, to_minor
+    from schemas.money import format_money
+    from schemas.typed_amount import AmountError, read_minor
     from sync.errors import UsageError
     from sync.marks import claim_payment
 
@@ -450,30 +465,37 @@ def report_payment(invoice_id: int) -> Response:
     inv = detail["invoice"]
     if inv["status"] not in ("unpaid", "partially_paid"):
         abort(404)
-    form = request.form
+    form = {
+        k: request.form.get(k, "")[:500] for k in ("amount", "paid_on", "reference")
+    }
+    locale = p.settings.business.locale
     try:
-        amount = to_minor(
-            Decimal(
-                form.get("amount", "").strip().replace(",", "").lstrip("$€£") or "x"
-            ),
-            inv["currency"],
+        amount = read_minor(form["amount"], inv["currency"], locale)
+        open_minor = (
+            inv["total_minor"] if inv["balance_minor"] is None else inv["balance_minor"]
         )
-        paid_on = date.fromisoformat(form.get("paid_on", ""))
-    except (InvalidOperation, MoneyError, ValueError):
-        flash("Enter the amount you paid (like 120.50) and the date.", "error")
-        return redirect(url_for("customer.invoice", invoice_id=invoice_id))
-    if paid_on > today():
-        flash("The date you paid cannot be in the future.", "error")
-        return redirect(url_for("customer.invoice", invoice_id=invoice_id))
+        if amount > open_minor:
+            shown = format_money(open_minor, inv["currency"], locale=locale)
+            raise AmountError(
+                f"That is more than the balance due, {shown}. Enter the amount you paid "
+                "for this invoice."
+            )
+        paid_on = date.fromisoformat(form["paid_on"].strip())
+    except AmountError as exc:
+        return _invoice_page(invoice_id, form, str(exc)), 422
+    except ValueError:
+        return _invoice_page(invoice_id, form, "Enter the date you paid."), 422
     try:
         with p.store.write(ledger=False) as conn:
             claim_payment(
                 conn, invoice_id, g.contact["id"], amount_minor=amount, paid_on=paid_on,
-                reference=form.get("reference", "").strip()[:120] or None,
-                note=form.get("note", "").strip()[:500] or None, ip=client_ip(),
+                reference=form["reference"].strip()[:120] or None,
+                note=request.form.get("note", "").strip()[:500] or None, ip=client_ip(),
+                locale=locale,
             )  # fmt: skip
     except UsageError as exc:
-        flash(f"That could not be recorded: {exc}.", "error")
-    else:
-        flash("Thank you. We will check the payment and update the invoice.", "ok")
+        return _invoice_page(
+            invoice_id, form, f"That could not be recorded: {exc}."
+        ), 422
+    flash("Thank you. We will check the payment and update the invoice.", "ok")
     return redirect(url_for("customer.invoice", invoice_id=invoice_id))

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
+NAME_CHARACTERS = 150  # of a download's name as the browser is told it
 SAFE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
@@ -23,6 +24,13 @@ def download(
     data: bytes, name: str, content_type: str, *, inline: bool = False
 ) -> Response:
     """A response that downloads *data* as *name* (never sniffed, never run)."""
+    stem, dot, extension = name.rpartition(".")
+    if len(name) > NAME_CHARACTERS:  # a name built from an imported number
+        name = (
+            f"{stem[: NAME_CHARACTERS - 10]}…{dot}{extension[:8]}"
+            if dot
+            else name[:NAME_CHARACTERS]
+        )
     allowed = SAFE_TYPES | {"text/csv", "application/zip"}
     mimetype = content_type if content_type in allowed else "application/octet-stream"
     response = Response(data, mimetype=mimetype)

@@ -1,25 +1,31 @@
 """Send mail off the request path, so a response never waits on (or reveals) SMTP.
 
-A sign-in request for a known address sends mail and one for an unknown address does
-not; doing the send in the background keeps both answers equally fast.
+Sign-in requests go through here whole: the form queues a ``LinkRequest`` for every
+address, known or not, and the worker decides whether a link is due, issues it and
+sends it, or drops the request (sync.link_requests). Both answers do the same work.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
 
 from sync.config import Settings
+from sync.link_requests import LinkRequest, issue_requested_link
 from sync.log import event
 from sync.mail import MailError, Message, send
+from sync.store import Store
 
 
 class Mailer:
     """A small background pool that sends messages and logs failures."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
+        self.store = store
         self._pool = ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="billfold-mail"
         )
@@ -28,10 +34,26 @@ class Mailer:
 
     def submit(self, message: Message) -> None:
         """Queue *message* for sending."""
-        future = self._pool.submit(self._send, message)
+        self._queue(self._send, message)
+
+    def request_link(self, request: LinkRequest) -> None:
+        """Queue a sign-in link request (dropped there if no link is due)."""
+        self._queue(self._issue_and_send, request)
+
+    def _queue(self, job: Callable[[Any], None], item: Any) -> None:
+        future = self._pool.submit(job, item)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._done)
+
+    def _issue_and_send(self, request: LinkRequest) -> None:
+        try:
+            message = issue_requested_link(self.store, self.settings, request)
+        except Exception as exc:  # no caller to raise to: log it, drop the request
+            event("sign_in.failed", logging.ERROR, kind=request.kind, error=repr(exc))
+            return
+        if message is not None:
+            self._send(message)
 
     def _send(self, message: Message) -> None:
         try:

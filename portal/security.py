@@ -1,7 +1,8 @@
 """Secrets, cookies and response headers.
 
 The session cookie holds a random secret whose hash names a row in ``portal_session``;
-Flask's own signed cookie carries only the CSRF token. Every response gets a strict
+Flask's own signed cookie carries only flash messages, an admin's preview and the
+visitor nonce CSRF tokens are bound to before sign-in (``portal.csrf``). Every response gets a strict
 Content-Security-Policy (no inline script or style), no framing, no referrer leaks, and
 HSTS when the portal is served over HTTPS.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 
 from sync.config import Settings
+from sync.permissions import private_dir
 
 SESSION_COOKIE = "billfold_session"
 CSP = (
@@ -36,7 +38,7 @@ def secret_key(settings: Settings) -> str:
         return settings.secret_key
     path = Path(settings.data_dir) / "secret_key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))

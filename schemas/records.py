@@ -97,6 +97,9 @@ class DocumentRecord:
     allocations: list[AllocationRecord] = field(default_factory=list)
     line: int | None = None
     lines_known: bool = True  # False: the export left lines out; keep the stored ones
+    # The id an older billfold gave this document (a report's bare number): a record
+    # stored under it for the same customer is this one (sync.former_ids).
+    former_id: str | None = None
 
     @property
     def label(self) -> str:
@@ -136,6 +139,9 @@ class ExportInfo:
 
     as_of: datetime | None = None
     description: str | None = None
+    # billfold's field names (schemas.limits: "memo", or "payment.reference" for one
+    # kind) -> the export's own column names, for messages about a field.
+    columns: dict[str, str] | None = None
 
 
 @dataclass(slots=True)

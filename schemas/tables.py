@@ -70,6 +70,11 @@ class Account(SQLModel, table=True):
     email: str | None = None
     parent_id: int | None = _ref("account.id")
     portal_enabled: bool = False
+    # JSON lists of the different names its customer id carried: waiting for an admin
+    # to confirm they are one customer (the portal stays closed meanwhile; sync.identity),
+    # and confirmed so.
+    names_to_confirm: str | None = Field(default=None, sa_type=Text)
+    confirmed_names: str | None = Field(default=None, sa_type=Text)
     first_batch_id: int | None = None
     last_batch_id: int | None = None
     created_at: datetime = _when(required=True)
@@ -498,11 +503,13 @@ class FileClaim(SQLModel, table=True):
     """A worker's claim on one version of one file from a source: exactly once.
 
     One row per (source, file key, signature): a folder file's name and SHA-256, or an
-    S3 object's key and ETag. The row is inserted (its own small transaction) before the
-    file is imported, so of several workers exactly one wins it; the others skip the
-    file. ``state`` goes claimed -> imported | duplicate | rejected | failed. A claim
-    whose lease ran out, or whose holder (``host:pid``) is a dead process on this host,
-    may be taken over; a failed one is retried from ``retry_at`` (``NULL``: given up).
+    S3 object's key and ETag (with its LastModified: the export's as-of time, and the
+    order objects are taken in, also after a takeover). The row is inserted (its own
+    small transaction) before the file is imported, so of several workers exactly one
+    wins it; the others skip the file. ``state`` goes claimed -> imported | duplicate |
+    rejected | failed. A claim whose lease ran out, or whose holder (``host:pid``) is a
+    dead process on this host, may be taken over; a failed one is retried from
+    ``retry_at`` (``NULL``: given up).
     """
 
     __tablename__ = "file_claim"
@@ -526,6 +533,7 @@ class FileClaim(SQLModel, table=True):
     claimed_at: datetime = _when(required=True)
     finished_at: datetime | None = _when()
     moved_to: str | None = None  # folder: where the file went (processed/ or failed/)
+    last_modified: datetime | None = _when()  # s3: the object's LastModified (as-of)
 
 
 class JobLock(SQLModel, table=True):

@@ -30,6 +30,7 @@ from schemas.tables import (
 )
 from sync.audit import record
 from sync.errors import UsageError
+from sync.identity import check_may_open
 
 ROLES = ("billing", "documents")
 C = Contact.__table__  # type: ignore[attr-defined]
@@ -282,7 +283,12 @@ def set_portal_enabled(
     actor: str,
     ip: str | None = None,
 ) -> None:
-    """Open (or close) the portal for an account and, through it, all its sites."""
+    """Open (or close) the portal for an account and, through it, all its sites.
+
+    Raises AccountHeld when opening an account whose names await confirmation.
+    """
+    if enabled:
+        check_may_open(conn, account_id)
     conn.execute(update(A).where(A.c.id == account_id).values(portal_enabled=enabled))
     action = "portal_enabled" if enabled else "portal_disabled"
     record(conn, actor, action, account_id=account_id, ip=ip)
@@ -307,7 +313,9 @@ def visible_accounts(conn: Connection, contact_id: int) -> dict[int, str]:
     A grant covers its account and every site under it. Only accounts enabled for the
     portal count; an account is enabled when it or any account above it is (so a pilot
     can enable one parent and all its sites). Where two grants cover an account, the
-    wider role (``billing``) applies.
+    wider role (``billing``) applies. An account held for its names
+    (``sync.identity``) is never visible, and neither its grants nor its switch open
+    anything, itself or its sites.
     """
     grants = {
         r.account_id: r.role
@@ -317,26 +325,28 @@ def visible_accounts(conn: Connection, contact_id: int) -> dict[int, str]:
     }
     if not grants:
         return {}
-    nodes: dict[int, tuple[int | None, bool]] = {}
+    # id -> (parent, enabled, held)
+    nodes: dict[int, tuple[int | None, bool, bool]] = {}
+    columns = (A.c.id, A.c.parent_id, A.c.portal_enabled, A.c.names_to_confirm)
     frontier = list(grants)
     column = A.c.id
     while frontier:  # the granted accounts, then their sites, level by level
-        rows = conn.execute(
-            select(A.c.id, A.c.parent_id, A.c.portal_enabled).where(
-                column.in_(frontier)
-            )
-        ).all()
+        rows = conn.execute(select(*columns).where(column.in_(frontier))).all()
         frontier = [r.id for r in rows if r.id not in nodes]
         for r in rows:
-            nodes.setdefault(r.id, (r.parent_id, r.portal_enabled))
+            nodes.setdefault(
+                r.id, (r.parent_id, r.portal_enabled, r.names_to_confirm is not None)
+            )
         column = A.c.parent_id
-    missing = {p for p, _ in nodes.values() if p is not None and p not in nodes}
+    missing = {p for p, _, _ in nodes.values() if p is not None and p not in nodes}
     while missing:  # the accounts above the grants, for their enabled flags
-        rows = conn.execute(
-            select(A.c.id, A.c.parent_id, A.c.portal_enabled).where(A.c.id.in_(missing))
-        ).all()
+        rows = conn.execute(select(*columns).where(A.c.id.in_(missing))).all()
         for r in rows:
-            nodes[r.id] = (r.parent_id, r.portal_enabled)
+            nodes[r.id] = (
+                r.parent_id,
+                r.portal_enabled,
+                r.names_to_confirm is not None,
+            )
         missing = {
             r.parent_id
             for r in rows
@@ -351,13 +361,16 @@ def visible_accounts(conn: Connection, contact_id: int) -> dict[int, str]:
         covered = False
         while node is not None and node not in seen:
             seen.add(node)
-            parent, flag = nodes.get(node, (None, False))
-            enabled = enabled or flag
-            if node in grants:
-                covered = True
-                role = "billing" if "billing" in (role, grants[node]) else grants[node]
+            parent, flag, held = nodes.get(node, (None, False, False))
+            if not held:
+                enabled = enabled or flag
+                if node in grants:
+                    covered = True
+                    role = (
+                        "billing" if "billing" in (role, grants[node]) else grants[node]
+                    )
             node = parent
-        if covered and enabled and role:
+        if covered and enabled and role and not nodes[account_id][2]:
             visible[account_id] = role
     return visible
 

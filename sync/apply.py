@@ -48,6 +48,7 @@ from sync.bulk import (
     update_rows,
 )
 from sync.first_reports import FIRST_REPORT_COLUMNS, first_report, note_first_reports
+from sync.identity import NameCheck, hold
 from sync.reconcile import Plan, Stored
 from sync.review import Diff, old_figures
 from sync.validate import Prepared
@@ -135,6 +136,15 @@ LIVE_ALLOCATION = and_(
 )
 
 
+# The target's number, when the target belongs to the account the allocation comes from.
+_OWN_NUMBER = (
+    "t.account_id = (CASE allocation.owner_kind"
+    " WHEN 'payment' THEN (SELECT o.account_id FROM payment o WHERE o.id = allocation.owner_id)"
+    " ELSE (SELECT o.account_id FROM credit_note o WHERE o.id = allocation.owner_id) END)"
+    " AND t.number"
+)
+
+
 @dataclass
 class Counts:
     """What a batch did, record by record."""
@@ -168,7 +178,10 @@ class BatchWriter:
         self.account_ids: dict[str, int] = {}
         # (id, key, name, email, parent_id) of every account this import read or wrote.
         self.accounts: dict[str, tuple[Any, ...]] = {}
+        self.created_names: list[str] = []  # names of the accounts this import created
         self.counts = Counts()
+        self.names = NameCheck()  # the names each customer id carried
+        self.held: list[str] = []  # a warning for each account held by this import
         self.statistics = PlannerStatistics(conn)
         self.refresh_invoices: set[int] = set()
         self.refresh_credit_notes: set[int] = set()
@@ -218,6 +231,9 @@ class BatchWriter:
         incoming: dict[str, AccountRecord] = {}
         implicit: dict[str, AccountRecord] = {}
         for record in records:
+            self.names.saw(record.key, record.name)
+            if record.parent_key:
+                self.names.saw(record.parent_key, record.parent_name)
             if record.key not in incoming and self._as_known(record):
                 continue
             if record.parent_key:
@@ -257,6 +273,7 @@ class BatchWriter:
             source=self.source,
         ):
             existing[row[1]] = self.accounts[row[1]] = tuple(row)
+            self.names.saw(row[1], row[2], stored=True)
         for key, row in existing.items():
             self.account_ids[key] = row[0]
         # Insert parents before their sites, level by level (QuickBooks names nest).
@@ -311,6 +328,7 @@ class BatchWriter:
         rows = []
         for account_id, record in zip(ids, records, strict=True):
             self.account_ids[record.key] = account_id
+            self.created_names.append(record.name)
             if self.diff is not None:
                 self.diff.note_customer(record.name)
             parent_id = (
@@ -538,8 +556,9 @@ class BatchWriter:
 
         *judge* is called with the touched invoice ids before figures are refreshed
         (the pipeline passes ``sync.marks.evaluate_marks``); *as_of* is the export's
-        as-of time, the day it reports settlements on. Returns the number of records
-        a snapshot found missing.
+        as-of time, the day it reports settlements on. Accounts whose customer id
+        carried several names are held (``sync.identity``). Returns the number of
+        records a snapshot found missing.
         """
         self._resolve_allocations()
         if judge is not None:
@@ -552,6 +571,7 @@ class BatchWriter:
             batch_id=self.batch_id,
             as_of=as_of,
         )
+        self.held = hold(self.conn, self.names.conflicts(), self.account_ids)
         return self._flag_missing() if self.snapshot else 0
 
     def _resolve_allocations(self) -> None:
@@ -566,12 +586,14 @@ class BatchWriter:
                 self.refresh_credit_notes,
             ),
         ):
-            for match in ("external_id", "number"):
+            # By id; else by a number the source holds once; else (two customers may
+            # share a number) by the number among the allocating customer's records.
+            for match in ("t.external_id", "t.number", _OWN_NUMBER):
                 conn.execute(
                     text(
                         f"UPDATE allocation SET {id_column} = ("
                         f" SELECT max(t.id) FROM {target} t WHERE t.source = allocation.source"
-                        f" AND t.{match} = allocation.{ref}"
+                        f" AND {match} = allocation.{ref}"
                         f" HAVING count(*) = 1)"
                         f" WHERE source = :source AND {id_column} IS NULL AND {ref} IS NOT NULL"
                     ),

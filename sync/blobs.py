@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from sync.config import Settings, StorageSettings
 from sync.errors import SyncError
+from sync.permissions import private_dir
 
 CHUNK = 1 << 20
 HEAD_BYTES = 64
@@ -58,7 +59,7 @@ def _hashed_copy(
     src: IO[bytes], folder: Path
 ) -> Iterator[tuple[Path, str, int, bytes]]:
     """Copy *src* to a temp file in *folder*, hashing it; the temp file is removed after."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     digest = hashlib.sha256()
     size = 0
     head = b""
@@ -104,7 +105,7 @@ def _store(settings: Settings, src: IO[bytes]) -> StoredBlob:
         key = _relative_key(sha)
         final = Path(settings.data_dir) / key
         if not final.exists():
-            final.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(final.parent)
             os.replace(tmp, final)
         return StoredBlob(sha, key, size, head)
 

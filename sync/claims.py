@@ -129,6 +129,7 @@ class Claim:
     retry_at: datetime | None
     moved_to: str | None
     finished_at: datetime | None
+    last_modified: datetime | None = None  # s3: the object's LastModified
 
     def orphaned(self, now: datetime | None = None) -> bool:
         """True when whoever holds (or last finished) this claim is gone."""
@@ -142,7 +143,7 @@ def _claim_select() -> Any:
     return select(
         C.c.id, C.c.source, C.c.file_key, C.c.signature, C.c.state, C.c.claimed_by,
         C.c.lease_until, C.c.attempts, C.c.batch_id, C.c.last_error, C.c.retry_at,
-        C.c.moved_to, C.c.finished_at,
+        C.c.moved_to, C.c.finished_at, C.c.last_modified,
     )  # fmt: skip
 
 
@@ -174,6 +175,7 @@ def claim_file(
     *,
     lease_seconds: int,
     size: int | None = None,
+    last_modified: datetime | None = None,
     reclaim_moved: Callable[[], bool] | None = None,
 ) -> ClaimResult:
     """Claim one version of one file for this worker, in its own committed transaction.
@@ -183,7 +185,9 @@ def claim_file(
     is finished. A finished claim whose file was already moved away is claimed afresh
     when *reclaim_moved* (asked only after the move was seen recorded) says the file is
     there again: the same bytes dropped again under the same name. Asking earlier could
-    mistake the file another worker is just moving for a new one.
+    mistake the file another worker is just moving for a new one. *last_modified* (an
+    S3 object's) is kept on the claim, so a takeover imports it with the same as-of time
+    and in the same order.
     """
     me = worker_id()
     now = utcnow()
@@ -204,6 +208,7 @@ def claim_file(
                     "attempts": 1,
                     "size": size,
                     "claimed_at": now,
+                    "last_modified": last_modified,
                 },
             )
             row = _claim_row(
@@ -249,6 +254,7 @@ def claim_file(
                     batch_id=None,
                     finished_at=None,
                     size=size,
+                    last_modified=last_modified or row.last_modified,
                 )
             ).rowcount
             fresh = _claim_row(conn, id=row.id)

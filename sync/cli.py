@@ -340,7 +340,7 @@ def statement(
                 "a PDF is binary: write it to a file with -o statement.pdf"
             )
     else:
-        data = _statement_text(built).encode()
+        data = _statement_text(built, ctx.settings.business.locale).encode()
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -349,8 +349,12 @@ def statement(
         click.echo(f"wrote {output}", err=True)
 
 
-def _statement_text(built: Any) -> str:
-    from schemas.money import format_money
+def _statement_text(built: Any, locale: str) -> str:
+    from functools import partial
+
+    from schemas.money import format_money as money_in
+
+    format_money = partial(money_in, locale=locale)
 
     out = [
         f"Statement for {built.account} ({built.account_key}), {built.start} to {built.end}"
@@ -515,6 +519,24 @@ def disable(ctx: Context, account: str, source: str | None) -> None:
     _set_enabled(ctx, account, source, False)
 
 
+@main.command("confirm-account")
+@click.argument("account")
+@click.option("--source", default=None, help="Only look for ACCOUNT in this source.")
+@pass_context
+@_guard
+def confirm_account(ctx: Context, account: str, source: str | None) -> None:
+    """Confirm that a held ACCOUNT's names are one customer (then it may be enabled)."""
+    from sync import identity
+    from sync.ledger import resolve_account
+
+    with ctx.store().write(ledger=False) as conn:
+        ref = resolve_account(conn, account, source)
+        names = identity.confirm(conn, ref.id, actor="cli")
+    click.echo(
+        f"confirmed {ref.name} ({ref.key}) as one customer: {identity.shown_names(names)}"
+    )
+
+
 @main.command()
 @click.argument("email")
 @click.option(
@@ -547,7 +569,7 @@ def invite(
     no_email: bool,
 ) -> None:
     """Give EMAIL access to accounts and send a sign-in link."""
-    from sync import access
+    from sync import access, identity
     from sync.ledger import resolve_account
     from sync.mail import send, sign_in_message
 
@@ -559,9 +581,16 @@ def invite(
             link_hours=settings.portal.invite_link_hours,
         )  # fmt: skip
         visible = access.visible_accounts(conn, contact_id)
+        held = {ref.id for ref in refs if identity.held_names(conn, ref.id)}
     url = access.link_url(settings.base_url, token)
     for ref in refs:
-        if ref.id not in visible:
+        if ref.id in held:
+            click.echo(
+                f"warning: {ref.name}'s customer id carried several names; the contact "
+                f"sees nothing of it until `billfold confirm-account {ref.key!r}`",
+                err=True,
+            )
+        elif ref.id not in visible:
             click.echo(
                 f"warning: {ref.name} is not enabled for the portal yet; the contact will "
                 f"see it after `billfold enable {ref.key!r}`",
@@ -644,7 +673,14 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
 @click.argument("invoice", required=False)
 @click.option("--source", default=None, help="Only look for INVOICE in this source.")
 @click.option(
-    "--amount", default=None, help="Total settled (default: the invoice's total)."
+    "--amount",
+    default=None,
+    help="Total settled so far (default: the invoice's total), in [business] locale.",
+)
+@click.option(
+    "--received",
+    default=None,
+    help="A payment received now, added to what is settled (instead of --amount).",
 )
 @click.option(
     "--date",
@@ -666,21 +702,27 @@ def mark_paid_command(
     invoice: str | None,
     source: str | None,
     amount: str | None,
+    received: str | None,
     paid_on: datetime | None,
     method: str | None,
     reference: str | None,
     note: str | None,
     undo: int | None,
 ) -> None:
-    """Record that INVOICE (its number) is paid when no feed says so; or --undo MARK_ID."""
-    from decimal import Decimal, InvalidOperation
+    """Record that INVOICE (its number) is paid when no feed says so; or --undo MARK_ID.
 
+    Amounts are read as people of ``[business] locale`` write them (8,50 is refused in
+    en_US and is 8.50 in de_DE). A mark that would change nothing is refused.
+    """
     from sqlalchemy import select
 
-    from schemas.money import MoneyError, to_minor
+    from schemas.money import format_money
     from schemas.tables import Invoice
+    from schemas.typed_amount import AmountError, read_minor
+    from sync.mark_plans import record_payment
     from sync.marks import mark_paid, undo_mark
 
+    locale = ctx.settings.business.locale
     with ctx.store().write() as conn:
         if undo is not None:
             undo_mark(conn, undo, "cli")
@@ -688,6 +730,8 @@ def mark_paid_command(
             return
         if not invoice:
             raise UsageError("name the invoice number (or use --undo MARK_ID)")
+        if amount is not None and received is not None:
+            raise UsageError("give --amount (total settled) or --received, not both")
         table = Invoice.__table__  # type: ignore[attr-defined]
         stmt = select(table.c.id, table.c.currency, table.c.source).where(
             table.c.number == invoice
@@ -704,18 +748,29 @@ def mark_paid_command(
                     else "; `billfold invoices --account KEY` lists them"
                 )
             )
+        option, typed = (
+            ("--received", received) if received is not None else ("--amount", amount)
+        )
         minor = None
-        if amount is not None:
+        if typed is not None:
             try:
-                minor = to_minor(Decimal(amount), rows[0].currency)
-            except (InvalidOperation, MoneyError) as exc:
-                raise UsageError(
-                    f"--amount {amount!r} is not an amount in {rows[0].currency}"
-                ) from exc
+                minor = read_minor(typed, rows[0].currency, locale)
+            except AmountError as exc:
+                raise UsageError(f"{option}: {exc}") from exc
         when = paid_on.date() if paid_on else datetime.now(UTC).date()
+        if received is not None:
+            mark_id, plan = record_payment(
+                conn, rows[0].id, minor, paid_on=when, actor="cli", method=method,
+                reference=reference, note=note, locale=locale,
+            )  # fmt: skip
+            left = format_money(plan.balance_after, plan.currency, locale=locale)
+            click.echo(
+                f"invoice {invoice}: payment recorded (mark {mark_id}); balance {left}"
+            )
+            return
         mark_id = mark_paid(
             conn, rows[0].id, paid_on=when, actor="cli", amount_minor=minor,
-            method=method, reference=reference, note=note,
+            method=method, reference=reference, note=note, locale=locale,
         )  # fmt: skip
     click.echo(f"invoice {invoice} marked paid (mark {mark_id})")
 
@@ -765,6 +820,7 @@ def admin_add(ctx: Context, email: str, name: str | None, no_email: bool) -> Non
             access.normalise_email(email),
             f"billfold admin access for {settings.business.name}",
             body,
+            link=url,
         ),
     )
     click.echo(
@@ -816,8 +872,10 @@ def demo(ctx: Context, host: str, port: int, no_serve: bool) -> None:
     env = run_demo(ctx.store(), ctx.settings, click.echo, host=host, port=port)
     if no_serve:
         return
+    from sync.demo import echo_new_links
     from sync.server import run_server
 
+    echo_new_links(click.echo)
     click.echo(f"Serving the portal on http://{host}:{port}/ (Ctrl-C to stop)")
     run_server(ctx.config_path, host, port, 2, env=env)
 

@@ -42,6 +42,7 @@ class BusinessSettings:
     logo: str = ""
     colour: str = "#1f4e79"
     paper: str = "letter"
+    locale: str = "en_US"
 
 
 @dataclass(frozen=True)
@@ -305,7 +306,7 @@ def _env_overrides(obj: Any, env: Mapping[str, str], prefix: str) -> Any:
 
 
 def _check(settings: Settings, where: str) -> None:
-    from schemas.money import is_currency_code
+    from schemas.money import is_currency_code, is_locale
 
     if not is_currency_code(settings.default_currency):
         raise ConfigError(
@@ -326,6 +327,12 @@ def _check(settings: Settings, where: str) -> None:
         raise ConfigError(
             f'business.paper in {where} must be "letter" or "a4", '
             f"not {settings.business.paper!r}"
+        )
+    if not is_locale(settings.business.locale):
+        raise ConfigError(
+            f"business.locale in {where} must be a locale name such as en_US, en_GB, "
+            f"de_DE or fr_CA (language_TERRITORY), not {settings.business.locale!r}; "
+            "BILLFOLD_BUSINESS_LOCALE overrides it"
         )
     seen: set[str] = set()
     for i, source in enumerate(settings.sources):

@@ -2,11 +2,14 @@
 
 Imports a realistic ledger (a plumbing business's customers, one a property manager
 with several sites), opens the portal to every account, creates a demo contact who can
-see the property manager and all its sites, and prints a one-time sign-in link.
+see the property manager and all its sites, and prints a one-time sign-in link. While
+it serves, every new sign-in or invitation link is printed on its console too (the
+demo has no mail server).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from sync import access
 from sync.config import Settings
 from sync.errors import UsageError
 from sync.ledger import balances, resolve_account
+from sync.log import logger
 from sync.pipeline import import_file
 from sync.store import Store
 
@@ -93,3 +97,24 @@ def run_demo(
     say(f"  {access.link_url(base, token)}")
     say("(the link works once; `billfold login-link demo@example.com` prints another)")
     return env
+
+
+class _LinkEcho(logging.Handler):
+    """Says each link an unsent mail carried (``event=mail.not_sent``)."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        super().__init__()
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = getattr(record, "billfold_fields", None) or {}
+        if getattr(record, "billfold_event", None) == "mail.not_sent" and fields.get(
+            "link"
+        ):
+            self.say(f"Sign-in link for {fields.get('to')}: {fields['link']}")
+
+
+def echo_new_links(say: Callable[[str], None]) -> None:
+    """Print every sign-in and invitation link the portal makes from now on (the
+    portal's workers are forked from this process and keep the handler)."""
+    logger.addHandler(_LinkEcho(say))

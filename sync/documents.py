@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from adapters.columns import normalise_header
+from schemas.limits import LIMITS, clip, preview
 from schemas.records import Rejection
 from schemas.tables import (
     CreditNote,
@@ -390,6 +391,11 @@ def read_manifest(text: str) -> Iterator[ManifestRow | Rejection]:
         if not file_name:
             yield Rejection(reason="the file column is empty", line=line, column="file")
             continue
+        account, record_ref = cell(row, "account"), cell(row, "record")
+        too_long = _too_long(line, label, file_name, account, record_ref)
+        if too_long is not None:
+            yield too_long
+            continue
         kind = _normal_kind(cell(row, "kind"))
         if kind is None:
             yield Rejection(
@@ -397,10 +403,9 @@ def read_manifest(text: str) -> Iterator[ManifestRow | Rejection]:
                 line=line,
                 record=label,
                 column="kind",
-                value=cell(row, "kind"),
+                value=clip(cell(row, "kind"), 100),
             )
             continue
-        account, record_ref = cell(row, "account"), cell(row, "record")
         if not account and not record_ref:
             yield Rejection(
                 reason="name an account, a record number or both",
@@ -410,6 +415,24 @@ def read_manifest(text: str) -> Iterator[ManifestRow | Rejection]:
             )
             continue
         yield ManifestRow(line, file_name, account or None, record_ref or None, kind)
+
+
+def _too_long(
+    line: int, label: str, file_name: str, account: str, record_ref: str
+) -> Rejection | None:
+    """A manifest row with a cell longer than its limit (schemas.limits), or None."""
+    for column, value, field in (
+        ("file", file_name, "file_name"), ("account", account, "customer_id"),
+        ("record", record_ref, "number"),
+    ):  # fmt: skip
+        limit = LIMITS[field]
+        if len(value) > limit.maximum:
+            return Rejection(
+                reason=f"expected at most {limit.maximum:,} characters in {column} "
+                f"({limit.why}), found {len(value):,}",
+                line=line, record=clip(label, 300), column=column, value=preview(value),
+            )  # fmt: skip
+    return None
 
 
 def add_manifest(

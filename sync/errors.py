@@ -6,6 +6,8 @@ SyncError                 base class
  +-- StoreError           the database cannot be reached, is locked, or needs migrating
  +-- UsageError           a command was asked for something that does not exist (an
  |                        unknown account, source or record)
+ +-- AccountHeld          the portal cannot open to an account whose customer id carried
+ |                        several names until an admin confirms them (sync.identity)
  +-- SourceError          a source cannot be read now (folder missing, bucket
                           unreachable, download cut); the runner retries later
 
@@ -30,6 +32,10 @@ class StoreError(SyncError):
 
 class UsageError(SyncError):
     """A command named something that does not exist."""
+
+
+class AccountHeld(SyncError):
+    """An account waits for an admin to confirm its names before the portal opens."""
 
 
 class SourceError(SyncError):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from adapters.text import HEAD_SIZE, Encoding, EncodingSniffer
 from sync.errors import SyncError
+from sync.permissions import private_dir
 
 CHUNK = 1 << 20
 
@@ -65,7 +66,7 @@ def hash_file(path: Path) -> tuple[str, int]:
 def take_in(path: Path, data_dir: Path, name: str | None = None) -> Intake:
     """Copy *path* into the data directory, returning its digest, size and encoding."""
     folder = originals_dir(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     digest = hashlib.sha256()
     sniffer = EncodingSniffer()
     head = b""
@@ -96,7 +97,7 @@ def take_in(path: Path, data_dir: Path, name: str | None = None) -> Intake:
         raise IntakeError(f"cannot read {path}: {exc.strerror or exc}") from exc
     sha = digest.hexdigest()
     final = stored_path_for(data_dir, sha)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(final.parent)
     if final.exists():
         Path(tmp.name).unlink(missing_ok=True)
     else:

@@ -113,7 +113,7 @@ def _account(conn: Connection, text: str) -> tuple[int | None, str]:
     found = find_accounts(conn, text)
     if not found:  # spreadsheets change case; accept it when that names one account
         A = access.A
-        needle = text.casefold()
+        needle = unicodedata.normalize("NFC", text).strip().casefold()
         found = [
             r.id
             for r in conn.execute(

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, or_, select
 
+from adapters.columns import nfc_key
 from schemas.money import to_text
 from schemas.status import is_overdue
 from schemas.tables import (
@@ -53,7 +54,12 @@ class AccountRef:
 def find_accounts(
     conn: Connection, key: str, source: str | None = None
 ) -> list[AccountRef]:
-    """Return the accounts whose key or name is *key* (optionally in one source)."""
+    """Return the accounts whose key or name is *key* (optionally in one source).
+
+    *key* is compared in Unicode NFC, the form imports store keys and names in, so a
+    name typed or pasted decomposed ("A" + combining macron) finds "Ā".
+    """
+    key = nfc_key(key)
     stmt = select(A.c.id, A.c.source, A.c.external_key, A.c.name, A.c.parent_id).where(
         or_(A.c.external_key == key, A.c.name == key)
     )

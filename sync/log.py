@@ -23,10 +23,11 @@ def event(name: str, level: int = logging.INFO, **fields: object) -> None:
     """Log event *name* with *fields* as one logfmt line."""
     if not logger.isEnabledFor(level):
         return
-    parts = [f"event={name}"] + [
-        f"{k}={_quote(v)}" for k, v in fields.items() if v is not None
-    ]
-    logger.log(level, " ".join(parts))
+    fields = {k: v for k, v in fields.items() if v is not None}
+    parts = [f"event={name}"] + [f"{k}={_quote(v)}" for k, v in fields.items()]
+    # Handlers may read the event as data too (billfold demo prints sign-in links).
+    extra = {"billfold_event": name, "billfold_fields": fields}
+    logger.log(level, " ".join(parts), extra=extra)
 
 
 def configure(level: int = logging.INFO) -> None:

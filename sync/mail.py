@@ -1,7 +1,9 @@
 """Outgoing mail: sign-in links and invitations over SMTP.
 
-With no SMTP host configured nothing is sent: the message (with its link) is written to
-the log for the operator, which is how a fresh install works before mail is set up.
+With no SMTP host configured nothing is sent: the message's link is written to the log
+at WARNING (``event=mail.not_sent ... link=...``, shown by ``billfold serve`` and
+``billfold demo``) for the operator, which is how a fresh install works before mail is
+set up.
 Messages are plain text: no tracking, no remote images, nothing a mail client can render
 from imported data.
 """
@@ -31,6 +33,7 @@ class Message:
     to: str
     subject: str
     body: str
+    link: str | None = None  # the sign-in link it carries, for the log when unsent
 
 
 def _clean_header(text: str) -> str:
@@ -39,7 +42,11 @@ def _clean_header(text: str) -> str:
 
 
 def send(settings: Settings, message: Message) -> bool:
-    """Send *message*; return False when no SMTP host is configured (it is logged)."""
+    """Send *message*; return False when no SMTP host is configured (it is logged).
+
+    Unsent, a message with a link is one WARNING line the operator can find and pass
+    on (``event=mail.not_sent ... link=...``); one without a link is logged whole.
+    """
     smtp = settings.smtp
     sender = smtp.from_address or settings.business.email
     if not smtp.host:
@@ -49,7 +56,8 @@ def send(settings: Settings, message: Message) -> bool:
             reason="no smtp.host configured",
             to=message.to,
             subject=message.subject,
-            body=message.body,
+            link=message.link,
+            body=None if message.link else message.body,
         )
         return False
     if not sender:
@@ -128,7 +136,7 @@ def sign_in_message(
     ]
     if contact:
         lines += ["", f"Questions? Contact {business}: {contact}."]
-    return Message(to=to, subject=subject, body="\n".join(lines) + "\n")
+    return Message(to=to, subject=subject, body="\n".join(lines) + "\n", link=url)
 
 
 def email_changed_message(settings: Settings, old: str, masked_new: str) -> Message:

@@ -22,13 +22,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from schemas.money import format_money
-from schemas.tables import Conflict, Invoice, PaidMark, PaymentClaim, utcnow
+from schemas.money import DEFAULT_LOCALE, format_money
+from schemas.tables import (
+    Conflict,
+    Contact,
+    Invoice,
+    PaidMark,
+    PaymentClaim,
+    utcnow,
+)
 from sync.apply import ACTIVE_MARK_STATES, invoice_figures, refresh_derived
 from sync.audit import record
 from sync.errors import UsageError
@@ -37,6 +44,10 @@ M = PaidMark.__table__  # type: ignore[attr-defined]
 K = Conflict.__table__  # type: ignore[attr-defined]
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
 CL = PaymentClaim.__table__  # type: ignore[attr-defined]
+CO = Contact.__table__  # type: ignore[attr-defined]
+# The window a customer's "I've paid" date must fall in (claim_window).
+CLAIM_EARLIEST = date(2000, 1, 1)
+CLAIM_DAYS_BEFORE_ISSUE = 180
 CONFLICT_ACTIONS = {
     "feed_void": ("acknowledge",),
     "feed_disagrees": ("keep_mark", "accept_feed"),
@@ -60,13 +71,20 @@ def mark_paid(
     method: str | None = None,
     reference: str | None = None,
     note: str | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> int:
     """Record that an invoice is paid (up to *amount_minor*, default its total).
 
-    The amount is the total the office says is settled, not an increment. An earlier
-    open mark on the same invoice is superseded (history is kept).
+    The amount is the total the office says is settled, not an increment
+    (sync.mark_plans turns a payment received now into it). An earlier open mark on
+    the same invoice is superseded (history is kept). A mark that would settle no more
+    than is settled already changes nothing and is refused, saying so.
     """
     inv = _invoice(conn, invoice_id)
+
+    def money(minor: int) -> str:
+        return format_money(minor, inv.currency, locale=locale)
+
     if inv.lifecycle != "issued":
         raise UsageError(
             f"invoice {inv.number} is {inv.lifecycle}; only issued invoices can be marked paid"
@@ -75,7 +93,15 @@ def mark_paid(
     if amount <= 0 or amount > inv.total_minor:
         raise UsageError(
             f"the amount paid on invoice {inv.number} must be more than 0 and at most its "
-            f"total {format_money(inv.total_minor, inv.currency)}"
+            f"total {money(inv.total_minor)}"
+        )
+    _, now = invoice_figures(conn, [invoice_id])[invoice_id]
+    if now.settled is not None and amount <= now.settled:
+        raise UsageError(
+            f"invoice {inv.number} already has {money(now.settled)} of "
+            f"{money(inv.total_minor)} settled, so marking {money(amount)} settled "
+            "would change nothing. Record the payment received now, or undo an "
+            "earlier mark to correct it."
         )
     _, feed = invoice_figures(conn, [invoice_id], with_marks=False)[invoice_id]
     now = utcnow()
@@ -293,6 +319,29 @@ def resolve_conflict(
     )  # fmt: skip
 
 
+def claim_window(issue_date: date | None) -> tuple[date, date]:
+    """The first and last day a customer may say they paid an invoice issued then.
+
+    Not before ``CLAIM_DAYS_BEFORE_ISSUE`` days ahead of the invoice (a deposit), never
+    before 2000, and not after today as it is anywhere on Earth (UTC plus a day).
+    """
+    earliest = CLAIM_EARLIEST
+    if issue_date is not None:
+        earliest = max(earliest, issue_date - timedelta(days=CLAIM_DAYS_BEFORE_ISSUE))
+    return earliest, utcnow().date() + timedelta(days=1)
+
+
+def pending_claim(conn: Connection, invoice_id: int, contact_id: int) -> Any:
+    """The contact's "I've paid" for this invoice that waits for the office, or None."""
+    return conn.execute(
+        select(CL).where(
+            CL.c.invoice_id == invoice_id,
+            CL.c.contact_id == contact_id,
+            CL.c.state == "pending",
+        )
+    ).first()
+
+
 def claim_payment(
     conn: Connection,
     invoice_id: int,
@@ -303,12 +352,40 @@ def claim_payment(
     reference: str | None,
     note: str | None,
     ip: str | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> int:
-    """Record a customer's "I've paid"; nothing changes until the office confirms it."""
-    inv = _invoice(conn, invoice_id)
-    if amount_minor <= 0 or amount_minor > inv.total_minor:
+    """Record a customer's "I've paid"; nothing changes until the office confirms it.
+
+    One claim per invoice and contact waits at a time: a repeat (a double click, a
+    second tab, a script) is refused with the claim already on record. The amount must
+    be more than 0 and at most the open balance (the total where the billing system
+    reports no payments).
+    """
+    # Claims of one contact take turns (PostgreSQL: this row lock; SQLite: BEGIN
+    # IMMEDIATE), so two at once cannot both find no pending claim.
+    conn.execute(select(CO.c.id).where(CO.c.id == contact_id).with_for_update())
+    inv, figures = invoice_figures(conn, [invoice_id]).get(invoice_id, (None, None))
+    if inv is None or figures is None:
+        raise UsageError(f"there is no invoice {invoice_id}")
+    waiting = pending_claim(conn, invoice_id, contact_id)
+    if waiting is not None:
         raise UsageError(
-            f"the amount must be more than 0 and at most {format_money(inv.total_minor, inv.currency)}"
+            f"you already told us on {waiting.created_at:%d %b %Y} that you paid "
+            f"{format_money(waiting.amount_minor, inv.currency, locale=locale)} on "
+            f"{waiting.paid_on:%d %b %Y}; we are checking it and will update the "
+            "invoice"
+        )
+    earliest, latest = claim_window(inv.issue_date)
+    if not earliest <= paid_on <= latest:
+        raise UsageError(
+            f"the date paid must be between {earliest:%d %b %Y} and today; "
+            f"{paid_on.isoformat()} is {'in the future' if paid_on > latest else 'too early'}"
+        )
+    open_minor = inv.total_minor if figures.balance is None else figures.balance
+    if amount_minor <= 0 or amount_minor > open_minor:
+        shown = format_money(open_minor, inv.currency, locale=locale)
+        raise UsageError(
+            f"the amount must be more than 0 and at most the balance due, {shown}"
         )
     claim_id = conn.execute(
         insert(CL)
@@ -332,6 +409,11 @@ def confirm_claim(conn: Connection, claim_id: int, actor: str) -> int:
         raise UsageError(f"claim {claim_id} is not waiting for a decision")
     row, now_figures = invoice_figures(conn, [claim.invoice_id])[claim.invoice_id]
     settled = now_figures.settled or 0
+    if row.lifecycle == "issued" and settled >= row.total_minor:
+        raise UsageError(
+            f"invoice {row.number} is already paid in full, so confirming this claim "
+            "would change nothing; reject it instead"
+        )
     amount = min(row.total_minor, settled + claim.amount_minor)
     mark_id = mark_paid(
         conn, claim.invoice_id, paid_on=claim.paid_on, actor=actor, amount_minor=amount,

@@ -19,7 +19,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -43,10 +43,13 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from schemas.limits import LIMITS, clip
 from schemas.money import format_money
 from sync.config import BusinessSettings
 from sync.statement import BUCKETS, Statement
 
+CELL_LINES = 40  # lines of text in one table row: a row never outgrows a page
+FACT_CHARACTERS = 300  # of a number, name or reference beside the title
 _SYSTEM_FONTS = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
@@ -125,22 +128,55 @@ def _para(text: str | None, style: ParagraphStyle) -> Paragraph:
     return Paragraph(safe, style)
 
 
-def _cell(text: str | None, st: _Style, width: float) -> str:  # not money
+def _cell(text: str | None, st: _Style, width: float, field: str = "memo") -> str:
     """Untrusted text for a table cell *width* points wide: broken into lines that fit
-    (a word longer than the cell is cut), drawn as written, never read as markup."""
+    (a word longer than the cell is cut), drawn as written, never read as markup. At
+    most ``CELL_LINES`` lines (an ellipsis says there was more), so that a row always
+    fits on a page."""
+    lines = _lines(text, st, width, field)
+    if len(lines) > CELL_LINES:
+        lines = [*lines[: CELL_LINES - 1], "…"]
+    return "\n".join(lines)
+
+
+def _lines(text: str | None, st: _Style, width: float, field: str) -> list[str]:
+    """*text* (cut to its field's limit) as the lines a cell *width* points wide holds."""
     size, padding = 8.5, 12  # the grid's font size; its left and right padding
     room = width - padding
     lines: list[str] = []
-    for paragraph in (text or "").splitlines() or [""]:
+    for paragraph in clip(text, LIMITS[field].maximum).splitlines() or [""]:
         for line in simpleSplit(paragraph, st.regular, size, room) or [""]:
-            while stringWidth(line, st.regular, size) > room and len(line) > 1:
-                cut = len(line) - 1
-                while cut > 1 and stringWidth(line[:cut], st.regular, size) > room:
-                    cut -= 1
-                lines.append(line[:cut])
-                line = line[cut:]
-            lines.append(line)
-    return "\n".join(lines)
+            lines.extend(_fit(line, st.regular, size, room))
+    return lines
+
+
+def _fit(line: str, font: str, size: float, room: float) -> list[str]:
+    """Cut a line wider than *room* (one long word) into pieces that fit, in one pass."""
+    if stringWidth(line, font, size) <= room:
+        return [line]
+    pieces, start, used = [], 0, 0.0
+    for i, char in enumerate(line):
+        width = stringWidth(char, font, size)
+        if used + width > room and i > start:
+            pieces.append(line[start:i])
+            start, used = i, 0.0
+        used += width
+    pieces.append(line[start:])
+    return pieces
+
+
+def _rows(text: str | None, st: _Style, width: float, field: str) -> list[str]:
+    """*text* for a cell, split into row-sized parts: a long text continues on the
+    rows below instead of making one row taller than a page."""
+    lines = _lines(text, st, width, field)
+    return [
+        "\n".join(lines[i : i + CELL_LINES]) for i in range(0, len(lines), CELL_LINES)
+    ]
+
+
+def _fact(text: str | None) -> str:
+    """An imported value for the letterhead's facts (a number, a name, a reference)."""
+    return clip(text, FACT_CHARACTERS)
 
 
 def _page_size(business: BusinessSettings):  # type: ignore[no-untyped-def]
@@ -241,6 +277,7 @@ def statement_pdf(
     statement: Statement, business: BusinessSettings, generated_on: date
 ) -> bytes:
     """Render *statement* as a PDF a customer would accept."""
+    money = partial(format_money, locale=business.locale)
     st = _style(business)
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -250,7 +287,7 @@ def statement_pdf(
         rightMargin=15 * mm,
         topMargin=14 * mm,
         bottomMargin=18 * mm,
-        title=f"Statement {statement.account}",
+        title=f"Statement {_fact(statement.account)}",
         author=business.name,
     )
     period = f"{statement.start:%d %b %Y} – {statement.end:%d %b %Y}"
@@ -258,7 +295,7 @@ def statement_pdf(
     due = [
         (
             f"Balance {cur}" if len(totals) > 1 else "Balance",
-            format_money(t["closing"], cur),
+            money(t["closing"], cur),
         )
         for cur, t in sorted(totals.items())
     ]
@@ -268,8 +305,8 @@ def statement_pdf(
             st,
             "STATEMENT",
             [
-                ("Account", statement.account),
-                ("Account no.", statement.account_key),
+                ("Account", _fact(statement.account)),
+                ("Account no.", _fact(statement.account_key)),
                 ("Period", period),
                 ("Date", f"{generated_on:%d %b %Y}"),
                 *due,
@@ -284,26 +321,26 @@ def statement_pdf(
             ["Summary" + (f" ({currency})" if len(totals) > 1 else ""), ""],
             [
                 "Balance on " + f"{statement.start:%d %b %Y}",
-                format_money(t["opening"], currency),
+                money(t["opening"], currency),
             ],
-            ["New charges", format_money(t["charges"], currency)],
-            ["Payments and credits", format_money(t["credits"], currency)],
+            ["New charges", money(t["charges"], currency)],
+            ["Payments and credits", money(t["credits"], currency)],
             [
                 "Balance on " + f"{statement.end:%d %b %Y}",
-                format_money(t["closing"], currency),
+                money(t["closing"], currency),
             ],
         ]
         summary = _grid(rows, [60 * mm, 35 * mm], st, numeric_from=1, bold_rows=[4])
         head = ["Not yet due", "1–30 days", "31–60 days", "61–90 days", "Over 90 days"]
         # Equal columns that fit the page, headings wrapped at word breaks.
-        figures = [format_money(t["aging"][b], currency) for b in BUCKETS]
+        figures = [money(t["aging"][b], currency) for b in BUCKETS]
         if t["undated"]:
             head.append("Paid, date not in export")
-            figures.append(format_money(t["undated"], currency))
+            figures.append(money(t["undated"], currency))
         head += ["Unmatched credits", "Balance"]
         figures += [
-            format_money(t["unmatched"], currency),
-            format_money(t["closing"], currency),
+            money(t["unmatched"], currency),
+            money(t["closing"], currency),
         ]
         width = doc.width / len(head)
         heads = ["\n".join(simpleSplit(h, st.bold, 8.5, width - 12)) for h in head]
@@ -323,9 +360,9 @@ def statement_pdf(
     for section in statement.sections:
         for lg in section.ledgers:
             name = (
-                section.name
+                _fact(section.name)
                 if section.parent is None
-                else f"{section.name} (site of {section.parent})"
+                else f"{_fact(section.name)} (site of {_fact(section.parent)})"
             )
             story.append(_para(f"{name} · {lg.currency}", st.heading))
             data: list = [["Date", "Reference", "Description", "Amount", "Balance"]]
@@ -336,14 +373,14 @@ def statement_pdf(
                     "",
                     "Opening balance",
                     "",
-                    format_money(lg.opening, lg.currency),
+                    money(lg.opening, lg.currency),
                 ]
             )
             for line, running in lg.lines:
                 data.append(
-                    [f"{line.on:%d %b %Y}", _cell(line.reference, st, widths[1]),
+                    [f"{line.on:%d %b %Y}", _cell(line.reference, st, widths[1], "reference"),
                      _cell(line.description, st, widths[2]),
-                     format_money(line.amount, lg.currency), format_money(running, lg.currency)]
+                     money(line.amount, lg.currency), money(running, lg.currency)]
                 )  # fmt: skip
             data.append(
                 [
@@ -351,7 +388,7 @@ def statement_pdf(
                     "",
                     "Closing balance",
                     "",
-                    format_money(lg.closing, lg.currency),
+                    money(lg.closing, lg.currency),
                 ]
             )
             story.append(
@@ -377,8 +414,8 @@ def statement_pdf(
                     26 * mm,
                 ]
                 rows += [
-                    [_cell(o.number, st, open_widths[0]), _d(o.issue_date), _d(o.due_date), format_money(o.total, lg.currency),
-                     format_money(o.open, lg.currency), str(o.days_past_due) if o.days_past_due else "not yet due"]
+                    [_cell(o.number, st, open_widths[0], "number"), _d(o.issue_date), _d(o.due_date), money(o.total, lg.currency),
+                     money(o.open, lg.currency), str(o.days_past_due) if o.days_past_due else "not yet due"]
                     for o in lg.open_items
                 ]  # fmt: skip
                 story.append(
@@ -401,9 +438,9 @@ def statement_pdf(
                     24 * mm,
                 ]
                 rows += [
-                    [_cell(u.number, st, widths[0]), _d(u.issue_date), _d(u.due_date),
-                     _cell(u.note, st, widths[3]), format_money(u.total, lg.currency),
-                     format_money(u.amount, lg.currency)]
+                    [_cell(u.number, st, widths[0], "number"), _d(u.issue_date), _d(u.due_date),
+                     _cell(u.note, st, widths[3]), money(u.total, lg.currency),
+                     money(u.amount, lg.currency)]
                     for u in lg.undated
                 ]  # fmt: skip
                 story.append(_grid(rows, widths, st, numeric_from=4))
@@ -421,6 +458,7 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     """Render an invoice copy from the stored record (used when no original was imported)."""
     from schemas.status import is_overdue, status_label
 
+    money = partial(format_money, locale=business.locale)
     st = _style(business)
     inv = detail["invoice"]
     cur = inv["currency"]
@@ -432,25 +470,26 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
         rightMargin=15 * mm,
         topMargin=14 * mm,
         bottomMargin=18 * mm,
-        title=f"Invoice {inv['number']}",
+        title=f"Invoice {_fact(inv['number'])}",
         author=business.name,
     )
     overdue = is_overdue(inv["status"], inv["due_date"], generated_on)
     facts = [
-        ("Invoice no.", inv["number"]),
+        ("Invoice no.", _fact(inv["number"])),
         ("Invoice date", _d(inv["issue_date"])),
         ("Due date", _d(inv["due_date"])),
     ]
     if inv["reference"]:
-        facts.append(("Reference", inv["reference"]))
+        facts.append(("Reference", _fact(inv["reference"])))
     facts.append(("Status", status_label(inv["status"], overdue)))
     title = "INVOICE (VOID)" if inv["status"] == "void" else "INVOICE"
     story: list = [_letterhead(business, st, title, facts), Spacer(1, 6 * mm)]
-    bill_to = inv["account_name"]
+    name, limit = _fact(inv["account_name"]), LIMITS["customer_email"].maximum
+    bill_to = name
     if inv.get("parent_name"):
-        bill_to = f"{inv['parent_name']}\nSite: {inv['account_name']}"
+        bill_to = f"{_fact(inv['parent_name'])}\nSite: {name}"
     if inv.get("account_email"):
-        bill_to += "\n" + inv["account_email"]
+        bill_to += "\n" + clip(inv["account_email"], limit)
     story.append(
         Table(
             [[_para("Bill to", st.small)], [_para(bill_to, st.body)]],
@@ -461,41 +500,38 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     )
     story.append(Spacer(1, 5 * mm))
     data: list = [["Description", "Qty", "Unit price", "Amount"]]
+    widths = [doc.width - 76 * mm, 18 * mm, 28 * mm, 30 * mm]
     for line in detail["lines"]:
         text = line["description"] or line["item"] or ""
         if line["item"] and line["description"]:
             text = f"{line['description']} ({line['item']})"
+        first, *more = _rows(text, st, widths[0], "line_description")
         data.append(
-            [_para(text, st.body), line["quantity"] or "", _unit(line["unit_price"], cur),
-             format_money(line["amount_minor"], cur, unknown="")]
+            [first, clip(line["quantity"], 50), _unit(line["unit_price"], cur, business.locale),
+             money(line["amount_minor"], cur, unknown="")]
         )  # fmt: skip
+        data += [[part, "", "", ""] for part in more]  # a long text goes on below
     if len(data) == 1:
-        data.append(
-            [
-                _para(inv["memo"] or f"Invoice {inv['number']}", st.body),
-                "",
-                "",
-                format_money(inv["total_minor"], cur),
-            ]
-        )
-    story.append(_grid(data, [None, 18 * mm, 28 * mm, 30 * mm], st, numeric_from=1))
+        text = inv["memo"] or f"Invoice {_fact(inv['number'])}"
+        first, *more = _rows(text, st, widths[0], "memo")
+        data.append([first, "", "", money(inv["total_minor"], cur)])
+        data += [[part, "", "", ""] for part in more]
+    story.append(_grid(data, widths, st, numeric_from=1))
     totals = []
     if inv["subtotal_minor"] is not None:
-        totals.append(["Subtotal", format_money(inv["subtotal_minor"], cur)])
+        totals.append(["Subtotal", money(inv["subtotal_minor"], cur)])
     if inv["tax_minor"] is not None:
-        totals.append(["Tax", format_money(inv["tax_minor"], cur)])
-    totals.append(["Total", format_money(inv["total_minor"], cur)])
+        totals.append(["Tax", money(inv["tax_minor"], cur)])
+    totals.append(["Total", money(inv["total_minor"], cur)])
     if inv["status"] != "void":
         if inv["paid_minor"]:
-            totals.append(["Paid", format_money(-inv["paid_minor"], cur)])
+            totals.append(["Paid", money(-inv["paid_minor"], cur)])
         if inv["credited_minor"]:
-            totals.append(
-                ["Credits applied", format_money(-inv["credited_minor"], cur)]
-            )
+            totals.append(["Credits applied", money(-inv["credited_minor"], cur)])
         totals.append(
             [
                 "Balance due",
-                format_money(inv["balance_minor"], cur, unknown="not reported"),
+                money(inv["balance_minor"], cur, unknown="not reported"),
             ]
         )
     table = Table(totals, colWidths=[40 * mm, 32 * mm], hAlign="RIGHT")
@@ -515,42 +551,49 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
         rows = [["Date", "Applied from", "Amount"]]
         for a in detail["applied"]:
             source = (
-                f"Credit note {a['credit_note_number']}"
+                f"Credit note {_fact(a['credit_note_number'])}"
                 if a["kind"] == "credit"
                 else "Payment"
-                + (f" {a['payment_reference']}" if a["payment_reference"] else "")
+                + (
+                    f" {_fact(a['payment_reference'])}"
+                    if a["payment_reference"]
+                    else ""
+                )
             )
             rows.append(
                 [
                     _d(a["applied_on"]),
                     _para(source, st.body),
-                    format_money(a["amount_minor"], cur),
+                    money(a["amount_minor"], cur),
                 ]
             )
         story.append(_grid(rows, [30 * mm, None, 30 * mm], st, numeric_from=2))
     if inv["memo"] and detail["lines"]:
-        story += [Spacer(1, 4 * mm), _para(inv["memo"], st.small)]
+        memo = clip(inv["memo"], LIMITS["memo"].maximum)
+        story += [Spacer(1, 4 * mm), _para(memo, st.small)]
     if inv["pay_url"] and inv["status"] in ("unpaid", "partially_paid"):
-        story += [Spacer(1, 4 * mm), _para(f"Pay online: {inv['pay_url']}", st.body)]
+        url = clip(inv["pay_url"], LIMITS["pay_url"].maximum)
+        story += [Spacer(1, 4 * mm), _para(f"Pay online: {url}", st.body)]
     draw = _footer(
         business,
         st,
-        f"Copy of invoice {inv['number']}, produced {generated_on:%d %b %Y}",
+        f"Copy of invoice {_fact(inv['number'])}, produced {generated_on:%d %b %Y}",
     )
     doc.build(story, onFirstPage=draw, onLaterPages=draw)
     return buffer.getvalue()
 
 
-def _unit(value: str | None, currency: str) -> str:
+def _unit(value: str | None, currency: str, locale: str) -> str:
     """A unit price: money with the currency's places, or all the places it was given."""
     if not value:
         return ""
+    value = clip(value, LIMITS["line_unit_price"].maximum)
     from decimal import Decimal, InvalidOperation
 
     from schemas.money import MoneyError, to_minor
 
     try:
         amount = Decimal(value)
-        return format_money(to_minor(amount, currency), currency)
+        return format_money(to_minor(amount, currency), currency, locale=locale)
     except (InvalidOperation, MoneyError):
         return value

@@ -32,6 +32,7 @@ from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import AdapterError, FileRejected
 from adapters.registry import detect_adapter, get_adapter
 from adapters.text import decode_head
+from schemas.limits import clip
 from schemas.records import (
     AccountRecord,
     DocumentRecord,
@@ -46,6 +47,7 @@ from sync.apply import BatchWriter
 from sync.blobs import HEAD_BYTES, store_document_file
 from sync.config import Settings
 from sync.errors import StoreError
+from sync.former_ids import adopt_former_ids
 from sync.intake import (
     Intake,
     IntakeError,
@@ -56,12 +58,14 @@ from sync.intake import (
 )
 from sync.log import event
 from sync.marks import evaluate_marks
+from sync.namesakes import find_namesakes, namesake_warning
 from sync.reconcile import reconcile
 from sync.review import Diff
 from sync.store import Store
-from sync.validate import Prepared, prepare
+from sync.validate import Prepared, bounded, check_account, prepare
 
 CHUNK_RECORDS = 2000
+NOTE_CHARACTERS = 1000  # a warning quotes cells; a hostile one could be megabytes
 MAX_WARNINGS = 50
 KIND_ORDER = ("invoice", "credit_note", "payment")
 
@@ -161,6 +165,7 @@ class _Run:
         default_currency: str,
         batch_id: int,
         diff: Diff | None = None,
+        as_of: datetime | None = None,
     ) -> None:
         self.conn = conn
         self.intake = intake
@@ -170,11 +175,12 @@ class _Run:
         self.writer = BatchWriter(
             conn, source=source, batch_id=batch_id, snapshot=snapshot, diff=diff
         )
-        self.as_of: datetime | None = intake.mtime
+        self.as_of: datetime | None = as_of or intake.mtime
         self.rejections: list[Rejection] = []
         self.notes: list[str] = []
         self.pending: list[Prepared] = []
         self.accounts: list[AccountRecord] = []
+        self.columns: dict[str, str] | None = None  # the export's names for fields
         self.older_example: str | None = None
         self.phases = dict.fromkeys(("parse", "validate", "reconcile", "apply"), 0.0)
 
@@ -191,6 +197,7 @@ class _Run:
                     source=self.source,
                     default_currency=self.default_currency,
                     as_of=self.as_of,
+                    columns=self.columns,
                 )
                 self.phases["validate"] += clock() - tick
                 if isinstance(prepared, Rejection):
@@ -200,14 +207,20 @@ class _Run:
                     if len(self.pending) >= CHUNK_RECORDS:
                         self.flush()
             elif isinstance(item, AccountRecord):
-                self.accounts.append(item)
+                too_long = check_account(item, None, self.columns)
+                if too_long is None:
+                    self.accounts.append(item)
+                else:
+                    self.rejections.append(too_long)
             elif isinstance(item, Rejection):
-                self.rejections.append(item)
+                self.rejections.append(bounded(item))
             elif isinstance(item, Note):
                 where = f"line {item.line}: " if item.line else ""
-                self.notes.append(where + item.message)
-            elif isinstance(item, ExportInfo) and item.as_of and not seen_record:
-                self.as_of = item.as_of
+                self.notes.append(clip(where + item.message, NOTE_CHARACTERS))
+            elif isinstance(item, ExportInfo):
+                self.columns = {**(self.columns or {}), **(item.columns or {})}
+                if item.as_of and not seen_record:
+                    self.as_of = item.as_of
         self.flush()
         spent = sum(self.phases.values())
         self.phases["parse"] = clock() - started - spent
@@ -224,6 +237,7 @@ class _Run:
             if not records:
                 continue
             tick = clock()
+            adopt_former_ids(self.conn, self.source, kind, records, writer.account_ids)
             stored = writer.stored(kind, (p.key for p in records))
             plan = reconcile(records, stored, self.batch_id)
             self.phases["reconcile"] += clock() - tick
@@ -246,7 +260,7 @@ class _Run:
 
     def warnings(self, flagged: int) -> list[str]:
         counts = self.writer.counts
-        found = list(self.notes)
+        found = [*self.writer.held, *self.notes]
         if counts.older:
             found.append(
                 f"{counts.older} record(s) in this file are older than the ones already "
@@ -285,8 +299,16 @@ def import_file(
     on_progress: Callable[[int, int], None] | None = None,
     review: bool | None = None,
     publishing: bool = False,
+    as_of: datetime | None = None,
+    hold_namesakes: bool = False,
 ) -> ImportResult:
     """Import one file into the store and return what happened.
+
+    *as_of* is when the export was made if its source knows (an S3 object's
+    LastModified); by default the file's modification time. A time the file itself
+    states (``ExportInfo``) wins over both. An import that creates accounts named like
+    accounts of another source warns (``sync.namesakes``); with *hold_namesakes* (an
+    upload from the portal) it is staged instead, until an admin confirms it.
 
     For a source with ``review = true`` (or *review* True) the file is staged: its
     effect is computed and shown to an admin, and nothing is written until it is
@@ -373,7 +395,8 @@ def import_file(
                 source_settings.mode == "snapshot",
                 options.default_currency,
                 batch_id,
-                diff=Diff() if staging else None,
+                diff=Diff() if staging or hold_namesakes else None,
+                as_of=as_of,
             )
             run.take(adapter_cls().parse(export, options))
             tick = time.perf_counter()
@@ -392,6 +415,11 @@ def import_file(
             )
             result.rejected = [_rejection_json(r) for r in run.rejections]
             result.warnings = run.warnings(flagged)
+            namesakes = find_namesakes(conn, source, run.writer.created_names)
+            if namesakes:
+                result.warnings.insert(0, namesake_warning(namesakes))
+                if run.writer.diff is not None:
+                    run.writer.diff.note_namesakes(namesakes)
             result.batch_id = batch_id
             _save_row_errors(conn, batch_id, run.rejections)
             table = ImportBatch.__table__  # type: ignore[attr-defined]
@@ -409,7 +437,7 @@ def import_file(
                     finished_at=utcnow(),
                 )
             )
-            if staging:
+            if staging or (hold_namesakes and namesakes):
                 raise _Staged(run)
             faults.hit("before_commit")
     except _Staged as staged:
@@ -628,7 +656,7 @@ def publish_staged(
         batch = staged_batch(conn, batch_id)
     result = import_file(
         store, settings, Path(batch.stored_path), source=batch.source, name=batch.file_name,
-        adapter=batch.adapter, review=False, publishing=True,
+        adapter=batch.adapter, review=False, publishing=True, as_of=batch.as_of,
     )  # fmt: skip
     if result.ok:
         with store.write(ledger=False) as conn:

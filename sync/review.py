@@ -35,6 +35,8 @@ class Diff:
     voided: list[dict[str, Any]] = field(default_factory=list)
     disappeared: list[dict[str, Any]] = field(default_factory=list)
     new_customers: list[str] = field(default_factory=list)
+    # New customers named like an account of another source: {"name", "sources"}.
+    namesakes: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
     def _add(self, name: str, entry: Any) -> None:
@@ -73,6 +75,11 @@ class Diff:
     def note_customer(self, name: str) -> None:
         """An account billfold has never seen (a new customer, or a misspelt one)."""
         self._add("new_customers", name)
+
+    def note_namesakes(self, found: dict[str, list[str]]) -> None:
+        """New customers whose names an account of another source bears too."""
+        for name, sources in found.items():
+            self._add("namesakes", {"name": name, "sources": sources})
 
     def note_gone(self, kind: str, number: str, account: str) -> None:
         """A record a snapshot no longer lists."""

@@ -7,11 +7,13 @@ through ``BILLFOLD_CONFIG`` and ``BILLFOLD_*`` variables.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
 
 from sync.errors import UsageError
+from sync.log import configure as configure_logging
 
 APP = "portal.wsgi:app"
 _SECRET_PATH = re.compile(r"(/(?:admin/)?sign-in/)[A-Za-z0-9_\-]+")
@@ -29,7 +31,13 @@ def run_server(
     workers: int,
     env: Mapping[str, str] | None = None,
 ) -> None:
-    """Serve the portal until interrupted."""
+    """Serve the portal until interrupted.
+
+    Every event goes to stderr, one line each, whatever ``-v`` says: a server's
+    stderr is its log, and with no SMTP host the sign-in and invitation links are
+    there (``event=mail.not_sent ... link=...``) for the operator to pass on.
+    """
+    configure_logging(logging.INFO)
     try:
         from gunicorn.app.base import BaseApplication
         from gunicorn.glogging import Logger

@@ -8,11 +8,15 @@ Both kinds only find files and hand them to ``sync.pipeline.import_file``:
   ``processed/`` (applied, duplicate) or ``failed/`` (rejected, or failing after
   ``runner.max_attempts``), its name prefixed with the batch id; nothing is deleted or
   overwritten. A file whose import failed (the store was locked) stays and is retried.
+  Files that settle together are taken oldest (modification time) first; a file's
+  modification time is its export's as-of time.
 * **S3**: the bucket is listed under ``prefix``; each object is imported once per
-  (key, ETag). It is downloaded (that exact ETag) to a temp file in the data directory,
-  checked against its length, and only then handed to the pipeline; a cut or failed
-  download is retried a few times with backoff, then again later. The bucket is only
-  read, never written.
+  (key, ETag), oldest (LastModified, then key) first, with its LastModified as the
+  export's as-of time (kept on the claim, so a takeover after a crash does the same).
+  It is downloaded (that exact ETag) to a temp file in the data directory, checked
+  against its length, and only then handed to the pipeline; a cut or failed download
+  is retried a few times with backoff, then again later. The bucket is only read,
+  never written.
 
 Exactly once across workers comes from ``sync.claims``: a file is claimed in the
 database before anything is imported, and a worker that loses the claim skips it.
@@ -29,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -39,6 +43,7 @@ from sync.claims import DUPLICATE, FAILED, IMPORTED, REJECTED, Claim
 from sync.config import Settings, SourceSettings
 from sync.errors import SourceError, StoreError
 from sync.log import event
+from sync.permissions import private_dir
 from sync.pipeline import ImportResult, find_applied_batch, import_file
 from sync.status import note_pending, note_poll
 from sync.store import Store
@@ -103,7 +108,7 @@ class _Context:
         return utcnow() + timedelta(seconds=runner.retry_seconds * 2 ** (attempts - 1))
 
     def import_claimed(
-        self, claim: Claim, path: Path, name: str
+        self, claim: Claim, path: Path, name: str, as_of: datetime | None = None
     ) -> tuple[ImportResult, bool]:
         """Import a claimed file and record how its claim ended.
 
@@ -118,7 +123,7 @@ class _Context:
             worker=claims.worker_id(),
         )
         result = import_file(
-            self.store, self.settings, path, source=self.name, name=name
+            self.store, self.settings, path, source=self.name, name=name, as_of=as_of
         )
         faults.hit("imported")
         state = claim_state(result)
@@ -196,7 +201,8 @@ class StableFiles:
             return name in self._seen
 
     def ready(self, folder: Path) -> list[str]:
-        """Return (and stop watching) the files that have settled; drop vanished ones."""
+        """Return (and stop watching) the files that have settled, oldest first; drop
+        vanished ones."""
         now = self.clock()
         out = []
         with self._lock:
@@ -229,8 +235,8 @@ class StableFiles:
                 )
                 if now - seen.since >= needed:
                     del self._seen[name]
-                    out.append(name)
-        return sorted(out)
+                    out.append((stat.st_mtime_ns, name))
+        return [name for _, name in sorted(out)]
 
 
 def _stat_signature(path: Path) -> tuple[int, int]:
@@ -554,11 +560,18 @@ def _free_name(folder: Path, name: str) -> Path:
 
 @dataclass(frozen=True)
 class S3Object:
-    """An object as listed: key, ETag (without quotes) and size."""
+    """An object as listed: key, ETag (without quotes), size and LastModified (naive UTC)."""
 
     key: str
     etag: str
     size: int
+    last_modified: datetime | None = None
+
+    def oldest_first(self) -> tuple[Any, ...]:
+        """Sort key: LastModified (unknown last), then key."""
+        if self.last_modified is None:
+            return (1, self.key)
+        return (0, self.last_modified, self.key)
 
     @property
     def name(self) -> str:
@@ -601,7 +614,10 @@ class S3Source(_Context):
             )
             for page in pages:
                 for item in page.get("Contents", []):
-                    obj = S3Object(item["Key"], item["ETag"].strip('"'), item["Size"])
+                    modified = item["LastModified"].astimezone(UTC).replace(tzinfo=None)
+                    obj = S3Object(
+                        item["Key"], item["ETag"].strip('"'), item["Size"], modified
+                    )
                     if obj.key.endswith("/") or is_ignored(obj.name):
                         continue
                     yield obj
@@ -611,7 +627,7 @@ class S3Source(_Context):
             ) from exc
 
     def poll(self) -> int:
-        """List the bucket and import every object version not imported yet."""
+        """List the bucket and import every object version not imported yet, oldest first."""
         try:
             found = list(self.objects())
             with self.store.read() as conn:
@@ -621,7 +637,9 @@ class S3Source(_Context):
             event("source.error", logging.ERROR, source=self.name, error=str(exc))
             self._note(error=str(exc))
             return 0
-        todo = [o for o in found if (o.key, o.etag) not in done]
+        todo = sorted(
+            (o for o in found if (o.key, o.etag) not in done), key=S3Object.oldest_first
+        )
         self._note(pending=len(todo))
         taken = 0
         for index, obj in enumerate(todo):
@@ -648,17 +666,20 @@ class S3Source(_Context):
         except StoreError:
             return 0
         now = utcnow()
-        count = 0
-        for claim in stale:
-            if self.stopping.is_set():
-                break
-            due = (
+        due = [
+            S3Object(claim.file_key, claim.signature, 0, claim.last_modified)
+            for claim in stale
+            if (
                 claim.orphaned(now)
                 if claim.state == claims.CLAIMED
                 else claim.retry_at is not None and claim.retry_at <= now
             )
-            if due:
-                count += self.take(S3Object(claim.file_key, claim.signature, 0))
+        ]
+        count = 0
+        for obj in sorted(due, key=S3Object.oldest_first):
+            if self.stopping.is_set():
+                break
+            count += self.take(obj)
         return count
 
     def take(self, obj: S3Object) -> bool:
@@ -671,6 +692,7 @@ class S3Source(_Context):
                 obj.etag,
                 lease_seconds=self.settings.runner.lease_seconds,
                 size=obj.size or None,
+                last_modified=obj.last_modified,
             )
         except StoreError as exc:
             event(
@@ -716,7 +738,7 @@ class S3Source(_Context):
                 )
                 return True
             try:
-                self.import_claimed(claim, path, obj.name)
+                self.import_claimed(claim, path, obj.name, claim.last_modified)
             finally:
                 path.unlink(missing_ok=True)
         except StoreError as exc:  # the claim could not be written: its lease expires
@@ -739,7 +761,7 @@ class S3Source(_Context):
 
         runner = self.settings.runner
         folder = Path(self.settings.data_dir) / "tmp"
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         last: Exception | None = None
         for attempt in range(1, runner.download_attempts + 1):
             fd, name = tempfile.mkstemp(dir=folder, prefix=".s3-", suffix=".part")

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from sync.errors import StoreError
+from sync.permissions import private_file, tighten
 
 _WRITE_LOCK_KEY = 0x0B1F_01D0  # arbitrary, constant: "billfold ledger writer"
 BUSY_TIMEOUT_MS = 30_000
@@ -39,6 +40,17 @@ def _sqlite_pragmas(busy_ms: int):  # type: ignore[no-untyped-def]
     return on_connect
 
 
+def _private_sqlite_files(path: Path) -> None:
+    """Create the database file 0600 in a 0700 folder before SQLite opens it.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode, so they are
+    0600 too; ones left by an older release are tightened here with the file.
+    """
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        tighten(path.with_name(path.name + suffix))
+
+
 def _sqlite_begin(conn: Connection) -> None:
     mode = "IMMEDIATE" if conn.get_execution_options().get("billfold_write") else ""
     conn.exec_driver_sql(f"BEGIN {mode}".strip())
@@ -54,9 +66,9 @@ class Store:
         self.busy_timeout_ms = busy_timeout_ms
         kwargs: dict = {"echo": echo}
         if url.startswith("sqlite"):
-            path = url.split("///", 1)[-1]
+            path = url.partition("///")[2].partition("?")[0]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _private_sqlite_files(Path(path))
             kwargs["connect_args"] = {"check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True

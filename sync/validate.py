@@ -8,11 +8,13 @@ reject the record, and each record gets the content hash that makes re-imports n
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from schemas.limits import LIMITS, clip, preview
 from schemas.money import (
     MoneyError,
     format_money,
@@ -27,6 +29,8 @@ from schemas.records import (
     Rejection,
 )
 from schemas.status import settle_credit_note, settle_invoice
+
+LABEL_CHARACTERS = 300  # how much of a record's name a rejection repeats
 
 
 @dataclass(slots=True)
@@ -46,6 +50,7 @@ class Prepared:
     lines_known: bool = True
     # (kind, invoice_ref, credit_note_ref, amount_minor, currency, applied_on)
     allocations: list[tuple] = field(default_factory=list)
+    former_key: str | None = None  # the id an older billfold gave it (sync.former_ids)
 
 
 class _Invalid(Exception):
@@ -84,6 +89,17 @@ def _hash(parts: tuple) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
 
+def content_hash(p: Prepared) -> str:
+    """Return the hash re-imports compare: the record's facts, its lines, allocations."""
+    facts = (
+        v for k, v in p.values.items() if k not in ("source_updated_at", "content_hash")
+    )
+    if p.kind == "payment":
+        return _hash(("payment", p.account.key, *facts, tuple(p.allocations)))
+    lines = tuple(p.lines) if p.lines_known else "lines not in this export"
+    return _hash((p.kind, p.account.key, *facts, lines, tuple(p.allocations)))
+
+
 def _currency(record_currency: str | None, default: str) -> str:
     currency = (record_currency or default).strip().upper()
     if not is_currency_code(currency):
@@ -106,9 +122,15 @@ def prepare(
     source: str,
     default_currency: str,
     as_of: datetime | None,
+    columns: Mapping[str, str] | None = None,
 ) -> Prepared | Rejection:
-    """Return *record* as store-ready rows, or the Rejection that says why it cannot be."""
+    """Return *record* as store-ready rows, or the Rejection that says why it cannot be.
+
+    *columns* names fields (``memo``, or ``payment.reference`` for one kind) the way
+    the export's header does, for the rejections of text longer than its limit.
+    """
     try:
+        _check_lengths(record, columns or {})
         if isinstance(record, DocumentRecord):
             return _document(record, source, default_currency, as_of)
         return _payment(record, source, default_currency, as_of)
@@ -116,10 +138,93 @@ def prepare(
         return Rejection(
             reason=exc.reason,
             line=record.line,
-            record=record.label,
+            record=clip(record.label, LABEL_CHARACTERS),
             column=exc.column,
             value=exc.value,
         )
+
+
+def check_account(
+    account: AccountRecord, line: int | None, columns: Mapping[str, str] | None = None
+) -> Rejection | None:
+    """Return why a customer an export lists on its own cannot be taken, or None."""
+    try:
+        _check_fields(_account_fields(account), "account", columns or {})
+    except _Invalid as exc:
+        return Rejection(
+            reason=exc.reason,
+            line=line,
+            record=clip(f"customer {account.name or account.key}", LABEL_CHARACTERS),
+            column=exc.column,
+            value=exc.value,
+        )
+    return None
+
+
+def bounded(item: Rejection) -> Rejection:
+    """Return an adapter's rejection with its texts cut to a size any page can show."""
+    value = item.value
+    if value is not None and len(value) > 200:
+        value = preview(value)
+    return Rejection(
+        reason=clip(item.reason, 2000),
+        line=item.line,
+        record=clip(item.record, LABEL_CHARACTERS) or None,
+        column=clip(item.column, 200) or None,
+        value=value,
+    )
+
+
+def _account_fields(a: AccountRecord) -> list[tuple[str, str | None]]:
+    return [
+        ("customer_name", a.name), ("customer_id", a.key), ("customer_email", a.email),
+        ("parent_name", a.parent_name), ("parent_id", a.parent_key),
+    ]  # fmt: skip
+
+
+def _check_lengths(
+    r: DocumentRecord | PaymentRecord, columns: Mapping[str, str]
+) -> None:
+    """Reject a record with a text longer than its field's limit (schemas.limits)."""
+    fields = _account_fields(r.account)
+    if isinstance(r, DocumentRecord):  # before the id, which may be made from it
+        fields.append(("number", r.number))
+    fields += [("id", r.external_id), ("reference", r.reference), ("memo", r.memo)]
+    if isinstance(r, DocumentRecord):
+        fields.append(("pay_url", r.pay_url))
+        for line in r.lines:
+            fields += [
+                ("line_description", line.description), ("line_item", line.item),
+                ("line_quantity", _text(line.quantity)),
+                ("line_unit_price", _text(line.unit_price)),
+            ]  # fmt: skip
+    else:
+        fields.append(("payment_method", r.method))
+    for a in r.allocations:
+        fields += [("applies_to", a.invoice_ref), ("applies_to", a.credit_note_ref)]
+    _check_fields(
+        fields, "payment" if isinstance(r, PaymentRecord) else r.kind, columns
+    )
+
+
+def _check_fields(
+    fields: list[tuple[str, str | None]], kind: str, columns: Mapping[str, str]
+) -> None:
+    for field_name, value in fields:
+        if value is None:
+            continue
+        limit = LIMITS[field_name]
+        if len(value) > limit.maximum:
+            column = columns.get(f"{kind}.{field_name}") or columns.get(
+                field_name, field_name
+            )
+            raise _Invalid(
+                f"expected at most {limit.maximum:,} characters in {column} "
+                f"({limit.why}), found {len(value):,}. Shorten it in the billing "
+                "system and export again",
+                column,
+                preview(value),
+            )
 
 
 def _document(
@@ -212,30 +317,23 @@ def _document(
         )
         for a in r.allocations
     ]
-    digest = _hash(
-        (
-            r.kind,
-            r.account.key,
-            *(v for k, v in values.items() if k != "source_updated_at"),
-            tuple(lines) if r.lines_known else "lines not in this export",
-            tuple(allocations),
-        )
-    )
-    values["content_hash"] = digest
-    return Prepared(
+    prepared = Prepared(
         kind=r.kind,
         lines_known=r.lines_known,
         key=values["external_id"],
         account=r.account,
         values=values,
-        content_hash=digest,
+        content_hash="",
         updated_at=values["source_updated_at"],
         version=r.version,
         label=r.label,
         line=r.line,
         lines=lines,
         allocations=allocations,
+        former_key=r.former_id,
     )
+    prepared.content_hash = values["content_hash"] = content_hash(prepared)
+    return prepared
 
 
 def _check_settlement(
@@ -309,27 +407,20 @@ def _payment(
         "source_updated_at": r.updated_at or as_of,
         "source_version": r.version,
     }
-    digest = _hash(
-        (
-            "payment",
-            r.account.key,
-            *(v for k, v in values.items() if k != "source_updated_at"),
-            tuple(allocations),
-        )
-    )
-    values["content_hash"] = digest
-    return Prepared(
+    prepared = Prepared(
         kind="payment",
         key=values["external_id"],
         account=r.account,
         values=values,
-        content_hash=digest,
+        content_hash="",
         updated_at=values["source_updated_at"],
         version=r.version,
         label=r.label,
         line=r.line,
         allocations=allocations,
     )
+    prepared.content_hash = values["content_hash"] = content_hash(prepared)
+    return prepared
 
 
 def _safe_url(url: str | None) -> bool:

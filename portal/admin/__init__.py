@@ -2,7 +2,8 @@
 
 Every route requires an admin session, enforced once in ``require_admin`` (a meta-test
 walks the URL map to prove no admin route escapes it). Every POST carries a CSRF token
-(Flask-WTF, app-wide). Changing who can see what needs a recent sign-in (step-up).
+(portal.csrf, app-wide, bound to the session). Changing who can see what needs a
+recent sign-in (step-up).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ from portal.admin import (  # noqa: E402,F401
     contacts,
     imports,
     invoices,
+    marks,
     preview,
     views,
 )

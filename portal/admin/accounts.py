@@ -10,6 +10,7 @@ parents.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from werkzeug.wrappers import Response
 from portal.admin import actor, bp, recent_sign_in
 from portal.context import client_ip, portal
 from schemas.tables import Account, AuditEvent, Contact, Grant, Invoice
-from sync import access
+from sync import access, identity
+from sync.errors import AccountHeld, UsageError
 
 A = Account.__table__  # type: ignore[attr-defined]
 C = Contact.__table__  # type: ignore[attr-defined]
@@ -45,6 +47,7 @@ class Node:
     name: str
     parent_id: int | None
     enabled: bool  # its own flag
+    held: tuple[str, ...] = ()  # names its customer id carried, awaiting confirmation
 
 
 @dataclass
@@ -59,10 +62,12 @@ class AccountTree:
         """Read every account (id, names, parent, portal flag)."""
         rows = conn.execute(
             select(A.c.id, A.c.source, A.c.external_key, A.c.name, A.c.parent_id,
-                   A.c.portal_enabled)
+                   A.c.portal_enabled, A.c.names_to_confirm)
         ).all()  # fmt: skip
         nodes = {r.id: Node(r.id, r.source, r.external_key, r.name, r.parent_id,
-                            bool(r.portal_enabled)) for r in rows}  # fmt: skip
+                            bool(r.portal_enabled),
+                            tuple(json.loads(r.names_to_confirm or "[]")))
+                 for r in rows}  # fmt: skip
         children: dict[int, list[int]] = defaultdict(list)
         for n in nodes.values():
             if n.parent_id in nodes:
@@ -110,9 +115,15 @@ class AccountTree:
         )
 
     def enabled_by(self, account_id: int) -> int | None:
-        """The account whose flag opens the portal to *account_id* (itself first)."""
+        """The account whose flag opens the portal to *account_id* (itself first).
+
+        None for a held account, and a held account's flag opens nothing (as in
+        ``sync.access.visible_accounts``).
+        """
+        if self.nodes[account_id].held:
+            return None
         for node in [account_id, *self.ancestors(account_id)]:
-            if self.nodes[node].enabled:
+            if self.nodes[node].enabled and not self.nodes[node].held:
                 return node
         return None
 
@@ -208,7 +219,7 @@ def _page_number() -> int:
 @bp.get("/accounts")
 def accounts() -> str:
     """Every account with its sites, portal state and adoption."""
-    q = request.args.get("q", "").strip()[:100]
+    q = unicodedata.normalize("NFC", request.args.get("q", "")).strip()[:100]
     state = request.args.get("state", "all")
     if state not in ("all", "on", "off"):
         state = "all"
@@ -293,6 +304,8 @@ def accounts_show(account_id: int) -> str:
         "admin/account.html", tree=tree, account=tree.nodes[account_id], stats=stats,
         rows=list(tree.walk([account_id])), people=people, activity=activity,
         emails=emails, above=above,
+        held_reason=identity.held_reason(tree.nodes[account_id].key,
+                                         list(tree.nodes[account_id].held)),
     )  # fmt: skip
 
 
@@ -308,9 +321,13 @@ def accounts_portal(account_id: int) -> Response:
         tree = AccountTree.load(conn)
         if account_id not in tree.nodes:
             abort(404)
-        access.set_portal_enabled(
-            conn, account_id, enabled, actor=actor(), ip=client_ip()
-        )
+        try:
+            access.set_portal_enabled(
+                conn, account_id, enabled, actor=actor(), ip=client_ip()
+            )
+        except AccountHeld as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("admin.accounts_show", account_id=account_id))
     name = tree.label(account_id)
     sites = len(tree.subtree(account_id)) - 1
     if enabled:
@@ -340,4 +357,25 @@ def accounts_portal(account_id: int) -> Response:
                 page=request.form.get("page") or None,
             )
         )
+    return redirect(url_for("admin.accounts_show", account_id=account_id))
+
+
+@bp.post("/accounts/<int:account_id>/confirm")
+@recent_sign_in
+def accounts_confirm(account_id: int) -> Response:
+    """Confirm that the names a held account's customer id carried are one customer."""
+    with portal().store.write(ledger=False) as conn:
+        tree = AccountTree.load(conn)
+        if account_id not in tree.nodes:
+            abort(404)
+        try:
+            names = identity.confirm(conn, account_id, actor=actor(), ip=client_ip())
+        except UsageError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(
+                f"Confirmed: {identity.shown_names(names)} are one customer. The "
+                "portal can be turned on for this account.",
+                "ok",
+            )
     return redirect(url_for("admin.accounts_show", account_id=account_id))

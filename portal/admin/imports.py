@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -15,12 +16,14 @@ from werkzeug.wrappers import Response
 from portal.admin import actor, audit, bp
 from portal.context import portal
 from portal.downloads import download
-from schemas.tables import ImportBatch, RowError
+from schemas.tables import ImportBatch, RowError, utcnow
 from sync.blobs import BlobMissing
 from sync.errors import UsageError
-from sync.intake import display_name
+from sync.intake import IntakeError, display_name, stored_path_for, take_in
+from sync.permissions import private_dir
 from sync.pipeline import import_file, publish_staged
 from sync.review import discard
+from sync.source_match import choose_source
 
 B = ImportBatch.__table__  # type: ignore[attr-defined]
 RE = RowError.__table__  # type: ignore[attr-defined]
@@ -35,6 +38,7 @@ STATUSES = (
 )
 PAGE = 50
 SHOWN_ERRORS = 2000
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _sources() -> list[str]:
@@ -93,22 +97,23 @@ def imports() -> str:
 
 
 @bp.post("/imports/upload")
-def upload() -> Response:
-    """Import an export uploaded from the browser, through the same pipeline as any file."""
+def upload() -> Response | str:
+    """Take an export uploaded from the browser into the source it continues (or the one
+    the admin named), through the same pipeline as any file; ask when it is not clear."""
     p = portal()
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length and request.content_length > limit:
         abort(413)  # before parsing: nothing of an oversized body is spooled to disk
     file = request.files.get("export")
-    source = request.form.get("source") or "upload"
-    if source not in _sources():
+    source = request.form.get("source", "")
+    if source and source not in _sources():
         abort(400, description="Choose one of the listed sources.")
     if file is None or not file.filename:
         flash("Choose a file to upload.", "error")
         return redirect(url_for("admin.imports"))
     name = display_name(file.filename)
     folder = Path(p.settings.data_dir) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -116,14 +121,55 @@ def upload() -> Response:
         if os.path.getsize(tmp) == 0:
             flash(f"{name} is empty.", "error")
             return redirect(url_for("admin.imports"))
-        result = import_file(p.store, p.settings, Path(tmp), source=source, name=name)
+        intake = take_in(Path(tmp), p.settings.data_dir, name)
+    except IntakeError as exc:
+        flash(f"{name}: {exc}", "error")
+        return redirect(url_for("admin.imports"))
     finally:
         Path(tmp).unlink(missing_ok=True)
+    if source:
+        return _import_upload(intake.stored_path, name, source)
+    choice = choose_source(p.store, p.settings, intake)
+    if choice.source is not None:
+        flash(f"Source {choice.source} chosen: {choice.reason}.", "ok")
+        return _import_upload(intake.stored_path, name, choice.source)
+    return render_template(
+        "admin/upload_source.html",
+        name=name,
+        sha256=intake.sha256,
+        choice=choice,
+        sources=_sources(),
+    )
+
+
+@bp.post("/imports/upload/source")
+def upload_into() -> Response:
+    """Import an upload that waited for the admin to choose its source."""
+    p = portal()
+    sha = request.form.get("sha256", "")
+    source = request.form.get("source", "")
+    if source not in _sources() or not SHA256.fullmatch(sha):
+        abort(400, description="Choose one of the listed sources.")
+    path = stored_path_for(Path(p.settings.data_dir), sha)
+    if not path.is_file():
+        flash("That upload is no longer here: upload the file again.", "error")
+        return redirect(url_for("admin.imports"))
+    return _import_upload(path, display_name(request.form.get("name", "")), source)
+
+
+def _import_upload(path: Path, name: str, source: str) -> Response:
+    """Import a kept upload; one that would create namesakes waits for confirmation."""
+    p = portal()
+    result = import_file(
+        p.store, p.settings, path, source=source, name=name,
+        hold_namesakes=True, as_of=utcnow(),
+    )  # fmt: skip
     audit(
         "upload_import",
         record_kind="import_batch",
         record_id=result.batch_id,
         file=name,
+        source=source,
         status=result.status,
     )
     if result.batch_id is None:

@@ -1,13 +1,10 @@
-"""Admin: find any invoice, see its facts and paid marks, mark it paid (or undo), bulk
-marks, and the queues an office works through: conflicts and customers' "I've paid"."""
+"""Admin: find any invoice and see its facts and paid marks, and the queues an office
+works through: conflicts and customers' "I've paid". Marking paid: portal/admin/marks.py."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
@@ -15,17 +12,14 @@ from werkzeug.wrappers import Response
 
 from portal.admin import actor, bp
 from portal.context import portal
-from schemas.money import MoneyError, to_minor
 from schemas.tables import Account, Conflict, Contact, Invoice, PaidMark, PaymentClaim
 from sync.errors import UsageError
 from sync.ledger import invoice_detail
 from sync.marks import (
     CONFLICT_ACTIONS,
     confirm_claim,
-    mark_paid,
     reject_claim,
     resolve_conflict,
-    undo_mark,
 )
 
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
@@ -43,28 +37,6 @@ ACTION_LABELS = {
 
 def today() -> date:
     return datetime.now(UTC).date()
-
-
-def _amount(text: str, currency: str) -> int | None:
-    """Parse a typed amount; None for blank; UsageError for anything unreadable."""
-    text = (text or "").strip().replace(",", "")
-    if not text:
-        return None
-    try:
-        return to_minor(Decimal(text.lstrip("$€£")), currency)
-    except (InvalidOperation, MoneyError) as exc:
-        raise UsageError(f"{text!r} is not an amount in {currency}") from exc
-
-
-def _day(text: str) -> date:
-    try:
-        return (
-            date.fromisoformat((text or "").strip())
-            if text and text.strip()
-            else today()
-        )
-    except ValueError as exc:
-        raise UsageError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
 
 
 @bp.get("/invoices")
@@ -96,6 +68,13 @@ def invoices() -> str:
 @bp.get("/invoices/<int:invoice_id>")
 def invoice(invoice_id: int) -> str:
     """An invoice as the feed says it, with its paid marks, conflicts and claims."""
+    return render_invoice(invoice_id)
+
+
+def render_invoice(
+    invoice_id: int, form: dict[str, str] | None = None, error: str | None = None
+) -> str:
+    """The invoice page; after a refused mark, with the form as typed and why."""
     with portal().store.read() as conn:
         detail = invoice_detail(conn, invoice_id)
         if detail is None:
@@ -115,94 +94,8 @@ def invoice(invoice_id: int) -> str:
     return render_template(
         "admin/invoice.html", d=detail, inv=detail["invoice"], marks=marks, conflicts=conflicts,
         claims=claims, today=today(), labels=ACTION_LABELS, actions=CONFLICT_ACTIONS,
+        form=form or {}, error=error,
     )  # fmt: skip
-
-
-@bp.post("/invoices/<int:invoice_id>/mark")
-def mark(invoice_id: int) -> Response:
-    """Record that an invoice is paid (in full, or how much so far)."""
-    form = request.form
-    with portal().store.read() as conn:
-        row = conn.execute(
-            select(I.c.currency, I.c.total_minor).where(I.c.id == invoice_id)
-        ).first()
-    if row is None:
-        abort(404)
-    try:
-        amount = (
-            None
-            if form.get("how") == "full"
-            else _amount(form.get("amount", ""), row.currency)
-        )
-        if form.get("how") != "full" and amount is None:
-            raise UsageError(
-                "enter how much has been paid so far, or choose paid in full"
-            )
-        with portal().store.write() as conn:
-            mark_paid(
-                conn, invoice_id, paid_on=_day(form.get("paid_on", "")), actor=actor(),
-                amount_minor=amount, method=form.get("method", "")[:80] or None,
-                reference=form.get("reference", "")[:120] or None, note=form.get("note", "")[:500] or None,
-            )  # fmt: skip
-    except UsageError as exc:
-        flash(str(exc), "error")
-    else:
-        flash("Marked paid. Customers see it now.", "ok")
-    return redirect(url_for("admin.invoice", invoice_id=invoice_id))
-
-
-@bp.post("/marks/<int:mark_id>/undo")
-def undo(mark_id: int) -> Response:
-    """Withdraw a paid mark (kept in the history)."""
-    with portal().store.read() as conn:
-        invoice_id = conn.execute(
-            select(M.c.invoice_id).where(M.c.id == mark_id)
-        ).scalar()
-    if invoice_id is None:
-        abort(404)
-    try:
-        with portal().store.write() as conn:
-            undo_mark(conn, mark_id, actor())
-    except UsageError as exc:
-        flash(str(exc), "error")
-    else:
-        flash("Mark withdrawn.", "ok")
-    return redirect(url_for("admin.invoice", invoice_id=invoice_id))
-
-
-@bp.route("/marks/bulk", methods=["GET", "POST"])
-def bulk_marks() -> str:
-    """Mark several invoices paid at once, each with its own date and amount.
-
-    One line per invoice: ``number, amount (blank = in full), date, method, reference``.
-    Every line gets its own result; a bad line never stops the others.
-    """
-    results: list[tuple[int, str, str]] = []
-    text = ""
-    if request.method == "POST":
-        text = request.form.get("lines", "")[:200_000]
-        rows = list(csv.reader(io.StringIO(text)))
-        for n, cells in enumerate(rows, start=1):
-            cells = [c.strip() for c in cells] + [""] * 5
-            number, amount, when, method, reference = cells[:5]
-            if not number or number.lower() in ("number", "invoice"):
-                continue
-            try:
-                with portal().store.write() as conn:
-                    found = conn.execute(
-                        select(I.c.id, I.c.currency).where(I.c.number == number)
-                    ).all()
-                    if len(found) != 1:
-                        raise UsageError(f"{len(found)} invoices are numbered {number}")
-                    mark_paid(
-                        conn, found[0].id, paid_on=_day(when), actor=actor(),
-                        amount_minor=_amount(amount, found[0].currency), method=method or None,
-                        reference=reference or None,
-                    )  # fmt: skip
-                results.append((n, number, "marked paid"))
-            except UsageError as exc:
-                results.append((n, number, f"not marked: {exc}"))
-    return render_template("admin/bulk_marks.html", results=results, text=text)
 
 
 @bp.get("/conflicts")

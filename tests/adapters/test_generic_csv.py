@@ -14,7 +14,7 @@ from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import AdapterError, FileRejected
 from adapters.generic_csv import GenericCsv
 from adapters.text import decode_head, sniff_bytes
-from schemas.records import DocumentRecord, Note, PaymentRecord, Rejection
+from schemas.records import DocumentRecord, ExportInfo, Note, PaymentRecord, Rejection
 from tests.helpers import SAMPLE_LEDGER, balances_by_account, run_import
 
 # FORMATS.md section 10: the expected canonical state of the reference ledger.
@@ -229,8 +229,10 @@ def test_unknown_status_and_type_are_rejections(tmp_path):
 def test_blank_and_footer_rows_are_notes_not_errors(tmp_path):
     data = b"number,customer,date,total\n1,A,2025-01-01,5\n,,,\n\nTotal,,,5\nGrand Total,,,5\n"
     items = parse_bytes(tmp_path, data)
-    assert [type(i).__name__ for i in items] == ["DocumentRecord", "Note", "Note"]
-    assert all(isinstance(i, Note | DocumentRecord) for i in items)
+    assert [type(i).__name__ for i in items] == [
+        "ExportInfo", "DocumentRecord", "Note", "Note",
+    ]  # fmt: skip
+    assert all(isinstance(i, Note | DocumentRecord | ExportInfo) for i in items)
 
 
 def test_bad_allocation_syntax_is_reported(tmp_path):
@@ -283,7 +285,9 @@ def test_arbitrary_cells_raise_only_adapter_errors(tmp_path, rows):
     except AdapterError:
         return
     for item in items:
-        assert isinstance(item, DocumentRecord | PaymentRecord | Rejection | Note)
+        assert isinstance(
+            item, DocumentRecord | PaymentRecord | Rejection | Note | ExportInfo
+        )
 
 
 def test_a_detect_that_trips_over_odd_bytes_does_not_stop_the_import(

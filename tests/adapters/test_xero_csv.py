@@ -20,7 +20,7 @@ from adapters.generic_csv import VENDOR_MARKERS, GenericCsv
 from adapters.registry import detect_adapter
 from adapters.text import decode_head, sniff_bytes
 from adapters.xero_csv import XERO_MARKERS, XeroCsv
-from schemas.records import DocumentRecord, Note, Rejection
+from schemas.records import DocumentRecord, ExportInfo, Note, Rejection
 from tests.conftest import SAMPLES
 from tests.helpers import balances_by_account, count, run_import
 
@@ -821,7 +821,7 @@ def test_mutated_reference_raises_only_adapter_errors(tmp_path, data):
     except AdapterError:
         return
     for item in items:
-        assert isinstance(item, DocumentRecord | Rejection | Note)
+        assert isinstance(item, DocumentRecord | Rejection | Note | ExportInfo)
 
 
 @settings(
@@ -862,4 +862,4 @@ def test_arbitrary_cells_raise_only_adapter_errors(tmp_path, rows):
     writer.writerows(rows)
     with contextlib.suppress(AdapterError):
         for item in parse_bytes(tmp_path, buffer.getvalue().encode()):
-            assert isinstance(item, DocumentRecord | Rejection | Note)
+            assert isinstance(item, DocumentRecord | Rejection | Note | ExportInfo)

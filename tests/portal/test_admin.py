@@ -4,6 +4,7 @@ marks (single, undo, bulk), conflicts and customers' "I've paid"."""
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 
 import pytest
@@ -222,16 +223,19 @@ def test_mark_paid_undo_and_bulk_from_the_admin_pages(app, client, world):
     admin_sign_in(app, client)
     invoice_id = world.invoices["A-100"]
     assert "A-100" in page(client, "/admin/invoices?q=A-100")
+    form = {
+        "how": "part",
+        "amount": "40.00",
+        "paid_on": "2025-06-01",
+        "method": "cheque",
+        "reference": "991",
+    }
+    preview = post(client, f"/admin/invoices/{invoice_id}/mark", form)
+    assert "Balance after" in preview.get_data(as_text=True)
     response = post(
         client,
         f"/admin/invoices/{invoice_id}/mark",
-        {
-            "how": "part",
-            "amount": "40.00",
-            "paid_on": "2025-06-01",
-            "method": "cheque",
-            "reference": "991",
-        },
+        {**form, "step": "confirm", "settled_was": "0"},
     )
     html = page(client, response.headers["Location"])
     assert "Marked paid" in html and "$40.00" in html and "an office mark" in html
@@ -242,7 +246,7 @@ def test_mark_paid_undo_and_bulk_from_the_admin_pages(app, client, world):
     bad = post(
         client, f"/admin/invoices/{invoice_id}/mark", {"how": "part", "amount": "lots"}
     )
-    assert "is not an amount" in page(client, bad.headers["Location"])
+    assert bad.status_code == 422 and "is not an amount" in bad.get_data(as_text=True)
     store = app.extensions["billfold"].store
     with store.read() as conn:
         mark_id = conn.execute(
@@ -256,12 +260,15 @@ def test_mark_paid_undo_and_bulk_from_the_admin_pages(app, client, world):
             ).scalar_one()
             == "unpaid"
         )
+    # Bulk amounts are payments received now (A1-200 has 50.00 open): check, confirm.
+    lines = "A-100,,2025-06-02,card,\nA1-200,50.00,2025-06-03,,\nNOPE,,,\nB-400,1,not-a-date,,\n"
+    checked = post(client, "/admin/marks/bulk", {"lines": lines})
+    basis = dict(
+        re.findall(r'name="(basis-\d+)" value="(\d+)"', checked.get_data(as_text=True))
+    )
+    assert basis == {"basis-1": "0", "basis-2": "15000"}
     result = post(
-        client,
-        "/admin/marks/bulk",
-        {
-            "lines": "A-100,,2025-06-02,card,\nA1-200,200.00,2025-06-03,,\nNOPE,,,\nB-400,1,not-a-date,,\n"
-        },
+        client, "/admin/marks/bulk", {"lines": lines, "step": "confirm", **basis}
     )
     html = result.get_data(as_text=True)
     assert (

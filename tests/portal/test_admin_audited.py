@@ -29,14 +29,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from schemas.tables import AuditEvent, Conflict, Invoice
+from schemas.tables import Account, AuditEvent, Conflict, Invoice
 from sync import access
+from sync.intake import take_in
 from sync.marks import claim_payment, mark_paid
 from sync.pipeline import import_file
 from tests.helpers import header_without_lines, invoice_row, write_csv
 from tests.portal.conftest import World, csrf_from
 from tests.portal.test_admin import admin_sign_in
 
+A = Account.__table__
 E = AuditEvent.__table__
 K = Conflict.__table__
 I = Invoice.__table__  # noqa: E741
@@ -177,6 +179,18 @@ def portal_off(ctx: Ctx) -> Request:
     return f"/admin/accounts/{ctx.world.accounts['B']}/portal", {"enabled": "0"}
 
 
+def confirm_names(ctx: Ctx) -> Request:
+    """D's customer id carried a second name, so D waits for a confirmation."""
+    account = ctx.world.accounts["D"]
+    with ctx.store.write(ledger=False) as conn:
+        conn.execute(
+            A.update()
+            .where(A.c.id == account)
+            .values(names_to_confirm='["Dogwood Disabled", "Someone Else"]')
+        )
+    return f"/admin/accounts/{account}/confirm", {}
+
+
 def invite(ctx: Ctx) -> Request:
     account = str(ctx.world.accounts["A"])
     form = {"email": "new@example.com", "name": "New", "role": "billing"}
@@ -216,7 +230,16 @@ def upload(ctx: Ctx) -> Request:
     data = write_csv(
         ctx.tmp_path / "up.csv", header_without_lines(), [row]
     ).read_bytes()
-    return "/admin/imports/upload", {"export": (io.BytesIO(data), "up.csv")}
+    form = {"export": (io.BytesIO(data), "up.csv"), "source": "upload"}
+    return "/admin/imports/upload", form
+
+
+def upload_into(ctx: Ctx) -> Request:
+    row = invoice_row("U-2", "Upload Co", "12.50")
+    path = write_csv(ctx.tmp_path / "up2.csv", header_without_lines(), [row])
+    kept = take_in(path, ctx.settings.data_dir)  # as an upload that asked for a source
+    form = {"sha256": kept.sha256, "name": "up2.csv", "source": "upload"}
+    return "/admin/imports/upload/source", form
 
 
 def publish(ctx: Ctx) -> Request:
@@ -228,7 +251,9 @@ def discard(ctx: Ctx) -> Request:
 
 
 def mark(ctx: Ctx) -> Request:
+    # A partly-paid mark is recorded when the preview (nothing settled yet) is confirmed.
     form = {"how": "part", "amount": "40.00", "paid_on": "2025-06-01"}
+    form |= {"step": "confirm", "settled_was": "0"}
     return f"/admin/invoices/{ctx.world.invoices['A-100']}/mark", form
 
 
@@ -237,7 +262,9 @@ def undo(ctx: Ctx) -> Request:
 
 
 def bulk_marks(ctx: Ctx) -> Request:
-    return "/admin/marks/bulk", {"lines": "A-100,40.00,2025-06-01,cheque,991\n"}
+    # The confirmation of checked lines (line 1 was checked with nothing settled).
+    form = {"lines": "A-100,40.00,2025-06-01,cheque,991\n", "step": "confirm"}
+    return "/admin/marks/bulk", form | {"basis-1": "0"}
 
 
 def resolve(ctx: Ctx) -> Request:
@@ -277,6 +304,7 @@ ROUTES: dict[str, tuple[Case, ...]] = {
         Case(portal_on, ("portal_enabled",), "on"),
         Case(portal_off, ("portal_disabled",), "off"),
     ),
+    "admin.accounts_confirm": (Case(confirm_names, ("account_confirmed",)),),
     "admin.contacts_invite": (Case(invite, ("invite",)),),
     "admin.contacts_bulk": (Case(bulk_invite, ("bulk_invite", "invite")),),
     "admin.contacts_resend": (Case(resend, ("resend_invite",)),),
@@ -285,6 +313,7 @@ ROUTES: dict[str, tuple[Case, ...]] = {
     "admin.contacts_ungrant": (Case(ungrant, ("grant_removed",)),),
     "admin.contacts_email": (Case(change_email, ("change_email",)),),
     "admin.upload": (Case(upload, ("upload_import",)),),
+    "admin.upload_into": (Case(upload_into, ("upload_import",)),),
     "admin.publish": (Case(publish, ("publish_import",)),),
     "admin.discard_batch": (Case(discard, ("discard_import",)),),
     "admin.mark": (Case(mark, ("mark_paid",)),),
@@ -345,6 +374,8 @@ def test_an_admin_post_route_records_its_audit_event(
     before = counts(ctx, case.actions)
     response = submit(ctx, path, form)
     assert response.status_code in (200, 302), (path, response.status_code)
+    # Sign-in links are issued off the request path: wait for them.
+    app.extensions["billfold"].mailer.flush()
     assert response.headers.get("Location") != STEP_UP, f"{path} asked for a step-up"
     after = counts(ctx, case.actions)
     unrecorded = [a for a in case.actions if after[a] <= before[a]]

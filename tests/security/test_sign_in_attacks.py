@@ -3,12 +3,15 @@ leaks through logs and referrers, open redirects, enumeration by timing."""
 
 from __future__ import annotations
 
+import random
 import re
 import statistics
 import time
+from dataclasses import replace
 
 from sqlalchemy import text
 
+from portal import create_app
 from sync import access
 from sync.server import redact
 from tests.portal.conftest import csrf_from, sign_in
@@ -98,21 +101,50 @@ def test_auth12_no_open_redirect_after_switching_account(app, client, world):
         ), target
 
 
-def test_auth06_known_and_unknown_addresses_answer_alike_in_time(app, client):
-    def timed(email: str) -> float:  # not money: seconds
-        page = client.get("/sign-in")
-        csrf = csrf_from(page.get_data(as_text=True))
-        started = time.perf_counter()
-        client.post("/sign-in", data={"email": email, "csrf_token": csrf})
-        return time.perf_counter() - started
+def test_auth06_known_and_unknown_addresses_answer_alike_in_time(
+    portal_settings, store, world
+):
+    """Interleaved at random, a few hundred requests each: the medians agree.
 
-    settings = app.extensions["billfold"].settings
-    limit = settings.portal.rate_limit_per_email
-    known = [timed("a_parent@example.com") for _ in range(limit)]
-    unknown = [timed(f"nobody{i}@example.com") for i in range(limit)]
-    app.extensions["billfold"].mailer.flush()
-    # Mail goes out in the background, so the answer does not wait on SMTP either way.
-    assert abs(statistics.median(known) - statistics.median(unknown)) < 0.05
+    The form does the same work for every address (count, queue); the lookup, the
+    link and the mail happen after the answer. Same-length addresses, so the pages
+    are the same size; limits raised so that no request is turned away.
+    """
+    settings = replace(
+        portal_settings,
+        portal=replace(
+            portal_settings.portal, rate_limit_per_email=10**6, rate_limit_per_ip=10**6
+        ),
+    )
+    app = create_app(settings, store=store)
+    client = app.test_client()
+    known = [f"{name}@example.com" for name in ("a_parent", "b_user")]
+    unknown = [f"{name}@example.com" for name in ("z_nobody", "y_nobo")]
+    assert sorted(map(len, known)) == sorted(map(len, unknown))
+    csrf = csrf_from(client.get("/sign-in").get_data(as_text=True))
+
+    def timed(email: str) -> float:  # not money: seconds
+        started = time.perf_counter()
+        response = client.post("/sign-in", data={"email": email, "csrf_token": csrf})
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200, response.status_code
+        return elapsed
+
+    for email in known + unknown:  # warm up every path once
+        timed(email)
+    order = [("known", e) for e in known * 150] + [
+        ("unknown", e) for e in unknown * 150
+    ]
+    random.Random(6).shuffle(order)
+    times: dict[str, list[float]] = {"known": [], "unknown": []}
+    for kind, email in order:
+        times[kind].append(timed(email))
+    app.extensions["billfold"].mailer.flush(timeout=60)
+    k, u = statistics.median(times["known"]), statistics.median(times["unknown"])
+    gap = abs(k - u)
+    assert gap <= 0.001 or gap <= 0.25 * min(k, u), (
+        f"median known {k * 1000:.2f} ms, unknown {u * 1000:.2f} ms"
+    )
 
 
 def test_auth08_admin_sign_in_is_rate_limited_too(app, client):

@@ -196,3 +196,31 @@ def test_admin_add_prints_a_link_without_smtp(cli):
         cli("admin", "remove", "office@example.com")[0] == 0
     )  # removing twice is harmless
     assert cli("admin", "remove", "nobody@example.com")[0] == 2
+
+
+def test_mark_paid_reads_amounts_in_the_business_locale(cli, settings, tmp_path):
+    path = write_csv(
+        tmp_path / "m.csv",
+        header_without_lines(),
+        [invoice_row("CLI-2", "Cli Co", "80.00")],
+    )
+    cli("import", str(path))
+    code, out = cli("mark-paid", "CLI-2", "--amount", "8,50")
+    assert code == 2 and "Did you mean 8.50?" in out
+    config = tmp_path / "de.toml"
+    config.write_text(
+        f'data_dir = "{settings.data_dir}"\n'
+        f'database_url = "{settings.resolved_database_url}"\n'
+        '[business]\nlocale = "de_DE"\n'
+    )
+    german = CliRunner().invoke(
+        main, ["--config", str(config), "mark-paid", "CLI-2", "--received", "8,50"]
+    )
+    assert german.exit_code == 0, german.output
+    assert "payment recorded" in german.output and "71,50" in german.output
+    again = CliRunner().invoke(
+        main, ["--config", str(config), "mark-paid", "CLI-2", "--amount", "8,50"]
+    )
+    assert again.exit_code == 2 and "would change nothing" in again.output
+    [row] = json.loads(cli("invoices", "--account", "Cli Co", "--json")[1])
+    assert row["balance_due"] == "71.50"

@@ -245,3 +245,17 @@ def test_sources_runner_and_storage_settings_load(tmp_path):
     assert s.runner.retry_seconds == 5 and s.runner.download_backoff_seconds == 0.5
     assert (s.storage.backend, s.storage.bucket) == ("s3", "docs")
     assert SourceSettings(name="x", kind="s3").effective_schedule == "every 15 minutes"
+
+
+def test_business_locale_is_checked_and_named_when_wrong(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[business]\nlocale = "xx_YY"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, env={})
+    assert "business.locale" in str(caught.value) and str(config) in str(caught.value)
+    assert "'xx_YY'" in str(caught.value)
+    assert load_settings(None, env={}).business.locale == "en_US"
+    env = {"BILLFOLD_BUSINESS_LOCALE": "de_DE"}
+    assert load_settings(config, env=env).business.locale == "de_DE"
+    with pytest.raises(ConfigError, match="BILLFOLD_BUSINESS_LOCALE"):
+        load_settings(None, env={"BILLFOLD_BUSINESS_LOCALE": "klingon"})

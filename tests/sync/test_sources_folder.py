@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -191,6 +191,37 @@ def test_files_present_at_start_are_taken_and_filed_away_by_batch(
     assert status["failed_files"][0]["moved_to"] == str(
         inbox / "failed" / f"{rejected.id}-junk.txt"
     )
+
+
+def test_files_that_settle_together_are_taken_oldest_first_as_of_their_mtime(
+    store, folder_settings, inbox
+):
+    # The folder twin of the S3 case: an older export under a later name.
+    march = export(inbox / "z_march.csv", "7051", total="100.00")
+    april = write_csv(
+        inbox / "a_april.csv",
+        header_without_lines(),
+        [invoice_row("7051", "Bayview Café", "100.00", balance_due="0.00")],
+    )
+    os.utime(march, (1_740_000_000, 1_740_000_000))
+    os.utime(april, (1_743_000_000, 1_743_000_000))
+
+    assert _take_all(_folder(store, folder_settings)) == 2
+
+    with store.read() as conn:
+        taken = conn.execute(select(B.c.file_name, B.c.as_of).order_by(B.c.id)).all()
+        status = conn.execute(select(Invoice.__table__.c.status)).scalar_one()
+    assert [(t.file_name, t.as_of) for t in taken] == [
+        (
+            "z_march.csv",
+            datetime.fromtimestamp(1_740_000_000, UTC).replace(tzinfo=None),
+        ),
+        (
+            "a_april.csv",
+            datetime.fromtimestamp(1_743_000_000, UTC).replace(tzinfo=None),
+        ),
+    ]
+    assert status == "paid"
 
 
 def test_the_same_name_dropped_again_is_a_new_file_and_never_overwrites(

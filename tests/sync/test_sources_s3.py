@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import socket
+import subprocess
 import threading
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from schemas.tables import FileClaim, ImportBatch, utcnow
+from schemas.tables import FileClaim, ImportBatch, Invoice, utcnow
 from sync.config import RunnerSettings, SourceSettings
+from sync.faults import InjectedFault
 from sync.sources import S3Source
 from sync.status import source_status
 from tests.helpers import (
@@ -21,10 +24,11 @@ from tests.helpers import (
     invoice_row,
     write_csv,
 )
-from tests.workers import run_once, write_config
+from tests.workers import run_once, wait_until, write_config
 
 B = ImportBatch.__table__
 C = FileClaim.__table__
+I = Invoice.__table__  # noqa: E741
 
 
 def csv_bytes(tmp_path, *numbers) -> bytes:
@@ -276,3 +280,99 @@ def test_billfold_run_once_on_a_bucket(store, settings, bucket, tmp_path):
     assert (
         count(store, "document", f"batch_id = {linked} AND invoice_id IS NOT NULL") == 1
     )
+
+
+# -- order and as-of time: an older export under a later key ---------------------------
+
+
+def balance_export(tmp_path, name: str, balance: str) -> bytes:
+    """Invoice 9701 (100.00) with the balance this export reports (no updated-at)."""
+    paid = f"{100 - int(balance.split('.')[0])}.00"
+    path = write_csv(
+        tmp_path / name,
+        header_without_lines(),
+        [
+            invoice_row(
+                "9701", "Bayview Café", "100.00", balance_due=balance, amount_paid=paid
+            )
+        ],
+    )
+    return path.read_bytes()
+
+
+def last_modified(bucket, key: str) -> datetime:
+    """The object's LastModified as the listing gives it (naive UTC, like the store)."""
+    (item,) = bucket.client.list_objects_v2(Bucket=bucket.name, Prefix=key)["Contents"]
+    return item["LastModified"].astimezone(UTC).replace(tzinfo=None)
+
+
+def march_then_april(bucket, tmp_path) -> dict[str, datetime]:
+    """Upload March's export (unpaid) under z_march.csv, then April's (paid) under
+    a_april.csv; key order is the reverse of age. S3 keeps LastModified to the second,
+    so April waits until the clock is past March's second (polled, never assumed)."""
+    bucket.put("exports/z_march.csv", balance_export(tmp_path, "march.csv", "100.00"))
+    march = last_modified(bucket, "exports/z_march.csv")
+    wait_until(
+        lambda: datetime.now(UTC).replace(tzinfo=None) >= march + timedelta(seconds=1),
+        timeout=10,
+        what="the clock to pass March's LastModified",
+    )
+    bucket.put("exports/a_april.csv", balance_export(tmp_path, "april.csv", "0.00"))
+    april = last_modified(bucket, "exports/a_april.csv")
+    assert april > march
+    return {"z_march.csv": march, "a_april.csv": april}
+
+
+def invoice_9701(store):
+    with store.read() as conn:
+        return conn.execute(
+            select(I.c.status, I.c.balance_minor).where(I.c.number == "9701")
+        ).one()
+
+
+def test_an_older_export_under_a_later_key_never_overwrites_a_newer_one(
+    store, settings, bucket, tmp_path
+):
+    # Seen in the field: z_march.csv uploaded before a_april.csv; taken in key order
+    # with the download time as as-of, March's export put the invoice back to unpaid.
+    cfg = s3_settings(settings, bucket)
+    modified = march_then_april(bucket, tmp_path)
+
+    assert source_for(store, cfg).poll() == 2
+
+    assert tuple(invoice_9701(store)) == ("paid", 0)
+    assert [(b.file_name, b.as_of) for b in batches(store)] == [
+        ("z_march.csv", modified["z_march.csv"]),  # oldest first, as of LastModified
+        ("a_april.csv", modified["a_april.csv"]),
+    ]
+
+
+def test_objects_left_by_crashed_workers_are_taken_over_oldest_first(
+    store, settings, bucket, tmp_path, inject_fault
+):
+    cfg = s3_settings(settings, bucket)
+    modified = march_then_april(bucket, tmp_path)
+    source = source_for(store, cfg)
+    listed = {o.name: o for o in source.objects()}
+    # Two workers each claimed one object (April's first) and died before importing it.
+    for name in ("a_april.csv", "z_march.csv"):
+        inject_fault("claimed:raise")
+        with pytest.raises(InjectedFault):
+            source.take(listed[name])
+    inject_fault(None)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with store.write(ledger=False) as conn:  # ... and those workers are gone
+        conn.execute(update(C).values(claimed_by=f"{socket.gethostname()}:{dead.pid}"))
+    assert batches(store) == []
+
+    assert source.retry_due() == 2
+
+    assert tuple(invoice_9701(store)) == ("paid", 0)
+    assert [(b.file_name, b.as_of) for b in batches(store)] == [
+        ("z_march.csv", modified["z_march.csv"]),
+        ("a_april.csv", modified["a_april.csv"]),
+    ]
+    with store.read() as conn:
+        states = conn.execute(select(C.c.state, C.c.attempts)).all()
+    assert sorted(states) == [("imported", 2), ("imported", 2)]

@@ -171,7 +171,7 @@ def test_a_store_from_before_the_migration_keeps_its_settlement_dates(
     try:
         with store.engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.downgrade(config, "0005_invoice_count_index")
+            command.downgrade(config, "0007_account_names_to_confirm")
     finally:
         upgrade(store)
     with store.read() as conn:

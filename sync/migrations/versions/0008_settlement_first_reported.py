@@ -1,7 +1,7 @@
 """settlement first reported: when an export first reported what settled an invoice
 
-Revision ID: 0006_settlement_first_reported
-Revises: 0005_invoice_count_index
+Revision ID: 0008_settlement_first_reported
+Revises: 0007_account_names_to_confirm
 Create Date: 2026-12-08 10:00:00
 
 Exports such as Xero's CSV and invoice lists say an invoice is paid but not when. A
@@ -14,8 +14,8 @@ settled now, reported on the day of the stored version.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_settlement_first_reported"
-down_revision = "0005_invoice_count_index"
+revision = "0008_settlement_first_reported"
+down_revision = "0007_account_names_to_confirm"
 branch_labels = None
 depends_on = None
 
