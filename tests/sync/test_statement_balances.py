@@ -371,3 +371,21 @@ def test_credit_from_a_credit_note_not_in_the_exports(store, settings, tmp_path)
         ("credit_applied", "-30.00"),
     ]
     assert "(the credit note is not in the exports)" in lines[2]["description"]
+
+
+def test_an_invoice_dated_after_today_is_on_the_statement_that_reaches_it(
+    store, settings, tmp_path
+):
+    rows = [
+        dict(record_type="invoice", number="F-1", customer_name="Ahead Co",
+             issue_date="2025-03-01", total="100.00", balance_due="100.00"),
+        dict(record_type="invoice", number="F-2", customer_name="Ahead Co",
+             issue_date="2099-01-01", total="40.00", balance_due="40.00"),
+    ]  # fmt: skip
+    assert run_import(store, settings, _write(tmp_path / "f.csv", rows)).rejected == []
+    assert statement_disagreements(store) == []
+    with store.read() as conn:
+        [b] = balances(conn)
+        to_today = statement_json(build_statement(conn, 1, EARLY, today()))
+    assert b["net_balance"] == "140.00"
+    assert to_today["totals"]["USD"]["closing_balance"] == "100.00"
