@@ -34,13 +34,12 @@ A = Account.__table__  # type: ignore[attr-defined]
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 UNDATED_NOTE = (
-    "The billing system's exports say some invoices were paid without saying when. "
-    "Such a payment is shown on the day an export first reported it. At the end of a "
-    "period before that day the invoice is listed as paid (date not in the export), "
-    "not as open or late, and its amount stays in the closing balance."
+    "The billing system's exports say some invoices were paid (or credit was used) "
+    "without saying when. Each such movement is shown on the day an export first "
+    "reported it. At the end of a period before that day, an invoice paid this way is "
+    "listed as paid (date not in the export), not as open or late, and its amount stays "
+    "in the closing balance."
 )
-
-__all__ = ["BUCKETS", "Line", "Statement", "build_statement"]
 
 
 @dataclass

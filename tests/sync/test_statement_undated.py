@@ -73,7 +73,7 @@ def test_a_period_before_the_first_report_shows_the_invoice_paid_not_late(
     assert ledger["unmatched_credits"] == "0.00"
     data = statement_json(before)
     [note] = data["notes"]
-    assert "exports say some invoices were paid without saying when" in note
+    assert "exports say some invoices were paid (or credit was used) without" in note
     assert data["totals"]["USD"]["paid_date_not_in_export"] == "130.00"
 
     # The CSV has a row per such invoice and the note; the PDF and the text say it too.
