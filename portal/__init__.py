@@ -11,6 +11,7 @@ from markupsafe import Markup
 from portal import csrf
 from portal.context import Portal
 from portal.mailer import Mailer
+from portal.params import IdConverter
 from portal.security import install_headers, secret_key, uses_https
 from schemas.limits import LIMITS, clip
 from schemas.money import format_money, typed_text
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         store = settings.open_store()
         ensure_current(store)
     app = Flask(__name__)
+    app.url_map.converters["id"] = IdConverter
     app.config.update(
         SECRET_KEY=secret_key(settings),
         SESSION_COOKIE_NAME="billfold_csrf",
@@ -157,7 +159,7 @@ def _error_pages(app: Flask) -> None:
         return render_template(
             "errors/error.html",
             code=400,
-            title="Something was missing",
+            title="Please check what you asked for",
             message=message,
         ), 400
 

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, abort, g, render_template, request
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from portal import params
 from portal.auth import contact_required
 from portal.context import client_ip, portal
 from portal.downloads import download as _download
@@ -23,33 +23,31 @@ from portal.queries import (
     STATUS_FILTERS,
     InvoiceFilter,
     all_invoices,
-    credit_note_in_scope,
+    credit_note_detail,
     credit_notes,
     document_in_scope,
     documents,
     freshness,
-    invoice_in_scope,
+    invoice_detail,
     invoice_page,
     invoices_by_id,
     payments,
     recent_invoices,
     reported_payments,
+    statement,
     summary,
 )
 from portal.scope import Scope, require_amounts
 from schemas.money import to_text
 from schemas.status import is_overdue
-from schemas.tables import PaymentClaim
 from sync.audit import record
 from sync.blobs import BlobMissing, read_blob
 from sync.csv_out import write_csv
-from sync.ledger import credit_note_detail, invoice_detail
 from sync.marks import claim_window
 from sync.pdf import invoice_pdf, statement_pdf
-from sync.statement import build_statement, statement_csv
+from sync.statement import statement_csv
 
 bp = Blueprint("customer", __name__)
-CLAIMS = PaymentClaim.__table__  # type: ignore[attr-defined]
 ZIP_LIMIT = 100
 
 
@@ -69,30 +67,15 @@ def _audit(action: str, **kw: Any) -> None:
         record(conn, f"contact:{g.contact['id']}", action, ip=client_ip(), **kw)
 
 
-def _parse_date(text: str | None) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 def _filter_from_request() -> InvoiceFilter:
     args = request.args
-    status = args.get("status", "all")
-    sort = args.get("sort", "newest")
-    try:
-        page = max(1, min(int(args.get("page", "1")), 100_000))
-    except ValueError:
-        page = 1
     return InvoiceFilter(
         q=args.get("q", "").strip()[:100],
-        status=status if status in STATUS_FILTERS else "all",
-        start=_parse_date(args.get("from")),
-        end=_parse_date(args.get("to")),
-        sort=sort if sort in SORTS else "newest",
-        page=page,
+        status=params.choice("status", STATUS_FILTERS, "all"),
+        start=params.day(args.get("from"), "from"),
+        end=params.day(args.get("to"), "to"),
+        sort=params.choice("sort", list(SORTS), "newest"),
+        page=params.page(args.get("page")),
     )
 
 
@@ -181,7 +164,7 @@ def invoices_csv() -> Response:
     return _download(data, "invoices.csv", "text/csv")
 
 
-@bp.get("/invoices/<int:invoice_id>")
+@bp.get("/invoices/<id:invoice_id>")
 @contact_required
 def invoice(invoice_id: int) -> str:
     """One invoice: lines, totals, what was applied, documents, pay link."""
@@ -194,22 +177,13 @@ def _invoice_page(
     """The invoice page; after a refused "I've paid", with the form as typed and why."""
     scope = require_amounts()
     with portal().store.read() as conn:
-        found = invoice_in_scope(conn, scope, invoice_id)
-        if found is None:
-            abort(404)
-        detail = invoice_detail(conn, invoice_id)
-        claims = conn.execute(
-            select(CLAIMS).where(
-                CLAIMS.c.invoice_id == invoice_id,
-                CLAIMS.c.contact_id == g.contact["id"],
-                CLAIMS.c.state == "pending",
-            )
-        ).all()
-    assert detail is not None
+        detail = invoice_detail(conn, scope, invoice_id)
+    if detail is None:
+        abort(404)
     if claim_form is None:
         _audit(
             "view_invoice",
-            account_id=found.account_id,
+            account_id=detail["invoice"]["account_id"],
             record_kind="invoice",
             record_id=invoice_id,
         )
@@ -218,18 +192,16 @@ def _invoice_page(
         d=detail,
         inv=detail["invoice"],
         today=today(),
-        claims=claims,
+        claims=detail["claims"],
         paid_window=claim_window(detail["invoice"]["issue_date"]),
         claim_form=claim_form,
         claim_error=error,
     )
 
 
-def _invoice_pdf_bytes(conn: Any, invoice_id: int) -> tuple[bytes, str]:
+def _invoice_pdf_bytes(detail: dict[str, Any]) -> tuple[bytes, str]:
     """The original document if one was imported, else a copy drawn from the record."""
     p = portal()
-    detail = invoice_detail(conn, invoice_id)
-    assert detail is not None
     number = detail["invoice"]["number"]
     for doc in detail["documents"]:
         if doc["kind"] == "invoice_copy" and doc["content_type"] == "application/pdf":
@@ -242,19 +214,19 @@ def _invoice_pdf_bytes(conn: Any, invoice_id: int) -> tuple[bytes, str]:
     return invoice_pdf(detail, p.settings.business, today()), f"invoice-{number}.pdf"
 
 
-@bp.get("/invoices/<int:invoice_id>/pdf")
+@bp.get("/invoices/<id:invoice_id>/pdf")
 @contact_required
 def invoice_download(invoice_id: int) -> Response:
     """Download an invoice copy."""
     scope = require_amounts()
     with portal().store.read() as conn:
-        found = invoice_in_scope(conn, scope, invoice_id)
-        if found is None:
-            abort(404)
-        data, name = _invoice_pdf_bytes(conn, invoice_id)
+        detail = invoice_detail(conn, scope, invoice_id)
+    if detail is None:
+        abort(404)
+    data, name = _invoice_pdf_bytes(detail)
     _audit(
         "download_invoice_pdf",
-        account_id=found.account_id,
+        account_id=detail["invoice"]["account_id"],
         record_kind="invoice",
         record_id=invoice_id,
     )
@@ -270,10 +242,10 @@ def invoices_zip() -> Response:
     scope = require_amounts()
     ids = []
     for value in request.form.getlist("invoice")[: ZIP_LIMIT + 1]:
-        try:
-            ids.append(int(value))
-        except ValueError:
+        invoice_id = params.record_id(value)
+        if invoice_id is None:
             abort(404)
+        ids.append(invoice_id)
     if not ids or len(ids) > ZIP_LIMIT:
         abort(400, description=f"Choose between 1 and {ZIP_LIMIT} invoices.")
     buffer = io.BytesIO()
@@ -281,15 +253,17 @@ def invoices_zip() -> Response:
         found = invoices_by_id(conn, scope, ids)
         if len(found) != len(set(ids)):
             abort(404)
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            used: set[str] = set()
-            for row in found:
-                data, name = _invoice_pdf_bytes(conn, row.id)
-                name = _safe_filename(name)
-                while name in used:
-                    name = "copy-" + name
-                used.add(name)
-                archive.writestr(name, data)
+        details = [invoice_detail(conn, scope, row.id) for row in found]
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        used: set[str] = set()
+        for detail in details:
+            assert detail is not None  # in view a moment ago, in the same transaction
+            data, name = _invoice_pdf_bytes(detail)
+            name = _safe_filename(name)
+            while name in used:
+                name = "copy-" + name
+            used.add(name)
+            archive.writestr(name, data)
     _audit("download_invoices_zip", count=len(found), invoices=[r.id for r in found])
     return _download(buffer.getvalue(), "invoices.zip", "application/zip")
 
@@ -304,20 +278,18 @@ def credit_note_list() -> str:
     return render_template("customer/credit_notes.html", rows=rows)
 
 
-@bp.get("/credit-notes/<int:credit_note_id>")
+@bp.get("/credit-notes/<id:credit_note_id>")
 @contact_required
 def credit_note(credit_note_id: int) -> str:
     """One credit note and the invoices it was applied to."""
     scope = require_amounts()
     with portal().store.read() as conn:
-        found = credit_note_in_scope(conn, scope, credit_note_id)
-        if found is None:
-            abort(404)
-        detail = credit_note_detail(conn, credit_note_id)
-    assert detail is not None
+        detail = credit_note_detail(conn, scope, credit_note_id)
+    if detail is None:
+        abort(404)
     _audit(
         "view_credit_note",
-        account_id=found.account_id,
+        account_id=detail["credit_note"]["account_id"],
         record_kind="credit_note",
         record_id=credit_note_id,
     )
@@ -343,8 +315,8 @@ def payment_list() -> str:
 
 def _statement_request(scope: Scope) -> tuple[int, date, date]:
     year_start = date(today().year, 1, 1)
-    start = _parse_date(request.args.get("from")) or year_start
-    end = _parse_date(request.args.get("to")) or today()
+    start = params.day(request.args.get("from"), "from") or year_start
+    end = params.day(request.args.get("to"), "to") or today()
     if end < start:
         start, end = end, start
     roots = [a for a in scope.roots if a in scope.billing_ids] or sorted(
@@ -352,11 +324,8 @@ def _statement_request(scope: Scope) -> tuple[int, date, date]:
     )
     chosen = request.args.get("account")
     if chosen is not None:
-        try:
-            account_id = int(chosen)
-        except ValueError:
-            abort(404)
-        if account_id not in scope.billing_ids:
+        account_id = params.record_id(chosen)
+        if account_id is None or account_id not in scope.billing_ids:
             abort(404)
     elif scope.current is not None and scope.current in scope.billing_ids:
         account_id = scope.current
@@ -372,9 +341,9 @@ def statements() -> str:
     scope = require_amounts()
     account_id, start, end = _statement_request(scope)
     with portal().store.read() as conn:
-        built = build_statement(
-            conn, account_id, start, end, visible=set(scope.billing_ids)
-        )
+        built = statement(conn, scope, account_id, start, end)
+    if built is None:
+        abort(404)
     return render_template(
         "customer/statements.html", st=built, account_id=account_id, start=start, end=end,
         choices=[a for a in scope.roots if a in scope.billing_ids],
@@ -392,9 +361,9 @@ def statement_download() -> Response:
         abort(404)
     p = portal()
     with p.store.read() as conn:
-        built = build_statement(
-            conn, account_id, start, end, visible=set(scope.billing_ids)
-        )
+        built = statement(conn, scope, account_id, start, end)
+    if built is None:
+        abort(404)
     name = f"statement-{start:%Y%m%d}-{end:%Y%m%d}.{fmt}"
     if fmt == "pdf":
         data, kind = (
@@ -418,7 +387,7 @@ def document_list() -> str:
     return render_template("customer/documents.html", rows=rows)
 
 
-@bp.get("/documents/<int:document_id>")
+@bp.get("/documents/<id:document_id>")
 @contact_required
 def document(document_id: int) -> Response:
     """Download one document."""
@@ -440,7 +409,7 @@ def document(document_id: int) -> Response:
     return _download(data, row.file_name, row.content_type)
 
 
-@bp.post("/invoices/<int:invoice_id>/paid")
+@bp.post("/invoices/<id:invoice_id>/paid")
 @contact_required
 def report_payment(invoice_id: int) -> Response | tuple[str, int]:
     """A customer tells the office they paid; nothing changes until it is confirmed.
@@ -458,9 +427,8 @@ def report_payment(invoice_id: int) -> Response | tuple[str, int]:
     scope = require_amounts()
     p = portal()
     with p.store.read() as conn:
-        found = invoice_in_scope(conn, scope, invoice_id)
-        detail = invoice_detail(conn, invoice_id) if found else None
-    if found is None or detail is None:
+        detail = invoice_detail(conn, scope, invoice_id)
+    if detail is None:
         abort(404)
     inv = detail["invoice"]
     if inv["status"] not in ("unpaid", "partially_paid"):

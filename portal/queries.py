@@ -1,4 +1,12 @@
-"""Customer-side reads. Every query here takes a Scope and filters with ``scope.where``."""
+"""The customer read model: every record a customer sees is read here, and only here.
+
+Every function takes the contact's Scope and applies it together with visibility: draft
+and deleted invoices and credit notes are hidden, void and deleted payments are not
+listed, a document linked to a hidden record (or filed under another account than its
+record's) is neither listed nor served, and an allocation is shown only when the
+payment or credit on its other side is in view. Views call these and nothing else (no
+SQL, no unscoped reader from ``sync.ledger``): tests/portal/test_read_model.py checks.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, exists, func, or_, select
 
 from portal.scope import AMOUNT_DOCUMENT_KINDS, Scope
 from schemas.status import OPEN_INVOICE_STATUSES
@@ -18,8 +26,11 @@ from schemas.tables import (
     ImportBatch,
     Invoice,
     Payment,
+    PaymentClaim,
 )
+from sync import ledger
 from sync.settlements import CASH_KINDS, read_records, settle
+from sync.statement import Statement, build_statement
 
 A = Account.__table__  # type: ignore[attr-defined]
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
@@ -28,6 +39,7 @@ P = Payment.__table__  # type: ignore[attr-defined]
 AL = Allocation.__table__  # type: ignore[attr-defined]
 D = Document.__table__  # type: ignore[attr-defined]
 B = ImportBatch.__table__  # type: ignore[attr-defined]
+CLAIMS = PaymentClaim.__table__  # type: ignore[attr-defined]
 HIDDEN = ("draft", "deleted")
 
 SORTS = {
@@ -259,8 +271,9 @@ def payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     if ids:
         for a in conn.execute(
             select(AL.c.payment_id, AL.c.amount_minor, AL.c.invoice_id, I.c.number)
-            .outerjoin(I, I.c.id == AL.c.invoice_id)
+            .join(I, I.c.id == AL.c.invoice_id)
             .where(AL.c.payment_id.in_(ids), AL.c.kind == "cash")
+            .where(scope.where(I), I.c.lifecycle.not_in(HIDDEN))
             .order_by(AL.c.id)
         ):
             applied.setdefault(a.payment_id, []).append(a)
@@ -310,15 +323,33 @@ def reported_payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
 
 
 def _document_conditions(scope: Scope) -> Any:
-    """Copies of invoices and credit notes carry amounts: billing role only."""
-    return or_(
-        and_(
-            D.c.kind.in_(AMOUNT_DOCUMENT_KINDS),
-            D.c.account_id.in_(sorted(scope.billing_ids)),
+    """Copies of invoices and credit notes carry amounts: billing role only. A document
+    linked to an invoice or credit note goes with it: hidden while the record is
+    (draft, deleted), and never filed under another account than the record's."""
+    return and_(
+        or_(
+            and_(
+                D.c.kind.in_(AMOUNT_DOCUMENT_KINDS),
+                D.c.account_id.in_(sorted(scope.billing_ids)),
+            ),
+            and_(
+                D.c.kind.not_in(AMOUNT_DOCUMENT_KINDS),
+                D.c.account_id.in_(sorted(scope.account_ids)),
+            ),
         ),
-        and_(
-            D.c.kind.not_in(AMOUNT_DOCUMENT_KINDS),
-            D.c.account_id.in_(sorted(scope.account_ids)),
+        *(
+            or_(
+                D.c[column].is_(None),
+                exists().where(
+                    record.c.id == D.c[column],
+                    record.c.account_id == D.c.account_id,
+                    record.c.lifecycle.not_in(HIDDEN),
+                ),
+            )
+            for column, record in (
+                ("invoice_id", I.alias("linked_invoice")),
+                ("credit_note_id", C.alias("linked_credit_note")),
+            )
         ),
     )
 
@@ -341,3 +372,50 @@ def document_in_scope(conn: Connection, scope: Scope, document_id: int) -> Any |
     return conn.execute(
         select(D).where(D.c.id == document_id, _document_conditions(scope))
     ).first()
+
+
+def invoice_detail(
+    conn: Connection, scope: Scope, invoice_id: int
+) -> dict[str, Any] | None:
+    """Everything the invoice page and its PDF show, or None when not in view: lines,
+    payments and credits from accounts in view, its documents, and the contact's own
+    pending "I've paid" claims."""
+    if invoice_in_scope(conn, scope, invoice_id) is None:
+        return None
+    detail = ledger.invoice_detail(conn, invoice_id, visible=scope.billing_ids)
+    if detail is None:
+        return None
+    detail["documents"] = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(D)
+            .where(D.c.invoice_id == invoice_id, _document_conditions(scope))
+            .order_by(D.c.id)
+        )
+    ]
+    detail["claims"] = conn.execute(
+        select(CLAIMS).where(
+            CLAIMS.c.invoice_id == invoice_id,
+            CLAIMS.c.contact_id == scope.contact_id,
+            CLAIMS.c.state == "pending",
+        )
+    ).all()
+    return detail
+
+
+def credit_note_detail(
+    conn: Connection, scope: Scope, credit_note_id: int
+) -> dict[str, Any] | None:
+    """A credit note with its lines and the invoices in view it was applied to."""
+    if credit_note_in_scope(conn, scope, credit_note_id) is None:
+        return None
+    return ledger.credit_note_detail(conn, credit_note_id, visible=scope.billing_ids)
+
+
+def statement(
+    conn: Connection, scope: Scope, account_id: int, start: date, end: date
+) -> Statement | None:
+    """The statement of *account_id* with its sites in view, or None when not in view."""
+    if not scope.owns(account_id):
+        return None
+    return build_statement(conn, account_id, start, end, visible=scope.billing_ids)

@@ -16,12 +16,9 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    FromClause,
     Table,
-    and_,
     bindparam,
     func,
-    or_,
     select,
     text,
 )
@@ -37,6 +34,7 @@ from schemas.tables import (
     Payment,
     utcnow,
 )
+from sync.allocations import LIVE_ALLOCATION, live_allocations, resolve
 from sync.bulk import (
     IN_CHUNK,
     PlannerStatistics,
@@ -102,47 +100,6 @@ ALLOCATION_COLUMNS = (
 
 
 _ALLOC = Allocation.__table__  # type: ignore[attr-defined]
-_OWNER_PAYMENT = Payment.__table__.alias("owner_payment")  # type: ignore[attr-defined]
-_OWNER_CREDIT = CreditNote.__table__.alias("owner_credit_note")  # type: ignore[attr-defined]
-_APPLIED_CREDIT = CreditNote.__table__.alias("applied_credit_note")  # type: ignore[attr-defined]
-
-
-def live_allocations() -> FromClause:
-    """Allocations joined to what they come from; filter them with ``LIVE_ALLOCATION``."""
-    return (
-        _ALLOC.outerjoin(
-            _OWNER_PAYMENT,
-            and_(
-                _ALLOC.c.owner_kind == "payment",
-                _OWNER_PAYMENT.c.id == _ALLOC.c.owner_id,
-            ),
-        )
-        .outerjoin(
-            _OWNER_CREDIT,
-            and_(
-                _ALLOC.c.owner_kind == "credit_note",
-                _OWNER_CREDIT.c.id == _ALLOC.c.owner_id,
-            ),
-        )
-        .outerjoin(_APPLIED_CREDIT, _APPLIED_CREDIT.c.id == _ALLOC.c.credit_note_id)
-    )
-
-
-# An allocation counts while what it comes from stands: a payment that was not voided or
-# deleted, a credit note that was issued (and, for credit a payment applied, still is).
-LIVE_ALLOCATION = and_(
-    or_(_OWNER_PAYMENT.c.lifecycle == "active", _OWNER_CREDIT.c.lifecycle == "issued"),
-    or_(_ALLOC.c.credit_note_id.is_(None), _APPLIED_CREDIT.c.lifecycle == "issued"),
-)
-
-
-# The target's number, when the target belongs to the account the allocation comes from.
-_OWN_NUMBER = (
-    "t.account_id = (CASE allocation.owner_kind"
-    " WHEN 'payment' THEN (SELECT o.account_id FROM payment o WHERE o.id = allocation.owner_id)"
-    " ELSE (SELECT o.account_id FROM credit_note o WHERE o.id = allocation.owner_id) END)"
-    " AND t.number"
-)
 
 
 @dataclass
@@ -190,6 +147,7 @@ class BatchWriter:
             "payment": set(),
             "credit_note": set(),
         }
+        self.warnings: list[str] = []  # allocations left unresolved (sync.allocations)
         if snapshot:
             conn.execute(
                 text(
@@ -575,32 +533,21 @@ class BatchWriter:
         return self._flag_missing() if self.snapshot else 0
 
     def _resolve_allocations(self) -> None:
-        alloc = Allocation.__table__  # type: ignore[attr-defined]
+        alloc = _ALLOC
         conn = self.conn
-        for target, ref, id_column, refresh in (
-            ("invoice", "invoice_ref", "invoice_id", self.refresh_invoices),
-            (
-                "credit_note",
-                "credit_note_ref",
-                "credit_note_id",
-                self.refresh_credit_notes,
-            ),
+        touched = {
+            "invoice": self.refresh_invoices,
+            "credit_note": self.refresh_credit_notes,
+        }
+        self.warnings += resolve(
+            conn, self.source, self.batch_id, self.allocation_owners, touched
+        )
+        # Everything this batch allocated, and anything from earlier files that now
+        # found its target, needs its figures recomputed.
+        for id_column, refresh in (
+            ("invoice_id", self.refresh_invoices),
+            ("credit_note_id", self.refresh_credit_notes),
         ):
-            # By id; else by a number the source holds once; else (two customers may
-            # share a number) by the number among the allocating customer's records.
-            for match in ("t.external_id", "t.number", _OWN_NUMBER):
-                conn.execute(
-                    text(
-                        f"UPDATE allocation SET {id_column} = ("
-                        f" SELECT max(t.id) FROM {target} t WHERE t.source = allocation.source"
-                        f" AND {match} = allocation.{ref}"
-                        f" HAVING count(*) = 1)"
-                        f" WHERE source = :source AND {id_column} IS NULL AND {ref} IS NOT NULL"
-                    ),
-                    {"source": self.source},
-                )
-            # Everything this batch allocated, and anything from earlier files that now
-            # found its target, needs its figures recomputed.
             for kind, owners in self.allocation_owners.items():
                 for row in select_in(
                     conn, alloc, (id_column,), "owner_id", owners, owner_kind=kind

@@ -7,7 +7,7 @@ unknown (``None``), never zero.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -27,7 +27,7 @@ from schemas.tables import (
     InvoiceLine,
     Payment,
 )
-from sync.apply import LIVE_ALLOCATION, live_allocations
+from sync.allocations import LIVE_ALLOCATION, live_allocations, within
 from sync.errors import UsageError
 
 A = Account.__table__  # type: ignore[attr-defined]
@@ -372,8 +372,14 @@ def invoice_list(
     return out
 
 
-def invoice_detail(conn: Connection, invoice_id: int) -> dict[str, Any] | None:
-    """Return everything an invoice copy shows: header, lines, what was applied to it."""
+def invoice_detail(
+    conn: Connection, invoice_id: int, visible: Collection[int] | None = None
+) -> dict[str, Any] | None:
+    """Return everything an invoice copy shows: header, lines, what was applied to it.
+
+    *visible* (a customer's accounts) leaves out payments and credits from any other
+    account, and documents filed under one.
+    """
     parent = A.alias("parent")
     row = conn.execute(
         select(I, A.c.name.label("account_name"), A.c.external_key.label("account_key"),
@@ -402,7 +408,8 @@ def invoice_detail(conn: Connection, invoice_id: int) -> dict[str, Any] | None:
         .select_from(live_allocations())
         .outerjoin(P, P.c.id == AL.c.payment_id)
         .outerjoin(C, C.c.id == AL.c.credit_note_id)
-        .where(LIVE_ALLOCATION, AL.c.invoice_id == invoice_id)
+        .where(LIVE_ALLOCATION, AL.c.invoice_id == invoice_id,
+               *([] if visible is None else [within(visible)]))
         .order_by(AL.c.applied_on, AL.c.id)
     ).mappings().all()  # fmt: skip
     documents = (
@@ -414,7 +421,10 @@ def invoice_detail(conn: Connection, invoice_id: int) -> dict[str, Any] | None:
                 D.c.content_type,
                 D.c.size,
                 D.c.storage_key,
-            ).where(D.c.invoice_id == invoice_id)
+            ).where(
+                D.c.invoice_id == invoice_id,
+                *([] if visible is None else [D.c.account_id.in_(sorted(visible))]),
+            )
         )
         .mappings()
         .all()
@@ -427,8 +437,14 @@ def invoice_detail(conn: Connection, invoice_id: int) -> dict[str, Any] | None:
     }
 
 
-def credit_note_detail(conn: Connection, credit_note_id: int) -> dict[str, Any] | None:
-    """Return a credit note with its lines and the invoices it was applied to."""
+def credit_note_detail(
+    conn: Connection, credit_note_id: int, visible: Collection[int] | None = None
+) -> dict[str, Any] | None:
+    """Return a credit note with its lines and the invoices it was applied to.
+
+    *visible* (a customer's accounts) leaves out invoices of any other account and
+    invoices hidden from customers (draft, deleted).
+    """
     row = (
         conn.execute(
             select(
@@ -465,6 +481,18 @@ def credit_note_detail(conn: Connection, credit_note_id: int) -> dict[str, Any] 
                 LIVE_ALLOCATION,
                 AL.c.credit_note_id == credit_note_id,
                 AL.c.kind == "credit",
+                *(
+                    []
+                    if visible is None
+                    else [
+                        within(visible),
+                        AL.c.invoice_id.is_(None)
+                        | (
+                            I.c.account_id.in_(sorted(visible))
+                            & I.c.lifecycle.not_in(("draft", "deleted"))
+                        ),
+                    ]
+                ),
             )
             .order_by(AL.c.applied_on, AL.c.id)
         )

@@ -43,6 +43,7 @@ from schemas.records import (
 )
 from schemas.tables import ImportBatch, RowError, utcnow
 from sync import documents, faults
+from sync.allocations import reject_crossing
 from sync.apply import BatchWriter
 from sync.blobs import HEAD_BYTES, store_document_file
 from sync.config import Settings
@@ -238,6 +239,11 @@ class _Run:
                 continue
             tick = clock()
             adopt_former_ids(self.conn, self.source, kind, records, writer.account_ids)
+            if kind != "invoice":
+                records, crossing = reject_crossing(
+                    self.conn, self.source, records, writer.account_ids
+                )
+                self.rejections += crossing
             stored = writer.stored(kind, (p.key for p in records))
             plan = reconcile(records, stored, self.batch_id)
             self.phases["reconcile"] += clock() - tick
@@ -260,7 +266,7 @@ class _Run:
 
     def warnings(self, flagged: int) -> list[str]:
         counts = self.writer.counts
-        found = [*self.writer.held, *self.notes]
+        found = [*self.writer.held, *self.notes, *self.writer.warnings]
         if counts.older:
             found.append(
                 f"{counts.older} record(s) in this file are older than the ones already "

@@ -19,6 +19,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import Connection, func, select
 from werkzeug.wrappers import Response
 
+from portal import params
 from portal.admin import actor, bp, recent_sign_in
 from portal.context import client_ip, portal
 from schemas.tables import Account, AuditEvent, Contact, Grant, Invoice
@@ -210,19 +211,14 @@ def adoption(conn: Connection, tree: AccountTree) -> dict[int, Adoption]:
 
 
 def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", "1")), 100_000))
-    except ValueError:
-        return 1
+    return params.page(request.args.get("page"))
 
 
 @bp.get("/accounts")
 def accounts() -> str:
     """Every account with its sites, portal state and adoption."""
     q = unicodedata.normalize("NFC", request.args.get("q", "")).strip()[:100]
-    state = request.args.get("state", "all")
-    if state not in ("all", "on", "off"):
-        state = "all"
+    state = params.choice("state", ("all", "on", "off"), "all")
     with portal().store.read() as conn:
         tree = AccountTree.load(conn)
         stats = adoption(conn, tree)
@@ -259,7 +255,7 @@ def accounts() -> str:
     )  # fmt: skip
 
 
-@bp.get("/accounts/<int:account_id>")
+@bp.get("/accounts/<id:account_id>")
 def accounts_show(account_id: int) -> str:
     """One account: its portal state, its sites, who can see it and what they did."""
     with portal().store.read() as conn:
@@ -309,7 +305,7 @@ def accounts_show(account_id: int) -> str:
     )  # fmt: skip
 
 
-@bp.post("/accounts/<int:account_id>/portal")
+@bp.post("/accounts/<id:account_id>/portal")
 @recent_sign_in
 def accounts_portal(account_id: int) -> Response:
     """Turn the portal on or off for an account (and, through it, its sites)."""
@@ -360,7 +356,7 @@ def accounts_portal(account_id: int) -> Response:
     return redirect(url_for("admin.accounts_show", account_id=account_id))
 
 
-@bp.post("/accounts/<int:account_id>/confirm")
+@bp.post("/accounts/<id:account_id>/confirm")
 @recent_sign_in
 def accounts_confirm(account_id: int) -> Response:
     """Confirm that the names a held account's customer id carried are one customer."""

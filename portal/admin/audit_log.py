@@ -18,6 +18,7 @@ from flask import abort, render_template, request
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 from werkzeug.wrappers import Response
 
+from portal import params
 from portal.admin import audit, bp
 from portal.admin.accounts import AccountTree
 from portal.context import portal
@@ -43,20 +44,6 @@ PAGE_SIZE = 50
 CSV_LIMIT = 100_000
 
 
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        return int(text) if text and text.strip() else None
-    except ValueError:
-        return None
-
-
 @dataclass
 class AuditFilter:
     """What the person asked to see (from the query string)."""
@@ -76,20 +63,21 @@ class AuditFilter:
 
     @classmethod
     def from_request(cls) -> AuditFilter:
-        """Read the filters from the query string; anything unreadable is ignored."""
+        """Read the filters from the query string; an unreadable id, date or page
+        is a 400 that says which."""
         args = request.args
         return cls(
             account=args.get("account", "").strip()[:200],
-            account_id=_int(args.get("account_id")),
+            account_id=params.id_filter(args.get("account_id"), "account id"),
             sites=args.get("sites", "1") == "1",
             person=args.get("person", "").strip()[:254],
-            contact_id=_int(args.get("contact_id")),
+            contact_id=params.id_filter(args.get("contact_id"), "contact id"),
             record_kind=args.get("record_kind", "").strip()[:40],
-            record_id=_int(args.get("record_id")),
+            record_id=params.id_filter(args.get("record_id"), "record id"),
             action=args.get("action", "").strip()[:60],
-            start=_day(args.get("from")),
-            end=_day(args.get("to")),
-            page=max(1, min(_int(args.get("page")) or 1, 100_000)),
+            start=params.day(args.get("from"), "from"),
+            end=params.day(args.get("to"), "to"),
+            page=params.page(args.get("page")),
         )
 
     def query_args(self, **changes: Any) -> dict[str, Any]:
@@ -170,7 +158,7 @@ class AuditFilter:
             clauses.append(E.c.action == self.action)
         if self.start:
             clauses.append(E.c.at >= datetime.combine(self.start, datetime.min.time()))
-        if self.end:
+        if self.end and self.end < date.max:
             after = datetime.combine(self.end + timedelta(days=1), datetime.min.time())
             clauses.append(E.c.at < after)
         return clauses

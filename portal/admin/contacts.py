@@ -19,6 +19,7 @@ from sqlalchemy import Connection, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
+from portal import params
 from portal.admin import actor, bp, recent_sign_in, step_up_due
 from portal.admin.accounts import AccountTree
 from portal.context import client_ip, portal
@@ -63,10 +64,7 @@ def _like(q: str) -> str:
 
 
 def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", "1")), 100_000))
-    except ValueError:
-        return 1
+    return params.page(request.args.get("page"))
 
 
 def _contact_or_404(conn: Connection, contact_id: int) -> dict:
@@ -121,9 +119,7 @@ def _sees_something(tree: AccountTree, account_ids: list[int]) -> bool:
 def contacts() -> str:
     """Every contact with their accounts, roles and invite status."""
     q = request.args.get("q", "").strip()[:100]
-    status = request.args.get("status", "all")
-    if status not in STATUSES:
-        status = "all"
+    status = params.choice("status", STATUSES, "all")
     stmt = select(C)
     if q:
         pattern = _like(q)
@@ -188,7 +184,7 @@ def contacts() -> str:
     )  # fmt: skip
 
 
-@bp.get("/contacts/<int:contact_id>")
+@bp.get("/contacts/<id:contact_id>")
 def contacts_show(contact_id: int) -> str:
     """One contact: access, invitations, sessions, recent activity and every action."""
     now = utcnow()
@@ -255,7 +251,7 @@ def _invite_form(
     with portal().store.read() as conn:
         tree = AccountTree.load(conn)
     if values is None:  # a fresh form, maybe from an account's or a contact's page
-        chosen = request.args.get("account", type=int)
+        chosen = params.record_id(request.args.get("account"))
         values = {
             "email": request.args.get("email", "")[:254],
             "accounts": [chosen] if chosen in tree.nodes else [],
@@ -290,10 +286,8 @@ def contacts_invite() -> Response | tuple[str, int]:
         errors["email"] = "Enter an email address, like name@example.com."
     if values["role"] not in access.ROLES:
         errors["role"] = "Choose billing or documents."
-    try:
-        values["accounts"] = sorted({int(v) for v in form.getlist("account")})
-    except ValueError:
-        values["accounts"] = []
+    chosen = [params.record_id(v) for v in form.getlist("account")]
+    values["accounts"] = [] if None in chosen else sorted(set(chosen))
     if not values["accounts"]:
         errors["accounts"] = "Choose at least one account."
     if errors:
@@ -363,7 +357,7 @@ def _bulk_report(result: BulkResult, file_name: str) -> str:
     )  # fmt: skip
 
 
-@bp.post("/contacts/<int:contact_id>/resend")
+@bp.post("/contacts/<id:contact_id>/resend")
 def contacts_resend(contact_id: int) -> Response:
     """Send a fresh invitation link to the contact's current address."""
     p = portal()
@@ -383,7 +377,7 @@ def contacts_resend(contact_id: int) -> Response:
     return redirect(url_for("admin.contacts_show", contact_id=contact_id))
 
 
-@bp.post("/contacts/<int:contact_id>/revoke")
+@bp.post("/contacts/<id:contact_id>/revoke")
 @recent_sign_in
 def contacts_revoke(contact_id: int) -> Response:
     """End a contact's access now: every session ends, every unused link dies."""
@@ -398,12 +392,12 @@ def contacts_revoke(contact_id: int) -> Response:
     return redirect(url_for("admin.contacts_show", contact_id=contact_id))
 
 
-@bp.post("/contacts/<int:contact_id>/grants")
+@bp.post("/contacts/<id:contact_id>/grants")
 @recent_sign_in
 def contacts_grant(contact_id: int) -> Response:
     """Give a contact one more account (with its sites), or change its role there."""
     role = request.form.get("role", "billing")
-    account_id = request.form.get("account", type=int)
+    account_id = params.record_id(request.form.get("account"))
     try:
         with portal().store.write(ledger=False) as conn:
             _contact_or_404(conn, contact_id)
@@ -420,7 +414,7 @@ def contacts_grant(contact_id: int) -> Response:
     return redirect(url_for("admin.contacts_show", contact_id=contact_id))
 
 
-@bp.post("/contacts/<int:contact_id>/grants/<int:account_id>/remove")
+@bp.post("/contacts/<id:contact_id>/grants/<id:account_id>/remove")
 @recent_sign_in
 def contacts_ungrant(contact_id: int, account_id: int) -> Response:
     """Take one account (and its sites) away from a contact, at once."""
@@ -437,7 +431,7 @@ def contacts_ungrant(contact_id: int, account_id: int) -> Response:
     return redirect(url_for("admin.contacts_show", contact_id=contact_id))
 
 
-@bp.post("/contacts/<int:contact_id>/email")
+@bp.post("/contacts/<id:contact_id>/email")
 @recent_sign_in
 def contacts_email(contact_id: int) -> Response:
     """Change a contact's address: old links die, sessions end, the old address is told,

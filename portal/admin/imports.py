@@ -13,6 +13,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from portal import params
 from portal.admin import actor, audit, bp
 from portal.context import portal
 from portal.downloads import download
@@ -52,11 +53,8 @@ def _sources() -> list[str]:
 def imports() -> str:
     """Every batch, newest first, filtered by source and status."""
     source = request.args.get("source") or None
-    status = request.args.get("status") or None
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    status = params.choice("status", STATUSES, None)
+    page = params.page(request.args.get("page"))
     conditions = []
     if source:
         conditions.append(B.c.source == source)
@@ -178,7 +176,7 @@ def _import_upload(path: Path, name: str, source: str) -> Response:
     return redirect(url_for("admin.batch", batch_id=result.batch_id))
 
 
-@bp.get("/imports/<int:batch_id>")
+@bp.get("/imports/<id:batch_id>")
 def batch(batch_id: int) -> str:
     """One batch: what it did, what it would do (staged), every rejected record."""
     with portal().store.read() as conn:
@@ -203,7 +201,7 @@ def batch(batch_id: int) -> str:
     )
 
 
-@bp.get("/imports/<int:batch_id>/original")
+@bp.get("/imports/<id:batch_id>/original")
 def original(batch_id: int) -> Response:
     """The file exactly as it arrived."""
     p = portal()
@@ -225,7 +223,7 @@ def original(batch_id: int) -> Response:
     return download(data, row.file_name, "application/octet-stream")
 
 
-@bp.post("/imports/<int:batch_id>/publish")
+@bp.post("/imports/<id:batch_id>/publish")
 def publish(batch_id: int) -> Response:
     """Apply a staged batch: customers see it from now on."""
     p = portal()
@@ -238,7 +236,7 @@ def publish(batch_id: int) -> Response:
     return redirect(url_for("admin.batch", batch_id=result.batch_id or batch_id))
 
 
-@bp.post("/imports/<int:batch_id>/discard")
+@bp.post("/imports/<id:batch_id>/discard")
 def discard_batch(batch_id: int) -> Response:
     """Drop a staged batch; the store never held it."""
     try:

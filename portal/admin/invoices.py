@@ -65,7 +65,7 @@ def invoices() -> str:
     return render_template("admin/invoices.html", q=q, rows=rows, today=today())
 
 
-@bp.get("/invoices/<int:invoice_id>")
+@bp.get("/invoices/<id:invoice_id>")
 def invoice(invoice_id: int) -> str:
     """An invoice as the feed says it, with its paid marks, conflicts and claims."""
     return render_invoice(invoice_id)
@@ -118,7 +118,7 @@ def conflicts() -> str:
     )
 
 
-@bp.post("/conflicts/<int:conflict_id>/resolve")
+@bp.post("/conflicts/<id:conflict_id>/resolve")
 def resolve(conflict_id: int) -> Response:
     """Settle a conflict with one action."""
     try:
@@ -153,7 +153,7 @@ def claims() -> str:
     return render_template("admin/claims.html", rows=rows)
 
 
-@bp.post("/claims/<int:claim_id>/<decision>")
+@bp.post("/claims/<id:claim_id>/<decision>")
 def decide_claim(claim_id: int, decision: str) -> Response:
     """Confirm (creates a paid mark) or reject a customer's "I've paid"."""
     if decision not in ("confirm", "reject"):

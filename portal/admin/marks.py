@@ -63,7 +63,7 @@ def _received(how: str, amount: str, currency: str) -> int | None:
     return read_minor(amount, currency, portal().settings.business.locale)
 
 
-@bp.post("/invoices/<int:invoice_id>/mark")
+@bp.post("/invoices/<id:invoice_id>/mark")
 def mark(invoice_id: int) -> Response | tuple[str, int] | str:
     """Record a payment: in full at once; partly after a preview the admin confirms."""
     form = {k: request.form.get(k, "")[:500] for k in FORM_FIELDS}
@@ -128,7 +128,7 @@ def _sentence(exc: Exception) -> str:
     return text if text.endswith((".", "?", "!")) else text + "."
 
 
-@bp.post("/marks/<int:mark_id>/undo")
+@bp.post("/marks/<id:mark_id>/undo")
 def undo(mark_id: int) -> Response:
     """Withdraw a paid mark (kept in the history)."""
     with portal().store.read() as conn:

@@ -27,7 +27,7 @@ from portal.context import portal
 from sync import access
 
 
-@bp.post("/contacts/<int:contact_id>/preview")
+@bp.post("/contacts/<id:contact_id>/preview")
 def preview_start(contact_id: int) -> Response:
     """See the customer pages as this contact does."""
     with portal().store.write(ledger=False) as conn:

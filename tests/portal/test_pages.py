@@ -58,7 +58,15 @@ def test_invoice_list_filters_search_sort_and_pages(app, client, world):
     first = text_of(client.get("/invoices?sort=amount"))
     assert first.index("A2-300") < first.index("A1-200") < first.index("A-100")
     assert "0 invoices" in text_of(client.get("/invoices?from=2030-01-01"))
-    assert client.get("/invoices?status=%27;drop&sort=evil&page=x").status_code == 200
+    # a filter that cannot be read says so (REQ-02), never silently shows everything
+    for query, says in (
+        ("status=%27;drop", "Choose the status from: all, open"),
+        ("sort=evil", "Choose the sort from: newest"),
+        ("page=x", "is not a page"),
+    ):
+        response = client.get(f"/invoices?{query}")
+        assert response.status_code == 400, query
+        assert says in text_of(response), query
 
 
 def test_invoice_detail_escapes_imported_text(app, client, world):
