@@ -36,8 +36,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from schemas.status import HIDDEN_LIFECYCLES
 from schemas.tables import Allocation, CreditNote, Invoice, PaidMark, Payment
-from sync.apply import ACTIVE_MARK_STATES, LIVE_ALLOCATION, live_allocations
+from sync.allocations import LIVE_ALLOCATION, live_allocations, one_tree, roots
+from sync.apply import ACTIVE_MARK_STATES
 from sync.ledger import net_bases
 
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
@@ -262,7 +264,20 @@ def _allocations(conn: Connection, ids: list[int]) -> list[Any]:
         for row in conn.execute(columns.where(LIVE_ALLOCATION, column.in_(ends))):
             if column is not AL.c.payment_id or row.kind == "cash":
                 found[row.id] = row
-    return sorted(found.values(), key=lambda r: (r.applied_on or date.min, r.id))
+    # Money moves only within one customer's parent/site tree (sync.allocations): one
+    # across trees (in a store written before that rule) settles nothing shown here.
+    both = {r.to_account for r in found.values()} | {
+        r.from_account for r in found.values()
+    }
+    tops = roots(conn, both - {None})
+    kept = [
+        r
+        for r in found.values()
+        if r.to_account is None
+        or r.from_account is None
+        or one_tree(tops, r.to_account, r.from_account)
+    ]
+    return sorted(kept, key=lambda r: (r.applied_on or date.min, r.id))
 
 
 def _mark_days(conn: Connection, ids: list[int]) -> dict[int, date]:
@@ -312,6 +327,8 @@ def _leaving(
         where = f"invoice {a.invoice_ref} (not in the exports)"
     elif a.to_account not in names:
         where = "an invoice of another account"
+    elif a.to_lifecycle in HIDDEN_LIFECYCLES:  # never shown to customers, nor named
+        where = "an invoice that was not issued"
     elif target is None:
         where = f"invoice {a.to_number} ({a.to_lifecycle})"
     elif a.to_account == a.from_account:
