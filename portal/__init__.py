@@ -15,7 +15,7 @@ from portal.params import IdConverter
 from portal.security import install_headers, secret_key, uses_https
 from schemas.limits import LIMITS, clip
 from schemas.money import format_money, typed_text
-from schemas.status import STATUS_LABELS, display_status
+from schemas.status import STATUS_LABELS, is_overdue
 from sync.config import Settings, load_settings
 from sync.errors import StoreError
 from sync.store import Store
@@ -114,9 +114,11 @@ def _template_helpers(app: Flask, settings: Settings) -> None:
 
     @app.template_global()
     def status_badge(status: str, due: date | None, today: date) -> Markup:
-        shown = display_status(status, due, today)
-        label = STATUS_LABELS.get(shown, shown)
-        return Markup('<span class="badge badge-{}">{}</span>').format(shown, label)
+        label = STATUS_LABELS.get(status, status)
+        badge = Markup('<span class="badge badge-{}">{}</span>').format(status, label)
+        if is_overdue(status, due, today):  # a flag beside the status, never instead
+            badge += Markup(' <span class="badge badge-overdue">Overdue</span>')
+        return badge
 
     @app.context_processor
     def globals_() -> dict:

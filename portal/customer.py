@@ -33,12 +33,13 @@ from portal.queries import (
     invoices_by_id,
     payments,
     recent_invoices,
+    reported_payments,
     statement,
     summary,
 )
 from portal.scope import Scope, require_amounts
 from schemas.money import to_text
-from schemas.status import display_status
+from schemas.status import is_overdue
 from sync.audit import record
 from sync.blobs import BlobMissing, read_blob
 from sync.csv_out import write_csv
@@ -135,6 +136,7 @@ def invoices_csv() -> Response:
         "credited",
         "balance_due",
         "status",
+        "overdue",
         "reference",
     ]
     data = write_csv(
@@ -150,12 +152,13 @@ def invoices_csv() -> Response:
                 to_text(r.paid_minor, r.currency),
                 to_text(r.credited_minor, r.currency),
                 to_text(r.balance_minor, r.currency),
-                display_status(r.status, r.due_date, today()),
+                r.status,
+                "yes" if is_overdue(r.status, r.due_date, today()) else "no",
                 r.reference,
             ]
             for r in rows
         ),
-        text_columns=(0, 1, 9, 10),
+        text_columns=(0, 1, 9, 10, 11),
     )
     _audit("export_invoices_csv", count=len(rows))
     return _download(data, "invoices.csv", "text/csv")
@@ -301,7 +304,12 @@ def payment_list() -> str:
     """Payments received and the invoices they paid."""
     scope = require_amounts()
     with portal().store.read() as conn:
-        rows = payments(conn, scope)
+        records = payments(conn, scope)
+        reported = reported_payments(conn, scope)
+    # One list, newest first: payment records and the cash statements show without one.
+    rows = [{"on": r["payment"].received_on, **r} for r in records]
+    rows += [{"on": r["on"], "reported": r} for r in reported]
+    rows.sort(key=lambda r: r["on"], reverse=True)
     return render_template("customer/payments.html", rows=rows)
 
 

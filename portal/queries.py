@@ -29,6 +29,7 @@ from schemas.tables import (
     PaymentClaim,
 )
 from sync import ledger
+from sync.settlements import CASH_KINDS, read_records, settle
 from sync.statement import Statement, build_statement
 
 A = Account.__table__  # type: ignore[attr-defined]
@@ -277,6 +278,48 @@ def payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
         ):
             applied.setdefault(a.payment_id, []).append(a)
     return [{"payment": r, "applied": applied.get(r.id, [])} for r in rows]
+
+
+# -- cash without a payment record (kept apart from ``payments``: records) ------------
+
+CASH_LABELS = {
+    "reported_payment": "Reported paid by the billing system on invoice {number}",
+    "reported_settlement": "Reported paid or credited by the billing system on invoice {number}",
+    "paid_mark": "Recorded by our office for invoice {number}",
+}
+
+
+def reported_payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
+    """Cash the scope's statements show without a payment record, newest first.
+
+    The same lines as the statements (``sync.settlements``): what an export reports
+    paid on an invoice but carries no payment record for, dated when first reported,
+    and what the office recorded paid (a customer's confirmed "I've paid" included)
+    beyond what the exports show. Issued invoices of billing accounts only.
+    """
+    ids = sorted(scope.billing_ids)
+    if not ids:
+        return []
+    records = read_records(conn, ids)
+    settled = settle(conn, records, ids, {i: scope.names[i] for i in ids})
+    rows = [
+        {
+            "on": line.on,
+            "account_name": scope.names[account_id],
+            "currency": currency,
+            "amount_minor": -line.amount,
+            "kind": line.kind,
+            "label": CASH_LABELS[line.kind].format(number=line.reference),
+            "number": line.reference,
+            "invoice_id": line.invoice_id,
+            "date_known": line.date_known,
+        }
+        for (account_id, currency), lines in settled.lines.items()
+        for line in lines
+        if line.kind in CASH_KINDS and line.amount < 0
+    ]
+    rows.sort(key=lambda r: (r["on"], r["number"]), reverse=True)
+    return rows
 
 
 def _document_conditions(scope: Scope) -> Any:

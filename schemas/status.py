@@ -185,6 +185,8 @@ def is_overdue(status: str, due_date: date | None, today: date) -> bool:
     return status in OPEN_INVOICE_STATUSES and due_date is not None and due_date < today
 
 
-def display_status(status: str, due_date: date | None, today: date) -> str:
-    """Return the status a person sees, with ``overdue`` folded in."""
-    return "overdue" if is_overdue(status, due_date, today) else status
+def status_label(status: str, overdue: bool = False) -> str:
+    """Return the words a person reads for *status*; overdue is a flag beside it, never
+    a status of its own (a partly paid invoice past its due date is still partly paid)."""
+    label = STATUS_LABELS.get(status, status)
+    return f"{label} (overdue)" if overdue else label

@@ -155,6 +155,10 @@ class Invoice(_DocumentColumns, table=True):
     status: str = "unknown"
     settled_by: str | None = None  # "feed", "mark" or None (unknown)
     marked_excess_minor: int = Field(default=0, sa_type=BigInteger)
+    # provenance (sync.first_reports): what the feed last reported settled, and the
+    # day an export first reported that much (kept while later exports repeat it)
+    reported_settled_minor: int | None = _money()
+    settled_first_reported_on: date | None = None
 
 
 class CreditNote(_DocumentColumns, table=True):
@@ -172,6 +176,10 @@ class CreditNote(_DocumentColumns, table=True):
     applied_minor: int | None = _money()
     remaining_minor: int | None = _money()
     status: str = "unknown"
+    # provenance (sync.first_reports): credit the feed last reported used, and the day
+    # an export first reported that much
+    reported_used_minor: int | None = _money()
+    used_first_reported_on: date | None = None
 
 
 class _LineColumns(SQLModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -44,6 +45,7 @@ from sync.bulk import (
     select_in,
     update_rows,
 )
+from sync.first_reports import FIRST_REPORT_COLUMNS, first_report, note_first_reports
 from sync.identity import NameCheck, hold
 from sync.reconcile import Plan, Stored
 from sync.review import Diff, old_figures
@@ -140,6 +142,7 @@ class BatchWriter:
         self.statistics = PlannerStatistics(conn)
         self.refresh_invoices: set[int] = set()
         self.refresh_credit_notes: set[int] = set()
+        self.updated: dict[str, set[int]] = {"invoice": set(), "credit_note": set()}
         self.allocation_owners: dict[str, set[int]] = {
             "payment": set(),
             "credit_note": set(),
@@ -335,13 +338,14 @@ class BatchWriter:
             values = record.values
             insert.append(
                 (row_id, *(values[c] for c in columns), self.account_ids[record.account.key],
-                 self.batch_id, self.batch_id)
+                 self.batch_id, self.batch_id, *first_report(kind, values))
             )  # fmt: skip
         self._insert(
             kind,
-            ("id", *columns, "account_id", "first_batch_id", "last_batch_id"),
+            ("id", *columns, "account_id", "first_batch_id", "last_batch_id",
+             *FIRST_REPORT_COLUMNS.get(kind, ())),
             insert,
-        )
+        )  # fmt: skip
         update = [
             (*(record.values[c] for c in columns), self.account_ids[record.account.key],
              self.batch_id, None, row_id)
@@ -355,6 +359,8 @@ class BatchWriter:
         )
         written = list(zip(ids, plan.inserts, strict=True)) + plan.updates
         updated_ids = [row_id for row_id, _ in plan.updates]
+        if kind in self.updated:  # inserts carry their first report already
+            self.updated[kind].update(updated_ids)
         if kind in LINE_TABLES:
             self._replace_lines(kind, written, updated_ids)
             self._documents_follow(kind, updated_ids)
@@ -500,12 +506,15 @@ class BatchWriter:
     # -- end of batch ---------------------------------------------------------------
 
     def finish(
-        self, judge: Callable[[Connection, set[int]], object] | None = None
+        self,
+        judge: Callable[[Connection, set[int]], object] | None = None,
+        as_of: datetime | None = None,
     ) -> int:
         """Resolve allocations, judge paid marks, refresh derived figures, flag gaps.
 
         *judge* is called with the touched invoice ids before figures are refreshed
-        (the pipeline passes ``sync.marks.evaluate_marks``). Accounts whose customer id
+        (the pipeline passes ``sync.marks.evaluate_marks``); *as_of* is the export's
+        as-of time, the day it reports settlements on. Accounts whose customer id
         carried several names are held (``sync.identity``). Returns the number of
         records a snapshot found missing.
         """
@@ -513,6 +522,13 @@ class BatchWriter:
         if judge is not None:
             judge(self.conn, self.refresh_invoices)
         refresh_derived(self.conn, self.refresh_invoices, self.refresh_credit_notes)
+        note_first_reports(
+            self.conn,
+            self.updated["invoice"] | self.refresh_invoices,
+            self.updated["credit_note"] | self.refresh_credit_notes,
+            batch_id=self.batch_id,
+            as_of=as_of,
+        )
         self.held = hold(self.conn, self.names.conflicts(), self.account_ids)
         return self._flag_missing() if self.snapshot else 0
 

@@ -266,11 +266,11 @@ def invoices(ctx: Context, account: str, source: str | None, as_json: bool) -> N
         click.echo(json.dumps(rows, indent=2))
         return
     _table(
-        rows,
+        [{**r, "overdue": "overdue" if r["overdue"] else ""} for r in rows],
         [
             ("number", "NUMBER"), ("account", "ACCOUNT"), ("issue_date", "DATE"),
             ("due_date", "DUE"), ("currency", "CCY"), ("total", "TOTAL"), ("paid", "PAID"),
-            ("balance_due", "BALANCE"), ("status", "STATUS"),
+            ("balance_due", "BALANCE"), ("status", "STATUS"), ("overdue", "OVERDUE"),
         ],
     )  # fmt: skip
 
@@ -383,6 +383,11 @@ def _statement_text(built: Any, locale: str) -> str:
             out.append(
                 f"  Aging at {built.end}: {aging}; unmatched credits {format_money(lg.unmatched, cur)}"
             )
+            for u in lg.undated:
+                out.append(
+                    f"  Invoice {u.number} {format_money(u.amount, cur)}: {u.note}"
+                )
+    out += [f"\nNote: {note}" for note in built.notes]
     return "\n".join(out) + "\n"
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, case, func, or_, select
 
 from adapters.columns import nfc_key
 from schemas.money import to_text
-from schemas.status import display_status, is_overdue
+from schemas.status import is_overdue
 from schemas.tables import (
     Account,
     Allocation,
@@ -104,10 +104,11 @@ def _known_sum(count_unknown: Any, total: Any) -> int | None:
     return None if (count_unknown or 0) > 0 else int(total or 0)
 
 
-def balances(
-    conn: Connection, account_ids: list[int] | None = None
-) -> list[dict[str, Any]]:
-    """Return one balance object per account and currency (``billfold balances``)."""
+def _account_figures(
+    conn: Connection, account_ids: list[int] | None
+) -> list[tuple[int, str, dict[str, Any], bool, bool]]:
+    """Sum each account's records per currency: ``(account_id, currency, sums,
+    records_payments, records_credit_notes)``."""
     issued = I.c.lifecycle == "issued"
 
     def scoped(stmt, table):  # type: ignore[no-untyped-def]
@@ -116,6 +117,9 @@ def balances(
             if account_ids is None
             else stmt.where(table.c.account_id.in_(account_ids))
         )
+
+    def scoped_accounts(stmt):  # type: ignore[no-untyped-def]
+        return stmt if account_ids is None else stmt.where(A.c.id.in_(account_ids))
 
     rows: dict[tuple[int, str], dict[str, Any]] = {}
 
@@ -179,19 +183,50 @@ def balances(
         s["payment_count"], s["payments"] = int(r[2] or 0), int(r[3] or 0)
         s["unapplied"] = _known_sum(r[4], r[5])
 
+    sources = {
+        row[0]: row[1]
+        for row in conn.execute(scoped_accounts(select(A.c.id, A.c.source)))
+    }
+
+    # A source whose exports carry payment records (IIF, API feeds) recorded no cash
+    # for an account that has none: that account received nothing, not an unknown sum.
+    # (One indexed probe per source: a DISTINCT over every payment would scan them all.)
+    def carrying(table: Any) -> set[str]:
+        return {
+            name
+            for name in set(sources.values())
+            if conn.execute(
+                select(table.c.id).where(table.c.source == name).limit(1)
+            ).first()
+        }
+
+    paying_sources, crediting_sources = carrying(P), carrying(C)
+    return [
+        (
+            account_id,
+            currency,
+            s,
+            sources[account_id] in paying_sources,
+            sources[account_id] in crediting_sources,
+        )
+        for (account_id, currency), s in rows.items()
+    ]
+
+
+def balances(
+    conn: Connection, account_ids: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """Return one balance object per account and currency (``billfold balances``)."""
+    figures = _account_figures(conn, account_ids)
     names = {
         row[0]: row[1:]
         for row in conn.execute(
-            select(A.c.id, A.c.name, A.c.external_key, A.c.parent_id, A.c.source)
+            select(A.c.id, A.c.name, A.c.external_key, A.c.parent_id)
         )
     }
-    # A source whose exports carry payment records (IIF, API feeds) recorded no cash
-    # for an account that has none: that account received nothing, not an unknown sum.
-    paying_sources = {row[0] for row in conn.execute(select(P.c.source).distinct())}
-    crediting_sources = {row[0] for row in conn.execute(select(C.c.source).distinct())}
     out = []
-    for (account_id, currency), s in rows.items():
-        name, key, parent_id, source = names[account_id]
+    for account_id, currency, s, records_payments, records_credit_notes in figures:
+        name, key, parent_id = names[account_id]
         parent = names[parent_id][0] if parent_id else None
         out.append(
             _balance_object(
@@ -200,12 +235,62 @@ def balances(
                 parent,
                 currency,
                 s,
-                records_payments=source in paying_sources,
-                records_credit_notes=source in crediting_sources,
+                records_payments=records_payments,
+                records_credit_notes=records_credit_notes,
             )
         )
     out.sort(key=lambda o: (o["account"].casefold(), o["account_key"], o["currency"]))
     return out
+
+
+def net_bases(conn: Connection, account_ids: list[int]) -> dict[tuple[int, str], str]:
+    """How ``billfold balances`` works out each net balance, per account and currency.
+
+    ``"balances"``: what is due less remaining credit and unapplied cash, every figure
+    known; ``"payments"``: billed less payment records (and paid marks) less credit
+    notes; ``"invoices"``: billed less each invoice's reported paid amount less credit
+    notes; ``"unknown"``: the net is null. A statement shows what each basis counts, so
+    its closing balance is the same net (``sync.settlements``).
+    """
+    return {
+        (account_id, currency): _net(s, records_payments, records_credit_notes)[1]
+        for account_id, currency, s, records_payments, records_credit_notes in (
+            _account_figures(conn, account_ids)
+        )
+    }
+
+
+def _net(
+    s: dict[str, Any], records_payments: bool, records_credit_notes: bool
+) -> tuple[int | None, str, int | None]:
+    """Return (net balance, its basis, cash paid) from one account's sums."""
+    unknown = s["invoice_paid"] is None and s["balance"] is None
+    from_payments = bool(s["payment_count"] or (records_payments and unknown))
+    if from_payments:
+        paid: int | None = s["payments"] + s["marked_excess"]
+    else:
+        paid = s["invoice_paid"]
+    # A source whose exports never carry credit notes (or payments) cannot say there
+    # are none: those figures are unknown, not zero. They are left out of the net
+    # (what the export says is due) rather than making it unknown.
+    known_remaining = (
+        0 if _remaining_silent(s, records_credit_notes) else s["remaining"]
+    )
+    known_unapplied = 0 if _unapplied_silent(s, records_payments) else s["unapplied"]
+    if None not in (s["balance"], known_remaining, known_unapplied):
+        return s["balance"] - known_remaining - known_unapplied, "balances", paid
+    if paid is not None:
+        net = s["billed"] - paid - s["credit_note_total"]
+        return net, "payments" if from_payments else "invoices", paid
+    return None, "unknown", paid
+
+
+def _remaining_silent(s: dict[str, Any], records_credit_notes: bool) -> bool:
+    return not records_credit_notes and not s["credit_note_count"]
+
+
+def _unapplied_silent(s: dict[str, Any], records_payments: bool) -> bool:
+    return not records_payments and not s["payment_count"]
 
 
 def _balance_object(
@@ -218,29 +303,15 @@ def _balance_object(
     records_payments: bool = False,
     records_credit_notes: bool = True,
 ) -> dict[str, Any]:
-    unknown = s["invoice_paid"] is None and s["balance"] is None
-    if s["payment_count"] or (records_payments and unknown):
-        paid: int | None = s["payments"] + s["marked_excess"]
-    else:
-        paid = s["invoice_paid"]
-    balance, remaining, unapplied = s["balance"], s["remaining"], s["unapplied"]
-    # A source whose exports never carry credit notes (or payments) cannot say there
-    # are none: those figures are unknown, not zero. They are left out of the net
-    # (what the export says is due) rather than making it unknown.
-    remaining_silent = not records_credit_notes and not s["credit_note_count"]
-    unapplied_silent = not records_payments and not s["payment_count"]
-    if remaining_silent:
-        remaining = None
-    if unapplied_silent:
+    net, _, paid = _net(s, records_payments, records_credit_notes)
+    remaining, unapplied = s["remaining"], s["unapplied"]
+    cn_count: int | None = s["credit_note_count"]
+    cn_total: int | None = s["credit_note_total"]
+    if _remaining_silent(s, records_credit_notes):
+        # An export that never carries credit notes cannot say there are none.
+        remaining = cn_count = cn_total = None
+    if _unapplied_silent(s, records_payments):
         unapplied = None
-    known_remaining = 0 if remaining_silent else remaining
-    known_unapplied = 0 if unapplied_silent else unapplied
-    if None not in (balance, known_remaining, known_unapplied):
-        net: int | None = balance - known_remaining - known_unapplied
-    elif paid is not None:
-        net = s["billed"] - paid - s["credit_note_total"]
-    else:
-        net = None
 
     def money(v: int | None) -> str | None:
         return to_text(v, currency)
@@ -254,9 +325,9 @@ def _balance_object(
         "void_invoice_count": s["void_invoice_count"],
         "total_billed": money(s["billed"]),
         "total_paid": money(paid),
-        "balance_due": money(balance),
-        "credit_note_count": s["credit_note_count"],
-        "credit_note_total": money(s["credit_note_total"]),
+        "balance_due": money(s["balance"]),
+        "credit_note_count": cn_count,
+        "credit_note_total": money(cn_total),
         "remaining_credit": money(remaining),
         "unapplied_payments": money(unapplied),
         "net_balance": money(net),
@@ -293,7 +364,7 @@ def invoice_list(
                 "paid": to_text(r.paid_minor, cur),
                 "credited": to_text(r.credited_minor, cur),
                 "balance_due": to_text(r.balance_minor, cur),
-                "status": display_status(r.status, r.due_date, today),
+                "status": r.status,
                 "overdue": is_overdue(r.status, r.due_date, today),
                 "reference": r.reference,
             }

@@ -331,32 +331,32 @@ def statement_pdf(
             ],
         ]
         summary = _grid(rows, [60 * mm, 35 * mm], st, numeric_from=1, bold_rows=[4])
-        aging = [
-            [
-                "Not yet due",
-                "1–30 days",
-                "31–60 days",
-                "61–90 days",
-                "Over 90 days",
-                "Unmatched credits",
-                "Balance",
-            ],
-            [
-                *(money(t["aging"][b], currency) for b in BUCKETS),
-                money(t["unmatched"], currency),
-                money(t["closing"], currency),
-            ],
+        head = ["Not yet due", "1–30 days", "31–60 days", "61–90 days", "Over 90 days"]
+        # Equal columns that fit the page, headings wrapped at word breaks.
+        figures = [money(t["aging"][b], currency) for b in BUCKETS]
+        if t["undated"]:
+            head.append("Paid, date not in export")
+            figures.append(money(t["undated"], currency))
+        head += ["Unmatched credits", "Balance"]
+        figures += [
+            money(t["unmatched"], currency),
+            money(t["closing"], currency),
         ]
+        width = doc.width / len(head)
+        heads = ["\n".join(simpleSplit(h, st.bold, 8.5, width - 12)) for h in head]
+        aging = [heads, figures]
         story.append(
             KeepTogether(
                 [
                     summary,
                     Spacer(1, 3 * mm),
-                    _grid(aging, [None] * 7, st, numeric_from=0, bold_rows=[]),
+                    _grid(aging, [width] * len(head), st, numeric_from=0, bold_rows=[]),
                 ]
             )
         )
         story.append(Spacer(1, 4 * mm))
+    for note in statement.notes:
+        story += [_para(f"Note: {note}", st.body), Spacer(1, 3 * mm)]
     for section in statement.sections:
         for lg in section.ledgers:
             name = (
@@ -426,6 +426,24 @@ def statement_pdf(
                         numeric_from=3,
                     )
                 )
+            if lg.undated:
+                story.append(_para("Paid, date not in the export", st.heading))
+                rows = [["Invoice", "Date", "Due", "Status", "Total", "Paid"]]
+                widths = [
+                    doc.width - 150 * mm,
+                    22 * mm,
+                    22 * mm,
+                    58 * mm,
+                    24 * mm,
+                    24 * mm,
+                ]
+                rows += [
+                    [_cell(u.number, st, widths[0], "number"), _d(u.issue_date), _d(u.due_date),
+                     _cell(u.note, st, widths[3]), money(u.total, lg.currency),
+                     money(u.amount, lg.currency)]
+                    for u in lg.undated
+                ]  # fmt: skip
+                story.append(_grid(rows, widths, st, numeric_from=4))
     label = f"Statement for {statement.account}, {period}"
     draw = _footer(business, st, label)
     doc.build(story, onFirstPage=draw, onLaterPages=draw)
@@ -438,7 +456,7 @@ def _d(value: date | None) -> str:
 
 def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) -> bytes:
     """Render an invoice copy from the stored record (used when no original was imported)."""
-    from schemas.status import STATUS_LABELS, display_status
+    from schemas.status import is_overdue, status_label
 
     money = partial(format_money, locale=business.locale)
     st = _style(business)
@@ -455,7 +473,7 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
         title=f"Invoice {_fact(inv['number'])}",
         author=business.name,
     )
-    status = display_status(inv["status"], inv["due_date"], generated_on)
+    overdue = is_overdue(inv["status"], inv["due_date"], generated_on)
     facts = [
         ("Invoice no.", _fact(inv["number"])),
         ("Invoice date", _d(inv["issue_date"])),
@@ -463,7 +481,7 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     ]
     if inv["reference"]:
         facts.append(("Reference", _fact(inv["reference"])))
-    facts.append(("Status", STATUS_LABELS.get(status, status)))
+    facts.append(("Status", status_label(inv["status"], overdue)))
     title = "INVOICE (VOID)" if inv["status"] == "void" else "INVOICE"
     story: list = [_letterhead(business, st, title, facts), Spacer(1, 6 * mm)]
     name, limit = _fact(inv["account_name"]), LIMITS["customer_email"].maximum

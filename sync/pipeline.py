@@ -409,7 +409,8 @@ def import_file(
             flagged = run.writer.finish(
                 judge=lambda conn, ids: evaluate_marks(
                     conn, ids, batch_id, f"source:{source}"
-                )
+                ),
+                as_of=run.as_of,
             )
             result.phases = {**run.phases, "finish": time.perf_counter() - tick}
             counts = run.writer.counts

@@ -7,47 +7,39 @@ the aging of what is still open at the end date (current, 1-30, 31-60, 61-90, 90
 past due).
 
 Signs: anything that increases what the customer owes is positive (invoices), anything
-that reduces it negative (credit notes, payments). Cash comes from payment records when
-the account's exports carry them; otherwise from each invoice's reported paid amount,
-dated when the export reported it. An admin's paid mark counts only for the part the
-feed does not already show (the max rule), dated on the mark's payment date.
+that reduces it negative (credit notes, payments). What settled an invoice beyond its
+payment and credit-note records (cash an export reports without a record, refunds, an
+admin's paid mark) comes from ``sync.settlements``, so that a statement to today closes
+at exactly the account's net balance (``billfold balances``). Settlement an export
+reports without saying when is dated on its first report; at the end of a period before
+that day the invoice is neither open nor late but "paid (date not in the export)", and
+the statement carries a note saying so.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from schemas.money import to_text
-from schemas.tables import Account, Allocation, CreditNote, Invoice, PaidMark, Payment
-from sync.allocations import LIVE_ALLOCATION, live_allocations, roots, within
-from sync.apply import ACTIVE_MARK_STATES
+from schemas.tables import Account
 from sync.ledger import with_sites
+from sync.settlements import Line, Part, day_text, read_records, settle
 
 A = Account.__table__  # type: ignore[attr-defined]
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-C = CreditNote.__table__  # type: ignore[attr-defined]
-P = Payment.__table__  # type: ignore[attr-defined]
-AL = Allocation.__table__  # type: ignore[attr-defined]
-M = PaidMark.__table__  # type: ignore[attr-defined]
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
-
-
-@dataclass(frozen=True)
-class Line:
-    """One dated movement on the account."""
-
-    on: date
-    kind: str  # invoice, credit_note, payment, reported_payment, reported_settlement, paid_mark
-    reference: str
-    description: str
-    amount: int  # minor units; positive increases what is owed
-    due_date: date | None = None
+UNDATED_NOTE = (
+    "The billing system's exports say some invoices were paid (or credit was used) "
+    "without saying when. Each such movement is shown on the day an export first "
+    "reported it. At the end of a period before that day, an invoice paid this way is "
+    "listed as paid (date not in the export), not as open or late, and its amount stays "
+    "in the closing balance."
+)
 
 
 @dataclass
@@ -64,6 +56,22 @@ class OpenItem:
 
 
 @dataclass
+class UndatedItem:
+    """An invoice reported paid after the end date by an export that gives no date."""
+
+    number: str
+    issue_date: date | None
+    due_date: date | None
+    total: int
+    amount: int  # what the export reports settled, on no known date
+    first_reported: date
+
+    @property
+    def note(self) -> str:
+        return f"paid (date not in the export), first reported {day_text(self.first_reported)}"
+
+
+@dataclass
 class Ledger:
     """One account's movements in one currency over the period."""
 
@@ -73,7 +81,8 @@ class Ledger:
     closing: int
     open_items: list[OpenItem]
     aging: dict[str, int]
-    unmatched: int  # closing minus open invoices: payments and credits not matched
+    unmatched: int  # closing minus open and undated invoices: credit not matched
+    undated: list[UndatedItem] = field(default_factory=list)
 
     @property
     def charges(self) -> int:
@@ -82,6 +91,15 @@ class Ledger:
     @property
     def credits(self) -> int:
         return sum(line.amount for line, _ in self.lines if line.amount < 0)
+
+    @property
+    def undated_total(self) -> int:
+        return sum(item.amount for item in self.undated)
+
+    @property
+    def has_undated(self) -> bool:
+        """True when a movement or an invoice here is dated by its first report."""
+        return bool(self.undated) or any(not ln.date_known for ln, _ in self.lines)
 
 
 @dataclass
@@ -105,6 +123,12 @@ class Statement:
     end: date
     sections: list[Section]
 
+    @property
+    def notes(self) -> list[str]:
+        """What a reader must know to read the figures right."""
+        undated = any(lg.has_undated for s in self.sections for lg in s.ledgers)
+        return [UNDATED_NOTE] if undated else []
+
     def totals(self) -> dict[str, dict[str, Any]]:
         """Return per-currency totals over every section."""
         out: dict[str, dict[str, Any]] = {}
@@ -118,6 +142,7 @@ class Statement:
                         "credits": 0,
                         "closing": 0,
                         "unmatched": 0,
+                        "undated": 0,
                         "aging": dict.fromkeys(BUCKETS, 0),
                     },
                 )
@@ -126,6 +151,7 @@ class Statement:
                 t["credits"] += ledger.credits
                 t["closing"] += ledger.closing
                 t["unmatched"] += ledger.unmatched
+                t["undated"] += ledger.undated_total
                 for bucket, amount in ledger.aging.items():
                     t["aging"][bucket] += amount
         return out
@@ -143,14 +169,6 @@ def _bucket(days: int) -> str:
     return "90+"
 
 
-def _day(moment: datetime | date | None, floor: date | None) -> date | None:
-    """The date a reported figure became known: the export's time, never before *floor*."""
-    if moment is None:
-        return floor
-    day = moment.date() if isinstance(moment, datetime) else moment
-    return max(day, floor) if floor else day
-
-
 def build_statement(
     conn: Connection,
     account_id: int,
@@ -160,11 +178,12 @@ def build_statement(
 ) -> Statement:
     """Compute the statement of *account_id* and its sites from *start* to *end*.
 
-    *visible* limits the sections to the accounts a portal contact may see. Only
-    payments and credits from the account's own parent/site tree settle its invoices.
+    *visible* limits the sections to the accounts a portal contact may see; money from
+    any other account (a parent's cheque for a site the contact cannot see; a store
+    written before allocations across customer trees were refused) is shown without
+    naming where it came from or went (``sync.settlements``).
     """
     ids = [i for i in with_sites(conn, [account_id]) if visible is None or i in visible]
-    tree = with_sites(conn, [roots(conn, [account_id]).get(account_id, account_id)])
     accounts = {
         r.id: r
         for r in conn.execute(
@@ -174,107 +193,28 @@ def build_statement(
         )
     }
     names = {r.id: r.name for r in accounts.values()}
-    invoices = conn.execute(
-        select(I).where(I.c.account_id.in_(ids), I.c.lifecycle == "issued")
-    ).all()
-    credits = conn.execute(
-        select(C).where(C.c.account_id.in_(ids), C.c.lifecycle == "issued")
-    ).all()
-    payments = conn.execute(
-        select(P).where(P.c.account_id.in_(ids), P.c.lifecycle == "active")
-    ).all()
-    invoice_ids = [r.id for r in invoices]
-    allocations: dict[int, list[tuple[date | None, int]]] = defaultdict(list)
-    if invoice_ids:
-        for r in conn.execute(
-            select(AL.c.invoice_id, AL.c.applied_on, AL.c.amount_minor)
-            .select_from(live_allocations())
-            .where(LIVE_ALLOCATION, AL.c.invoice_id.in_(invoice_ids), within(tree))
-        ):
-            allocations[r.invoice_id].append((r.applied_on, r.amount_minor))
-    mark_dates: dict[int, date] = {}
-    if invoice_ids:
-        for r in conn.execute(
-            select(M.c.invoice_id, M.c.paid_on).where(
-                M.c.invoice_id.in_(invoice_ids), M.c.state.in_(ACTIVE_MARK_STATES)
-            )
-        ):
-            mark_dates[r.invoice_id] = max(
-                r.paid_on, mark_dates.get(r.invoice_id, r.paid_on)
-            )
-    has_payments = {(p.account_id, p.currency) for p in payments}
+    records = read_records(conn, ids)
+    settled = settle(conn, records, ids, names)
 
     events: dict[tuple[int, str], list[Line]] = defaultdict(list)
-    settlements: dict[int, list[tuple[date | None, int]]] = defaultdict(list)
-    for inv in invoices:
-        slot = events[(inv.account_id, inv.currency)]
-        slot.append(
-            Line(
-                inv.issue_date,
-                "invoice",
-                inv.number,
-                _describe_invoice(inv),
-                inv.total_minor,
-                inv.due_date,
-            )
-        )
-        settlements[inv.id].extend(allocations.get(inv.id, []))
-        allocated = sum(a for _, a in allocations.get(inv.id, []))
-        observed = _day(inv.source_updated_at, inv.issue_date)
-        excess = inv.marked_excess_minor or 0
-        if inv.settled_by is not None or excess:
-            feed_settled = (inv.total_minor - (inv.balance_minor or 0)) - excess
-            if inv.balance_minor is None:
-                feed_settled = 0
-            unmatched = feed_settled - allocated
-            if unmatched > 0:
-                settlements[inv.id].append((observed, unmatched))
-        if (inv.account_id, inv.currency) not in has_payments:
-            cash = _reported_cash(inv)
-            if cash:
-                kind, what = cash
-                slot.append(
-                    Line(
-                        observed,
-                        kind,
-                        inv.number,
-                        what,
-                        -_reported_amount(inv),
-                    )
-                )
-        if excess:
-            when = mark_dates.get(inv.id, observed)
-            slot.append(
-                Line(
-                    when,
-                    "paid_mark",
-                    inv.number,
-                    f"Payment recorded for invoice {inv.number}",
-                    -excess,
-                )
-            )
-            settlements[inv.id].append((when, excess))
-    for cn in credits:
+    for inv in records.invoices:
+        events[(inv.account_id, inv.currency)].append(
+            Line(inv.issue_date, "invoice", inv.number, _describe_invoice(inv),
+                 inv.total_minor, inv.due_date)
+        )  # fmt: skip
+    for cn in records.credits:
         events[(cn.account_id, cn.currency)].append(
-            Line(
-                cn.issue_date,
-                "credit_note",
-                cn.number,
-                _describe_credit(cn),
-                -cn.total_minor,
-            )
-        )
-    for p in payments:
+            Line(cn.issue_date, "credit_note", cn.number, _describe_credit(cn),
+                 -cn.total_minor)
+        )  # fmt: skip
+    for p in records.payments:
         if p.amount_minor:
             events[(p.account_id, p.currency)].append(
-                Line(
-                    p.received_on,
-                    "payment",
-                    p.reference or p.external_id,
-                    _describe_payment(p),
-                    -p.amount_minor,
-                )
-            )
+                Line(p.received_on, "payment", p.reference or p.external_id,
+                     _describe_payment(p), -p.amount_minor)
+            )  # fmt: skip
+    for ledger, lines in settled.lines.items():
+        events[ledger].extend(lines)
 
     sections = []
     order = [
@@ -285,8 +225,7 @@ def build_statement(
         acc = accounts[aid]
         parent = names.get(acc.parent_id) if acc.parent_id else None
         section = Section(aid, acc.name, acc.external_key, parent)
-        currencies = sorted({cur for (a, cur) in events if a == aid})
-        for currency in currencies:
+        for currency in sorted({cur for (a, cur) in events if a == aid}):
             lines = sorted(
                 (e for e in events[(aid, currency)] if e.on is not None),
                 key=lambda e: (e.on, _KIND_ORDER.get(e.kind, 9), e.reference),
@@ -298,84 +237,75 @@ def build_statement(
                 if start <= e.on <= end:
                     running += e.amount
                     period.append((e, running))
-            closing = running
-            open_items = []
-            for inv in invoices:
-                if inv.account_id != aid or inv.currency != currency:
-                    continue
-                if inv.issue_date is None or inv.issue_date > end:
-                    continue
-                settled = sum(
-                    a for on, a in settlements[inv.id] if on is None or on <= end
-                )
-                open_amount = max(inv.total_minor - settled, 0)
-                if open_amount <= 0:
-                    continue
-                basis = inv.due_date or inv.issue_date
-                days = (end - basis).days
-                open_items.append(
-                    OpenItem(
-                        inv.number,
-                        inv.issue_date,
-                        inv.due_date,
-                        inv.total_minor,
-                        open_amount,
-                        max(days, 0),
-                        _bucket(days),
-                    )
-                )
-            open_items.sort(key=lambda o: (o.due_date or o.issue_date or end, o.number))
+            mine = [
+                inv
+                for inv in records.invoices
+                if inv.account_id == aid and inv.currency == currency
+            ]
+            open_items, undated = _open_at(mine, settled.parts, end)
             aging = dict.fromkeys(BUCKETS, 0)
             for item in open_items:
                 aging[item.bucket] += item.open
+            unmatched = running - sum(aging.values()) - sum(u.amount for u in undated)
             section.ledgers.append(
-                Ledger(
-                    currency,
-                    opening,
-                    period,
-                    closing,
-                    open_items,
-                    aging,
-                    closing - sum(aging.values()),
-                )
-            )
+                Ledger(currency, opening, period, running, open_items, aging,
+                       unmatched, undated)
+            )  # fmt: skip
         sections.append(section)
     root = accounts[account_id]
     return Statement(root.name, root.external_key, start, end, sections)
+
+
+def _open_at(
+    invoices: list[Any], parts: dict[int, list[Part]], end: date
+) -> tuple[list[OpenItem], list[UndatedItem]]:
+    """What of *invoices* was open on *end*, and what was settled on no known date
+    that an export reported only after *end* (neither open nor late: not known)."""
+    open_items, undated = [], []
+    for inv in invoices:
+        if inv.issue_date is None or inv.issue_date > end:
+            continue
+        settled = later = 0
+        first: date | None = None
+        for part in parts.get(inv.id, ()):
+            if part.on is None or part.on <= end:
+                settled += part.amount
+            elif not part.date_known and part.amount > 0:
+                later += part.amount
+                first = part.on if first is None else min(first, part.on)
+        owed = max(inv.total_minor - settled, 0)
+        later = min(later, owed)
+        if later and first is not None:
+            undated.append(
+                UndatedItem(inv.number, inv.issue_date, inv.due_date, inv.total_minor,
+                            later, first)
+            )  # fmt: skip
+        if owed - later <= 0:
+            continue
+        days = (end - (inv.due_date or inv.issue_date)).days
+        open_items.append(
+            OpenItem(inv.number, inv.issue_date, inv.due_date, inv.total_minor,
+                     owed - later, max(days, 0), _bucket(days))
+        )  # fmt: skip
+    open_items.sort(key=lambda o: (o.due_date or o.issue_date or end, o.number))
+    undated.sort(key=lambda u: (u.first_reported, u.number))
+    return open_items, undated
 
 
 _KIND_ORDER = {
     "invoice": 0,
     "credit_note": 1,
     "payment": 2,
-    "reported_payment": 3,
-    "reported_settlement": 3,
-    "paid_mark": 4,
+    "transfer": 3,
+    "credit_applied": 3,
+    "reported_payment": 4,
+    "reported_credit": 4,
+    "reported_settlement": 4,
+    "credit_used": 4,
+    "payment_adjustment": 4,
+    "settlement_adjustment": 4,
+    "paid_mark": 5,
 }
-
-
-def _reported_amount(inv: Any) -> int:
-    excess = inv.marked_excess_minor or 0
-    if inv.paid_minor is not None:
-        return inv.paid_minor - excess
-    if inv.balance_minor is not None:
-        settled = inv.total_minor - inv.balance_minor - excess
-        return settled - (inv.credited_minor or 0)
-    return 0
-
-
-def _reported_cash(inv: Any) -> tuple[str, str] | None:
-    if _reported_amount(inv) <= 0:
-        return None
-    if inv.paid_minor is not None:
-        return (
-            "reported_payment",
-            f"Payments on invoice {inv.number} (as reported by the billing system)",
-        )
-    return (
-        "reported_settlement",
-        f"Paid or credited on invoice {inv.number} (as reported by the billing system)",
-    )
 
 
 def _describe_invoice(inv: Any) -> str:
@@ -431,6 +361,7 @@ def statement_json(statement: Statement) -> dict[str, Any]:
                                 "due_date": line.due_date.isoformat()
                                 if line.due_date
                                 else None,
+                                "date_in_export": line.date_known,
                             }
                             for line, running in lg.lines
                         ],
@@ -454,6 +385,22 @@ def statement_json(statement: Statement) -> dict[str, Any]:
                         "aging": {
                             b: money(v, lg.currency) for b, v in lg.aging.items()
                         },
+                        "paid_date_not_in_export": [
+                            {
+                                "number": u.number,
+                                "issue_date": u.issue_date.isoformat()
+                                if u.issue_date
+                                else None,
+                                "due_date": u.due_date.isoformat()
+                                if u.due_date
+                                else None,
+                                "total": money(u.total, lg.currency),
+                                "amount": money(u.amount, lg.currency),
+                                "first_reported": u.first_reported.isoformat(),
+                                "note": u.note,
+                            }
+                            for u in lg.undated
+                        ],
                         "unmatched_credits": money(lg.unmatched, lg.currency),
                     }
                     for lg in s.ledgers
@@ -468,10 +415,12 @@ def statement_json(statement: Statement) -> dict[str, Any]:
                 "credits": money(t["credits"], cur),
                 "closing_balance": money(t["closing"], cur),
                 "aging": {b: money(v, cur) for b, v in t["aging"].items()},
+                "paid_date_not_in_export": money(t["undated"], cur),
                 "unmatched_credits": money(t["unmatched"], cur),
             }
             for cur, t in sorted(statement.totals().items())
         },
+        "notes": statement.notes,
     }
 
 
@@ -482,7 +431,9 @@ STATEMENT_CSV_HEADER = (
 
 
 def statement_csv(statement: Statement) -> bytes:
-    """Return the statement as CSV: opening, each line, closing, then the aging rows."""
+    """Return the statement as CSV: opening, each line, closing, the aging rows, the
+    invoices paid on no date the export gives (``paid_date_not_in_export``), and the
+    statement's notes (``note``)."""
     from sync.csv_out import write_csv
 
     rows: list[list[object]] = []
@@ -532,6 +483,11 @@ def statement_csv(statement: Statement) -> bytes:
                         "",
                     ]
                 )
+            for u in lg.undated:
+                rows.append(
+                    [*base, end, "paid_date_not_in_export", u.number, u.note,
+                     to_text(u.amount, cur), ""]
+                )  # fmt: skip
             rows.append(
                 [
                     *base,
@@ -543,4 +499,18 @@ def statement_csv(statement: Statement) -> bytes:
                     "",
                 ]
             )
+    for note in statement.notes:
+        rows.append(
+            [
+                statement.account,
+                statement.account_key,
+                "",
+                end,
+                "note",
+                "",
+                note,
+                "",
+                "",
+            ]
+        )
     return write_csv(STATEMENT_CSV_HEADER, rows, text_columns=(0, 1, 5, 6))

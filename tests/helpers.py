@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from schemas.money import to_text
+from schemas.tables import Account
 from sync.config import Settings
 from sync.ledger import balances
 from sync.pipeline import ImportResult, import_file
+from sync.statement import build_statement
 from sync.store import Store
 
 BUSINESS_TABLES = (
@@ -118,3 +123,57 @@ SAMPLE_LEDGER = (
     / "generic"
     / "harbor_ledger.csv"
 )
+
+
+def statement_disagreements(store: Store) -> list[str]:
+    """Every account and currency whose statement to today does not close at its net
+    balance (``billfold balances``), where that net is known (issue 11, item 15).
+
+    An account with records dated after today (an invoice issued ahead) is held to the
+    statement of its whole history instead: a statement to today leaves those out."""
+    A = Account.__table__  # type: ignore[attr-defined]
+    today = datetime.now(UTC).date()
+    found = []
+    with store.read() as conn:
+        accounts = {
+            (r.name, r.external_key): r.id
+            for r in conn.execute(select(A.c.id, A.c.name, A.c.external_key))
+        }
+        for b in balances(conn):
+            if b["net_balance"] is None:
+                continue
+            account_id = accounts[(b["account"], b["account_key"])]
+            ledgers = []
+            for end in (today, date.max):
+                statement = build_statement(conn, account_id, date(2000, 1, 1), end)
+                [section] = [
+                    s for s in statement.sections if s.account_id == account_id
+                ]
+                found_ledgers = [
+                    lg for lg in section.ledgers if lg.currency == b["currency"]
+                ]
+                later = any(
+                    line.on > today for lg in found_ledgers for line, _ in lg.lines
+                )
+                if end == today or later:
+                    ledgers = found_ledgers
+            closing = ledgers[0].closing if ledgers else 0
+            if Decimal(to_text(closing, b["currency"])) != Decimal(b["net_balance"]):
+                found.append(
+                    f"{b['account']} {b['currency']}: balances {b['net_balance']}, "
+                    f"statement {to_text(closing, b['currency'])}"
+                )
+            due = b["balance_due"]
+            of_balances = due is not None and Decimal(b["net_balance"]) == Decimal(
+                due
+            ) - Decimal(b["remaining_credit"] or 0) - Decimal(
+                b["unapplied_payments"] or 0
+            )
+            for lg in ledgers:
+                aged = sum(lg.aging.values())
+                assert lg.closing == aged + lg.undated_total + lg.unmatched
+                if of_balances:
+                    # To today every settlement is dated: what is open is what is due.
+                    assert lg.undated == [], b
+                    assert Decimal(to_text(aged, lg.currency)) == Decimal(due), b
+    return found

@@ -3,10 +3,10 @@ from datetime import date
 import pytest
 
 from schemas.status import (
-    display_status,
     is_overdue,
     settle_credit_note,
     settle_invoice,
+    status_label,
 )
 
 
@@ -122,4 +122,6 @@ def test_overdue_is_computed_at_read_time():
     assert not is_overdue("unpaid", date(2025, 6, 30), today)
     assert not is_overdue("paid", date(2025, 1, 1), today)
     assert not is_overdue("unknown", date(2025, 1, 1), today)
-    assert display_status("partially_paid", date(2025, 1, 1), today) == "overdue"
+    # Overdue is a flag beside the status, never the status itself.
+    assert is_overdue("partially_paid", date(2025, 1, 1), today)
+    assert status_label("partially_paid", True) == "Partially paid (overdue)"

@@ -95,9 +95,10 @@ def test_balances_add_up_for_every_account(
     with store.read() as conn:
         for b in balances(conn):
             billed, paid = Decimal(b["total_billed"]), Decimal(b["total_paid"])
-            credited = Decimal(b["credit_note_total"])
+            # A ledger without credit notes or payments cannot say there are none (null).
+            assert (b["credit_note_total"] is None) == (b["remaining_credit"] is None)
+            credited = Decimal(b["credit_note_total"] or 0)
             net = Decimal(b["net_balance"])
             assert net == billed - paid - credited, b
-            # A ledger without credit notes or payments cannot say there are none (null).
             due, left = Decimal(b["balance_due"]), Decimal(b["remaining_credit"] or 0)
             assert net == due - left - Decimal(b["unapplied_payments"] or 0), b
