@@ -145,7 +145,13 @@ class _CheckedText:
 
 
 class Adapter(Protocol):
-    """What every adapter class provides."""
+    """What every adapter class provides.
+
+    Two class attributes are optional and read by the registry: ``fallback = True``
+    asks the adapter only when no other claims a file (generic CSV), and ``markers``
+    (normalised header names only this format writes) keeps the fallback away from a
+    file of this format that ``detect`` does not claim.
+    """
 
     name: ClassVar[str]
     label: ClassVar[str]
