@@ -15,18 +15,11 @@ from typing import Any
 
 from adapters.errors import CellError, FileRejected
 from adapters.toolkit.cells import parse_amount
-from adapters.toolkit.columns import nfc_key, normalise_header
+from adapters.toolkit.columns import Column, Columns, nfc_key, normalise_header
 from adapters.toolkit.csv_rows import Row
 from adapters.toolkit.keys import is_placeholder_id, real_id
-from adapters.toolkit.tabular import (
-    Column,
-    Columns,
-    Table,
-    TabularAdapter,
-    Values,
-    check_agreement,
-    refuse_missing,
-)
+from adapters.toolkit.table import Table, Values, check_agreement, refuse_missing
+from adapters.toolkit.tabular import TabularAdapter
 from schemas.records import (
     AccountRecord,
     AllocationRecord,

@@ -24,17 +24,10 @@ from decimal import Decimal, Inexact, localcontext
 from adapters.base import Head
 from adapters.errors import CellError, FileRejected
 from adapters.toolkit.cells import parse_amount
-from adapters.toolkit.columns import nfc_key, normalise_header
+from adapters.toolkit.columns import Column, Columns, nfc_key, normalise_header
 from adapters.toolkit.csv_rows import Row
-from adapters.toolkit.tabular import (
-    Column,
-    Columns,
-    Table,
-    TabularAdapter,
-    Values,
-    check_agreement,
-    first_row,
-)
+from adapters.toolkit.table import Table, Values, check_agreement
+from adapters.toolkit.tabular import TabularAdapter, first_row
 from schemas.money import exponent
 from schemas.records import AccountRecord, DocumentRecord, Item, LineRecord, Note
 

@@ -46,13 +46,8 @@ from adapters.toolkit.cells import cell_text
 from adapters.toolkit.columns import nfc_key, normalise_header
 from adapters.toolkit.csv_rows import Row
 from adapters.toolkit.keys import document_key
-from adapters.toolkit.tabular import (
-    Table,
-    TabularAdapter,
-    Values,
-    check_widths,
-    head_rows,
-)
+from adapters.toolkit.table import Table, Values, check_widths
+from adapters.toolkit.tabular import TabularAdapter, head_rows
 from schemas.records import AccountRecord, DocumentRecord, Item, Note, PaymentRecord
 
 # Transaction types (normalised) and what billfold makes of them.

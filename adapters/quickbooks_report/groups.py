@@ -18,7 +18,7 @@ from adapters.quickbooks_report.survey import FOOTER, Survey
 from adapters.toolkit.cells import cell_amount, cell_text
 from adapters.toolkit.columns import nfc_key
 from adapters.toolkit.csv_rows import Row
-from adapters.toolkit.tabular import Table
+from adapters.toolkit.table import Table
 from schemas.records import Item, Note, Rejection
 
 CHECKED_COLUMNS = ("amount", "open_balance")  # running balances are not sums

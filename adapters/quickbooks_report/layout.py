@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 from adapters.errors import FileRejected
 from adapters.toolkit.cells import cell_text
-from adapters.toolkit.columns import normalise_header
+from adapters.toolkit.columns import Column, Columns, normalise_header
 from adapters.toolkit.csv_rows import Row
-from adapters.toolkit.tabular import Column, Columns, Table
+from adapters.toolkit.table import Table
 
 # The memo and customer columns come before the rest so that the billfold fields they
 # fill are named in this order (the synonyms of different columns never overlap).

@@ -24,7 +24,7 @@ from adapters.quickbooks_report.layout import (
 from adapters.toolkit.cells import MONTHS, FileDates, Number, parse_amount
 from adapters.toolkit.columns import nfc_key
 from adapters.toolkit.csv_rows import Row
-from adapters.toolkit.tabular import Table
+from adapters.toolkit.table import Table
 from schemas.records import ExportInfo, Item, Note
 
 MONEY_COLUMNS = ("amount", "open_balance", "running_balance")

@@ -3,8 +3,10 @@
 - ``text``: decide a file's encoding from its bytes and decode its head;
 - ``csv_rows``: stream CSV rows with their line numbers and how the file ends;
 - ``cells``: read one cell (amounts, dates, timestamps; the file's day/month order);
-- ``columns``: map a header to canonical column names, by name, never by position;
-- ``tabular``: a tabular export as a column mapping plus a record builder;
+- ``columns``: the columns an adapter declares, found in a header by name, never by
+  position;
+- ``table`` and ``tabular``: a tabular export as a column mapping plus a record
+  builder (the header, the day/month order, widths, records, rejections);
 - ``json_stream`` and ``json_fields``: stream API exports and read their typed fields;
 - ``keys``: which customer ids are real, and keys for documents without ids.
 

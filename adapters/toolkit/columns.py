@@ -1,11 +1,18 @@
-"""Map an export's header to canonical column names, by normalised name, never position."""
+"""The columns an adapter reads: declared by canonical name, found in a header by name.
+
+A header is matched by normalised names (case, spaces, punctuation, a leading ``*`` and
+a BOM ignored), never by position; a source's configuration may name the header of any
+column.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -64,3 +71,56 @@ def map_columns(
 def nfc_key(text: str) -> str:
     """Return the identity form of a name: NFC-normalised, outer spaces removed, case kept."""
     return unicodedata.normalize("NFC", text).strip()
+
+
+Kind = Literal["text", "amount", "date", "timestamp", "flag", "currency"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column a tabular adapter reads.
+
+    ``synonyms`` are the normalised header names (``columns.normalise_header``) that
+    mean it besides its own name. ``kind`` says what its cells become (``Values``).
+    A ``required`` column must be in the header. A ``line`` column may differ between
+    the rows of one record (the lines of one invoice); every other column must agree.
+    ``fields`` are the billfold fields it fills (``schemas.limits``), so that a value
+    too long for one is reported under the export's own column name.
+    """
+
+    name: str
+    synonyms: tuple[str, ...] = ()
+    kind: Kind = "text"
+    required: bool = False
+    line: bool = False
+    fields: tuple[str, ...] = ()
+
+
+class Columns:
+    """A table's declared columns, in the order their synonyms are tried."""
+
+    def __init__(self, *columns: Column) -> None:
+        self.declared = {c.name: c for c in columns}
+        self.synonyms = {c.name: c.synonyms for c in columns}
+        self.required = tuple(c.name for c in columns if c.required)
+        self.dated = tuple(c.name for c in columns if c.kind == "date")
+
+    def kind(self, name: str) -> Kind:
+        """How the cells of *name* convert (a configured column no one declared: text)."""
+        column = self.declared.get(name)
+        return column.kind if column is not None else "text"
+
+    def is_line(self, name: str) -> bool:
+        """True for a column whose cells may differ between the rows of one record."""
+        column = self.declared.get(name)
+        return column is not None and column.line
+
+    def map(
+        self, cells: Sequence[str], configured: Mapping[str, str] | None = None
+    ) -> tuple[dict[str, int], list[str]]:
+        """Return ``{name: index}`` for a header and the problems mapping it met."""
+        return map_columns(cells, self.synonyms, configured)
+
+    def missing(self, found: Mapping[str, int]) -> list[str]:
+        """Return the required columns *found* lacks."""
+        return [c for c in self.required if c not in found]

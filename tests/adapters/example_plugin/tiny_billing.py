@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from adapters.errors import CellError
-from adapters.toolkit.columns import nfc_key
-from adapters.toolkit.tabular import Column, Columns, TabularAdapter, Values
+from adapters.toolkit.columns import Column, Columns, nfc_key
+from adapters.toolkit.table import Values
+from adapters.toolkit.tabular import TabularAdapter
 from schemas.records import AccountRecord, DocumentRecord, Item
 
 

@@ -11,13 +11,9 @@ import pytest
 
 from adapters.base import ExportFile, ParseOptions
 from adapters.errors import FileRejected
-from adapters.toolkit.tabular import (
-    Column,
-    Columns,
-    TabularAdapter,
-    Values,
-    check_agreement,
-)
+from adapters.toolkit.columns import Column, Columns
+from adapters.toolkit.table import Values, check_agreement
+from adapters.toolkit.tabular import TabularAdapter
 from adapters.toolkit.text import sniff_bytes
 from schemas.records import (
     AccountRecord,
