@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 ),
             )
     if store is None:
-        from sync.migrate import ensure_current
+        from sync.store.migrate import ensure_current
 
         store = settings.open_store()
         ensure_current(store)

@@ -28,9 +28,9 @@ from schemas.tables import (
     Payment,
     PaymentClaim,
 )
-from sync import ledger
-from sync.settlements import CASH_KINDS, read_records, settle
-from sync.statement import Statement, build_statement
+from sync.ledger import invoices
+from sync.ledger.settlements import CASH_KINDS, read_records, settle
+from sync.ledger.statement import Statement, build_statement
 
 A = Account.__table__  # type: ignore[attr-defined]
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
@@ -382,7 +382,7 @@ def invoice_detail(
     pending "I've paid" claims."""
     if invoice_in_scope(conn, scope, invoice_id) is None:
         return None
-    detail = ledger.invoice_detail(conn, invoice_id, visible=scope.billing_ids)
+    detail = invoices.invoice_detail(conn, invoice_id, visible=scope.billing_ids)
     if detail is None:
         return None
     detail["documents"] = [
@@ -409,7 +409,7 @@ def credit_note_detail(
     """A credit note with its lines and the invoices in view it was applied to."""
     if credit_note_in_scope(conn, scope, credit_note_id) is None:
         return None
-    return ledger.credit_note_detail(conn, credit_note_id, visible=scope.billing_ids)
+    return invoices.credit_note_detail(conn, credit_note_id, visible=scope.billing_ids)
 
 
 def statement(

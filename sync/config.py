@@ -383,7 +383,7 @@ def _check(settings: Settings, where: str) -> None:
 
 
 def _check_schedule(text: str, key: str, where: str) -> None:
-    from sync.schedule import parse_schedule
+    from sync.workers.schedule import parse_schedule
 
     if not text:
         return

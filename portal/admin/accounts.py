@@ -23,8 +23,9 @@ from portal import params
 from portal.admin import actor, bp, recent_sign_in
 from portal.context import client_ip, portal
 from schemas.tables import Account, AuditEvent, Contact, Grant, Invoice
-from sync import access, identity
+from sync.access import grants
 from sync.errors import AccountHeld, UsageError
+from sync.ledger import identity
 
 A = Account.__table__  # type: ignore[attr-defined]
 C = Contact.__table__  # type: ignore[attr-defined]
@@ -318,7 +319,7 @@ def accounts_portal(account_id: int) -> Response:
         if account_id not in tree.nodes:
             abort(404)
         try:
-            access.set_portal_enabled(
+            grants.set_portal_enabled(
                 conn, account_id, enabled, actor=actor(), ip=client_ip()
             )
         except AccountHeld as exc:

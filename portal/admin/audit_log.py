@@ -33,8 +33,8 @@ from schemas.tables import (
     ImportBatch,
     Invoice,
 )
-from sync.csv_out import write_csv
-from sync.ledger import with_sites
+from sync.ledger.accounts import with_sites
+from sync.ledger.csv_out import write_csv
 
 E = AuditEvent.__table__  # type: ignore[attr-defined]
 C = Contact.__table__  # type: ignore[attr-defined]

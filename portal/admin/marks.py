@@ -24,10 +24,15 @@ from portal.context import portal
 from schemas.money import format_money
 from schemas.tables import Invoice, PaidMark
 from schemas.typed_amount import AmountError, convention, read_minor
-from sync.bulk_marks import BulkLine, read_bulk_lines
 from sync.errors import UsageError
-from sync.mark_plans import FiguresChanged, PaymentPlan, plan_payment, record_payment
-from sync.marks import undo_mark
+from sync.ledger.bulk_marks import BulkLine, read_bulk_lines
+from sync.ledger.mark_plans import (
+    FiguresChanged,
+    PaymentPlan,
+    plan_payment,
+    record_payment,
+)
+from sync.ledger.marks import undo_mark
 
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
 M = PaidMark.__table__  # type: ignore[attr-defined]

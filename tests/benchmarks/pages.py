@@ -18,7 +18,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from sync.access import ensure_contact, grant_access, start_session
+from sync.access.contacts import ensure_contact
+from sync.access.grants import grant_access
+from sync.access.sessions import start_session
 from sync.config import load_settings
 
 ACCOUNTS = {"big": 0, "steady": 1, "statement": 2}
@@ -124,7 +126,7 @@ def measure(portal: dict[str, Any], pages: int, pdfs: int) -> dict[str, Any]:
 
 def _statement_rows(account_id: int, start: date, end: date) -> tuple[int, int]:
     """(transactions, open invoices listed) of the statement: the rows its PDF draws."""
-    from sync.statement import build_statement
+    from sync.ledger.statement import build_statement
 
     settings = load_settings(None)
     store = settings.open_store()

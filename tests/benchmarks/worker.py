@@ -51,8 +51,8 @@ def _emit(**values: Any) -> None:
 
 def run_import(path: Path, profile: Path | None = None) -> None:
     from sync.config import load_settings
-    from sync.migrate import ensure_current
-    from sync.pipeline import import_file
+    from sync.engine.pipeline import import_file
+    from sync.store.migrate import ensure_current
 
     settings = load_settings(None)
     store = settings.open_store()
@@ -226,8 +226,8 @@ def floor_copy(path: Path, url: str) -> None:
 
 
 def _migrated(url: str) -> None:
-    from sync.migrate import upgrade
     from sync.store import Store
+    from sync.store.migrate import upgrade
 
     store = Store(url)
     upgrade(store)

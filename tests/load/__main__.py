@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 USER_RATE = 0.5  # requests per second per simulated contact (a 2 s think time)
 P99_LIMIT_MS = 500.0
-BILLFOLD = [sys.executable, "-m", "sync.cli"]
+BILLFOLD = [sys.executable, "-m", "sync"]
 
 
 @dataclass
@@ -187,7 +187,8 @@ def _prepare(config: Path, work: Path, invoices: int, contacts: int) -> dict[str
     print(f"imported {invoices:,} invoices ({rows:,} rows) in {imported_s:.1f} s")
 
     from schemas.tables import Account, Invoice
-    from sync import access
+    from sync.access.contacts import ensure_contact
+    from sync.access.grants import grant_access
     from sync.config import load_settings
 
     settings = load_settings(config)
@@ -213,8 +214,8 @@ def _prepare(config: Path, work: Path, invoices: int, contacts: int) -> dict[str
                 .values(portal_enabled=True)
             )
             email = f"contact{n}@load.example"
-            contact = access.ensure_contact(conn, email, f"Contact {n}")
-            access.grant_access(conn, contact, account_id, "billing")
+            contact = ensure_contact(conn, email, f"Contact {n}")
+            grant_access(conn, contact, account_id, "billing")
             mine = conn.execute(
                 select(inv.c.id, inv.c.number).where(
                     inv.c.account_id == account_id, inv.c.lifecycle == "issued"

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 
 from portal import create_app
 from schemas.tables import ImportBatch
-from sync import access
+from sync.access import contacts, links
 from sync.config import SourceSettings
 from tests.helpers import SAMPLE_LEDGER, header_without_lines, invoice_row, write_csv
 from tests.portal.conftest import csrf_from, sign_in
@@ -21,8 +21,8 @@ from tests.portal.conftest import csrf_from, sign_in
 def admin_sign_in(app, client, email: str = "office@harbor.example") -> None:
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        admin_id = access.ensure_admin(conn, email)
-        token = access.issue_link(conn, "admin", admin_id, email, 15)
+        admin_id = contacts.ensure_admin(conn, email)
+        token = links.issue_link(conn, "admin", admin_id, email, 15)
     page = client.get(f"/admin/sign-in/{token}")
     assert page.status_code == 200
     response = client.post(
@@ -47,7 +47,7 @@ def test_admin_sign_in_by_emailed_link(app, client, smtp_sink):
     sink, _ = smtp_sink
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        access.ensure_admin(conn, "office@harbor.example")
+        contacts.ensure_admin(conn, "office@harbor.example")
     form = client.get("/admin/sign-in")
     assert "Admin sign-in" in form.get_data(as_text=True)
     client.post(
@@ -75,12 +75,12 @@ def test_admin_sign_in_by_emailed_link(app, client, smtp_sink):
 def test_links_only_work_for_their_own_kind(app, client, world):
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        contact = access.find_contact(conn, "a_parent@example.com")
-        customer_token = access.issue_link(
+        contact = contacts.find_contact(conn, "a_parent@example.com")
+        customer_token = links.issue_link(
             conn, "contact", contact["id"], contact["email"], 15
         )
-        admin_id = access.ensure_admin(conn, "office@harbor.example")
-        admin_token = access.issue_link(
+        admin_id = contacts.ensure_admin(conn, "office@harbor.example")
+        admin_token = links.issue_link(
             conn, "admin", admin_id, "office@harbor.example", 15
         )
     assert client.get(f"/admin/sign-in/{customer_token}").status_code == 410

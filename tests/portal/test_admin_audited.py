@@ -30,10 +30,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from schemas.tables import Account, AuditEvent, Conflict, Invoice
-from sync import access
-from sync.intake import take_in
-from sync.marks import claim_payment, mark_paid
-from sync.pipeline import import_file
+from sync.access import contacts, links
+from sync.engine.intake import take_in
+from sync.engine.pipeline import import_file
+from sync.ledger.marks import claim_payment, mark_paid
 from tests.helpers import header_without_lines, invoice_row, write_csv
 from tests.portal.conftest import World, csrf_from
 from tests.portal.test_admin import admin_sign_in
@@ -92,7 +92,7 @@ def signed_in(app: Flask, world: World, tmp_path: Path) -> Ctx:
     admin_sign_in(app, office, ADMIN_EMAIL)
     csrf = csrf_from(office.get("/admin/").get_data(as_text=True))
     with app.extensions["billfold"].store.read() as conn:
-        admin_id = access.find_admin(conn, ADMIN_EMAIL)["id"]
+        admin_id = contacts.find_admin(conn, ADMIN_EMAIL)["id"]
     return Ctx(app, world, office, csrf, admin_id, tmp_path)
 
 
@@ -295,7 +295,7 @@ def sign_in_link(ctx: Ctx) -> Request:
 
 def use_link(ctx: Ctx) -> Request:
     with ctx.store.write(ledger=False) as conn:
-        token = access.issue_link(conn, "admin", ctx.admin_id, ADMIN_EMAIL, 15)
+        token = links.issue_link(conn, "admin", ctx.admin_id, ADMIN_EMAIL, 15)
     return f"/admin/sign-in/{token}", {}
 
 
