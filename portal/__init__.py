@@ -18,7 +18,7 @@ from schemas.money import format_money, typed_text
 from schemas.status import STATUS_LABELS, is_overdue
 from sync.config import Settings, load_settings
 from sync.errors import StoreError
-from sync.store import Store
+from sync.store import Store, open_store
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     if store is None:
         from sync.store.migrate import ensure_current
 
-        store = settings.open_store()
+        store = open_store(settings)
         ensure_current(store)
     app = Flask(__name__)
     app.url_map.converters["id"] = IdConverter

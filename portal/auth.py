@@ -39,7 +39,9 @@ def load_principal() -> None:
         return
     p = portal()
     with p.store.read() as conn:
-        found = sessions.find_session(conn, token, p.settings.portal.session_idle_minutes)
+        found = sessions.find_session(
+            conn, token, p.settings.portal.session_idle_minutes
+        )
         if found is None:
             return
         info, stale = found
@@ -85,7 +87,9 @@ def _preview(conn: Any, info: sessions.SessionInfo) -> None:
         or wanted.get("session") != info.id
     ):
         return
-    row = conn.execute(contacts.C.select().where(contacts.C.c.id == wanted.get("contact")))
+    row = conn.execute(
+        contacts.C.select().where(contacts.C.c.id == wanted.get("contact"))
+    )
     contact = row.mappings().first()
     if contact is None or contact["revoked_at"] is not None:
         return

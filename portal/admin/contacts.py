@@ -433,9 +433,7 @@ def contacts_grant(contact_id: int) -> Response:
             tree = AccountTree.load(conn)
             if account_id not in tree.nodes:
                 raise UsageError("choose an account")
-            add_grant(
-                conn, contact_id, account_id, role, actor=actor(), ip=client_ip()
-            )
+            add_grant(conn, contact_id, account_id, role, actor=actor(), ip=client_ip())
     except UsageError as exc:
         flash(f"Access was not changed: {exc}.", "error")
     else:
@@ -451,9 +449,7 @@ def contacts_ungrant(contact_id: int, account_id: int) -> Response:
         _contact_or_404(conn, contact_id)
         tree = AccountTree.load(conn)
         try:
-            remove_grant(
-                conn, contact_id, account_id, actor=actor(), ip=client_ip()
-            )
+            remove_grant(conn, contact_id, account_id, actor=actor(), ip=client_ip())
         except UsageError:
             abort(404)
     flash(f"Access to {tree.label(account_id)} removed.", "ok")
@@ -471,9 +467,7 @@ def contacts_email(contact_id: int) -> Response:
     try:
         with p.store.write(ledger=False) as conn:
             _contact_or_404(conn, contact_id)
-            old = change_email(
-                conn, contact_id, new, actor=actor(), ip=client_ip()
-            )
+            old = change_email(conn, contact_id, new, actor=actor(), ip=client_ip())
             contact = _contact_or_404(conn, contact_id)
             if may_sign_in(conn, contact):
                 token = issue_link(

@@ -1,4 +1,8 @@
-"""Contacts and admins: who may sign in."""
+"""Contacts and admins: the people who may sign in, found by email.
+
+Revoking a contact or changing its address ends its sessions and kills its unused
+links at once (``sync.access.sessions``, ``sync.access.links``).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Grants: which accounts a contact may see, and with which role."""
+"""Grants: which accounts a contact may see, with which role, and whether it may sign in.
+
+A grant on a parent account covers its sites; an account not enabled for the portal
+is seen by no one (``set_portal_enabled``).
+"""
 
 from __future__ import annotations
 

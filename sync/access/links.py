@@ -1,4 +1,8 @@
-"""One-time sign-in links."""
+"""One-time sign-in links: issued with a random secret stored hashed, consumed once.
+
+A link is consumed by one atomic ``UPDATE ... WHERE used_at IS NULL``, so two clicks
+racing each other sign in once.
+"""
 
 from __future__ import annotations
 

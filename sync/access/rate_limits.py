@@ -1,4 +1,4 @@
-"""Rate limits."""
+"""Rate limits: sign-in attempts counted per address and per client."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sessions."""
+"""Sessions: server-side records, so signing out or revoking ends them on every worker."""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""cli"""
+"""The ``billfold`` command line. The contract (commands, JSON fields, exit codes) is in
+README.md; scripts rely on it.
+
+Exit codes: 0 success; 1 a file was rejected whole or a command failed; 2 usage errors.
+Each command group is one module: ``imports`` (import), ``ledger`` (balances, invoices,
+statement, mark-paid), ``access`` (invite, revoke, login-link, enable, disable,
+confirm-account, admin) and ``operations`` (run, status, db, serve, demo). The CLI is
+composition: it may import every room of ``sync``; nothing imports it.
+"""
 
 from __future__ import annotations
 

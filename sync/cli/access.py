@@ -1,4 +1,5 @@
-"""access"""
+"""Access commands: ``invite``, ``revoke``, ``login-link``, ``enable``, ``disable``,
+``confirm-account`` and ``admin add|remove``."""
 
 from __future__ import annotations
 

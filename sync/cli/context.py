@@ -1,4 +1,4 @@
-"""ctx"""
+"""What every command shares: settings and the store, opened once, and one way to fail."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 
 from sync.config import Settings, load_settings
 from sync.errors import ConfigError, StoreError, SyncError, UsageError
-from sync.store import Store
+from sync.store import Store, open_store
 
 
 class Context:
@@ -31,7 +31,7 @@ class Context:
         if self._store is None:
             from sync.store.migrate import ensure_current
 
-            self._store = self.settings.open_store()
+            self._store = open_store(self.settings)
             if migrate:
                 ensure_current(self._store)
         return self._store

@@ -1,4 +1,4 @@
-"""imports"""
+"""``billfold import``: hand files to the import pipeline and report each one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ledger"""
+"""The ledger's commands: ``balances``, ``invoices``, ``statement`` and ``mark-paid``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ops"""
+"""Running billfold: ``run`` (workers), ``status``, ``db upgrade``, ``serve`` and ``demo``."""
 
 from __future__ import annotations
 

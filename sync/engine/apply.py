@@ -21,8 +21,8 @@ from schemas.tables import (
     CreditNote,
     Invoice,
     Payment,
-    utcnow,
 )
+from sync.engine.accounts import AccountWriter
 from sync.engine.allocations import resolve
 from sync.engine.first_reports import (
     FIRST_REPORT_COLUMNS,
@@ -33,7 +33,7 @@ from sync.engine.reconcile import Plan, Stored
 from sync.engine.review import Diff, old_figures
 from sync.engine.validate import Prepared
 from sync.ledger.figures import refresh_derived
-from sync.ledger.identity import NameCheck, hold
+from sync.ledger.identity import hold
 from sync.store.bulk import (
     IN_CHUNK,
     PlannerStatistics,
@@ -124,14 +124,17 @@ class BatchWriter:
         self.batch_id = batch_id
         self.diff = diff
         self.snapshot = snapshot
-        self.account_ids: dict[str, int] = {}
-        # (id, key, name, email, parent_id) of every account this import read or wrote.
-        self.accounts: dict[str, tuple[Any, ...]] = {}
-        self.created_names: list[str] = []  # names of the accounts this import created
         self.counts = Counts()
-        self.names = NameCheck()  # the names each customer id carried
         self.held: list[str] = []  # a warning for each account held by this import
         self.statistics = PlannerStatistics(conn)
+        self.accounts = AccountWriter(
+            conn,
+            source=source,
+            batch_id=batch_id,
+            statistics=self.statistics,
+            diff=diff,
+        )
+        self.account_ids = self.accounts.ids  # external key -> id, for every record
         self.refresh_invoices: set[int] = set()
         self.refresh_credit_notes: set[int] = set()
         self.updated: dict[str, set[int]] = {"invoice": set(), "credit_note": set()}
@@ -170,137 +173,9 @@ class BatchWriter:
             found[row[1]] = Stored(row[0], row[2], row[3], row[4], row[5], row[6])
         return found
 
-    # -- accounts -----------------------------------------------------------------
-
     def ensure_accounts(self, records: Iterable[AccountRecord]) -> None:
-        """Create or update the accounts *records* name (parents before their sites).
-
-        Accounts named only as someone's parent are created if missing but never
-        renamed by that mention.
-        """
-        incoming: dict[str, AccountRecord] = {}
-        implicit: dict[str, AccountRecord] = {}
-        for record in records:
-            self.names.saw(record.key, record.name)
-            if record.parent_key:
-                self.names.saw(record.parent_key, record.parent_name)
-            if record.key not in incoming and self._as_known(record):
-                continue
-            if record.parent_key:
-                implicit.setdefault(
-                    record.parent_key,
-                    AccountRecord(
-                        key=record.parent_key,
-                        name=record.parent_name or record.parent_key,
-                    ),
-                )
-            current = incoming.get(record.key)
-            if current is not None and not record.email and current.email:
-                # The later mention wins (names change); a blank email keeps the known one.
-                record = AccountRecord(
-                    record.key,
-                    record.name,
-                    current.email,
-                    record.parent_key or current.parent_key,
-                    record.parent_name or current.parent_name,
-                )
-            incoming[record.key] = record
-        implicit = {
-            k: r
-            for k, r in implicit.items()
-            if k not in incoming and k not in self.account_ids
-        }
-        table = Account.__table__  # type: ignore[attr-defined]
-        keys = [*implicit, *incoming]
-        # Accounts this import already read or wrote are known; only the rest are read.
-        existing = {k: self.accounts[k] for k in keys if k in self.accounts}
-        for row in select_in(
-            self.conn,
-            table,
-            ("id", "external_key", "name", "email", "parent_id"),
-            "external_key",
-            [k for k in keys if k not in existing],
-            source=self.source,
-        ):
-            existing[row[1]] = self.accounts[row[1]] = tuple(row)
-            self.names.saw(row[1], row[2], stored=True)
-        for key, row in existing.items():
-            self.account_ids[key] = row[0]
-        # Insert parents before their sites, level by level (QuickBooks names nest).
-        new = [
-            r for k, r in (*implicit.items(), *incoming.items()) if k not in existing
-        ]
-        while new:
-            ready = [
-                r for r in new if not r.parent_key or r.parent_key in self.account_ids
-            ]
-            if not ready:  # a parent that never arrives: keep the site, unlinked
-                ready = new
-            self._insert_accounts(ready)
-            new = [r for r in new if r.key not in self.account_ids]
-        changes = []
-        for key, record in incoming.items():
-            row = existing.get(key)
-            if row is None:
-                continue
-            parent_id = (
-                self.account_ids.get(record.parent_key) if record.parent_key else row[4]
-            )
-            name = record.name or row[2]
-            email = record.email or row[3]
-            if (name, email, parent_id) != (row[2], row[3], row[4]):
-                changes.append((name, email, parent_id, self.batch_id, row[0]))
-                self.accounts[key] = (row[0], key, name, email, parent_id)
-        update_rows(
-            self.conn,
-            "account",
-            ("name", "email", "parent_id", "last_batch_id"),
-            changes,
-        )
-
-    def _as_known(self, record: AccountRecord) -> bool:
-        """True when *record* says nothing new of an account this import knows."""
-        known = self.accounts.get(record.key)
-        if known is None:
-            return False
-        _, _, name, email, parent_id = known
-        if record.parent_key and (
-            record.parent_key not in self.account_ids
-            or self.account_ids[record.parent_key] != parent_id
-        ):
-            return False
-        return (record.name or name) == name and (record.email or email) == email
-
-    def _insert_accounts(self, records: Sequence[AccountRecord]) -> None:
-        if not records:
-            return
-        ids = allocate_ids(self.conn, "account", len(records))
-        rows = []
-        for account_id, record in zip(ids, records, strict=True):
-            self.account_ids[record.key] = account_id
-            self.created_names.append(record.name)
-            if self.diff is not None:
-                self.diff.note_customer(record.name)
-            parent_id = (
-                self.account_ids.get(record.parent_key) if record.parent_key else None
-            )
-            self.accounts[record.key] = (
-                account_id,
-                record.key,
-                record.name,
-                record.email,
-                parent_id,
-            )
-            rows.append(
-                (account_id, self.source, record.key, record.name, record.email, parent_id,
-                 False, self.batch_id, self.batch_id, utcnow())
-            )  # fmt: skip
-        self._insert(
-            "account",
-            ("id", "source", "external_key", "name", "email", "parent_id", "portal_enabled",
-             "first_batch_id", "last_batch_id", "created_at"),
-            rows,
-        )  # fmt: skip
+        """Create or update the accounts *records* name (``AccountWriter.ensure``)."""
+        self.accounts.ensure(records)
 
     def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         insert_rows(self.conn, table, columns, rows)
@@ -521,7 +396,7 @@ class BatchWriter:
             batch_id=self.batch_id,
             as_of=as_of,
         )
-        self.held = hold(self.conn, self.names.conflicts(), self.account_ids)
+        self.held = hold(self.conn, self.accounts.names.conflicts(), self.account_ids)
         return self._flag_missing() if self.snapshot else 0
 
     def _resolve_allocations(self) -> None:

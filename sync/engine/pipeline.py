@@ -422,7 +422,7 @@ def import_file(
             )
             result.rejected = [_rejection_json(r) for r in run.rejections]
             result.warnings = run.warnings(flagged)
-            namesakes = find_namesakes(conn, source, run.writer.created_names)
+            namesakes = find_namesakes(conn, source, run.writer.accounts.created_names)
             if namesakes:
                 result.warnings.insert(0, namesake_warning(namesakes))
                 if run.writer.diff is not None:

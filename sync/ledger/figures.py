@@ -1,4 +1,13 @@
-"""Derived figures."""
+"""Derived figures: an invoice's paid, credited, balance and status; a credit note's
+applied, remaining and status. The one place they are computed from stored facts.
+
+Facts are each record's own feed columns, the live allocations applied to it
+(``sync.ledger.allocations``) and the office's active paid marks; the rules that turn
+facts into figures are ``schemas.settlement``'s pure functions. The store keeps the
+figures in derived columns, rewritten here in the same transaction as any fact they
+depend on: after an import's batch, a mark, a mark's undo or a conflict's resolution.
+Everything else (balances, statements, the portal, marks judging feeds) reads them.
+"""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from sync.config import Settings
 from sync.errors import StoreError
 from sync.store.permissions import private_file, tighten
 
@@ -143,3 +144,11 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def open_store(settings: Settings) -> Store:
+    """Return a Store for *settings* (not migrated: ``sync.store.migrate``)."""
+    return Store(
+        settings.resolved_database_url,
+        busy_timeout_ms=settings.busy_timeout_seconds * 1000,
+    )

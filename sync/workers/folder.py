@@ -1,4 +1,14 @@
-"""Folder sources."""
+"""Folder sources: a watched folder whose settled files are claimed, imported, moved.
+
+A file is taken once its size and modification time have not changed for
+``quiet_seconds`` (a moment is enough for a file renamed into the folder). Temporary
+and hidden names are ignored (``is_ignored``). After its import the file moves to
+``processed/`` (applied, duplicate) or ``failed/`` (rejected, or failing after
+``runner.max_attempts``), its name prefixed with the batch id; nothing is deleted or
+overwritten. A file whose import failed (the store was locked) stays and is retried.
+Files that settle together are taken oldest (modification time) first; a file's
+modification time is its export's as-of time.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""S3 sources."""
+"""S3 sources: a bucket listed under a prefix, each object imported once per (key, ETag).
+
+Objects are taken oldest (LastModified, then key) first, with their LastModified as the
+export's as-of time (kept on the claim, so a takeover after a crash does the same). An
+object is downloaded (that exact ETag) to a temp file in the data directory, checked
+against its length, and only then handed to the pipeline; a cut or failed download is
+retried a few times with backoff, then again later. The bucket is only read, never
+written.
+"""
 
 from __future__ import annotations
 

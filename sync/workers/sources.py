@@ -1,4 +1,10 @@
-"""Sources."""
+"""Sources: what every source worker shares, and the claim a finished import ends in.
+
+Watched folders (``sync.workers.folder``) and polled buckets (``sync.workers.s3``) only
+find files and hand them to ``sync.engine.pipeline.import_file``. Exactly once across
+workers comes from ``sync.workers.claims``: a file is claimed in the database before
+anything is imported, and a worker that loses the claim skips it.
+"""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from sync.access.contacts import ensure_contact
 from sync.access.grants import grant_access
 from sync.access.sessions import start_session
 from sync.config import load_settings
+from sync.store import open_store
 
 ACCOUNTS = {"big": 0, "steady": 1, "statement": 2}
 
@@ -38,7 +39,7 @@ def prepare_portal() -> dict[str, Any]:
     from schemas.tables import Account, Invoice
 
     settings = load_settings(None)
-    store = settings.open_store()
+    store = open_store(settings)
     accounts = Account.__table__  # type: ignore[attr-defined]
     invoices = Invoice.__table__  # type: ignore[attr-defined]
     out: dict[str, Any] = {}
@@ -129,7 +130,7 @@ def _statement_rows(account_id: int, start: date, end: date) -> tuple[int, int]:
     from sync.ledger.statement import build_statement
 
     settings = load_settings(None)
-    store = settings.open_store()
+    store = open_store(settings)
     with store.read() as conn:
         built = build_statement(conn, account_id, start, end)
     store.dispose()

@@ -52,10 +52,11 @@ def _emit(**values: Any) -> None:
 def run_import(path: Path, profile: Path | None = None) -> None:
     from sync.config import load_settings
     from sync.engine.pipeline import import_file
+    from sync.store import open_store
     from sync.store.migrate import ensure_current
 
     settings = load_settings(None)
-    store = settings.open_store()
+    store = open_store(settings)
     ensure_current(store)
     profiler = None
     if profile is not None:

@@ -190,9 +190,10 @@ def _prepare(config: Path, work: Path, invoices: int, contacts: int) -> dict[str
     from sync.access.contacts import ensure_contact
     from sync.access.grants import grant_access
     from sync.config import load_settings
+    from sync.store import open_store
 
     settings = load_settings(config)
-    store = settings.open_store()
+    store = open_store(settings)
     accounts = Account.__table__  # type: ignore[attr-defined]
     inv = Invoice.__table__  # type: ignore[attr-defined]
     rng = random.Random(7)
@@ -246,10 +247,11 @@ def _ledger_digest(config: Path) -> str:
     (Contacts are left out: signing in stamps their last sign-in.)
     """
     from sync.config import load_settings
+    from sync.store import open_store
     from tests.helpers import BUSINESS_TABLES
 
     ledger = [t for t in BUSINESS_TABLES if t not in ("contact", "access_grant")]
-    store = load_settings(config).open_store()
+    store = open_store(load_settings(config))
     digest = hashlib.sha256()
     with store.read() as conn:
         for table in ledger:
@@ -262,8 +264,9 @@ def _ledger_digest(config: Path) -> str:
 def _audit_counts(config: Path) -> dict[str, int]:
     from schemas.tables import AuditEvent
     from sync.config import load_settings
+    from sync.store import open_store
 
-    store = load_settings(config).open_store()
+    store = open_store(load_settings(config))
     events = AuditEvent.__table__  # type: ignore[attr-defined]
     with store.read() as conn:
         rows = conn.execute(

@@ -201,9 +201,7 @@ def test_revoking_a_contact_ends_every_session_and_link_at_once(app, client):
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
         contact = contacts.find_contact(conn, "b_user@example.com")
-        pending = links.issue_link(
-            conn, "contact", contact["id"], contact["email"], 15
-        )
+        pending = links.issue_link(conn, "contact", contact["id"], contact["email"], 15)
         contacts.revoke_contact(conn, contact["id"])
     assert client.get("/invoices").status_code == 302
     assert app.test_client().get(f"/sign-in/{pending}").status_code == 410
