@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,7 @@ from sync.engine.review import Diff, old_figures
 from sync.engine.validate import Prepared
 from sync.ledger.figures import refresh_derived
 from sync.ledger.identity import hold
+from sync.ledger.marks import evaluate_marks
 from sync.store.bulk import (
     IN_CHUNK,
     PlannerStatistics,
@@ -372,22 +373,20 @@ class BatchWriter:
 
     # -- end of batch ---------------------------------------------------------------
 
-    def finish(
-        self,
-        judge: Callable[[Connection, set[int]], object] | None = None,
-        as_of: datetime | None = None,
-    ) -> int:
+    def finish(self, as_of: datetime | None = None) -> int:
         """Resolve allocations, judge paid marks, refresh derived figures, flag gaps.
 
-        *judge* is called with the touched invoice ids before figures are refreshed
-        (the pipeline passes ``sync.marks.evaluate_marks``); *as_of* is the export's
-        as-of time, the day it reports settlements on. Accounts whose customer id
-        carried several names are held (``sync.identity``). Returns the number of
-        records a snapshot found missing.
+        The office's paid marks on the touched invoices are judged against what the
+        feed now says (``sync.ledger.marks.evaluate_marks``) before the figures are
+        refreshed (``sync.ledger.figures``); *as_of* is the export's as-of time, the day
+        it reports settlements on. Accounts whose customer id carried several names are
+        held (``sync.ledger.identity``). Returns the number of records a snapshot found
+        missing.
         """
         self._resolve_allocations()
-        if judge is not None:
-            judge(self.conn, self.refresh_invoices)
+        evaluate_marks(
+            self.conn, self.refresh_invoices, self.batch_id, f"source:{self.source}"
+        )
         refresh_derived(self.conn, self.refresh_invoices, self.refresh_credit_notes)
         note_first_reports(
             self.conn,

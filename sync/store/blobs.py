@@ -24,6 +24,7 @@ from sync.store.permissions import private_dir
 
 CHUNK = 1 << 20
 HEAD_BYTES = 64
+FINGERPRINT_HEAD = 64 * 1024  # what detection reads (adapters.text.HEAD_SIZE)
 
 
 class BlobMissing(SyncError):
@@ -38,6 +39,33 @@ class StoredBlob:
     storage_key: str
     size: int
     head: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """A file's digest, size and first bytes, from one read, before anything is copied.
+
+    *signature* is its (size, mtime_ns) when it was read: a file that changed since
+    (a writer still at it) is hashed again when it is copied (``take_in``).
+    """
+
+    sha256: str
+    size: int
+    head: bytes
+    signature: tuple[int, int]
+
+
+def fingerprint(path: Path) -> Fingerprint:
+    """Hash the file at *path* and keep its first bytes (one read, nothing stored)."""
+    with path.open("rb") as file:
+        stat = os.fstat(file.fileno())
+        head = file.read(FINGERPRINT_HEAD)
+        digest = hashlib.sha256(head)
+        size = len(head)
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return Fingerprint(digest.hexdigest(), size, head, (stat.st_size, stat.st_mtime_ns))
 
 
 def documents_dir(settings: Settings) -> Path:
@@ -56,11 +84,12 @@ def _s3_key(storage: StorageSettings, sha: str) -> str:
 
 @contextlib.contextmanager
 def _hashed_copy(
-    src: IO[bytes], folder: Path
+    src: IO[bytes], folder: Path, known: str | None = None
 ) -> Iterator[tuple[Path, str, int, bytes]]:
-    """Copy *src* to a temp file in *folder*, hashing it; the temp file is removed after."""
+    """Copy *src* to a temp file in *folder*, hashing it unless its digest is *known*;
+    the temp file is removed after."""
     private_dir(folder)
-    digest = hashlib.sha256()
+    digest = hashlib.sha256() if known is None else None
     size = 0
     head = b""
     with tempfile.NamedTemporaryFile(
@@ -69,7 +98,8 @@ def _hashed_copy(
         path = Path(tmp.name)
         try:
             while chunk := src.read(CHUNK):
-                digest.update(chunk)
+                if digest is not None:
+                    digest.update(chunk)
                 if len(head) < HEAD_BYTES:
                     head += chunk[: HEAD_BYTES - len(head)]
                 tmp.write(chunk)
@@ -81,15 +111,15 @@ def _hashed_copy(
             path.unlink(missing_ok=True)
             raise
     try:
-        yield path, digest.hexdigest(), size, head
+        yield path, known or digest.hexdigest(), size, head  # type: ignore[union-attr]
     finally:
         path.unlink(missing_ok=True)
 
 
-def _store(settings: Settings, src: IO[bytes]) -> StoredBlob:
+def _store(settings: Settings, src: IO[bytes], known: str | None = None) -> StoredBlob:
     storage = settings.storage
     if storage.backend == "s3":
-        with _hashed_copy(src, Path(settings.data_dir) / "tmp") as (
+        with _hashed_copy(src, Path(settings.data_dir) / "tmp", known) as (
             tmp,
             sha,
             size,
@@ -101,7 +131,7 @@ def _store(settings: Settings, src: IO[bytes]) -> StoredBlob:
                 client.upload_file(str(tmp), storage.bucket, key)
             return StoredBlob(sha, f"s3://{storage.bucket}/{key}", size, head)
     folder = documents_dir(settings)
-    with _hashed_copy(src, folder) as (tmp, sha, size, head):
+    with _hashed_copy(src, folder, known) as (tmp, sha, size, head):
         key = _relative_key(sha)
         final = Path(settings.data_dir) / key
         if not final.exists():
@@ -110,10 +140,33 @@ def _store(settings: Settings, src: IO[bytes]) -> StoredBlob:
         return StoredBlob(sha, key, size, head)
 
 
-def store_document_file(settings: Settings, path: Path) -> StoredBlob:
-    """Copy the file at *path* into document storage (hashing the copy)."""
+def store_document_file(
+    settings: Settings, path: Path, known: Fingerprint | None = None
+) -> StoredBlob:
+    """Copy the file at *path* into document storage.
+
+    With *known* (its fingerprint, read just before) bytes already stored are not
+    copied again, and the copy is not hashed again unless the file changed since.
+    """
+    if known is not None and known.signature != _signature(path):
+        known = None
+    if known is not None and settings.storage.backend != "s3":
+        key = _relative_key(known.sha256)
+        if (Path(settings.data_dir) / key).exists():
+            return StoredBlob(known.sha256, key, known.size, known.head[:HEAD_BYTES])
     with path.open("rb") as src:
-        return _store(settings, src)
+        stored = _store(settings, src, known.sha256 if known else None)
+    if known is not None and (
+        stored.size != known.size or known.signature != _signature(path)
+    ):  # written to while it was copied: store what the file holds now, hashed
+        with path.open("rb") as src:
+            return _store(settings, src)
+    return stored
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def put_document(settings: Settings, data: bytes) -> tuple[str, str]:

@@ -13,7 +13,6 @@ modification time is its export's as-of time.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import threading
@@ -25,13 +24,14 @@ from pathlib import Path
 from schemas.tables import utcnow
 from sync import faults
 from sync.config import Settings, SourceSettings
-from sync.engine.pipeline import find_applied_batch
+from sync.engine.batch import find_applied_batch
 from sync.errors import SourceError, StoreError
 from sync.log import event
 from sync.store import Store
+from sync.store.blobs import fingerprint
 from sync.workers import claims
 from sync.workers.claims import DUPLICATE, FAILED, IMPORTED, Claim
-from sync.workers.sources import CHUNK, SourceWorker, claim_state
+from sync.workers.sources import SourceWorker, claim_state
 from sync.workers.status import note_pending, note_poll
 
 TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial")
@@ -154,16 +154,6 @@ def _changed(path: Path, before: tuple[int, int]) -> bool:
         return True
 
 
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 class FolderSource(SourceWorker):
     """A watched folder: settles, claims, imports and files away each export dropped in."""
 
@@ -258,7 +248,8 @@ class FolderSource(SourceWorker):
         path = self.folder / name
         try:
             before = _stat_signature(path)
-            signature, size = _hash_file(path)
+            known = fingerprint(path)  # the import reuses it: one read, one hash
+            signature, size = known.sha256, known.size
         except FileNotFoundError:
             return
         except OSError as exc:
@@ -301,7 +292,7 @@ class FolderSource(SourceWorker):
             return
         faults.hit("claimed")
         try:
-            result, kept = self.import_claimed(claim, path, name)
+            result, kept = self.import_claimed(claim, path, name, known=known)
         except StoreError as exc:  # the claim could not be written: it expires
             event(
                 "claim.failed",

@@ -17,7 +17,7 @@ from sqlalchemy import delete, or_
 
 from schemas.tables import LoginToken, PortalSession, SignInAttempt, utcnow
 from sync.config import Settings
-from sync.engine import documents
+from sync.engine.documents.links import link_waiting
 from sync.errors import StoreError
 from sync.log import event
 from sync.store import Store
@@ -58,7 +58,7 @@ def tidy(
             event("housekeeping.retried", source=bucket.name, files=retried)
     try:
         with store.write(ledger=False) as conn:
-            linked = documents.link_waiting(conn, settings)
+            linked = link_waiting(conn, settings)
         if linked:
             event("documents.linked", count=linked)
         purged = purge_sign_in_records(store, settings.runner.purge_after_days)

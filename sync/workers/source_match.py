@@ -23,12 +23,13 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import AdapterError, FileRejected
+from adapters.manifest import is_manifest
 from adapters.registry import detect_adapter, get_adapter
 from adapters.text import decode_head
 from schemas.records import AccountRecord, DocumentRecord, PaymentRecord
 from schemas.tables import Account, CreditNote, ImportBatch, Invoice, Payment
 from sync.config import Settings
-from sync.engine import documents
+from sync.engine.documents.incoming import sniff_content_type
 from sync.engine.intake import Intake
 from sync.engine.namesakes import fold
 from sync.log import event
@@ -119,10 +120,10 @@ def read_identities(
     configured source's adapter, date order and column names; what cannot be read at
     all scores by nothing but its format.
     """
-    if documents.sniff_content_type(intake.head):
+    if sniff_content_type(intake.head):
         return Identities("document")
     text = decode_head(intake.head, intake.encoding)
-    if documents.is_manifest(text):
+    if is_manifest(text):
         return Identities("manifest")
     head = Head(intake.name, intake.head, text)
     try:

@@ -15,9 +15,11 @@ from pathlib import Path
 from schemas.tables import utcnow
 from sync import faults
 from sync.config import Settings, SourceSettings
-from sync.engine.pipeline import ImportResult, import_file
+from sync.engine.batch import ImportResult
+from sync.engine.pipeline import import_file
 from sync.log import event
 from sync.store import Store
+from sync.store.blobs import Fingerprint
 from sync.workers import claims
 from sync.workers.claims import DUPLICATE, FAILED, IMPORTED, REJECTED, Claim
 
@@ -65,7 +67,12 @@ class SourceWorker:
         return utcnow() + timedelta(seconds=runner.retry_seconds * 2 ** (attempts - 1))
 
     def import_claimed(
-        self, claim: Claim, path: Path, name: str, as_of: datetime | None = None
+        self,
+        claim: Claim,
+        path: Path,
+        name: str,
+        as_of: datetime | None = None,
+        known: Fingerprint | None = None,
     ) -> tuple[ImportResult, bool]:
         """Import a claimed file and record how its claim ended.
 
@@ -80,8 +87,9 @@ class SourceWorker:
             worker=claims.worker_id(),
         )
         result = import_file(
-            self.store, self.settings, path, source=self.name, name=name, as_of=as_of
-        )
+            self.store, self.settings, path, source=self.name, name=name, as_of=as_of,
+            known=known,
+        )  # fmt: skip
         faults.hit("imported")
         state = claim_state(result)
         retry = self.retry_at(claim.attempts) if state == FAILED else None

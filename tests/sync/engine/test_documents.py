@@ -16,7 +16,7 @@ from schemas.tables import (
     ManifestEntry,
 )
 from sync.config import SourceSettings, StorageSettings
-from sync.engine import documents
+from sync.engine.documents import incoming, links
 from sync.errors import UsageError
 from sync.store.blobs import read_blob
 from tests.helpers import SAMPLE_LEDGER, run_import
@@ -71,22 +71,22 @@ def _drop(tmp_path, name, data):
 
 
 def test_content_type_comes_from_the_bytes_not_the_name():
-    assert documents.sniff_content_type(pdf("x")) == "application/pdf"
-    assert documents.sniff_content_type(PNG) == "image/png"
-    assert documents.sniff_content_type(JPEG) == "image/jpeg"
-    assert documents.sniff_content_type(b"number,total\n1001,5\n") is None
+    assert incoming.sniff_content_type(pdf("x")) == "application/pdf"
+    assert incoming.sniff_content_type(PNG) == "image/png"
+    assert incoming.sniff_content_type(JPEG) == "image/jpeg"
+    assert incoming.sniff_content_type(b"number,total\n1001,5\n") is None
 
 
 def test_number_patterns():
-    assert documents.number_in_name("INV-1001.pdf", ("INV-{number}.pdf",)) == "1001"
-    assert documents.number_in_name("inv-1001.PDF", ("INV-{number}.pdf",)) == "1001"
-    assert documents.number_in_name("1001.pdf", ("{number}.*",)) == "1001"
-    assert documents.number_in_name("1001.final.pdf", ("{number}.*",)) == "1001"
+    assert links.number_in_name("INV-1001.pdf", ("INV-{number}.pdf",)) == "1001"
+    assert links.number_in_name("inv-1001.PDF", ("INV-{number}.pdf",)) == "1001"
+    assert links.number_in_name("1001.pdf", ("{number}.*",)) == "1001"
+    assert links.number_in_name("1001.final.pdf", ("{number}.*",)) == "1001"
     assert (
-        documents.number_in_name("Invoice 77 from Co.pdf", ("Invoice {number} from*",))
+        links.number_in_name("Invoice 77 from Co.pdf", ("Invoice {number} from*",))
         == "77"
     )
-    assert documents.number_in_name("scan.pdf", ("INV-{number}.pdf",)) is None
+    assert links.number_in_name("scan.pdf", ("INV-{number}.pdf",)) is None
 
 
 def test_invoice_pdf_dropped_after_its_export_attaches_to_the_invoice(
@@ -139,7 +139,7 @@ def test_pdf_arriving_before_its_invoice_waits_then_attaches(
     assert first.status == "applied"
     assert "not linked yet" in first.warnings[0]
     with store.read() as conn:
-        waiting = documents.unmatched_documents(conn)
+        waiting = links.unmatched_documents(conn)
     assert [(w["file_name"], w["source"]) for w in waiting] == [
         ("INV-1002.pdf", "harbor")
     ]
@@ -150,7 +150,7 @@ def test_pdf_arriving_before_its_invoice_waits_then_attaches(
     doc, invoice = _doc(store, "INV-1002.pdf"), _invoice(store, "1002")
     assert (doc.invoice_id, doc.account_id) == (invoice.id, invoice.account_id)
     with store.read() as conn:
-        assert documents.unmatched_documents(conn) == []
+        assert links.unmatched_documents(conn) == []
 
 
 def test_content_decides_a_png_named_jpg_and_a_pdf_named_csv(
@@ -241,7 +241,7 @@ def test_manifest_after_its_files_and_before_its_account(
     result = run_import(store, docs_settings, manifest, source="scans")
     assert result.adapter == "manifest"
     with store.read() as conn:
-        waiting = documents.unmatched_documents(conn)
+        waiting = links.unmatched_documents(conn)
     assert waiting[0]["reason"] == "no account 'C3' yet"
 
     run_import(store, docs_settings, SAMPLE_LEDGER, source="harbor")
@@ -298,11 +298,11 @@ def test_admin_links_an_unmatched_document(store, docs_settings, tmp_path):
         store, docs_settings, _drop(tmp_path, "mystery.pdf", pdf("?")), source="scans"
     )
     with store.read() as conn:
-        (waiting,) = documents.unmatched_documents(conn)
+        (waiting,) = links.unmatched_documents(conn)
     invoice = _invoice(store, "1004")
 
     with store.write(ledger=False) as conn:
-        linked = documents.link_document(
+        linked = links.link_document(
             conn, waiting["id"], invoice_id=invoice.id, actor="admin:office@example.com"
         )
 
@@ -312,7 +312,7 @@ def test_admin_links_an_unmatched_document(store, docs_settings, tmp_path):
         "invoice_copy",
     )
     with store.read() as conn:
-        assert documents.unmatched_documents(conn) == []
+        assert links.unmatched_documents(conn) == []
         audit = conn.execute(select(AuditEvent.__table__)).one()
     assert (audit.action, audit.record_id, audit.actor) == (
         "link_document",
@@ -321,16 +321,16 @@ def test_admin_links_an_unmatched_document(store, docs_settings, tmp_path):
     )
     with store.write(ledger=False) as conn:
         c2 = _account(store, "C2").id
-        relinked = documents.link_document(
+        relinked = links.link_document(
             conn, waiting["id"], account_id=c2, kind="contract"
         )
         assert (relinked["account_id"], relinked["invoice_id"]) == (c2, None)
         with pytest.raises(UsageError, match="exactly one"):
-            documents.link_document(conn, waiting["id"])
+            links.link_document(conn, waiting["id"])
         with pytest.raises(UsageError, match="no invoice"):
-            documents.link_document(conn, waiting["id"], invoice_id=999999)
+            links.link_document(conn, waiting["id"], invoice_id=999999)
         with pytest.raises(UsageError, match="kind must be"):
-            documents.link_document(conn, waiting["id"], account_id=c2, kind="brochure")
+            links.link_document(conn, waiting["id"], account_id=c2, kind="brochure")
 
 
 def test_documents_can_live_in_an_s3_bucket(store, docs_settings, bucket, tmp_path):

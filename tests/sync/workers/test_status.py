@@ -182,14 +182,14 @@ def test_housekeeping_purges_only_what_ended_long_ago(store):
 def test_housekeeping_links_documents_whose_record_arrived(
     store, settings, tmp_path, monkeypatch
 ):
-    from sync.engine import pipeline
+    from sync.engine import batch
 
     pdf = tmp_path / "1003.pdf"
     pdf.write_bytes(b"%PDF-1.4\n% 1003\n%%EOF\n")
     run_import(store, settings, pdf, source="scans")
     # The export lands without the linking step (as when a worker dies right after).
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline, "_link_waiting_documents", lambda *a: None)
+        patch.setattr(batch, "link_waiting_documents", lambda *a: None)
         run_import(store, settings, SAMPLE_LEDGER)
     with store.read() as conn:
         assert (

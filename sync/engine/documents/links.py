@@ -1,39 +1,33 @@
-"""Documents: PDFs and images that arrive through any source, and what they belong to.
+"""What a document belongs to: the rules that link it, now or when its record arrives.
 
-A file whose first bytes are a PDF, PNG or JPEG (sniffed from the content, never the
-name) becomes a Document, stored content-addressed (``sync.blobs``). It is linked by
-whichever of these arrives first:
+A document is linked by whichever of these arrives first:
 
-* a **manifest**: a CSV with the columns ``file, account, record, kind`` naming the
-  account (key or name) and optionally the invoice or credit note number a file belongs
-  to, and what it is (``invoice_copy``, ``job_sheet``, ``delivery_receipt``,
-  ``contract`` …). A manifest row may arrive before or after its file, and before the
-  account or record it names: it waits until both are in the store;
+* a **manifest** row (``adapters.manifest``) naming the account (key or name) and
+  optionally the invoice or credit note number a file belongs to. A row may arrive
+  before or after its file, and before the account or record it names: it waits until
+  both are in the store;
 * the **number in the file name**, read with the source's ``document_patterns``
   (``INV-{number}.pdf``; the default ``{number}.*`` takes the name up to its first dot).
   The invoice (else credit note) with that number in the file's source, else the only
   one in any source, gets the file as its copy.
 
 A linked document always carries ``account_id`` (the record's account when linked to a
-record; the portal relies on it). A file nothing links waits with ``account_id`` NULL
-in ``unmatched_documents`` for an admin to ``link_document``. Nothing is dropped.
+record; the portal relies on it). A file nothing links waits with ``account_id`` NULL:
+every batch that brings records tries again (``link_waiting``), and the admin's
+Unmatched documents page lists the rest (``unmatched_documents``) and links them by
+hand (``link_document``). Nothing is dropped.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
-from adapters.columns import normalise_header
-from schemas.limits import LIMITS, clip, preview
-from schemas.records import Rejection
+from adapters.manifest import DOCUMENT_KINDS as KINDS
 from schemas.tables import (
     CreditNote,
     Document,
@@ -52,69 +46,6 @@ I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
 CN = CreditNote.__table__  # type: ignore[attr-defined]
 B = ImportBatch.__table__  # type: ignore[attr-defined]
 M = ManifestEntry.__table__  # type: ignore[attr-defined]
-
-_MAGIC = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
-KINDS = (
-    "invoice_copy",
-    "credit_note_copy",
-    "job_sheet",
-    "delivery_receipt",
-    "receipt",
-    "contract",
-    "other",
-)
-RECORD_KINDS = ("invoice_copy", "credit_note_copy")
-_MANIFEST_COLUMNS = {
-    "file": ("file", "filename", "document", "documentname"),
-    "account": ("account", "accountkey", "accountname", "customer", "customerid"),
-    "record": ("record", "recordnumber", "number", "invoice", "invoicenumber"),
-    "kind": ("kind", "type", "documenttype", "documentkind"),
-}
-
-
-# -- what a file is -------------------------------------------------------------------
-
-
-def sniff_content_type(head: bytes) -> str | None:
-    """Return the content type of a PDF, PNG or JPEG from its first bytes, else None."""
-    for magic, content_type in _MAGIC:
-        if head.startswith(magic):
-            return content_type
-    return None
-
-
-def _manifest_columns(header: list[str]) -> dict[str, int] | None:
-    found: dict[str, int] = {}
-    for index, name in enumerate(header):
-        norm = normalise_header(name)
-        for column, synonyms in _MANIFEST_COLUMNS.items():
-            if norm in synonyms and column not in found:
-                found[column] = index
-    if (
-        "file" in found
-        and "kind" in found
-        and ("account" in found or "record" in found)
-    ):
-        return found
-    return None
-
-
-def is_manifest(head_text: str | None) -> bool:
-    """True when a CSV's header row is a documents manifest (file, account, record, kind)."""
-    if not head_text:
-        return False
-    first = head_text.lstrip("\ufeff").splitlines()[:1]
-    if not first:
-        return False
-    try:
-        header = next(csv.reader(first))
-    except (csv.Error, StopIteration):
-        return False
-    return _manifest_columns(header) is not None
 
 
 # -- name patterns ------------------------------------------------------------------------
@@ -253,60 +184,7 @@ class Arrival:
     reason: str | None  # why it waits
 
 
-def add_document(
-    conn: Connection,
-    settings: Settings,
-    *,
-    source: str,
-    batch_id: int,
-    name: str,
-    sha256: str,
-    storage_key: str,
-    size: int,
-    content_type: str,
-) -> Arrival:
-    """Insert a Document for a stored file and link it if a manifest or its name can."""
-    document_id = conn.execute(
-        insert(D)
-        .values(
-            sha256=sha256,
-            kind="other",
-            file_name=name,
-            content_type=content_type,
-            size=size,
-            storage_key=storage_key,
-            batch_id=batch_id,
-            created_at=utcnow(),
-        )
-        .returning(D.c.id)
-    ).scalar_one()
-    entry = _pending_entry_for(conn, source, name)
-    if entry is not None:
-        conn.execute(
-            update(M).where(M.c.id == entry.id).values(document_id=document_id)
-        )
-        return _apply_entry(conn, entry, document_id)
-    return _link_by_name(conn, settings, document_id, name, source)
-
-
-def _pending_entry_for(conn: Connection, source: str, name: str) -> Any | None:
-    base = (
-        select(M)
-        .where(
-            M.c.state == "pending",
-            M.c.document_id.is_(None),
-            func.lower(M.c.file_name) == name.lower(),
-        )
-        .order_by(M.c.id.desc())
-        .limit(1)
-    )
-    return (
-        conn.execute(base.where(M.c.source == source)).first()
-        or conn.execute(base).first()
-    )
-
-
-def _apply_entry(conn: Connection, entry: Any, document_id: int) -> Arrival:
+def apply_entry(conn: Connection, entry: Any, document_id: int) -> Arrival:
     target = _target_for_manifest(conn, entry)
     if isinstance(target, str):
         conn.execute(update(M).where(M.c.id == entry.id).values(reason=target))
@@ -340,7 +218,7 @@ def _link_reason(conn: Connection, settings: Settings, name: str, source: str) -
     return target if isinstance(target, str) else ""
 
 
-def _link_by_name(
+def link_by_name(
     conn: Connection, settings: Settings, document_id: int, name: str, source: str
 ) -> Arrival:
     target = _name_target(conn, settings, name, source)
@@ -348,165 +226,6 @@ def _link_by_name(
         return Arrival(document_id, None, target)
     _link(conn, document_id, target, _kind_for(target, None))
     return Arrival(document_id, target.label, None)
-
-
-# -- manifests ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ManifestRow:
-    """One readable manifest row."""
-
-    line: int
-    file_name: str
-    account_ref: str | None
-    record_ref: str | None
-    kind: str
-
-
-def _normal_kind(text: str) -> str | None:
-    kind = re.sub(r"[\s\-]+", "_", text.strip().lower())
-    if not kind:
-        return "other"
-    return kind if kind in KINDS else None
-
-
-def read_manifest(text: str) -> Iterator[ManifestRow | Rejection]:
-    """Read a manifest's rows; a row that cannot be used is a Rejection."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    header = next(reader, [])
-    columns = _manifest_columns(header)
-    assert columns is not None
-
-    def cell(row: list[str], name: str) -> str:
-        index = columns.get(name)
-        return row[index].strip() if index is not None and index < len(row) else ""
-
-    for row in reader:
-        line = reader.line_num
-        if not any(c.strip() for c in row):
-            continue
-        file_name = cell(row, "file")
-        label = file_name or f"row {line}"
-        if not file_name:
-            yield Rejection(reason="the file column is empty", line=line, column="file")
-            continue
-        account, record_ref = cell(row, "account"), cell(row, "record")
-        too_long = _too_long(line, label, file_name, account, record_ref)
-        if too_long is not None:
-            yield too_long
-            continue
-        kind = _normal_kind(cell(row, "kind"))
-        if kind is None:
-            yield Rejection(
-                reason=f"kind must be one of {', '.join(KINDS)}",
-                line=line,
-                record=label,
-                column="kind",
-                value=clip(cell(row, "kind"), 100),
-            )
-            continue
-        if not account and not record_ref:
-            yield Rejection(
-                reason="name an account, a record number or both",
-                line=line,
-                record=label,
-                column="account",
-            )
-            continue
-        yield ManifestRow(line, file_name, account or None, record_ref or None, kind)
-
-
-def _too_long(
-    line: int, label: str, file_name: str, account: str, record_ref: str
-) -> Rejection | None:
-    """A manifest row with a cell longer than its limit (schemas.limits), or None."""
-    for column, value, field in (
-        ("file", file_name, "file_name"), ("account", account, "customer_id"),
-        ("record", record_ref, "number"),
-    ):  # fmt: skip
-        limit = LIMITS[field]
-        if len(value) > limit.maximum:
-            return Rejection(
-                reason=f"expected at most {limit.maximum:,} characters in {column} "
-                f"({limit.why}), found {len(value):,}",
-                line=line, record=clip(label, 300), column=column, value=preview(value),
-            )  # fmt: skip
-    return None
-
-
-def add_manifest(
-    conn: Connection, source: str, batch_id: int, rows: list[ManifestRow]
-) -> tuple[int, int]:
-    """Store a manifest's rows and link what can be; return (linked, waiting)."""
-    linked = waiting = 0
-    for row in rows:
-        entry_id = conn.execute(
-            insert(M)
-            .values(
-                source=source,
-                batch_id=batch_id,
-                line=row.line,
-                file_name=row.file_name,
-                account_ref=row.account_ref,
-                record_ref=row.record_ref,
-                kind=row.kind,
-                state="pending",
-                created_at=utcnow(),
-            )
-            .returning(M.c.id)
-        ).scalar_one()
-        entry = conn.execute(select(M).where(M.c.id == entry_id)).one()
-        document_id = _document_named(conn, source, row.file_name)
-        if document_id is None:
-            conn.execute(
-                update(M)
-                .where(M.c.id == entry_id)
-                .values(reason="the file has not arrived yet")
-            )
-            waiting += 1
-            continue
-        conn.execute(
-            update(M).where(M.c.id == entry_id).values(document_id=document_id)
-        )
-        arrival = _apply_entry(conn, entry, document_id)
-        if arrival.linked_to:
-            linked += 1
-        elif arrival.reason:
-            waiting += 1
-    return linked, waiting
-
-
-def _document_named(conn: Connection, source: str, name: str) -> int | None:
-    """Return the newest unlinked document called *name* (this source first)."""
-    base = (
-        select(D.c.id)
-        .join(B, B.c.id == D.c.batch_id)
-        .where(
-            func.lower(D.c.file_name) == name.lower(),
-            D.c.account_id.is_(None),
-            D.c.id.not_in(
-                select(M.c.document_id).where(
-                    M.c.document_id.is_not(None), M.c.state == "pending"
-                )
-            ),
-        )
-        .order_by(D.c.id.desc())
-        .limit(1)
-    )
-    found = conn.execute(base.where(B.c.source == source)).scalar()
-    if found is None:
-        found = conn.execute(base).scalar()
-    if found is None:
-        # Already linked (by its name, before the manifest came): first wins.
-        linked = conn.execute(
-            select(D.c.id)
-            .where(func.lower(D.c.file_name) == name.lower())
-            .order_by(D.c.id.desc())
-            .limit(1)
-        ).scalar()
-        return linked
-    return found
 
 
 # -- later: records arrive, admins act -----------------------------------------------------
@@ -521,7 +240,7 @@ def link_waiting(conn: Connection, settings: Settings) -> int:
     waiting_on_manifest = set()
     for entry in entries:
         waiting_on_manifest.add(entry.document_id)
-        if _apply_entry(conn, entry, entry.document_id).linked_to:
+        if apply_entry(conn, entry, entry.document_id).linked_to:
             done += 1
     rows = conn.execute(
         select(D.c.id, D.c.file_name, B.c.source)
@@ -531,7 +250,7 @@ def link_waiting(conn: Connection, settings: Settings) -> int:
     for row in rows:
         if row.id in waiting_on_manifest:
             continue
-        arrival = _link_by_name(
+        arrival = link_by_name(
             conn, settings, row.id, row.file_name, row.source or "default"
         )
         if arrival.linked_to:
