@@ -15,7 +15,7 @@ from portal.params import IdConverter
 from portal.security import install_headers, secret_key, uses_https
 from schemas.limits import LIMITS, clip
 from schemas.money import format_money, typed_text
-from schemas.status import STATUS_LABELS, is_overdue
+from schemas.settlement import STATUS_LABELS, is_overdue
 from sync.config import Settings, load_settings
 from sync.errors import StoreError
 from sync.store import Store, open_store

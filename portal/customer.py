@@ -39,7 +39,7 @@ from portal.queries import (
 )
 from portal.scope import Scope, require_amounts
 from schemas.money import to_text
-from schemas.status import is_overdue
+from schemas.settlement import is_overdue
 from sync.ledger.csv_out import write_csv
 from sync.ledger.marks import claim_window
 from sync.ledger.pdf import invoice_pdf, statement_pdf

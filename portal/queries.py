@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, func, or_, select
 
 from portal.scope import AMOUNT_DOCUMENT_KINDS, Scope
-from schemas.status import OPEN_INVOICE_STATUSES
+from schemas.settlement import OPEN_INVOICE_STATUSES
 from schemas.tables import (
     Account,
     Allocation,

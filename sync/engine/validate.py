@@ -28,7 +28,7 @@ from schemas.records import (
     PaymentRecord,
     Rejection,
 )
-from schemas.status import settle_credit_note, settle_invoice
+from sync.ledger.figures import feed_figures
 
 LABEL_CHARACTERS = 300  # how much of a record's name a rejection repeats
 
@@ -264,36 +264,15 @@ def _document(
         paid = _minor(r.amount_paid, currency, "amount_paid")
         credited = _minor(r.amount_credited, currency, "amount_credited")
         _check_settlement(r, total, balance, paid, credited, currency)
-        figures = settle_invoice(
-            total=total,
-            lifecycle=r.lifecycle,
-            feed_balance=balance,
-            feed_paid=paid,
-            feed_credited=credited,
-            paid_flag=r.paid_flag,
-        )
         values.update(
             feed_paid_minor=paid,
             feed_credited_minor=credited,
             feed_balance_minor=balance,
             paid_flag=r.paid_flag,
-            paid_minor=figures.paid,
-            credited_minor=figures.credited,
-            balance_minor=figures.balance,
-            status=figures.status,
-            settled_by=figures.settled_by,
-            marked_excess_minor=figures.marked_excess,
         )
     else:
-        credit = settle_credit_note(
-            total=total, lifecycle=r.lifecycle, feed_remaining=balance
-        )
-        values.update(
-            feed_remaining_minor=balance,
-            applied_minor=credit.applied,
-            remaining_minor=credit.remaining,
-            status=credit.status,
-        )
+        values.update(feed_remaining_minor=balance)
+    values.update(feed_figures(r.kind, values))
     lines = [
         (
             line.position,

@@ -21,7 +21,12 @@ from sqlalchemy import (
     select,
 )
 
-from schemas.status import InvoiceFigures, settle_credit_note, settle_invoice
+from schemas.settlement import (
+    CreditFigures,
+    InvoiceFigures,
+    settle_credit_note,
+    settle_invoice,
+)
 from schemas.tables import (
     Allocation,
     CreditNote,
@@ -135,13 +140,24 @@ def refresh_derived(
         ),
         changes,
     )
-    credit_note_ids = sorted(set(credit_note_ids))
+    refresh_credit_notes(conn, credit_note_ids)
+
+
+def credit_note_figures(
+    conn: Connection, credit_note_ids: Iterable[int]
+) -> dict[int, tuple[Any, CreditFigures]]:
+    """Return ``{id: (credit note row, figures)}`` computed from the notes' facts.
+
+    Facts are each note's own feed column (what remains, as the source says) and the
+    live allocations that applied it.
+    """
     alloc = _ALLOC
     sources_with_allocations = {
         row[0] for row in conn.execute(select(alloc.c.source).distinct())
     }
     cn = CreditNote.__table__  # type: ignore[attr-defined]
-    for chunk in chunked(credit_note_ids, IN_CHUNK):
+    out: dict[int, tuple[Any, CreditFigures]] = {}
+    for chunk in chunked(sorted(set(credit_note_ids)), IN_CHUNK):
         applied = {
             row[0]: int(row[1])
             for row in conn.execute(
@@ -156,7 +172,6 @@ def refresh_derived(
                 {"ids": list(chunk)},
             )
         }
-        changes = []
         for row in conn.execute(
             select(
                 cn.c.id, cn.c.source, cn.c.total_minor, cn.c.lifecycle, cn.c.feed_remaining_minor,
@@ -165,15 +180,73 @@ def refresh_derived(
             {"ids": list(chunk)},
         ):  # fmt: skip
             carries = row.source in sources_with_allocations
-            figures = settle_credit_note(
-                total=row.total_minor,
-                lifecycle=row.lifecycle,
-                feed_remaining=row.feed_remaining_minor,
-                alloc_applied=applied.get(row.id, 0 if carries else None),
+            out[row.id] = (
+                row,
+                settle_credit_note(
+                    total=row.total_minor,
+                    lifecycle=row.lifecycle,
+                    feed_remaining=row.feed_remaining_minor,
+                    alloc_applied=applied.get(row.id, 0 if carries else None),
+                ),
             )
-            new = (figures.applied, figures.remaining, figures.status)
-            if new != (row.applied_minor, row.remaining_minor, row.status):
-                changes.append((*new, row.id))
-        update_rows(
-            conn, "credit_note", ("applied_minor", "remaining_minor", "status"), changes
+    return out
+
+
+def refresh_credit_notes(conn: Connection, credit_note_ids: Iterable[int]) -> None:
+    """Recompute the derived columns of the given credit notes; unchanged rows stay."""
+    changes = []
+    for row_id, (row, f) in credit_note_figures(conn, credit_note_ids).items():
+        new = (f.applied, f.remaining, f.status)
+        if new != (row.applied_minor, row.remaining_minor, row.status):
+            changes.append((*new, row_id))
+    update_rows(
+        conn, "credit_note", ("applied_minor", "remaining_minor", "status"), changes
+    )
+
+
+def feed_figures(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Return the derived columns a new record's own feed facts give, before anything
+    else is known (allocations, marks): the columns an import writes with the record,
+    refreshed at the end of its batch."""
+    if kind == "invoice":
+        f = settle_invoice(
+            total=values["total_minor"],
+            lifecycle=values["lifecycle"],
+            feed_balance=values["feed_balance_minor"],
+            feed_paid=values["feed_paid_minor"],
+            feed_credited=values["feed_credited_minor"],
+            paid_flag=values["paid_flag"],
         )
+        return {
+            "paid_minor": f.paid, "credited_minor": f.credited,
+            "balance_minor": f.balance, "status": f.status,
+            "settled_by": f.settled_by, "marked_excess_minor": f.marked_excess,
+        }  # fmt: skip
+    c = settle_credit_note(
+        total=values["total_minor"],
+        lifecycle=values["lifecycle"],
+        feed_remaining=values["feed_remaining_minor"],
+    )
+    return {
+        "applied_minor": c.applied,
+        "remaining_minor": c.remaining,
+        "status": c.status,
+    }
+
+
+# -- reading the stored figures --------------------------------------------------------
+
+
+def settled_by_feed(inv: Any) -> int | None:
+    """What the feed says settled an invoice row: its settled amount less what only the
+    office's mark adds (None when its balance is unknown)."""
+    if inv.balance_minor is None:
+        return None
+    return inv.total_minor - inv.balance_minor - (inv.marked_excess_minor or 0)
+
+
+def paid_by_feed(inv: Any) -> int | None:
+    """The cash the feed says paid an invoice row (its paid figure less a mark's excess)."""
+    if inv.paid_minor is None:
+        return None
+    return inv.paid_minor - (inv.marked_excess_minor or 0)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from schemas.money import to_text
-from schemas.status import is_overdue
+from schemas.settlement import is_overdue
 from schemas.tables import (
     Account,
     Allocation,

@@ -2,7 +2,7 @@
 
 A ``PaidMark`` is an admin's append-only assertion that an invoice is paid (in full or
 up to an amount). It never gets edited by an import; its effect is ``max(feed, mark)``
-(schemas.status), never the sum. When a batch touches a marked invoice, the feed is
+(schemas.settlement), never the sum. When a batch touches a marked invoice, the feed is
 judged against the mark (DESIGN.md, "Manual marks"):
 
 * the feed now shows at least the marked amount settled -> the mark is *confirmed*

@@ -456,7 +456,7 @@ def _d(value: date | None) -> str:
 
 def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) -> bytes:
     """Render an invoice copy from the stored record (used when no original was imported)."""
-    from schemas.status import is_overdue, status_label
+    from schemas.settlement import is_overdue, status_label
 
     money = partial(format_money, locale=business.locale)
     st = _style(business)

@@ -36,11 +36,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from schemas.status import HIDDEN_LIFECYCLES
+from schemas.settlement import HIDDEN_LIFECYCLES
 from schemas.tables import Allocation, CreditNote, Invoice, PaidMark, Payment
 from sync.ledger.allocations import LIVE_ALLOCATION, live_allocations, one_tree, roots
 from sync.ledger.balances import net_bases
-from sync.ledger.figures import ACTIVE_MARK_STATES
+from sync.ledger.figures import ACTIVE_MARK_STATES, paid_by_feed, settled_by_feed
 
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
 C = CreditNote.__table__  # type: ignore[attr-defined]
@@ -363,8 +363,7 @@ def _reported_with_balances(
 
     Returns the part that is credit (amount, first reported) for ``_match_credit``.
     """
-    excess = inv.marked_excess_minor or 0
-    rest = inv.total_minor - inv.balance_minor - excess - sum(allocated.values())
+    rest = settled_by_feed(inv) - sum(allocated.values())
     if not rest:
         return None
     day: date = first_reported(inv, inv.settled_first_reported_on)  # type: ignore[assignment]
@@ -379,7 +378,7 @@ def _reported_with_balances(
         return None
     cash = credit = None
     if inv.paid_minor is not None and inv.credited_minor is not None:
-        cash = inv.paid_minor - excess - allocated["cash"]
+        cash = paid_by_feed(inv) - allocated["cash"]
         credit = inv.credited_minor - allocated["credit"]
     if cash is None or credit is None or min(cash, credit) < 0 or cash + credit != rest:
         cash, credit = None, 0
@@ -400,15 +399,15 @@ def _reported_without_balances(
     excess = inv.marked_excess_minor or 0
     day = first_reported(inv, inv.settled_first_reported_on)
     if inv.balance_minor is not None and (inv.settled_by is not None or excess):
-        rest = inv.total_minor - inv.balance_minor - excess - sum(allocated.values())
+        rest = settled_by_feed(inv) - sum(allocated.values())
         if rest > 0:
             out.parts[inv.id].append(Part(day, rest, date_known=False))
     if basis == "payments" or day is None:
         return
     if inv.paid_minor is not None:
-        cash, kind = inv.paid_minor - excess, "reported_payment"
+        cash, kind = paid_by_feed(inv), "reported_payment"
     elif inv.balance_minor is not None:
-        settled = inv.total_minor - inv.balance_minor - excess
+        settled = settled_by_feed(inv)
         cash, kind = settled - (inv.credited_minor or 0), "reported_settlement"
     else:
         return

@@ -1,9 +1,11 @@
-"""Derived figures and status of invoices and credit notes, from stored facts.
+"""Settlement rules: how facts add up to an invoice's or credit note's figures and status.
 
 The store keeps what the billing system said (totals, balances, paid flags, allocations)
-and what an admin asserted (paid marks). Everything a customer sees as "paid", "balance"
-or "status" is computed here, by these functions only, so the CLI, the portal and the
-store's derived columns can never disagree. ``None`` means unknown and stays unknown.
+and what an admin asserted (paid marks). These pure functions are the rules that turn
+those facts into "paid", "balance" and "status"; ``sync.ledger.figures`` is the one
+place that gathers the facts from the store and applies them, so the CLI, the portal
+and the store's derived columns can never disagree. ``None`` means unknown and stays
+unknown.
 """
 
 from __future__ import annotations

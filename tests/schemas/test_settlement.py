@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from schemas.status import (
+from schemas.settlement import (
     is_overdue,
     settle_credit_note,
     settle_invoice,
