@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from schemas.money import to_text
-from schemas.settlement import is_overdue
+from schemas.settlement import HIDDEN_LIFECYCLES, is_overdue
 from schemas.tables import (
     Account,
     Allocation,
@@ -43,7 +43,7 @@ def invoice_list(
             I.c.balance_minor, I.c.status, I.c.reference, I.c.source,
         )
         .join(A, A.c.id == I.c.account_id)
-        .where(I.c.account_id.in_(account_ids), I.c.lifecycle.not_in(("draft", "deleted")))
+        .where(I.c.account_id.in_(account_ids), I.c.lifecycle.not_in(HIDDEN_LIFECYCLES))
         .order_by(I.c.issue_date.desc(), I.c.number.desc())
     )  # fmt: skip
     out = []
@@ -187,7 +187,7 @@ def credit_note_detail(
                         AL.c.invoice_id.is_(None)
                         | (
                             I.c.account_id.in_(sorted(visible))
-                            & I.c.lifecycle.not_in(("draft", "deleted"))
+                            & I.c.lifecycle.not_in(HIDDEN_LIFECYCLES)
                         ),
                     ]
                 ),

@@ -193,6 +193,22 @@ def read_blob(settings: Settings, storage_key: str) -> bytes:
         raise BlobMissing(f"stored file {storage_key} is missing from {base}") from exc
 
 
+def read_original(settings: Settings, stored_path: str) -> bytes:
+    """Return a batch's kept original (``originals/`` under the data directory).
+
+    Raises BlobMissing when the path is not an original's or its bytes are gone, like
+    ``read_blob`` for documents: one error for "the stored bytes are not there".
+    """
+    base = (Path(settings.data_dir) / "originals").resolve()
+    path = Path(stored_path).resolve()
+    if base not in path.parents:
+        raise BlobMissing(f"{stored_path!r} is not a kept original")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BlobMissing(f"the original {stored_path} cannot be read: {exc}") from exc
+
+
 def _client(storage: StorageSettings) -> Any:
     from sync.store.s3_client import s3_client
 

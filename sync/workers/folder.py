@@ -234,12 +234,6 @@ class FolderSource(SourceWorker):
                 note_pending(self.store, self.name, len(self.listing()))
         return len(ready)
 
-    def next_retry_in(self) -> float | None:  # not money
-        """Seconds until the next failed file is due again, if any."""
-        if not self._retry_after:
-            return None
-        return max(0.0, min(self._retry_after.values()) - time.monotonic())
-
     def _later(self, name: str, seconds: float) -> None:  # not money
         self._retry_after[name] = time.monotonic() + seconds
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -121,6 +122,35 @@ def test_upload_then_batch_page_with_rejected_rows_and_original(app, client, tmp
         original.data == data
         and "attachment" in original.headers["Content-Disposition"]
     )
+
+
+def test_an_original_that_cannot_be_read_is_not_found(app, client, tmp_path):
+    """Kept bytes gone, or unreadable (here a folder where the file was): a 404, never
+    a 500, and the page says nothing of the data directory."""
+    admin_sign_in(app, client)
+    data = write_csv(tmp_path / "u.csv", header_without_lines(), [
+        invoice_row("U1", "Upload Co", "10.00"),
+    ]).read_bytes()  # fmt: skip
+    response = post(
+        client,
+        "/admin/imports/upload",
+        {"export": (io.BytesIO(data), "u.csv"), "source": "upload"},
+        content_type="multipart/form-data",
+    )
+    batch_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    with app.extensions["billfold"].store.read() as conn:
+        stored = conn.execute(
+            select(ImportBatch.__table__.c.stored_path).where(
+                ImportBatch.__table__.c.id == batch_id
+            )
+        ).scalar_one()
+    kept = Path(stored)
+    kept.unlink()
+    assert client.get(f"/admin/imports/{batch_id}/original").status_code == 404
+    kept.mkdir()
+    missing = client.get(f"/admin/imports/{batch_id}/original")
+    assert missing.status_code == 404
+    assert "originals" not in missing.get_data(as_text=True)
 
 
 def test_upload_of_a_non_export_or_an_empty_file_says_why(app, client):
