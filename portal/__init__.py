@@ -81,6 +81,7 @@ ADMIN_NAV = [
     ("admin.invoices", "Invoices"),
     ("admin.conflicts", "Conflicts"),
     ("admin.claims", "I've paid"),
+    ("admin.documents", "Documents"),
     ("admin.contacts", "Contacts"),
     ("admin.accounts", "Accounts"),
     ("admin.audit_log", "Audit log"),

@@ -70,6 +70,7 @@ from portal.admin import (  # noqa: E402,F401
     accounts,
     audit_log,
     contacts,
+    documents,
     imports,
     invoices,
     marks,

@@ -29,7 +29,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from schemas.tables import Account, AuditEvent, Conflict, Invoice
+from schemas.tables import Account, AuditEvent, Conflict, Document, Invoice
 from sync.access import contacts, links
 from sync.engine.intake import take_in
 from sync.engine.pipeline import import_file
@@ -242,6 +242,20 @@ def upload_into(ctx: Ctx) -> Request:
     return "/admin/imports/upload/source", form
 
 
+def link_document(ctx: Ctx) -> Request:
+    scan = ctx.tmp_path / "scan-0001.pdf"  # no record has this number: it waits
+    scan.write_bytes(b"%PDF-1.4\n% a scan\n%%EOF\n")
+    result = import_file(ctx.store, ctx.settings, scan, source="scans")
+    assert result.status == "applied", result.reason
+    with ctx.store.read() as conn:
+        document = conn.execute(
+            select(Document.__table__.c.id).where(
+                Document.__table__.c.batch_id == result.batch_id
+            )
+        ).scalar_one()
+    return f"/admin/documents/{document}/link", {"account": "A", "record": "A-100"}
+
+
 def publish(ctx: Ctx) -> Request:
     return f"/admin/imports/{staged_batch(ctx)}/publish", {}
 
@@ -320,6 +334,7 @@ ROUTES: dict[str, tuple[Case, ...]] = {
     "admin.undo": (Case(undo, ("undo_mark",)),),
     "admin.bulk_marks": (Case(bulk_marks, ("mark_paid",)),),
     "admin.resolve": (Case(resolve, ("resolve_conflict",)),),
+    "admin.documents_link": (Case(link_document, ("link_document",)),),
     "admin.decide_claim": (
         Case(confirm_claim, ("confirm_claim", "mark_paid"), "confirm"),
         Case(reject_claim, ("reject_claim",), "reject"),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -394,3 +395,43 @@ def link_document(
         credit_note_id=target.credit_note_id,
     )
     return dict(conn.execute(select(D).where(D.c.id == document_id)).mappings().one())
+
+
+def link_named(
+    conn: Connection,
+    document_id: int,
+    *,
+    account: str,
+    record: str | None = None,
+    kind: str | None = None,
+    actor: str = "admin",
+) -> dict[str, Any]:
+    """Link a document to the account an admin names (its key or name) and, with
+    *record*, to that account's invoice (else credit note) of that number; audited.
+
+    The same rules as a manifest row (``_target_for_manifest``); raises UsageError
+    saying what was not found.
+    """
+    entry = SimpleNamespace(
+        account_ref=account.strip() or None,
+        record_ref=(record or "").strip() or None,
+        source=None,
+    )
+    if entry.account_ref is None:
+        raise UsageError("name the account the document belongs to (its key or name)")
+    target = _target_for_manifest(conn, entry)
+    if isinstance(target, str):
+        raise UsageError(target.removesuffix(" yet"))
+    return link_document(
+        conn,
+        document_id,
+        invoice_id=target.invoice_id,
+        credit_note_id=target.credit_note_id,
+        account_id=(
+            target.account_id
+            if target.invoice_id is None and target.credit_note_id is None
+            else None
+        ),
+        kind=kind or None,
+        actor=actor,
+    )
