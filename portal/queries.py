@@ -295,7 +295,7 @@ CASH_LABELS = {
 def reported_payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Cash the scope's statements show without a payment record, newest first.
 
-    The same lines as the statements (``sync.settlements``): what an export reports
+    The same lines as the statements (``sync.ledger.settlements``): what an export reports
     paid on an invoice but carries no payment record for, dated when first reported,
     and what the office recorded paid (a customer's confirmed "I've paid" included)
     beyond what the exports show. Issued invoices of billing accounts only.

@@ -2,7 +2,7 @@
 portal state and the buttons that change it, and adoption per account: who was invited,
 who signed in, what they viewed and downloaded (counted from audit events).
 
-Enabling a parent opens the portal to all its sites (``sync.access.visible_accounts``
+Enabling a parent opens the portal to all its sites (``sync.access.grants.visible_accounts``
 applies the flag of an account or any account above it), so a pilot is a handful of
 parents.
 """
@@ -120,7 +120,7 @@ class AccountTree:
         """The account whose flag opens the portal to *account_id* (itself first).
 
         None for a held account, and a held account's flag opens nothing (as in
-        ``sync.access.visible_accounts``).
+        ``sync.access.grants.visible_accounts``).
         """
         if self.nodes[account_id].held:
             return None

@@ -2,7 +2,7 @@
 account (with its sites), person (a contact or an admin, by address), record (kind and
 id), action and dates; paged on screen and exported as CSV with the same filters.
 
-The CSV is formula-safe (``sync.csv_out``): names, file names and details come from
+The CSV is formula-safe (``sync.ledger.csv_out``): names, file names and details come from
 imports and from customers, and a cell starting with ``=`` must never run in a
 spreadsheet. Exporting the log is itself audited.
 """

@@ -157,7 +157,7 @@ def bulk_marks() -> str:
     """Mark several invoices paid: check the lines, then confirm.
 
     One line per invoice: ``number, amount received now (blank = in full), date,
-    method, reference`` (sync/bulk_marks.py). Every line gets its own result; a bad
+    method, reference`` (sync/ledger/bulk_marks.py). Every line gets its own result; a bad
     line never stops the others.
     """
     results: list[Result] = []

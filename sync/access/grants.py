@@ -122,7 +122,7 @@ def visible_accounts(conn: Connection, contact_id: int) -> dict[int, str]:
     portal count; an account is enabled when it or any account above it is (so a pilot
     can enable one parent and all its sites). Where two grants cover an account, the
     wider role (``billing``) applies. An account held for its names
-    (``sync.identity``) is never visible, and neither its grants nor its switch open
+    (``sync.ledger.identity``) is never visible, and neither its grants nor its switch open
     anything, itself or its sites.
     """
     grants = {

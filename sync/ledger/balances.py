@@ -170,7 +170,7 @@ def net_bases(conn: Connection, account_ids: list[int]) -> dict[tuple[int, str],
     known; ``"payments"``: billed less payment records (and paid marks) less credit
     notes; ``"invoices"``: billed less each invoice's reported paid amount less credit
     notes; ``"unknown"``: the net is null. A statement shows what each basis counts, so
-    its closing balance is the same net (``sync.settlements``).
+    its closing balance is the same net (``sync.ledger.settlements``).
     """
     return {
         (account_id, currency): _net(s, records_payments, records_credit_notes)[1]

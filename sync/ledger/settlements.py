@@ -1,14 +1,14 @@
 """Settlements: what paid or credited each invoice, and when, as a statement shows it.
 
 A statement to today closes at exactly ``billfold balances``' net for the same account
-and currency. ``sync.ledger.net_bases`` says how that net was worked out; this module
+and currency. ``sync.ledger.balances.net_bases`` says how that net was worked out; this module
 gives the movements a statement needs beyond the invoices, credit notes and payment
 records themselves for its lines to add up to it:
 
 * settlement an export reports without its payment or credit-note record (an invoice
   list's paid amount; a QuickBooks balance of 0 with one of its two payments in the
   files): a line per invoice on the day an export first reported it
-  (``sync.first_reports``), marked as not dated by the export, since it says paid but
+  (``sync.engine.first_reports``), marked as not dated by the export, since it says paid but
   not when;
 * credit a credit note's export reports used beyond what it was applied to here
   (refunded, say), and cash a payment record reports neither applied nor left on

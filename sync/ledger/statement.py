@@ -165,7 +165,7 @@ def build_statement(
     *visible* limits the sections to the accounts a portal contact may see; money from
     any other account (a parent's cheque for a site the contact cannot see; a store
     written before allocations across customer trees were refused) is shown without
-    naming where it came from or went (``sync.settlements``).
+    naming where it came from or went (``sync.ledger.settlements``).
     """
     ids = [i for i in with_sites(conn, [account_id]) if visible is None or i in visible]
     accounts = {

@@ -1,6 +1,6 @@
 """Where stored files live: content-addressed, in the data directory or an S3 bucket.
 
-Original exports are kept by the pipeline (``sync.intake``); documents (invoice
+Original exports are kept by the pipeline (``sync.engine.intake``); documents (invoice
 originals, job sheets, receipts, contracts) are kept here, keyed by their SHA-256:
 ``documents/ab/<sha256>`` under the data directory (the default), or the same key under
 ``[storage]``'s bucket and prefix, recorded as ``s3://bucket/prefix/documents/…``. The

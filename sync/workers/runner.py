@@ -2,9 +2,9 @@
 
 Threads of one worker:
 
-* watchdog observers (``sync.watch``) note which folder files changed;
-* the intake thread takes each folder file once it has settled (``sync.sources``);
-* the scheduler (``sync.schedule``) runs S3 polls, folder rescans and housekeeping,
+* watchdog observers (``sync.workers.watch``) note which folder files changed;
+* the intake thread takes each folder file once it has settled (``sync.workers.sources``);
+* the scheduler (``sync.workers.schedule``) runs S3 polls, folder rescans and housekeeping,
   each under a job lock shared with every other worker;
 * the heartbeat renews the leases of the claims and job locks this worker holds.
 

@@ -5,7 +5,7 @@ as a five-field cron line (``0 6 * * 1-5``, in ``runner.timezone``). ``billfold 
 keeps its jobs in APScheduler 3's ``SQLAlchemyJobStore`` in the billfold database
 (table ``scheduler_job``), so every worker sees the same next run times. APScheduler 3
 does not coordinate schedulers sharing a store, so every job run is guarded by a
-``job_lock`` lease (``sync.claims.run_exclusively``): of two workers that find the same
+``job_lock`` lease (``sync.workers.claims.run_exclusively``): of two workers that find the same
 job due, one runs it and the other skips it.
 
 The job store pickles a reference to ``run_job`` and the job's name; each process maps

@@ -3,7 +3,7 @@
 A change event says a file *may* be ready, never that it is: watchdog reports
 ``created`` when a copy starts, and even close-write can come too early when a writer
 reopens the file. So the handler only tells the folder source which name changed (and
-whether it was renamed into place); ``sync.sources.StableFiles`` decides when it has
+whether it was renamed into place); ``sync.workers.folder.StableFiles`` decides when it has
 settled. Network shares often deliver no events at all: ``poll = true`` (or inotify
 being unavailable) uses watchdog's polling observer, and the runner's periodic rescan
 is a safety net for anything missed either way.

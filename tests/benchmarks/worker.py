@@ -6,7 +6,7 @@ methods on equal terms: a fresh interpreter each, nothing warm but the page cach
 
 Kinds:
 
-* ``import FILE``: billfold's pipeline (``sync.pipeline.import_file``) into the store
+* ``import FILE``: billfold's pipeline (``sync.engine.pipeline.import_file``) into the store
   named by ``BILLFOLD_DATABASE_URL``/``BILLFOLD_DATA_DIR``, schema created before the
   clock starts; reports the pipeline's phases too.
 * ``floor-sqlite FILE DB`` / ``floor-copy FILE URL``: the machine's floor for the same
@@ -170,7 +170,7 @@ def floor_sqlite(path: Path, db: Path) -> None:
     _migrated(f"sqlite:///{db}")
     started, cpu = time.perf_counter(), time.process_time()
     conn = sqlite3.connect(db, isolation_level=None)
-    # The store's own settings (sync/store.py): WAL, synchronous=FULL, foreign keys.
+    # The store's own settings (sync/store/__init__.py): WAL, synchronous=FULL, foreign keys.
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")

@@ -1,7 +1,7 @@
 """AUD-01 (SECURITY.md, "admin change without audit"), proved from ``app.url_map``.
 
 For every admin POST route, one successful request by a signed-in admin appends at
-least one audit event (``audit_event``, written by ``sync.audit.record``) whose actor
+least one audit event (``audit_event``, written by ``sync.store.audit.record``) whose actor
 is that admin and whose action is the one the route stands for.
 
 ``ROUTES`` says, per endpoint, how to set a successful request up (the record it acts

@@ -7,7 +7,7 @@ Create Date: 2026-12-08 10:00:00
 Exports such as Xero's CSV and invoice lists say an invoice is paid but not when. A
 statement dates such a settlement on the day an export first reported it, so the store
 keeps that day, and the amount it was for, beside each invoice and credit note
-(``sync.first_reports``). Existing rows start from what the store knows: the amount
+(``sync.engine.first_reports``). Existing rows start from what the store knows: the amount
 settled now, reported on the day of the stored version.
 """
 
