@@ -23,16 +23,14 @@ from pathlib import Path
 
 from schemas.tables import utcnow
 from sync import faults
-from sync.config import Settings, SourceSettings
 from sync.engine.batch import find_applied_batch
 from sync.errors import SourceError, StoreError
 from sync.log import event
-from sync.store import Store
 from sync.store.blobs import fingerprint
 from sync.workers import claims
 from sync.workers.claims import DUPLICATE, FAILED, IMPORTED, Claim
 from sync.workers.sources import SourceWorker, claim_state
-from sync.workers.status import note_pending, note_poll
+from sync.workers.status import note_pending
 
 TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial")
 RENAMED_SETTLE_SECONDS = 0.5
@@ -157,16 +155,9 @@ def _changed(path: Path, before: tuple[int, int]) -> bool:
 class FolderSource(SourceWorker):
     """A watched folder: settles, claims, imports and files away each export dropped in."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        source: SourceSettings,
-        stopping: threading.Event,
-    ) -> None:
-        super().__init__(settings, store, source, stopping)
-        self.folder = Path(source.path)
-        self.files = StableFiles(source.quiet_seconds)
+    def setup(self) -> None:
+        self.folder = Path(self.source.path)
+        self.files = StableFiles(self.source.quiet_seconds)
         self._retry_after: dict[str, float] = {}  # name -> monotonic time
         self.wake = threading.Event()
 
@@ -208,14 +199,6 @@ class FolderSource(SourceWorker):
         self._note(pending=len(names))
         return len(names)
 
-    def _note(self, *, error: str | None = None, pending: int | None = None) -> None:
-        try:
-            note_poll(self.store, self.name, error=error, pending=pending)
-        except StoreError as exc:
-            event(
-                "status.write_failed", logging.WARNING, source=self.name, error=str(exc)
-            )
-
     def process_ready(self) -> int:
         """Take every file that has settled; return how many were looked at."""
         now = time.monotonic()
@@ -247,13 +230,7 @@ class FolderSource(SourceWorker):
         except FileNotFoundError:
             return
         except OSError as exc:
-            event(
-                "file.unreadable",
-                logging.WARNING,
-                source=self.name,
-                file=name,
-                error=str(exc),
-            )
+            self._warn("file.unreadable", name, exc)
             self._later(name, self.settings.runner.retry_seconds)
             return
         lease = self.settings.runner.lease_seconds
@@ -268,13 +245,7 @@ class FolderSource(SourceWorker):
                 reclaim_moved=path.is_file,
             )
         except StoreError as exc:
-            event(
-                "claim.failed",
-                logging.WARNING,
-                source=self.name,
-                file=name,
-                error=str(exc),
-            )
+            self._warn("claim.failed", name, exc)
             self._later(name, self.settings.runner.retry_seconds)
             return
         claim = got.claim
@@ -288,13 +259,7 @@ class FolderSource(SourceWorker):
         try:
             result, kept = self.import_claimed(claim, path, name, known=known)
         except StoreError as exc:  # the claim could not be written: it expires
-            event(
-                "claim.failed",
-                logging.WARNING,
-                source=self.name,
-                file=name,
-                error=str(exc),
-            )
+            self._warn("claim.failed", name, exc)
             claims.let_go(claim)
             self._later(name, self.settings.runner.retry_seconds)
             return
@@ -378,13 +343,7 @@ class FolderSource(SourceWorker):
             claims.mark_moved(self.store, claim, str(dest))
         except StoreError as exc:
             claims.let_go(claim)
-            event(
-                "claim.failed",
-                logging.WARNING,
-                source=self.name,
-                file=claim.file_key,
-                error=str(exc),
-            )
+            self._warn("claim.failed", claim.file_key, exc)
         event("file.moved", source=self.name, file=claim.file_key, to=str(dest))
 
     def recover(self) -> None:

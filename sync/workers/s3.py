@@ -14,7 +14,6 @@ import contextlib
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,16 +22,14 @@ from typing import Any
 
 from schemas.tables import utcnow
 from sync import faults
-from sync.config import Settings, SourceSettings
 from sync.errors import SourceError, StoreError
 from sync.log import event
-from sync.store import Store
 from sync.store.permissions import private_dir
 from sync.workers import claims
 from sync.workers.claims import FAILED
 from sync.workers.folder import is_ignored
 from sync.workers.sources import CHUNK, SourceWorker
-from sync.workers.status import note_pending, note_poll
+from sync.workers.status import note_pending
 
 # -- S3 -----------------------------------------------------------------------------------
 
@@ -64,16 +61,8 @@ class _Gone(Exception):
 class S3Source(SourceWorker):
     """A polled bucket prefix: each (key, ETag) downloaded, checked and imported once."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        source: SourceSettings,
-        stopping: threading.Event,
-        client: Any = None,
-    ) -> None:
-        super().__init__(settings, store, source, stopping)
-        self._client = client
+    def setup(self) -> None:
+        self._client: Any = None  # built on first use
 
     @property
     def client(self) -> Any:
@@ -129,14 +118,6 @@ class S3Source(SourceWorker):
                 note_pending(self.store, self.name, len(todo) - index - 1)
         return taken
 
-    def _note(self, *, error: str | None = None, pending: int | None = None) -> None:
-        try:
-            note_poll(self.store, self.name, error=error, pending=pending)
-        except StoreError as exc:
-            event(
-                "status.write_failed", logging.WARNING, source=self.name, error=str(exc)
-            )
-
     def retry_due(self) -> int:
         """Try again the objects whose download or import failed and are due."""
         try:
@@ -174,13 +155,7 @@ class S3Source(SourceWorker):
                 last_modified=obj.last_modified,
             )
         except StoreError as exc:
-            event(
-                "claim.failed",
-                logging.WARNING,
-                source=self.name,
-                file=obj.key,
-                error=str(exc),
-            )
+            self._warn("claim.failed", obj.key, exc)
             return False
         if not got.won:
             return False
@@ -221,13 +196,7 @@ class S3Source(SourceWorker):
             finally:
                 path.unlink(missing_ok=True)
         except StoreError as exc:  # the claim could not be written: its lease expires
-            event(
-                "claim.failed",
-                logging.WARNING,
-                source=self.name,
-                file=obj.key,
-                error=str(exc),
-            )
+            self._warn("claim.failed", obj.key, exc)
         finally:
             claims.let_go(claim)
         return True

@@ -8,6 +8,7 @@ anything is imported, and a worker that loses the claim skips it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,11 +18,13 @@ from sync import faults
 from sync.config import Settings, SourceSettings
 from sync.engine.batch import ImportResult
 from sync.engine.pipeline import import_file
+from sync.errors import StoreError
 from sync.log import event
 from sync.store import Store
 from sync.store.blobs import Fingerprint
 from sync.workers import claims
 from sync.workers.claims import DUPLICATE, FAILED, IMPORTED, REJECTED, Claim
+from sync.workers.status import note_poll
 
 CHUNK = 1 << 20
 
@@ -54,10 +57,27 @@ class SourceWorker:
         self.source = source
         self.stopping = stopping
         self.problems = 0  # files rejected or failed, polls that failed (exit codes)
+        self.setup()
+
+    def setup(self) -> None:
+        """What a kind of source adds to its state (called once, by ``__init__``)."""
 
     @property
     def name(self) -> str:
         return self.source.name
+
+    def _warn(self, what: str, file: str, error: object) -> None:
+        """Log that *file* of this source hit a passing problem (it is tried again)."""
+        event(what, logging.WARNING, source=self.name, file=file, error=str(error))
+
+    def _note(self, *, error: str | None = None, pending: int | None = None) -> None:
+        """Record this source's last poll (and what waits) for ``billfold status``."""
+        try:
+            note_poll(self.store, self.name, error=error, pending=pending)
+        except StoreError as exc:
+            event(
+                "status.write_failed", logging.WARNING, source=self.name, error=str(exc)
+            )
 
     def retry_at(self, attempts: int) -> datetime | None:
         """When a failed file is next tried (None: given up after max_attempts)."""
