@@ -251,13 +251,6 @@ def record_duplicate(
     return result
 
 
-def record_rejected(
-    store: Store, values: dict[str, Any], result: ImportResult, reason: str
-) -> ImportResult:
-    """Record a file rejected whole before its batch could open (unreadable manifest)."""
-    return _record_outcome(store, values, result, "rejected", utcnow(), reason=reason)
-
-
 def _report(result: ImportResult, done: Done, batch_id: int) -> None:
     result.batch_id = batch_id
     result.created, result.updated = done.created, done.updated

@@ -1,10 +1,10 @@
-"""Intake: take a file into billfold's own storage, hashing it on the way.
+"""Intake: take a file into billfold's own storage, sniffing its encoding on the way.
 
 The pipeline never parses the file a source handed over: it copies it into the data
 directory under its sha256 (so a file changed or deleted later cannot change what was
 imported), sniffing the encoding in the same single read. The digest is taken once, by
-``fingerprint`` (the duplicate check needs it before anything is copied), and travels:
-the copy is not hashed again unless the file changed in between. The stored copy is the
+``sync.store.blobs.fingerprint`` (the duplicate check needs it before anything is
+copied), and travels: the copy is not hashed again unless the file changed in between. The stored copy is the
 original kept "either way", whether the import applies or is rejected.
 """
 

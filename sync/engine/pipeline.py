@@ -4,7 +4,7 @@
 
 Every source (the CLI, watched folders, S3 polls, uploads) hands a file to
 ``import_file`` and gets an ``ImportResult``. The file is read once to hash it and keep
-its first bytes (``sync.engine.intake.fingerprint``): bytes already applied are a
+its first bytes (``sync.store.blobs.fingerprint``): bytes already applied are a
 ``duplicate`` and cost nothing more. The first bytes also say what the file is: a PDF,
 PNG or JPEG is a document (``sync.engine.documents.incoming``), a CSV whose header is
 ``file, account, record, kind`` is a documents manifest
