@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.ledger import balances
+from sync.ledger.balances import balances
 from tests.conftest import SAMPLES
 from tests.helpers import run_import
 
