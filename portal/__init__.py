@@ -15,10 +15,10 @@ from portal.params import IdConverter
 from portal.security import install_headers, secret_key, uses_https
 from schemas.limits import LIMITS, clip
 from schemas.money import format_money, typed_text
-from schemas.status import STATUS_LABELS, is_overdue
+from schemas.settlement import STATUS_LABELS, is_overdue
 from sync.config import Settings, load_settings
 from sync.errors import StoreError
-from sync.store import Store
+from sync.store import Store, open_store
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
@@ -36,9 +36,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 ),
             )
     if store is None:
-        from sync.migrate import ensure_current
+        from sync.store.migrate import ensure_current
 
-        store = settings.open_store()
+        store = open_store(settings)
         ensure_current(store)
     app = Flask(__name__)
     app.url_map.converters["id"] = IdConverter
@@ -81,6 +81,7 @@ ADMIN_NAV = [
     ("admin.invoices", "Invoices"),
     ("admin.conflicts", "Conflicts"),
     ("admin.claims", "I've paid"),
+    ("admin.documents", "Documents"),
     ("admin.contacts", "Contacts"),
     ("admin.accounts", "Accounts"),
     ("admin.audit_log", "Audit log"),

@@ -21,10 +21,10 @@ from portal import csrf
 from portal.context import client_ip, portal
 from portal.scope import scope_for
 from portal.security import SESSION_COOKIE, clear_session_cookie, set_session_cookie
-from sync import access
-from sync.audit import record
+from sync.access import contacts, links, rate_limits, sessions
+from sync.access.link_requests import LinkRequest, actor_of, may_sign_in
 from sync.errors import UsageError
-from sync.link_requests import LinkRequest, actor_of, may_sign_in
+from sync.store.audit import record
 
 bp = Blueprint("auth", __name__)
 # Where the account switcher may send the browser back to: this site's own paths only.
@@ -39,14 +39,16 @@ def load_principal() -> None:
         return
     p = portal()
     with p.store.read() as conn:
-        found = access.find_session(conn, token, p.settings.portal.session_idle_minutes)
+        found = sessions.find_session(
+            conn, token, p.settings.portal.session_idle_minutes
+        )
         if found is None:
             return
         info, stale = found
         if info.kind == "contact":
             row = (
                 conn.execute(
-                    access.C.select().where(access.C.c.id == info.principal_id)
+                    contacts.C.select().where(contacts.C.c.id == info.principal_id)
                 )
                 .mappings()
                 .first()
@@ -58,7 +60,7 @@ def load_principal() -> None:
         else:
             row = (
                 conn.execute(
-                    access.AD.select().where(access.AD.c.id == info.principal_id)
+                    contacts.AD.select().where(contacts.AD.c.id == info.principal_id)
                 )
                 .mappings()
                 .first()
@@ -71,10 +73,10 @@ def load_principal() -> None:
     g.session_token = token
     if stale:
         with p.store.write(ledger=False) as conn:
-            access.touch_session(conn, info.id)
+            sessions.touch_session(conn, info.id)
 
 
-def _preview(conn: Any, info: access.SessionInfo) -> None:
+def _preview(conn: Any, info: sessions.SessionInfo) -> None:
     """An admin previewing as a contact (portal.admin.preview) gets that contact's Scope
     on customer pages, for as long as this admin session lives; nothing else changes."""
     wanted = signed_cookie.get(PREVIEW_KEY)
@@ -85,7 +87,9 @@ def _preview(conn: Any, info: access.SessionInfo) -> None:
         or wanted.get("session") != info.id
     ):
         return
-    row = conn.execute(access.C.select().where(access.C.c.id == wanted.get("contact")))
+    row = conn.execute(
+        contacts.C.select().where(contacts.C.c.id == wanted.get("contact"))
+    )
     contact = row.mappings().first()
     if contact is None or contact["revoked_at"] is not None:
         return
@@ -133,7 +137,7 @@ ADMIN = _Kind("admin", "admin.sign_in", "admin.use_link", "admin.dashboard", adm
 
 
 def _by_id(conn: Any, kind: _Kind, principal_id: int) -> dict | None:
-    table = access.AD if kind.admin else access.C
+    table = contacts.AD if kind.admin else contacts.C
     row = (
         conn.execute(table.select().where(table.c.id == principal_id))
         .mappings()
@@ -156,7 +160,7 @@ def request_link(kind: _Kind) -> str | Response | tuple[str, int]:
     p = portal()
     raw = request.form.get("email", "")
     try:
-        email = access.normalise_email(raw)
+        email = contacts.normalise_email(raw)
     except UsageError:
         error = "Enter an email address, like name@example.com."
         return render_template("auth/sign_in.html", error=error, email=raw, **page), 400
@@ -164,7 +168,7 @@ def request_link(kind: _Kind) -> str | Response | tuple[str, int]:
     # the request; whether a link is due is decided off the request path.
     ip = client_ip()
     with p.store.write(ledger=False) as conn:
-        by_email, by_ip = access.count_attempt(conn, email, ip)
+        by_email, by_ip = rate_limits.count_attempt(conn, email, ip)
     if (
         by_email > p.settings.portal.rate_limit_per_email
         or by_ip > p.settings.portal.rate_limit_per_ip
@@ -182,21 +186,21 @@ def use_link(kind: _Kind, token: str) -> str | Response | tuple[str, int]:
     page = {"kind": kind, "form_action": url_for(kind.request_endpoint)}
     if request.method != "POST":  # GET and HEAD (scanners) never act
         with p.store.read() as conn:
-            state = access.inspect_link(conn, token)
+            state = links.inspect_link(conn, token)
         if state.status != "valid" or state.kind != kind.name:
             status = state.status if state.kind in (None, kind.name) else "unknown"
             return render_template("auth/link_invalid.html", status=status, **page), 410
         return render_template(
             "auth/confirm.html",
-            masked=access.mask_email(state.email or ""),
+            masked=contacts.mask_email(state.email or ""),
             confirm_action=url_for(kind.link_endpoint, token=token),
             **page,
         )
     ip = client_ip()
     with p.store.write(ledger=False) as conn:
-        principal_id = access.consume_link(conn, token, kind.name)
+        principal_id = links.consume_link(conn, token, kind.name)
         if principal_id is None:
-            state = access.inspect_link(conn, token)
+            state = links.inspect_link(conn, token)
             status = state.status if state.kind in (None, kind.name) else "unknown"
             return render_template("auth/link_invalid.html", status=status, **page), 410
         person = _by_id(conn, kind, principal_id)
@@ -206,7 +210,7 @@ def use_link(kind: _Kind, token: str) -> str | Response | tuple[str, int]:
             ), 410
         hours = p.settings.portal.session_absolute_hours
         agent = request.user_agent.string
-        session_token = access.start_session(
+        session_token = sessions.start_session(
             conn, kind.name, principal_id, hours, ip, agent
         )
         record(conn, actor_of(kind.name, person), "sign_in", ip=ip)
@@ -235,7 +239,7 @@ def sign_out() -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         with p.store.write(ledger=False) as conn:
-            access.end_session(conn, token)
+            sessions.end_session(conn, token)
             if g.get("contact"):
                 record(conn, f"contact:{g.contact['id']}", "sign_out", ip=client_ip())
     csrf.rotate()
@@ -265,7 +269,7 @@ def switch_account() -> Response:
         if account_id not in g.scope.roles:
             abort(404)
     with portal().store.write(ledger=False) as conn:
-        access.set_current_account(conn, g.session.id, account_id)
+        sessions.set_current_account(conn, g.session.id, account_id)
     target = request.form.get("next", "")
     if not _LOCAL_PATH.fullmatch(target):
         target = url_for("customer.home")

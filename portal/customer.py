@@ -39,13 +39,13 @@ from portal.queries import (
 )
 from portal.scope import Scope, require_amounts
 from schemas.money import to_text
-from schemas.status import is_overdue
-from sync.audit import record
-from sync.blobs import BlobMissing, read_blob
-from sync.csv_out import write_csv
-from sync.marks import claim_window
-from sync.pdf import invoice_pdf, statement_pdf
-from sync.statement import statement_csv
+from schemas.settlement import is_overdue
+from sync.ledger.csv_out import write_csv
+from sync.ledger.marks import claim_window
+from sync.ledger.pdf import invoice_pdf, statement_pdf
+from sync.ledger.statement_output import statement_csv
+from sync.store.audit import record
+from sync.store.blobs import BlobMissing, read_blob
 
 bp = Blueprint("customer", __name__)
 ZIP_LIMIT = 100
@@ -422,7 +422,7 @@ def report_payment(invoice_id: int) -> Response | tuple[str, int]:
     from schemas.money import format_money
     from schemas.typed_amount import AmountError, read_minor
     from sync.errors import UsageError
-    from sync.marks import claim_payment
+    from sync.ledger.marks import claim_payment
 
     scope = require_amounts()
     p = portal()

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from sync.access.link_requests import LinkRequest, issue_requested_link
+from sync.access.mail import MailError, Message, send
 from sync.config import Settings
-from sync.link_requests import LinkRequest, issue_requested_link
 from sync.log import event
-from sync.mail import MailError, Message, send
 from sync.store import Store
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, func, or_, select
 
 from portal.scope import AMOUNT_DOCUMENT_KINDS, Scope
-from schemas.status import OPEN_INVOICE_STATUSES
+from schemas.settlement import HIDDEN_LIFECYCLES, OPEN_INVOICE_STATUSES
 from schemas.tables import (
     Account,
     Allocation,
@@ -28,9 +28,9 @@ from schemas.tables import (
     Payment,
     PaymentClaim,
 )
-from sync import ledger
-from sync.settlements import CASH_KINDS, read_records, settle
-from sync.statement import Statement, build_statement
+from sync.ledger import invoices
+from sync.ledger.settlements import CASH_KINDS, read_records, settle
+from sync.ledger.statement import Statement, build_statement
 
 A = Account.__table__  # type: ignore[attr-defined]
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
@@ -40,7 +40,6 @@ AL = Allocation.__table__  # type: ignore[attr-defined]
 D = Document.__table__  # type: ignore[attr-defined]
 B = ImportBatch.__table__  # type: ignore[attr-defined]
 CLAIMS = PaymentClaim.__table__  # type: ignore[attr-defined]
-HIDDEN = ("draft", "deleted")
 
 SORTS = {
     "newest": (I.c.issue_date.desc(), I.c.id.desc()),
@@ -66,7 +65,7 @@ class InvoiceFilter:
 
 
 def _invoice_conditions(scope: Scope, f: InvoiceFilter, today: date) -> list[Any]:
-    conditions: list[Any] = [scope.where(I), I.c.lifecycle.not_in(HIDDEN)]
+    conditions: list[Any] = [scope.where(I), I.c.lifecycle.not_in(HIDDEN_LIFECYCLES)]
     if f.q:
         pattern = (
             "%"
@@ -137,7 +136,7 @@ def invoices_by_id(conn: Connection, scope: Scope, ids: list[int]) -> list[Any]:
         return []
     return conn.execute(
         select(I.c.id, I.c.number, I.c.account_id)
-        .where(scope.where(I), I.c.lifecycle.not_in(HIDDEN), I.c.id.in_(ids))
+        .where(scope.where(I), I.c.lifecycle.not_in(HIDDEN_LIFECYCLES), I.c.id.in_(ids))
         .order_by(I.c.number)
     ).all()
 
@@ -201,7 +200,7 @@ def recent_invoices(conn: Connection, scope: Scope, limit: int = 5) -> list[Any]
     return conn.execute(
         select(I, A.c.name.label("account_name"))
         .join(A, A.c.id == I.c.account_id)
-        .where(scope.where(I), I.c.lifecycle.not_in(HIDDEN))
+        .where(scope.where(I), I.c.lifecycle.not_in(HIDDEN_LIFECYCLES))
         .order_by(I.c.issue_date.desc(), I.c.id.desc())
         .limit(limit)
     ).all()
@@ -232,7 +231,9 @@ def invoice_in_scope(conn: Connection, scope: Scope, invoice_id: int) -> Any | N
     """The invoice if the contact may see it, else None (the caller answers 404)."""
     return conn.execute(
         select(I.c.id, I.c.account_id, I.c.number).where(
-            I.c.id == invoice_id, scope.where(I), I.c.lifecycle.not_in(HIDDEN)
+            I.c.id == invoice_id,
+            scope.where(I),
+            I.c.lifecycle.not_in(HIDDEN_LIFECYCLES),
         )
     ).first()
 
@@ -243,7 +244,9 @@ def credit_note_in_scope(
     """The credit note if the contact may see it, else None."""
     return conn.execute(
         select(C.c.id, C.c.account_id, C.c.number).where(
-            C.c.id == credit_note_id, scope.where(C), C.c.lifecycle.not_in(HIDDEN)
+            C.c.id == credit_note_id,
+            scope.where(C),
+            C.c.lifecycle.not_in(HIDDEN_LIFECYCLES),
         )
     ).first()
 
@@ -253,7 +256,7 @@ def credit_notes(conn: Connection, scope: Scope) -> list[Any]:
     return conn.execute(
         select(C, A.c.name.label("account_name"))
         .join(A, A.c.id == C.c.account_id)
-        .where(scope.where(C), C.c.lifecycle.not_in(HIDDEN))
+        .where(scope.where(C), C.c.lifecycle.not_in(HIDDEN_LIFECYCLES))
         .order_by(C.c.issue_date.desc(), C.c.id.desc())
     ).all()
 
@@ -273,7 +276,7 @@ def payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
             select(AL.c.payment_id, AL.c.amount_minor, AL.c.invoice_id, I.c.number)
             .join(I, I.c.id == AL.c.invoice_id)
             .where(AL.c.payment_id.in_(ids), AL.c.kind == "cash")
-            .where(scope.where(I), I.c.lifecycle.not_in(HIDDEN))
+            .where(scope.where(I), I.c.lifecycle.not_in(HIDDEN_LIFECYCLES))
             .order_by(AL.c.id)
         ):
             applied.setdefault(a.payment_id, []).append(a)
@@ -292,7 +295,7 @@ CASH_LABELS = {
 def reported_payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Cash the scope's statements show without a payment record, newest first.
 
-    The same lines as the statements (``sync.settlements``): what an export reports
+    The same lines as the statements (``sync.ledger.settlements``): what an export reports
     paid on an invoice but carries no payment record for, dated when first reported,
     and what the office recorded paid (a customer's confirmed "I've paid" included)
     beyond what the exports show. Issued invoices of billing accounts only.
@@ -343,7 +346,7 @@ def _document_conditions(scope: Scope) -> Any:
                 exists().where(
                     record.c.id == D.c[column],
                     record.c.account_id == D.c.account_id,
-                    record.c.lifecycle.not_in(HIDDEN),
+                    record.c.lifecycle.not_in(HIDDEN_LIFECYCLES),
                 ),
             )
             for column, record in (
@@ -382,7 +385,7 @@ def invoice_detail(
     pending "I've paid" claims."""
     if invoice_in_scope(conn, scope, invoice_id) is None:
         return None
-    detail = ledger.invoice_detail(conn, invoice_id, visible=scope.billing_ids)
+    detail = invoices.invoice_detail(conn, invoice_id, visible=scope.billing_ids)
     if detail is None:
         return None
     detail["documents"] = [
@@ -409,7 +412,7 @@ def credit_note_detail(
     """A credit note with its lines and the invoices in view it was applied to."""
     if credit_note_in_scope(conn, scope, credit_note_id) is None:
         return None
-    return ledger.credit_note_detail(conn, credit_note_id, visible=scope.billing_ids)
+    return invoices.credit_note_detail(conn, credit_note_id, visible=scope.billing_ids)
 
 
 def statement(

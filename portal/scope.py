@@ -15,7 +15,7 @@ from flask import abort, g
 from sqlalchemy import ColumnElement, Connection, Table, select
 
 from schemas.tables import Account
-from sync.access import visible_accounts
+from sync.access.grants import visible_accounts
 
 A = Account.__table__  # type: ignore[attr-defined]
 AMOUNT_DOCUMENT_KINDS = ("invoice_copy", "credit_note_copy")

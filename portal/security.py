@@ -18,7 +18,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 
 from sync.config import Settings
-from sync.permissions import private_dir
+from sync.store.permissions import private_dir
 
 SESSION_COOKIE = "billfold_session"
 CSP = (

@@ -1,7 +1,7 @@
 """How long each imported text may be, and why: the one table of maxima.
 
 Every imported text field has a maximum, in characters. A longer value rejects its
-record (``sync.validate``) naming the column, the limit and what to do, like any other
+record (``sync.engine.validate``) naming the column, the limit and what to do, like any other
 bad cell; the rest of the file applies. The maxima sit at or above what the billing
 systems themselves allow, so no real export reaches them, and low enough that every
 page, PDF, ZIP and statement of the stored records renders in moments. Rendering does not

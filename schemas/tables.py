@@ -5,7 +5,7 @@ Three kinds of column live here, and the names say which:
 * facts as the billing system reported them (``total_minor``, ``feed_balance_minor``,
   ``lifecycle``), written only by imports;
 * derived columns (``paid_minor``, ``balance_minor``, ``status``), a cache of
-  ``schemas.status`` over the facts, rewritten in the same transaction as any fact they
+  ``schemas.settlement`` over the facts, rewritten in the same transaction as any fact they
   depend on (imports, paid marks) so lists can filter and sort by them with an index;
 * provenance (``source``, ``external_id``, ``content_hash``, batch ids).
 
@@ -148,7 +148,7 @@ class Invoice(_DocumentColumns, table=True):
     feed_credited_minor: int | None = _money()
     feed_balance_minor: int | None = _money()
     paid_flag: bool | None = None
-    # derived (schemas.status.settle_invoice)
+    # derived (schemas.settlement.settle_invoice)
     paid_minor: int | None = _money()
     credited_minor: int | None = _money()
     balance_minor: int | None = _money()
@@ -172,7 +172,7 @@ class CreditNote(_DocumentColumns, table=True):
     )
 
     feed_remaining_minor: int | None = _money()
-    # derived (schemas.status.settle_credit_note)
+    # derived (schemas.settlement.settle_credit_note)
     applied_minor: int | None = _money()
     remaining_minor: int | None = _money()
     status: str = "unknown"

@@ -10,13 +10,17 @@ table (``BILLFOLD_SMTP_HOST``); an empty value means "not set".
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from datetime import UTC
 from pathlib import Path
 from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
 
 from sync.errors import ConfigError
 
@@ -159,14 +163,6 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'billfold.db').resolve()}"
-
-    def open_store(self):  # type: ignore[no-untyped-def]
-        """Return a Store for these settings (not migrated)."""
-        from sync.store import Store
-
-        return Store(
-            self.resolved_database_url, busy_timeout_ms=self.busy_timeout_seconds * 1000
-        )
 
     def source(self, name: str) -> SourceSettings:
         """Return the configured source *name*, or a plain one for ad-hoc imports."""
@@ -383,7 +379,6 @@ def _check(settings: Settings, where: str) -> None:
 
 
 def _check_schedule(text: str, key: str, where: str) -> None:
-    from sync.schedule import parse_schedule
 
     if not text:
         return
@@ -488,3 +483,45 @@ def load_settings(
     settings = replace(settings, data_dir=data_dir, sources=resolved_sources)
     _check(settings, where)
     return settings
+
+
+# -- schedules ----------------------------------------------------------------------------
+
+_EVERY = re.compile(
+    r"every\s+(?:(?P<n>\d+)\s+)?(?P<unit>second|minute|hour|day)s?", re.IGNORECASE
+)
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed schedule: a fixed interval, or a cron line."""
+
+    text: str
+    interval_seconds: int | None = None
+    cron: str | None = None
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse ``every N minutes`` (seconds, hours, days) or a five-field cron line."""
+    cleaned = " ".join(text.split())
+    match = _EVERY.fullmatch(cleaned)
+    if match:
+        n = int(match["n"] or 1)
+        if n <= 0:
+            raise ConfigError(
+                f'{text!r}: the interval must be at least 1, as in "every 15 minutes"'
+            )
+        return Schedule(
+            cleaned, interval_seconds=n * _UNIT_SECONDS[match["unit"].lower()]
+        )
+    if len(cleaned.split(" ")) == 5:
+        try:
+            CronTrigger.from_crontab(cleaned, timezone=UTC)
+        except ValueError as exc:
+            raise ConfigError(f"{text!r} is not a valid cron line: {exc}") from None
+        return Schedule(cleaned, cron=cleaned)
+    raise ConfigError(
+        f'{text!r} is not a schedule; write "every 15 minutes", "every 1 hour" or a '
+        'five-field cron line such as "0 6 * * *"'
+    )

@@ -4,7 +4,7 @@
 pipeline passes ``<point>`` do ``<action>``: ``kill`` (SIGKILL this process, as a power
 cut or OOM killer would), ``raise`` (an unexpected exception) or ``sleep=<seconds>``.
 Points: ``chunk`` (after each chunk is written), ``before_commit``; in sources
-(``sync.sources``): ``claimed`` (a file's claim committed, import not started),
+(``sync.workers.sources``): ``claimed`` (a file's claim committed, import not started),
 ``imported`` (import committed, claim not yet marked), ``before_move`` (claim marked,
 folder file not yet moved), ``moved`` (file moved, claim not yet told) and
 ``download_chunk`` (after each chunk of an S3 download).

@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import text
 
 from sync.config import Settings, load_settings
-from sync.migrate import upgrade
 from sync.store import Store
+from sync.store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_exports"

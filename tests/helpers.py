@@ -14,9 +14,10 @@ from sqlalchemy import select, text
 from schemas.money import to_text
 from schemas.tables import Account
 from sync.config import Settings
-from sync.ledger import balances
-from sync.pipeline import ImportResult, import_file
-from sync.statement import build_statement
+from sync.engine.batch import ImportResult
+from sync.engine.pipeline import import_file
+from sync.ledger.balances import balances
+from sync.ledger.statement import build_statement
 from sync.store import Store
 
 BUSINESS_TABLES = (

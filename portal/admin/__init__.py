@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from portal.context import client_ip, portal
 from schemas.tables import utcnow
-from sync.audit import record
+from sync.store.audit import record
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PUBLIC = frozenset({"admin.sign_in", "admin.use_link"})
@@ -70,6 +70,7 @@ from portal.admin import (  # noqa: E402,F401
     accounts,
     audit_log,
     contacts,
+    documents,
     imports,
     invoices,
     marks,

@@ -2,7 +2,7 @@
 portal state and the buttons that change it, and adoption per account: who was invited,
 who signed in, what they viewed and downloaded (counted from audit events).
 
-Enabling a parent opens the portal to all its sites (``sync.access.visible_accounts``
+Enabling a parent opens the portal to all its sites (``sync.access.grants.visible_accounts``
 applies the flag of an account or any account above it), so a pilot is a handful of
 parents.
 """
@@ -23,8 +23,9 @@ from portal import params
 from portal.admin import actor, bp, recent_sign_in
 from portal.context import client_ip, portal
 from schemas.tables import Account, AuditEvent, Contact, Grant, Invoice
-from sync import access, identity
+from sync.access import grants
 from sync.errors import AccountHeld, UsageError
+from sync.ledger import identity
 
 A = Account.__table__  # type: ignore[attr-defined]
 C = Contact.__table__  # type: ignore[attr-defined]
@@ -119,7 +120,7 @@ class AccountTree:
         """The account whose flag opens the portal to *account_id* (itself first).
 
         None for a held account, and a held account's flag opens nothing (as in
-        ``sync.access.visible_accounts``).
+        ``sync.access.grants.visible_accounts``).
         """
         if self.nodes[account_id].held:
             return None
@@ -318,7 +319,7 @@ def accounts_portal(account_id: int) -> Response:
         if account_id not in tree.nodes:
             abort(404)
         try:
-            access.set_portal_enabled(
+            grants.set_portal_enabled(
                 conn, account_id, enabled, actor=actor(), ip=client_ip()
             )
         except AccountHeld as exc:

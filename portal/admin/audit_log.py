@@ -2,7 +2,7 @@
 account (with its sites), person (a contact or an admin, by address), record (kind and
 id), action and dates; paged on screen and exported as CSV with the same filters.
 
-The CSV is formula-safe (``sync.csv_out``): names, file names and details come from
+The CSV is formula-safe (``sync.ledger.csv_out``): names, file names and details come from
 imports and from customers, and a cell starting with ``=`` must never run in a
 spreadsheet. Exporting the log is itself audited.
 """
@@ -33,8 +33,8 @@ from schemas.tables import (
     ImportBatch,
     Invoice,
 )
-from sync.csv_out import write_csv
-from sync.ledger import with_sites
+from sync.ledger.accounts import with_sites
+from sync.ledger.csv_out import write_csv
 
 E = AuditEvent.__table__  # type: ignore[attr-defined]
 C = Contact.__table__  # type: ignore[attr-defined]

@@ -23,15 +23,44 @@ from portal import params
 from portal.admin import actor, bp, recent_sign_in, step_up_due
 from portal.admin.accounts import AccountTree
 from portal.context import client_ip, portal
-from schemas.tables import AuditEvent, LoginToken, PortalSession, utcnow
-from sync import access
+from schemas.tables import (
+    Account,
+    AuditEvent,
+    Contact,
+    Grant,
+    LoginToken,
+    PortalSession,
+    utcnow,
+)
+from sync.access.contacts import (
+    change_email,
+    contact_by_id,
+    find_contact,
+    mask_email,
+    normalise_email,
+    revoke_access,
+)
+from sync.access.grants import (
+    ROLES,
+    add_grant,
+    may_sign_in,
+    remove_grant,
+    visible_accounts,
+)
+from sync.access.invites import (
+    BulkResult,
+    bulk_invite,
+    clean_name,
+    invite,
+    resend_invitation,
+)
+from sync.access.links import issue_link, link_url
+from sync.access.mail import email_changed_message, sign_in_message
 from sync.errors import UsageError
-from sync.invites import BulkResult, bulk_invite, clean_name
-from sync.mail import email_changed_message, sign_in_message
 
-C = access.C
-G = access.G
-A = access.A
+C = Contact.__table__  # type: ignore[attr-defined]
+G = Grant.__table__  # type: ignore[attr-defined]
+A = Account.__table__  # type: ignore[attr-defined]
 T = LoginToken.__table__  # type: ignore[attr-defined]
 S = PortalSession.__table__  # type: ignore[attr-defined]
 E = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -68,7 +97,7 @@ def _page_number() -> int:
 
 
 def _contact_or_404(conn: Connection, contact_id: int) -> dict:
-    contact = access.contact_by_id(conn, contact_id)
+    contact = contact_by_id(conn, contact_id)
     if contact is None:
         abort(404)
     return contact
@@ -221,7 +250,7 @@ def contacts_show(contact_id: int) -> str:
             .order_by(E.c.at.desc(), E.c.id.desc())
             .limit(15)
         ).all()
-        can_sign_in = access.may_sign_in(conn, contact)
+        can_sign_in = may_sign_in(conn, contact)
         last_invite = _last_invites(conn, [contact_id]).get(contact_id)
     return render_template(
         "admin/contact.html", contact=contact, tree=tree, grants=grants, invites=invites,
@@ -232,7 +261,7 @@ def contacts_show(contact_id: int) -> str:
 
 def _mail_invitation(email: str, token: str) -> None:
     p = portal()
-    url = access.link_url(p.settings.base_url, token)
+    url = link_url(p.settings.base_url, token)
     p.mailer.submit(sign_in_message(p.settings, email, url, invited=True))
 
 
@@ -281,10 +310,10 @@ def contacts_invite() -> Response | tuple[str, int]:
     }
     errors: dict[str, str] = {}
     try:
-        email = access.normalise_email(values["email"])
+        email = normalise_email(values["email"])
     except UsageError:
         errors["email"] = "Enter an email address, like name@example.com."
-    if values["role"] not in access.ROLES:
+    if values["role"] not in ROLES:
         errors["role"] = "Choose billing or documents."
     chosen = [params.record_id(v) for v in form.getlist("account")]
     values["accounts"] = [] if None in chosen else sorted(set(chosen))
@@ -297,13 +326,13 @@ def contacts_invite() -> Response | tuple[str, int]:
         tree = AccountTree.load(conn)
         if any(a not in tree.nodes for a in values["accounts"]):
             abort(404)
-        before = access.find_contact(conn, email)
-        contact_id, token = access.invite(
+        before = find_contact(conn, email)
+        contact_id, token = invite(
             conn, email, values["accounts"], values["role"], actor=actor(),
             link_hours=p.settings.portal.invite_link_hours,
             name=clean_name(values["name"]), ip=client_ip(),
         )  # fmt: skip
-        visible = access.visible_accounts(conn, contact_id)
+        visible = visible_accounts(conn, contact_id)
     _mail_invitation(email, token)
     names = ", ".join(tree.label(a) for a in values["accounts"])
     restored = before is not None and before["revoked_at"] is not None
@@ -364,7 +393,7 @@ def contacts_resend(contact_id: int) -> Response:
     try:
         with p.store.write(ledger=False) as conn:
             _contact_or_404(conn, contact_id)
-            email, token = access.resend_invitation(
+            email, token = resend_invitation(
                 conn, contact_id, actor=actor(), ip=client_ip(),
                 link_hours=p.settings.portal.invite_link_hours,
             )  # fmt: skip
@@ -383,7 +412,7 @@ def contacts_revoke(contact_id: int) -> Response:
     """End a contact's access now: every session ends, every unused link dies."""
     with portal().store.write(ledger=False) as conn:
         contact = _contact_or_404(conn, contact_id)
-        access.revoke_access(conn, contact_id, actor=actor(), ip=client_ip())
+        revoke_access(conn, contact_id, actor=actor(), ip=client_ip())
     flash(
         f"{contact['email']} can no longer see anything: signed out everywhere, and "
         "unused links no longer work.",
@@ -404,9 +433,7 @@ def contacts_grant(contact_id: int) -> Response:
             tree = AccountTree.load(conn)
             if account_id not in tree.nodes:
                 raise UsageError("choose an account")
-            access.add_grant(
-                conn, contact_id, account_id, role, actor=actor(), ip=client_ip()
-            )
+            add_grant(conn, contact_id, account_id, role, actor=actor(), ip=client_ip())
     except UsageError as exc:
         flash(f"Access was not changed: {exc}.", "error")
     else:
@@ -422,9 +449,7 @@ def contacts_ungrant(contact_id: int, account_id: int) -> Response:
         _contact_or_404(conn, contact_id)
         tree = AccountTree.load(conn)
         try:
-            access.remove_grant(
-                conn, contact_id, account_id, actor=actor(), ip=client_ip()
-            )
+            remove_grant(conn, contact_id, account_id, actor=actor(), ip=client_ip())
         except UsageError:
             abort(404)
     flash(f"Access to {tree.label(account_id)} removed.", "ok")
@@ -442,12 +467,10 @@ def contacts_email(contact_id: int) -> Response:
     try:
         with p.store.write(ledger=False) as conn:
             _contact_or_404(conn, contact_id)
-            old = access.change_email(
-                conn, contact_id, new, actor=actor(), ip=client_ip()
-            )
+            old = change_email(conn, contact_id, new, actor=actor(), ip=client_ip())
             contact = _contact_or_404(conn, contact_id)
-            if access.may_sign_in(conn, contact):
-                token = access.issue_link(
+            if may_sign_in(conn, contact):
+                token = issue_link(
                     conn, "contact", contact_id, contact["email"],
                     p.settings.portal.invite_link_hours * 60, purpose="invite",
                     ip=client_ip(),
@@ -459,7 +482,7 @@ def contacts_email(contact_id: int) -> Response:
         flash("The address was not changed: another contact already uses it.", "error")
         return redirect(url_for("admin.contacts_show", contact_id=contact_id))
     p.mailer.submit(
-        email_changed_message(p.settings, old, access.mask_email(contact["email"]))
+        email_changed_message(p.settings, old, mask_email(contact["email"]))
     )
     if token is not None:
         _mail_invitation(contact["email"], token)

@@ -18,13 +18,13 @@ from portal.admin import actor, audit, bp
 from portal.context import portal
 from portal.downloads import download
 from schemas.tables import ImportBatch, RowError, utcnow
-from sync.blobs import BlobMissing
+from sync.engine.intake import IntakeError, display_name, stored_path_for, take_in
+from sync.engine.pipeline import import_file, publish_staged
+from sync.engine.review import discard
 from sync.errors import UsageError
-from sync.intake import IntakeError, display_name, stored_path_for, take_in
-from sync.permissions import private_dir
-from sync.pipeline import import_file, publish_staged
-from sync.review import discard
-from sync.source_match import choose_source
+from sync.store.blobs import BlobMissing, read_original
+from sync.store.permissions import private_dir
+from sync.workers.source_match import choose_source
 
 B = ImportBatch.__table__  # type: ignore[attr-defined]
 RE = RowError.__table__  # type: ignore[attr-defined]
@@ -211,13 +211,9 @@ def original(batch_id: int) -> Response:
         ).first()
     if row is None or not row.stored_path:
         abort(404)
-    base = (Path(p.settings.data_dir) / "originals").resolve()
-    path = Path(row.stored_path).resolve()
-    if base not in path.parents:
-        abort(404)
     try:
-        data = path.read_bytes()
-    except (FileNotFoundError, BlobMissing):
+        data = read_original(p.settings, row.stored_path)
+    except BlobMissing:
         abort(404)
     audit("download_original", record_kind="import_batch", record_id=batch_id)
     return download(data, row.file_name, "application/octet-stream")

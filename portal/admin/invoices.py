@@ -14,8 +14,8 @@ from portal.admin import actor, bp
 from portal.context import portal
 from schemas.tables import Account, Conflict, Contact, Invoice, PaidMark, PaymentClaim
 from sync.errors import UsageError
-from sync.ledger import invoice_detail
-from sync.marks import (
+from sync.ledger.invoices import invoice_detail
+from sync.ledger.marks import (
     CONFLICT_ACTIONS,
     confirm_claim,
     reject_claim,

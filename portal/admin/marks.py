@@ -24,10 +24,15 @@ from portal.context import portal
 from schemas.money import format_money
 from schemas.tables import Invoice, PaidMark
 from schemas.typed_amount import AmountError, convention, read_minor
-from sync.bulk_marks import BulkLine, read_bulk_lines
 from sync.errors import UsageError
-from sync.mark_plans import FiguresChanged, PaymentPlan, plan_payment, record_payment
-from sync.marks import undo_mark
+from sync.ledger.bulk_marks import BulkLine, read_bulk_lines
+from sync.ledger.mark_plans import (
+    FiguresChanged,
+    PaymentPlan,
+    plan_payment,
+    record_payment,
+)
+from sync.ledger.marks import undo_mark
 
 I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
 M = PaidMark.__table__  # type: ignore[attr-defined]
@@ -152,7 +157,7 @@ def bulk_marks() -> str:
     """Mark several invoices paid: check the lines, then confirm.
 
     One line per invoice: ``number, amount received now (blank = in full), date,
-    method, reference`` (sync/bulk_marks.py). Every line gets its own result; a bad
+    method, reference`` (sync/ledger/bulk_marks.py). Every line gets its own result; a bad
     line never stops the others.
     """
     results: list[Result] = []

@@ -24,24 +24,24 @@ from werkzeug.wrappers import Response
 from portal.admin import audit, bp
 from portal.auth import PREVIEW_KEY
 from portal.context import portal
-from sync import access
+from sync.access import contacts, grants, sessions
 
 
 @bp.post("/contacts/<id:contact_id>/preview")
 def preview_start(contact_id: int) -> Response:
     """See the customer pages as this contact does."""
     with portal().store.write(ledger=False) as conn:
-        contact = access.contact_by_id(conn, contact_id)
+        contact = contacts.contact_by_id(conn, contact_id)
         if contact is None:
             abort(404)
-        if not access.may_sign_in(conn, contact):
+        if not grants.may_sign_in(conn, contact):
             flash(
                 f"There is nothing to preview: {contact['email']} cannot sign in "
                 "(access revoked, or none of their accounts is open for the portal).",
                 "error",
             )
             return redirect(url_for("admin.contacts_show", contact_id=contact_id))
-        access.set_current_account(conn, g.session.id, None)
+        sessions.set_current_account(conn, g.session.id, None)
     session[PREVIEW_KEY] = {"contact": contact_id, "session": g.session.id}
     audit("preview", record_kind="contact", record_id=contact_id)
     return redirect(url_for("customer.home"))

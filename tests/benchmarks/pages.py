@@ -18,8 +18,11 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from sync.access import ensure_contact, grant_access, start_session
+from sync.access.contacts import ensure_contact
+from sync.access.grants import grant_access
+from sync.access.sessions import start_session
 from sync.config import load_settings
+from sync.store import open_store
 
 ACCOUNTS = {"big": 0, "steady": 1, "statement": 2}
 
@@ -36,7 +39,7 @@ def prepare_portal() -> dict[str, Any]:
     from schemas.tables import Account, Invoice
 
     settings = load_settings(None)
-    store = settings.open_store()
+    store = open_store(settings)
     accounts = Account.__table__  # type: ignore[attr-defined]
     invoices = Invoice.__table__  # type: ignore[attr-defined]
     out: dict[str, Any] = {}
@@ -124,10 +127,10 @@ def measure(portal: dict[str, Any], pages: int, pdfs: int) -> dict[str, Any]:
 
 def _statement_rows(account_id: int, start: date, end: date) -> tuple[int, int]:
     """(transactions, open invoices listed) of the statement: the rows its PDF draws."""
-    from sync.statement import build_statement
+    from sync.ledger.statement import build_statement
 
     settings = load_settings(None)
-    store = settings.open_store()
+    store = open_store(settings)
     with store.read() as conn:
         built = build_statement(conn, account_id, start, end)
     store.dispose()

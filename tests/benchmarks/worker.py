@@ -6,7 +6,7 @@ methods on equal terms: a fresh interpreter each, nothing warm but the page cach
 
 Kinds:
 
-* ``import FILE``: billfold's pipeline (``sync.pipeline.import_file``) into the store
+* ``import FILE``: billfold's pipeline (``sync.engine.pipeline.import_file``) into the store
   named by ``BILLFOLD_DATABASE_URL``/``BILLFOLD_DATA_DIR``, schema created before the
   clock starts; reports the pipeline's phases too.
 * ``floor-sqlite FILE DB`` / ``floor-copy FILE URL``: the machine's floor for the same
@@ -51,11 +51,12 @@ def _emit(**values: Any) -> None:
 
 def run_import(path: Path, profile: Path | None = None) -> None:
     from sync.config import load_settings
-    from sync.migrate import ensure_current
-    from sync.pipeline import import_file
+    from sync.engine.pipeline import import_file
+    from sync.store import open_store
+    from sync.store.migrate import ensure_current
 
     settings = load_settings(None)
-    store = settings.open_store()
+    store = open_store(settings)
     ensure_current(store)
     profiler = None
     if profile is not None:
@@ -169,7 +170,7 @@ def floor_sqlite(path: Path, db: Path) -> None:
     _migrated(f"sqlite:///{db}")
     started, cpu = time.perf_counter(), time.process_time()
     conn = sqlite3.connect(db, isolation_level=None)
-    # The store's own settings (sync/store.py): WAL, synchronous=FULL, foreign keys.
+    # The store's own settings (sync/store/__init__.py): WAL, synchronous=FULL, foreign keys.
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -226,8 +227,8 @@ def floor_copy(path: Path, url: str) -> None:
 
 
 def _migrated(url: str) -> None:
-    from sync.migrate import upgrade
     from sync.store import Store
+    from sync.store.migrate import upgrade
 
     store = Store(url)
     upgrade(store)

@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 USER_RATE = 0.5  # requests per second per simulated contact (a 2 s think time)
 P99_LIMIT_MS = 500.0
-BILLFOLD = [sys.executable, "-m", "sync.cli"]
+BILLFOLD = [sys.executable, "-m", "sync"]
 
 
 @dataclass
@@ -187,11 +187,13 @@ def _prepare(config: Path, work: Path, invoices: int, contacts: int) -> dict[str
     print(f"imported {invoices:,} invoices ({rows:,} rows) in {imported_s:.1f} s")
 
     from schemas.tables import Account, Invoice
-    from sync import access
+    from sync.access.contacts import ensure_contact
+    from sync.access.grants import grant_access
     from sync.config import load_settings
+    from sync.store import open_store
 
     settings = load_settings(config)
-    store = settings.open_store()
+    store = open_store(settings)
     accounts = Account.__table__  # type: ignore[attr-defined]
     inv = Invoice.__table__  # type: ignore[attr-defined]
     rng = random.Random(7)
@@ -213,8 +215,8 @@ def _prepare(config: Path, work: Path, invoices: int, contacts: int) -> dict[str
                 .values(portal_enabled=True)
             )
             email = f"contact{n}@load.example"
-            contact = access.ensure_contact(conn, email, f"Contact {n}")
-            access.grant_access(conn, contact, account_id, "billing")
+            contact = ensure_contact(conn, email, f"Contact {n}")
+            grant_access(conn, contact, account_id, "billing")
             mine = conn.execute(
                 select(inv.c.id, inv.c.number).where(
                     inv.c.account_id == account_id, inv.c.lifecycle == "issued"
@@ -245,10 +247,11 @@ def _ledger_digest(config: Path) -> str:
     (Contacts are left out: signing in stamps their last sign-in.)
     """
     from sync.config import load_settings
+    from sync.store import open_store
     from tests.helpers import BUSINESS_TABLES
 
     ledger = [t for t in BUSINESS_TABLES if t not in ("contact", "access_grant")]
-    store = load_settings(config).open_store()
+    store = open_store(load_settings(config))
     digest = hashlib.sha256()
     with store.read() as conn:
         for table in ledger:
@@ -261,8 +264,9 @@ def _ledger_digest(config: Path) -> str:
 def _audit_counts(config: Path) -> dict[str, int]:
     from schemas.tables import AuditEvent
     from sync.config import load_settings
+    from sync.store import open_store
 
-    store = load_settings(config).open_store()
+    store = open_store(load_settings(config))
     events = AuditEvent.__table__  # type: ignore[attr-defined]
     with store.read() as conn:
         rows = conn.execute(

@@ -21,9 +21,11 @@ from sqlalchemy import select, update
 
 from portal import create_app
 from schemas.tables import Account, Invoice
-from sync import access
-from sync.blobs import put_document
+from sync.access.contacts import ensure_contact, find_contact, revoke_contact
+from sync.access.grants import grant_access
+from sync.access.links import issue_link
 from sync.config import SmtpSettings
+from sync.store.blobs import put_document
 from tests.helpers import GENERIC_HEADER, run_import, write_csv
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -212,13 +214,13 @@ def seed(store, settings, tmp_path) -> World:  # type: ignore[no-untyped-def]
             "d_user": [("D", "billing")],
         }
         for name, account_roles in grants.items():
-            contact_id = access.ensure_contact(
+            contact_id = ensure_contact(
                 conn, f"{name}@example.com", name.replace("_", " ").title()
             )
             world.contacts[name] = contact_id
             for key, role in account_roles:
-                access.grant_access(conn, contact_id, world.accounts[key], role)
-        access.revoke_contact(conn, world.contacts["revoked_user"])
+                grant_access(conn, contact_id, world.accounts[key], role)
+        revoke_contact(conn, world.contacts["revoked_user"])
     return world
 
 
@@ -316,8 +318,8 @@ def sign_in(app, client, name: str) -> Any:  # type: ignore[no-untyped-def]
     """Sign *name* in through a real one-time link (issued directly, consumed by POST)."""
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        contact = access.find_contact(conn, f"{name}@example.com")
-        token = access.issue_link(conn, "contact", contact["id"], contact["email"], 15)
+        contact = find_contact(conn, f"{name}@example.com")
+        token = issue_link(conn, "contact", contact["id"], contact["email"], 15)
     page = client.get(f"/sign-in/{token}")
     assert page.status_code == 200, page.get_data(as_text=True)
     response = client.post(

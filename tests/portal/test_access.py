@@ -127,12 +127,12 @@ def test_list_pages_show_nothing_of_other_tenants(app, client, world, contact):
 
 @pytest.mark.parametrize("contact", ["revoked_user", "d_user"])
 def test_revoked_and_disabled_contacts_cannot_sign_in(app, client, world, contact):
-    from sync import access
+    from sync.access import contacts, links
 
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        found = access.find_contact(conn, f"{contact}@example.com")
-        token = access.issue_link(conn, "contact", found["id"], found["email"], 15)
+        found = contacts.find_contact(conn, f"{contact}@example.com")
+        token = links.issue_link(conn, "contact", found["id"], found["email"], 15)
     page = client.get(f"/sign-in/{token}")
     response = client.post(
         f"/sign-in/{token}", data={"csrf_token": csrf_from(page.get_data(as_text=True))}

@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
 from portal import create_app
 from schemas.tables import ImportBatch
-from sync import access
+from sync.access import contacts, links
 from sync.config import SourceSettings
 from tests.helpers import SAMPLE_LEDGER, header_without_lines, invoice_row, write_csv
 from tests.portal.conftest import csrf_from, sign_in
@@ -21,8 +22,8 @@ from tests.portal.conftest import csrf_from, sign_in
 def admin_sign_in(app, client, email: str = "office@harbor.example") -> None:
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        admin_id = access.ensure_admin(conn, email)
-        token = access.issue_link(conn, "admin", admin_id, email, 15)
+        admin_id = contacts.ensure_admin(conn, email)
+        token = links.issue_link(conn, "admin", admin_id, email, 15)
     page = client.get(f"/admin/sign-in/{token}")
     assert page.status_code == 200
     response = client.post(
@@ -47,7 +48,7 @@ def test_admin_sign_in_by_emailed_link(app, client, smtp_sink):
     sink, _ = smtp_sink
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        access.ensure_admin(conn, "office@harbor.example")
+        contacts.ensure_admin(conn, "office@harbor.example")
     form = client.get("/admin/sign-in")
     assert "Admin sign-in" in form.get_data(as_text=True)
     client.post(
@@ -75,12 +76,12 @@ def test_admin_sign_in_by_emailed_link(app, client, smtp_sink):
 def test_links_only_work_for_their_own_kind(app, client, world):
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        contact = access.find_contact(conn, "a_parent@example.com")
-        customer_token = access.issue_link(
+        contact = contacts.find_contact(conn, "a_parent@example.com")
+        customer_token = links.issue_link(
             conn, "contact", contact["id"], contact["email"], 15
         )
-        admin_id = access.ensure_admin(conn, "office@harbor.example")
-        admin_token = access.issue_link(
+        admin_id = contacts.ensure_admin(conn, "office@harbor.example")
+        admin_token = links.issue_link(
             conn, "admin", admin_id, "office@harbor.example", 15
         )
     assert client.get(f"/admin/sign-in/{customer_token}").status_code == 410
@@ -121,6 +122,35 @@ def test_upload_then_batch_page_with_rejected_rows_and_original(app, client, tmp
         original.data == data
         and "attachment" in original.headers["Content-Disposition"]
     )
+
+
+def test_an_original_that_cannot_be_read_is_not_found(app, client, tmp_path):
+    """Kept bytes gone, or unreadable (here a folder where the file was): a 404, never
+    a 500, and the page says nothing of the data directory."""
+    admin_sign_in(app, client)
+    data = write_csv(tmp_path / "u.csv", header_without_lines(), [
+        invoice_row("U1", "Upload Co", "10.00"),
+    ]).read_bytes()  # fmt: skip
+    response = post(
+        client,
+        "/admin/imports/upload",
+        {"export": (io.BytesIO(data), "u.csv"), "source": "upload"},
+        content_type="multipart/form-data",
+    )
+    batch_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    with app.extensions["billfold"].store.read() as conn:
+        stored = conn.execute(
+            select(ImportBatch.__table__.c.stored_path).where(
+                ImportBatch.__table__.c.id == batch_id
+            )
+        ).scalar_one()
+    kept = Path(stored)
+    kept.unlink()
+    assert client.get(f"/admin/imports/{batch_id}/original").status_code == 404
+    kept.mkdir()
+    missing = client.get(f"/admin/imports/{batch_id}/original")
+    assert missing.status_code == 404
+    assert "originals" not in missing.get_data(as_text=True)
 
 
 def test_upload_of_a_non_export_or_an_empty_file_says_why(app, client):

@@ -15,7 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from portal import create_app
-from sync import access
+from sync.access import contacts, links
 from tests.portal.conftest import free_port
 from tests.portal.test_browser import ARGS, CHROMIUM
 
@@ -39,9 +39,9 @@ def live(portal_settings, store, world):  # type: ignore[no-untyped-def]
 
 def admin_link(app, base: str) -> str:
     with app.extensions["billfold"].store.write(ledger=False) as conn:
-        admin_id = access.ensure_admin(conn, "office@harbor.example")
-        token = access.issue_link(conn, "admin", admin_id, "office@harbor.example", 15)
-    return access.link_url(base, token, admin=True)
+        admin_id = contacts.ensure_admin(conn, "office@harbor.example")
+        token = links.issue_link(conn, "admin", admin_id, "office@harbor.example", 15)
+    return links.link_url(base, token, admin=True)
 
 
 @pytest.mark.parametrize("size", sorted(VIEWPORTS))

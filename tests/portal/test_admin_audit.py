@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select, update
 
 from schemas.tables import Account, AuditEvent, PaymentClaim, PortalSession, utcnow
-from sync import access
+from sync.access import contacts, grants, links
 from tests.portal.conftest import FORMULA, csrf_from, sign_in
 from tests.portal.test_admin import admin_sign_in, page, post
 from tests.portal.test_admin_contacts import admin_client
@@ -114,12 +114,12 @@ def test_csv_export_uses_the_filters_and_neutralises_formulas(app, world):
         conn.execute(
             update(A).where(A.c.id == world.accounts["B"]).values(name=FORMULA)
         )
-        hostile = access.ensure_contact(conn, "=cmd@example.com")
-        access.grant_access(conn, hostile, world.accounts["B"], "billing")
+        hostile = contacts.ensure_contact(conn, "=cmd@example.com")
+        grants.grant_access(conn, hostile, world.accounts["B"], "billing")
     sign_in(app, app.test_client(), "b_user")
     customer = app.test_client()
     with store.write(ledger=False) as conn:
-        token = access.issue_link(conn, "contact", hostile, "=cmd@example.com", 15)
+        token = links.issue_link(conn, "contact", hostile, "=cmd@example.com", 15)
     confirm = customer.get(f"/sign-in/{token}")
     customer.post(
         f"/sign-in/{token}",
@@ -265,7 +265,7 @@ def test_the_account_switcher_works_in_a_preview_without_touching_the_contact(
     store = app.extensions["billfold"].store
     b_user = world.contacts["b_user"]
     with store.write(ledger=False) as conn:
-        access.grant_access(conn, b_user, world.accounts["A:Elm Court"], "billing")
+        grants.grant_access(conn, b_user, world.accounts["A:Elm Court"], "billing")
     contact = app.test_client()
     sign_in(app, contact, "b_user")
     post(office, f"/admin/contacts/{b_user}/preview")

@@ -1,7 +1,7 @@
 """AUD-01 (SECURITY.md, "admin change without audit"), proved from ``app.url_map``.
 
 For every admin POST route, one successful request by a signed-in admin appends at
-least one audit event (``audit_event``, written by ``sync.audit.record``) whose actor
+least one audit event (``audit_event``, written by ``sync.store.audit.record``) whose actor
 is that admin and whose action is the one the route stands for.
 
 ``ROUTES`` says, per endpoint, how to set a successful request up (the record it acts
@@ -29,11 +29,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from schemas.tables import Account, AuditEvent, Conflict, Invoice
-from sync import access
-from sync.intake import take_in
-from sync.marks import claim_payment, mark_paid
-from sync.pipeline import import_file
+from schemas.tables import Account, AuditEvent, Conflict, Document, Invoice
+from sync.access import contacts, links
+from sync.engine.intake import take_in
+from sync.engine.pipeline import import_file
+from sync.ledger.marks import claim_payment, mark_paid
 from tests.helpers import header_without_lines, invoice_row, write_csv
 from tests.portal.conftest import World, csrf_from
 from tests.portal.test_admin import admin_sign_in
@@ -92,7 +92,7 @@ def signed_in(app: Flask, world: World, tmp_path: Path) -> Ctx:
     admin_sign_in(app, office, ADMIN_EMAIL)
     csrf = csrf_from(office.get("/admin/").get_data(as_text=True))
     with app.extensions["billfold"].store.read() as conn:
-        admin_id = access.find_admin(conn, ADMIN_EMAIL)["id"]
+        admin_id = contacts.find_admin(conn, ADMIN_EMAIL)["id"]
     return Ctx(app, world, office, csrf, admin_id, tmp_path)
 
 
@@ -242,6 +242,20 @@ def upload_into(ctx: Ctx) -> Request:
     return "/admin/imports/upload/source", form
 
 
+def link_document(ctx: Ctx) -> Request:
+    scan = ctx.tmp_path / "scan-0001.pdf"  # no record has this number: it waits
+    scan.write_bytes(b"%PDF-1.4\n% a scan\n%%EOF\n")
+    result = import_file(ctx.store, ctx.settings, scan, source="scans")
+    assert result.status == "applied", result.reason
+    with ctx.store.read() as conn:
+        document = conn.execute(
+            select(Document.__table__.c.id).where(
+                Document.__table__.c.batch_id == result.batch_id
+            )
+        ).scalar_one()
+    return f"/admin/documents/{document}/link", {"account": "A", "record": "A-100"}
+
+
 def publish(ctx: Ctx) -> Request:
     return f"/admin/imports/{staged_batch(ctx)}/publish", {}
 
@@ -295,7 +309,7 @@ def sign_in_link(ctx: Ctx) -> Request:
 
 def use_link(ctx: Ctx) -> Request:
     with ctx.store.write(ledger=False) as conn:
-        token = access.issue_link(conn, "admin", ctx.admin_id, ADMIN_EMAIL, 15)
+        token = links.issue_link(conn, "admin", ctx.admin_id, ADMIN_EMAIL, 15)
     return f"/admin/sign-in/{token}", {}
 
 
@@ -320,6 +334,7 @@ ROUTES: dict[str, tuple[Case, ...]] = {
     "admin.undo": (Case(undo, ("undo_mark",)),),
     "admin.bulk_marks": (Case(bulk_marks, ("mark_paid",)),),
     "admin.resolve": (Case(resolve, ("resolve_conflict",)),),
+    "admin.documents_link": (Case(link_document, ("link_document",)),),
     "admin.decide_claim": (
         Case(confirm_claim, ("confirm_claim", "mark_paid"), "confirm"),
         Case(reject_claim, ("reject_claim",), "reject"),

@@ -12,7 +12,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from portal import create_app
-from sync import access
+from sync.access import contacts, links
 from tests.helpers import header_without_lines, invoice_row, write_csv
 from tests.portal.conftest import free_port
 from tests.portal.test_browser import ARGS, CHROMIUM
@@ -39,16 +39,16 @@ def test_upload_batch_page_mark_paid_customer_sees_it_paid(
          [*invoice_row("A-778", "Alder Property Group", "oops", customer_id="A"), ""]],
     )  # fmt: skip
     with store.write(ledger=False) as conn:
-        admin_id = access.ensure_admin(conn, "office@harbor.example")
-        admin_link = access.link_url(
+        admin_id = contacts.ensure_admin(conn, "office@harbor.example")
+        admin_link = links.link_url(
             base,
-            access.issue_link(conn, "admin", admin_id, "office@harbor.example", 15),
+            links.issue_link(conn, "admin", admin_id, "office@harbor.example", 15),
             admin=True,
         )
-        contact = access.find_contact(conn, "a_parent@example.com")
-        customer_link = access.link_url(
+        contact = contacts.find_contact(conn, "a_parent@example.com")
+        customer_link = links.link_url(
             base,
-            access.issue_link(conn, "contact", contact["id"], contact["email"], 15),
+            links.issue_link(conn, "contact", contact["id"], contact["email"], 15),
         )
     try:
         with sync_playwright() as p:

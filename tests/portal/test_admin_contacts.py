@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from schemas.tables import AuditEvent, PortalSession, utcnow
-from sync import access
+from sync.access import contacts, grants
 from tests.portal.conftest import csrf_from
 from tests.portal.test_admin import admin_sign_in, page, post
 
@@ -59,7 +59,7 @@ def events(app, action: str) -> list:
 
 def contact_id(app, email: str) -> int:
     with app.extensions["billfold"].store.read() as conn:
-        return access.find_contact(conn, email)["id"]
+        return contacts.find_contact(conn, email)["id"]
 
 
 def age_admin_sessions(app, minutes: int) -> None:
@@ -202,7 +202,7 @@ def test_a_stale_admin_session_must_sign_in_again_before_revoking(
     notice = page(office, response.headers["Location"])
     assert "please sign in again" in notice
     with app.extensions["billfold"].store.read() as conn:
-        assert access.contact_by_id(conn, b_user)["revoked_at"] is None
+        assert contacts.contact_by_id(conn, b_user)["revoked_at"] is None
     assert events(app, "revoke") == []
 
     # signing in again by the emailed link makes the same action go through
@@ -219,7 +219,7 @@ def test_a_stale_admin_session_must_sign_in_again_before_revoking(
     )
     post(office, f"/admin/contacts/{b_user}/revoke")
     with app.extensions["billfold"].store.read() as conn:
-        assert access.contact_by_id(conn, b_user)["revoked_at"] is not None
+        assert contacts.contact_by_id(conn, b_user)["revoked_at"] is not None
 
 
 @pytest.mark.parametrize(
@@ -348,10 +348,10 @@ def test_single_grants_take_effect_at_once(app, world):
 def test_contact_pages_escape_hostile_names_and_unknown_ids_are_404(app, world):
     office = admin_client(app)
     with app.extensions["billfold"].store.write(ledger=False) as conn:
-        cid = access.ensure_contact(
+        cid = contacts.ensure_contact(
             conn, "hostile@example.com", "<script>alert(1)</script>"
         )
-        access.grant_access(conn, cid, world.accounts["B"], "billing")
+        grants.grant_access(conn, cid, world.accounts["B"], "billing")
     for path in ("/admin/contacts", f"/admin/contacts/{cid}"):
         html = page(office, path)
         assert "<script>alert(1)</script>" not in html
@@ -440,14 +440,14 @@ def test_bulk_invite_reports_every_row_and_never_crashes(app, world, smtp_sink):
     invoices = browser.get("/invoices").get_data(as_text=True)
     assert "A-100" in invoices and "B-400" in invoices
     with app.extensions["billfold"].store.read() as conn:
-        new5 = access.find_contact(conn, "new5@example.com")
+        new5 = contacts.find_contact(conn, "new5@example.com")
         assert new5["name"] == "<img src=x onerror=alert(1)>"
-        assert access.visible_accounts(conn, new5["id"]) == {
+        assert grants.visible_accounts(conn, new5["id"]) == {
             world.accounts["B"]: "documents"
         }
-        assert access.find_contact(conn, "new3@example.com") is None
+        assert contacts.find_contact(conn, "new3@example.com") is None
         assert (
-            access.find_contact(conn, "revoked_user@example.com")["revoked_at"]
+            contacts.find_contact(conn, "revoked_user@example.com")["revoked_at"]
             is not None
         )
     (summary,) = events(app, "bulk_invite")

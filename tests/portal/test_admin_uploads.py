@@ -13,7 +13,7 @@ from sqlalchemy import select
 from portal import create_app
 from schemas.tables import Account, ImportBatch
 from sync.config import SourceSettings
-from sync.pipeline import import_file
+from sync.engine.pipeline import import_file
 from tests.conftest import SAMPLES
 from tests.helpers import count, header_without_lines, invoice_row, write_csv
 from tests.portal.test_admin import admin_sign_in, page, post

@@ -15,9 +15,9 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from schemas.tables import Account, ImportBatch
-from sync import access
+from sync.access import contacts, links
 from sync.config import SourceSettings
-from sync.pipeline import import_file
+from sync.engine.pipeline import import_file
 from tests.conftest import SAMPLES
 from tests.helpers import header_without_lines, invoice_row, write_csv
 from tests.portal.conftest import free_port
@@ -68,10 +68,10 @@ def test_uploads_choose_their_source_and_namesakes_need_a_yes(
         [invoice_row("J-1", "Harbor Fish Co", "40.00")],
     )
     with store.write(ledger=False) as conn:
-        admin_id = access.ensure_admin(conn, "office@harbor.example")
-        link = access.link_url(
+        admin_id = contacts.ensure_admin(conn, "office@harbor.example")
+        link = links.link_url(
             settings.base_url,
-            access.issue_link(conn, "admin", admin_id, "office@harbor.example", 15),
+            links.issue_link(conn, "admin", admin_id, "office@harbor.example", 15),
             admin=True,
         )
     try:

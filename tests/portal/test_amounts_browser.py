@@ -16,7 +16,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from portal import create_app
-from sync import access
+from sync.access import contacts, links
 from tests.portal.conftest import free_port
 from tests.portal.test_browser import ARGS, CHROMIUM
 
@@ -34,11 +34,11 @@ def served(settings, store, locale: str) -> Iterator[str]:  # type: ignore[no-un
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with store.write(ledger=False) as conn:
-            admin_id = access.ensure_admin(conn, "office@harbor.example")
-            token = access.issue_link(
+            admin_id = contacts.ensure_admin(conn, "office@harbor.example")
+            token = links.issue_link(
                 conn, "admin", admin_id, "office@harbor.example", 15
             )
-        yield access.link_url(settings.base_url, token, admin=True)
+        yield links.link_url(settings.base_url, token, admin=True)
     finally:
         server.shutdown()
         app.extensions["billfold"].mailer.flush()

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from schemas.tables import AuditEvent, LoginToken, PortalSession, utcnow
-from sync import access
+from sync.access import contacts, links
 from tests.portal.conftest import csrf_from, sign_in
 
 LINK = re.compile(r"https://portal\.example/sign-in/[A-Za-z0-9_\-]+")
@@ -81,8 +81,8 @@ def test_unknown_revoked_and_disabled_emails_get_the_same_answer_and_no_mail(
 def test_the_link_get_never_consumes_it_scanners_welcome(app, client):
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        contact = access.find_contact(conn, "a_parent@example.com")
-        token = access.issue_link(conn, "contact", contact["id"], contact["email"], 15)
+        contact = contacts.find_contact(conn, "a_parent@example.com")
+        token = links.issue_link(conn, "contact", contact["id"], contact["email"], 15)
     for _ in range(3):
         assert client.get(f"/sign-in/{token}").status_code == 200
         assert client.head(f"/sign-in/{token}").status_code == 200
@@ -99,8 +99,8 @@ def test_the_link_get_never_consumes_it_scanners_welcome(app, client):
 def test_a_link_works_once(app, client):
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        contact = access.find_contact(conn, "a_parent@example.com")
-        token = access.issue_link(conn, "contact", contact["id"], contact["email"], 15)
+        contact = contacts.find_contact(conn, "a_parent@example.com")
+        token = links.issue_link(conn, "contact", contact["id"], contact["email"], 15)
     page = client.get(f"/sign-in/{token}")
     csrf = csrf_from(page.get_data(as_text=True))
     assert (
@@ -122,8 +122,8 @@ def test_a_link_works_once(app, client):
 def test_an_expired_link_does_not_sign_in(app, client):
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        contact = access.find_contact(conn, "a_parent@example.com")
-        token = access.issue_link(conn, "contact", contact["id"], contact["email"], 15)
+        contact = contacts.find_contact(conn, "a_parent@example.com")
+        token = links.issue_link(conn, "contact", contact["id"], contact["email"], 15)
         t = LoginToken.__table__
         conn.execute(update(t).values(expires_at=utcnow() - timedelta(seconds=1)))
     page = client.get(f"/sign-in/{token}")
@@ -144,15 +144,15 @@ def test_a_made_up_link_is_refused(client):
 def test_two_clicks_at_once_sign_in_exactly_once(app):
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        contact = access.find_contact(conn, "a_parent@example.com")
-        token = access.issue_link(conn, "contact", contact["id"], contact["email"], 15)
+        contact = contacts.find_contact(conn, "a_parent@example.com")
+        token = links.issue_link(conn, "contact", contact["id"], contact["email"], 15)
     winners = []
     barrier = threading.Barrier(4)
 
     def click() -> None:
         barrier.wait()
         with store.write(ledger=False) as conn:
-            winners.append(access.consume_link(conn, token, "contact"))
+            winners.append(links.consume_link(conn, token, "contact"))
 
     threads = [threading.Thread(target=click) for _ in range(4)]
     for t in threads:
@@ -200,11 +200,9 @@ def test_revoking_a_contact_ends_every_session_and_link_at_once(app, client):
     sign_in(app, client, "b_user")
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        contact = access.find_contact(conn, "b_user@example.com")
-        pending = access.issue_link(
-            conn, "contact", contact["id"], contact["email"], 15
-        )
-        access.revoke_contact(conn, contact["id"])
+        contact = contacts.find_contact(conn, "b_user@example.com")
+        pending = links.issue_link(conn, "contact", contact["id"], contact["email"], 15)
+        contacts.revoke_contact(conn, contact["id"])
     assert client.get("/invoices").status_code == 302
     assert app.test_client().get(f"/sign-in/{pending}").status_code == 410
 

@@ -219,10 +219,10 @@ def test_empty_account_shows_empty_pages_not_other_data(app, client, world):
 
 def test_account_switcher_narrows_the_view(app, client, world):
     store = app.extensions["billfold"].store
-    from sync import access
+    from sync.access import grants
 
     with store.write(ledger=False) as conn:
-        access.grant_access(
+        grants.grant_access(
             conn, world.contacts["b_user"], world.accounts["E"], "billing"
         )
     sign_in(app, client, "b_user")

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from schemas.tables import PaymentClaim, utcnow
 from sync.errors import UsageError
-from sync.marks import claim_payment
+from sync.ledger.marks import claim_payment
 from tests.portal.conftest import csrf_from, sign_in
 
 CL = PaymentClaim.__table__

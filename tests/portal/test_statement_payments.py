@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from pypdf import PdfReader
 
 from portal import create_app
-from sync.demo import DEMO_CONTACT, run_demo
-from sync.marks import claim_payment, confirm_claim, mark_paid
+from sync.cli.demo import DEMO_CONTACT, run_demo
+from sync.ledger.marks import claim_payment, confirm_claim, mark_paid
 from tests.portal.conftest import sign_in
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from portal import create_app
-from sync import access
+from sync.access import contacts, links
 from tests.portal.conftest import free_port
 from tests.portal.test_browser import ARGS, CHROMIUM
 from tests.security.test_hostile_data import hostile_import
@@ -35,10 +35,10 @@ def live(portal_settings, store, world, tmp_path):  # type: ignore[no-untyped-de
 
 def _link(store, base, email):  # type: ignore[no-untyped-def]
     with store.write(ledger=False) as conn:
-        contact = access.find_contact(conn, email)
-        return access.link_url(
+        contact = contacts.find_contact(conn, email)
+        return links.link_url(
             base,
-            access.issue_link(conn, "contact", contact["id"], contact["email"], 15),
+            links.issue_link(conn, "contact", contact["id"], contact["email"], 15),
         )
 
 

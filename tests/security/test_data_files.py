@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from portal.security import secret_key
-from sync.blobs import put_document
 from sync.cli import main
-from sync.migrate import upgrade
 from sync.store import Store
+from sync.store.blobs import put_document
+from sync.store.migrate import upgrade
 from tests.helpers import SAMPLE_LEDGER
 
 

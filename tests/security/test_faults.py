@@ -99,7 +99,7 @@ def test_conc05_a_full_disk_fails_the_import_and_the_retry_succeeds(
             data_dir=small / "data",
             database_url=f"sqlite:///{small / 'billfold.db'}",
         )
-        from sync.migrate import upgrade
+        from sync.store.migrate import upgrade
 
         store = Store(settings.resolved_database_url)
         upgrade(store)

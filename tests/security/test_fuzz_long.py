@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from sync.ledger import balances
+from sync.ledger.balances import balances
 from tests.conftest import SAMPLES, TEST_DATABASE
 from tests.helpers import run_import, statement_disagreements
 

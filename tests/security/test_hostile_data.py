@@ -12,12 +12,12 @@ from pypdf import PdfReader
 from sqlalchemy import text, update
 
 from schemas.tables import Account, Document
-from sync import access
-from sync.blobs import put_document
+from sync.access import contacts, grants
+from sync.access.mail import Message, _clean_header
 from sync.errors import UsageError
+from sync.ledger.marks import mark_paid
 from sync.log import _quote
-from sync.mail import Message, _clean_header
-from sync.marks import mark_paid
+from sync.store.blobs import put_document
 from tests.helpers import GENERIC_HEADER, run_import, write_csv
 from tests.portal.conftest import csrf_from, sign_in
 from tests.portal.test_admin import admin_sign_in
@@ -75,11 +75,11 @@ def hostile_import(store, settings, tmp_path) -> None:
             .where(Account.__table__.c.external_key == "H1")
             .values(portal_enabled=True)
         )
-        contact = access.ensure_contact(conn, "evil.viewer@example.com")
+        contact = contacts.ensure_contact(conn, "evil.viewer@example.com")
         account_id = conn.execute(
             text("SELECT id FROM account WHERE external_key = 'H1'")
         ).scalar_one()
-        access.grant_access(conn, contact, account_id, "billing")
+        grants.grant_access(conn, contact, account_id, "billing")
         sha, key = put_document(settings, b"%PDF-1.4 hostile doc")
         conn.execute(
             Document.__table__.insert().values(

@@ -14,8 +14,8 @@ from sqlalchemy import BigInteger, Float, Numeric, text
 from sqlmodel import SQLModel
 
 import schemas.tables  # noqa: F401
-from sync.ledger import balances
-from sync.marks import mark_paid
+from sync.ledger.balances import balances
+from sync.ledger.marks import mark_paid
 from tests.helpers import (
     balances_by_account,
     header_without_lines,

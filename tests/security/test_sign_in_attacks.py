@@ -12,16 +12,16 @@ from dataclasses import replace
 from sqlalchemy import text
 
 from portal import create_app
-from sync import access
-from sync.server import redact
+from sync.access import contacts, links
+from sync.cli.server import redact
 from tests.portal.conftest import csrf_from, sign_in
 
 
 def _token(app, email="a_parent@example.com", kind="contact") -> str:
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
-        person = access.find_contact(conn, email)
-        return access.issue_link(conn, kind, person["id"], person["email"], 15)
+        person = contacts.find_contact(conn, email)
+        return links.issue_link(conn, kind, person["id"], person["email"], 15)
 
 
 def test_auth01_tokens_are_long_random_and_unique(app):
@@ -43,7 +43,7 @@ def test_auth02_the_database_holds_only_hashes(app, client):
             for v in row
         )
     assert token not in dump and cookie not in dump
-    assert access.digest(token) in dump
+    assert links.digest(token) in dump
 
 
 def test_auth09_links_never_come_from_the_host_header(app, client, smtp_sink):

@@ -20,7 +20,7 @@ def fresh_worker_registry() -> Iterator[None]:
     The registry stands for "this worker"; on PostgreSQL every test restarts ids at 1,
     so an id a previous test left held would make a new claim look held by us.
     """
-    from sync import claims
+    from sync.workers import claims
 
     yield
     with claims._held_mutex:
@@ -86,7 +86,7 @@ class Bucket:
 
 @pytest.fixture
 def bucket(s3_endpoint: str, aws_env: dict[str, str]) -> Bucket:
-    from sync.s3 import s3_client
+    from sync.store.s3_client import s3_client
 
     client = s3_client(s3_endpoint, "us-east-1")
     name = f"exports-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,479 @@
+"""Apply."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    select,
+    text,
+)
+
+from schemas.records import AccountRecord
+from schemas.tables import (
+    Account,
+    Allocation,
+    CreditNote,
+    Invoice,
+    Payment,
+)
+from sync.engine.accounts import AccountWriter
+from sync.engine.allocations import resolve
+from sync.engine.first_reports import (
+    FIRST_REPORT_COLUMNS,
+    first_report,
+    note_first_reports,
+)
+from sync.engine.reconcile import Plan, Stored
+from sync.engine.review import Diff, old_figures
+from sync.engine.validate import Prepared
+from sync.ledger.figures import refresh_derived
+from sync.ledger.identity import hold
+from sync.ledger.marks import evaluate_marks
+from sync.store.bulk import (
+    IN_CHUNK,
+    PlannerStatistics,
+    allocate_ids,
+    chunked,
+    delete_where_in,
+    insert_rows,
+    select_in,
+    update_rows,
+)
+
+_DOC_COLUMNS = (
+    "source", "external_id", "number", "currency", "issue_date", "due_date",
+    "subtotal_minor", "tax_minor", "total_minor", "lifecycle", "reference", "memo",
+    "pay_url", "source_updated_at", "source_version", "content_hash",
+)  # fmt: skip
+COLUMNS = {
+    "invoice": (
+        *_DOC_COLUMNS,
+        "feed_paid_minor", "feed_credited_minor", "feed_balance_minor", "paid_flag",
+        "paid_minor", "credited_minor", "balance_minor", "status", "settled_by",
+        "marked_excess_minor",
+    ),
+    "credit_note": (
+        *_DOC_COLUMNS,
+        "feed_remaining_minor", "applied_minor", "remaining_minor", "status",
+    ),
+    "payment": (
+        "source", "external_id", "received_on", "currency", "amount_minor", "method",
+        "reference", "memo", "lifecycle", "feed_unapplied_minor", "unapplied_minor",
+        "source_updated_at", "source_version", "content_hash",
+    ),
+}  # fmt: skip
+TABLES: dict[str, Table] = {
+    "invoice": Invoice.__table__,  # type: ignore[attr-defined]
+    "credit_note": CreditNote.__table__,  # type: ignore[attr-defined]
+    "payment": Payment.__table__,  # type: ignore[attr-defined]
+}
+LINE_TABLES = {
+    "invoice": ("invoice_line", "invoice_id"),
+    "credit_note": ("credit_note_line", "credit_note_id"),
+}
+LINE_COLUMNS = (
+    "position",
+    "description",
+    "item",
+    "quantity",
+    "unit_price",
+    "amount_minor",
+    "tax_minor",
+)
+ALLOCATION_COLUMNS = (
+    "source", "owner_kind", "owner_id", "kind", "payment_id", "credit_note_ref",
+    "invoice_ref", "amount_minor", "currency", "applied_on",
+)  # fmt: skip
+
+
+_ALLOC = Allocation.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class Counts:
+    """What a batch did, record by record."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    older: int = 0
+    duplicates: int = 0
+    superseded: int = 0
+    seen_kinds: set[str] = field(default_factory=set)
+
+
+class BatchWriter:
+    """Writes one file's plans; every method runs inside the caller's transaction."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        source: str,
+        batch_id: int,
+        snapshot: bool,
+        diff: Diff | None = None,
+    ):
+        self.conn = conn
+        self.source = source
+        self.batch_id = batch_id
+        self.diff = diff
+        self.snapshot = snapshot
+        self.counts = Counts()
+        self.held: list[str] = []  # a warning for each account held by this import
+        self.statistics = PlannerStatistics(conn)
+        self.accounts = AccountWriter(
+            conn,
+            source=source,
+            batch_id=batch_id,
+            statistics=self.statistics,
+            diff=diff,
+        )
+        self.account_ids = self.accounts.ids  # external key -> id, for every record
+        self.refresh_invoices: set[int] = set()
+        self.refresh_credit_notes: set[int] = set()
+        self.updated: dict[str, set[int]] = {"invoice": set(), "credit_note": set()}
+        self.allocation_owners: dict[str, set[int]] = {
+            "payment": set(),
+            "credit_note": set(),
+        }
+        self.warnings: list[str] = []  # allocations left unresolved (sync.allocations)
+        if snapshot:
+            conn.execute(
+                text(
+                    "CREATE TEMPORARY TABLE IF NOT EXISTS billfold_seen (kind VARCHAR, key VARCHAR)"
+                )
+            )
+            conn.execute(text("DELETE FROM billfold_seen"))
+
+    # -- reading ------------------------------------------------------------------
+
+    def stored(self, kind: str, keys: Iterable[str]) -> dict[str, Stored]:
+        """Return what the store holds for *keys* of *kind* in this source."""
+        table = TABLES[kind]
+        total = "amount_minor" if kind == "payment" else "total_minor"
+        columns = (
+            "id",
+            "external_id",
+            "content_hash",
+            "source_updated_at",
+            "source_version",
+            "last_batch_id",
+            total,
+        )
+        found = {}
+        for row in select_in(
+            self.conn, table, columns, "external_id", set(keys), source=self.source
+        ):
+            found[row[1]] = Stored(row[0], row[2], row[3], row[4], row[5], row[6])
+        return found
+
+    def ensure_accounts(self, records: Iterable[AccountRecord]) -> None:
+        """Create or update the accounts *records* name (``AccountWriter.ensure``)."""
+        self.accounts.ensure(records)
+
+    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+        insert_rows(self.conn, table, columns, rows)
+        self.statistics.grew(table, len(rows))
+
+    # -- documents and payments ---------------------------------------------------
+
+    def apply(self, kind: str, plan: Plan) -> None:
+        """Write one chunk's plan for records of *kind*."""
+        if (
+            self.diff is not None
+        ):  # before anything is written: the diff needs old values
+            self._note_diff(kind, plan)
+        counts = self.counts
+        counts.created += len(plan.inserts)
+        counts.updated += len(plan.updates)
+        counts.unchanged += len(plan.unchanged) + len(plan.older)
+        counts.older += len(plan.older)
+        counts.duplicates += len(plan.duplicates)
+        counts.superseded += len(plan.superseded)
+        if plan.inserts or plan.updates or plan.unchanged or plan.older:
+            counts.seen_kinds.add(kind)
+        columns = COLUMNS[kind]
+        ids = allocate_ids(self.conn, kind, len(plan.inserts))
+        insert = []
+        for row_id, record in zip(ids, plan.inserts, strict=True):
+            values = record.values
+            insert.append(
+                (row_id, *(values[c] for c in columns), self.account_ids[record.account.key],
+                 self.batch_id, self.batch_id, *first_report(kind, values))
+            )  # fmt: skip
+        self._insert(
+            kind,
+            ("id", *columns, "account_id", "first_batch_id", "last_batch_id",
+             *FIRST_REPORT_COLUMNS.get(kind, ())),
+            insert,
+        )  # fmt: skip
+        update = [
+            (*(record.values[c] for c in columns), self.account_ids[record.account.key],
+             self.batch_id, None, row_id)
+            for row_id, record in plan.updates
+        ]  # fmt: skip
+        update_rows(
+            self.conn,
+            kind,
+            (*columns, "account_id", "last_batch_id", "missing_since_batch_id"),
+            update,
+        )
+        written = list(zip(ids, plan.inserts, strict=True)) + plan.updates
+        updated_ids = [row_id for row_id, _ in plan.updates]
+        if kind in self.updated:  # inserts carry their first report already
+            self.updated[kind].update(updated_ids)
+        if kind in LINE_TABLES:
+            self._replace_lines(kind, written, updated_ids)
+            self._documents_follow(kind, updated_ids)
+        if kind in ("payment", "credit_note"):
+            self._replace_allocations(kind, written, updated_ids)
+            self._refresh_targets_of(kind, updated_ids)
+        if kind == "invoice":
+            self.refresh_invoices.update(updated_ids)
+            self.refresh_invoices.update(
+                row_id for row_id, r in written if not _has_settlement_facts(r.values)
+            )
+        elif kind == "credit_note":
+            self.refresh_credit_notes.update(
+                row_id
+                for row_id, r in written
+                if r.values["feed_remaining_minor"] is None
+            )
+        if self.snapshot:
+            seen = [(kind, r.key) for r in (*plan.inserts, *plan.unchanged)]
+            seen += [(kind, r.key) for _, r in plan.updates]
+            seen += [(kind, r.key) for r, _ in plan.older]
+            insert_rows(self.conn, "billfold_seen", ("kind", "key"), seen)
+
+    def _documents_follow(self, kind: str, updated: list[int]) -> None:
+        """A document linked to a record moves with it when a re-import changes its
+        account: customers see documents by account, and the old one must lose it."""
+        if not updated:
+            return
+        column = "invoice_id" if kind == "invoice" else "credit_note_id"
+        for chunk in chunked(updated, IN_CHUNK):
+            marks = ", ".join(
+                "?" if self.conn.dialect.name == "sqlite" else "%s" for _ in chunk
+            )
+            self.conn.exec_driver_sql(
+                f"UPDATE document SET account_id = (SELECT t.account_id FROM {kind} t"
+                f" WHERE t.id = document.{column}) WHERE {column} IN ({marks})",
+                tuple(chunk),
+            )
+
+    def _note_diff(self, kind: str, plan: Plan) -> None:
+        names = self._account_names(
+            {r.account.key for r in plan.inserts}
+            | {r.account.key for _, r in plan.updates}
+        )
+        for record in plan.inserts:
+            self.diff.note_new(
+                kind, record.values, names.get(record.account.key, record.account.name)
+            )  # type: ignore[union-attr]
+        old = old_figures(
+            self.conn, TABLES[kind], [row_id for row_id, _ in plan.updates]
+        )
+        for row_id, record in plan.updates:
+            self.diff.note_update(
+                kind,
+                old[row_id],
+                record.values,
+                names.get(record.account.key, record.account.name),
+            )  # type: ignore[union-attr]
+
+    def _account_names(self, keys: set[str]) -> dict[str, str]:
+        table = Account.__table__  # type: ignore[attr-defined]
+        return {
+            row[0]: row[1]
+            for row in select_in(
+                self.conn,
+                table,
+                ("external_key", "name"),
+                "external_key",
+                keys,
+                source=self.source,
+            )
+        }
+
+    def _refresh_targets_of(self, kind: str, updated: list[int]) -> None:
+        """A payment or credit note that changed (voided, say) changes what it settled."""
+        column = _ALLOC.c.payment_id if kind == "payment" else _ALLOC.c.credit_note_id
+        for chunk in chunked(updated, IN_CHUNK):
+            for row in self.conn.execute(
+                select(_ALLOC.c.invoice_id, _ALLOC.c.credit_note_id).where(
+                    column.in_(chunk)
+                )
+            ):
+                if row[0] is not None:
+                    self.refresh_invoices.add(row[0])
+                if row[1] is not None:
+                    self.refresh_credit_notes.add(row[1])
+
+    def _replace_lines(
+        self, kind: str, written: list[tuple[int, Prepared]], updated: list[int]
+    ) -> None:
+        table, parent = LINE_TABLES[kind]
+        known = {row_id for row_id, record in written if record.lines_known}
+        delete_where_in(self.conn, table, parent, [i for i in updated if i in known])
+        rows = [
+            (row_id, *line)
+            for row_id, record in written
+            if record.lines_known
+            for line in record.lines
+        ]
+        self._insert(table, (parent, *LINE_COLUMNS), rows)
+
+    def _replace_allocations(
+        self, kind: str, written: list[tuple[int, Prepared]], updated: list[int]
+    ) -> None:
+        alloc = Allocation.__table__  # type: ignore[attr-defined]
+        for row in select_in(
+            self.conn,
+            alloc,
+            ("invoice_id", "credit_note_id"),
+            "owner_id",
+            updated,
+            owner_kind=kind,
+        ):
+            if row[0] is not None:
+                self.refresh_invoices.add(row[0])
+            if row[1] is not None:
+                self.refresh_credit_notes.add(row[1])
+        for chunk in chunked(updated, IN_CHUNK):
+            self.conn.execute(
+                alloc.delete().where(
+                    alloc.c.owner_kind == kind, alloc.c.owner_id.in_(chunk)
+                )
+            )
+        rows = []
+        for row_id, record in written:
+            payment_id = row_id if kind == "payment" else None
+            for (
+                a_kind,
+                invoice_ref,
+                credit_ref,
+                amount,
+                currency,
+                applied_on,
+            ) in record.allocations:
+                rows.append(
+                    (self.source, kind, row_id, a_kind, payment_id, credit_ref, invoice_ref,
+                     amount, currency, applied_on)
+                )  # fmt: skip
+            if record.allocations:
+                self.allocation_owners[kind].add(row_id)
+        self._insert("allocation", ALLOCATION_COLUMNS, rows)
+
+    # -- end of batch ---------------------------------------------------------------
+
+    def finish(self, as_of: datetime | None = None) -> int:
+        """Resolve allocations, judge paid marks, refresh derived figures, flag gaps.
+
+        The office's paid marks on the touched invoices are judged against what the
+        feed now says (``sync.ledger.marks.evaluate_marks``) before the figures are
+        refreshed (``sync.ledger.figures``); *as_of* is the export's as-of time, the day
+        it reports settlements on. Accounts whose customer id carried several names are
+        held (``sync.ledger.identity``). Returns the number of records a snapshot found
+        missing.
+        """
+        self._resolve_allocations()
+        evaluate_marks(
+            self.conn, self.refresh_invoices, self.batch_id, f"source:{self.source}"
+        )
+        refresh_derived(self.conn, self.refresh_invoices, self.refresh_credit_notes)
+        note_first_reports(
+            self.conn,
+            self.updated["invoice"] | self.refresh_invoices,
+            self.updated["credit_note"] | self.refresh_credit_notes,
+            batch_id=self.batch_id,
+            as_of=as_of,
+        )
+        self.held = hold(self.conn, self.accounts.names.conflicts(), self.account_ids)
+        return self._flag_missing() if self.snapshot else 0
+
+    def _resolve_allocations(self) -> None:
+        alloc = _ALLOC
+        conn = self.conn
+        touched = {
+            "invoice": self.refresh_invoices,
+            "credit_note": self.refresh_credit_notes,
+        }
+        self.warnings += resolve(
+            conn, self.source, self.batch_id, self.allocation_owners, touched
+        )
+        # Everything this batch allocated, and anything from earlier files that now
+        # found its target, needs its figures recomputed.
+        for id_column, refresh in (
+            ("invoice_id", self.refresh_invoices),
+            ("credit_note_id", self.refresh_credit_notes),
+        ):
+            for kind, owners in self.allocation_owners.items():
+                for row in select_in(
+                    conn, alloc, (id_column,), "owner_id", owners, owner_kind=kind
+                ):
+                    if row[0] is not None:
+                        refresh.add(row[0])
+        table = TABLES["invoice"]
+        for row in conn.execute(
+            select(alloc.c.invoice_id, alloc.c.credit_note_id).where(
+                alloc.c.source == self.source,
+                alloc.c.invoice_id.in_(
+                    select(table.c.id).where(table.c.first_batch_id == self.batch_id)
+                ),
+            )
+        ):
+            self.refresh_invoices.add(row[0])
+            if row[1] is not None:
+                self.refresh_credit_notes.add(row[1])
+
+    def _flag_missing(self) -> int:
+        flagged = 0
+        for kind in sorted(self.counts.seen_kinds):
+            table = TABLES[kind].name
+            result = self.conn.execute(
+                text(
+                    f"UPDATE {table} SET missing_since_batch_id = :batch"
+                    f" WHERE source = :source AND missing_since_batch_id IS NULL"
+                    f" AND lifecycle <> 'deleted'"
+                    f" AND NOT EXISTS (SELECT 1 FROM billfold_seen s"
+                    f"  WHERE s.kind = :kind AND s.key = {table}.external_id)"
+                ),
+                {"batch": self.batch_id, "source": self.source, "kind": kind},
+            )
+            flagged += result.rowcount or 0
+            if self.diff is not None and result.rowcount:
+                table_ = TABLES[kind]
+                label = table_.c.reference if kind == "payment" else table_.c.number
+                for row in self.conn.execute(
+                    select(label, Account.__table__.c.name)  # type: ignore[attr-defined]
+                    .join(
+                        Account.__table__, Account.__table__.c.id == table_.c.account_id
+                    )  # type: ignore[attr-defined]
+                    .where(table_.c.missing_since_batch_id == self.batch_id)
+                ):
+                    self.diff.note_gone(kind, row[0], row[1])
+            self.conn.execute(
+                text(
+                    f"UPDATE {table} SET missing_since_batch_id = NULL"
+                    f" WHERE source = :source AND missing_since_batch_id IS NOT NULL"
+                    f" AND EXISTS (SELECT 1 FROM billfold_seen s"
+                    f"  WHERE s.kind = :kind AND s.key = {table}.external_id)"
+                ),
+                {"source": self.source, "kind": kind},
+            )
+        return flagged
+
+
+def _has_settlement_facts(values: dict[str, Any]) -> bool:
+    return (
+        values["feed_balance_minor"] is not None
+        or values["feed_paid_minor"] is not None
+        or values["feed_credited_minor"] is not None
+    )

@@ -1,0 +1,204 @@
+"""Invoices and credit notes as lists and details, for the CLI and the portal's read model."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from schemas.money import to_text
+from schemas.settlement import HIDDEN_LIFECYCLES, is_overdue
+from schemas.tables import (
+    Account,
+    Allocation,
+    CreditNote,
+    CreditNoteLine,
+    Document,
+    Invoice,
+    InvoiceLine,
+    Payment,
+)
+from sync.ledger.allocations import LIVE_ALLOCATION, live_allocations, within
+
+A = Account.__table__  # type: ignore[attr-defined]
+I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
+C = CreditNote.__table__  # type: ignore[attr-defined]
+P = Payment.__table__  # type: ignore[attr-defined]
+AL = Allocation.__table__  # type: ignore[attr-defined]
+D = Document.__table__  # type: ignore[attr-defined]
+IL = InvoiceLine.__table__  # type: ignore[attr-defined]
+CL = CreditNoteLine.__table__  # type: ignore[attr-defined]
+
+
+def invoice_list(
+    conn: Connection, account_ids: list[int], today: date
+) -> list[dict[str, Any]]:
+    """Return the invoices of the given accounts, newest first (``billfold invoices``)."""
+    stmt = (
+        select(
+            I.c.id, I.c.number, A.c.name, A.c.external_key, I.c.issue_date, I.c.due_date,
+            I.c.currency, I.c.total_minor, I.c.paid_minor, I.c.credited_minor,
+            I.c.balance_minor, I.c.status, I.c.reference, I.c.source,
+        )
+        .join(A, A.c.id == I.c.account_id)
+        .where(I.c.account_id.in_(account_ids), I.c.lifecycle.not_in(HIDDEN_LIFECYCLES))
+        .order_by(I.c.issue_date.desc(), I.c.number.desc())
+    )  # fmt: skip
+    out = []
+    for r in conn.execute(stmt):
+        cur = r.currency
+        out.append(
+            {
+                "number": r.number,
+                "account": r.name,
+                "account_key": r.external_key,
+                "source": r.source,
+                "issue_date": r.issue_date.isoformat() if r.issue_date else None,
+                "due_date": r.due_date.isoformat() if r.due_date else None,
+                "currency": cur,
+                "total": to_text(r.total_minor, cur),
+                "paid": to_text(r.paid_minor, cur),
+                "credited": to_text(r.credited_minor, cur),
+                "balance_due": to_text(r.balance_minor, cur),
+                "status": r.status,
+                "overdue": is_overdue(r.status, r.due_date, today),
+                "reference": r.reference,
+            }
+        )
+    return out
+
+
+def invoice_detail(
+    conn: Connection, invoice_id: int, visible: Collection[int] | None = None
+) -> dict[str, Any] | None:
+    """Return everything an invoice copy shows: header, lines, what was applied to it.
+
+    *visible* (a customer's accounts) leaves out payments and credits from any other
+    account, and documents filed under one.
+    """
+    parent = A.alias("parent")
+    row = conn.execute(
+        select(I, A.c.name.label("account_name"), A.c.external_key.label("account_key"),
+               A.c.email.label("account_email"), parent.c.name.label("parent_name"))
+        .join(A, A.c.id == I.c.account_id)
+        .outerjoin(parent, parent.c.id == A.c.parent_id)
+        .where(I.c.id == invoice_id)
+    ).mappings().first()  # fmt: skip
+    if row is None:
+        return None
+    lines = (
+        conn.execute(
+            select(IL)
+            .where(IL.c.invoice_id == invoice_id)
+            .order_by(IL.c.position, IL.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    applied = conn.execute(
+        select(
+            AL.c.kind, AL.c.amount_minor, AL.c.applied_on,
+            P.c.reference.label("payment_reference"), P.c.method.label("payment_method"),
+            P.c.received_on, C.c.number.label("credit_note_number"),
+        )
+        .select_from(live_allocations())
+        .outerjoin(P, P.c.id == AL.c.payment_id)
+        .outerjoin(C, C.c.id == AL.c.credit_note_id)
+        .where(LIVE_ALLOCATION, AL.c.invoice_id == invoice_id,
+               *([] if visible is None else [within(visible)]))
+        .order_by(AL.c.applied_on, AL.c.id)
+    ).mappings().all()  # fmt: skip
+    documents = (
+        conn.execute(
+            select(
+                D.c.id,
+                D.c.kind,
+                D.c.file_name,
+                D.c.content_type,
+                D.c.size,
+                D.c.storage_key,
+            ).where(
+                D.c.invoice_id == invoice_id,
+                *([] if visible is None else [D.c.account_id.in_(sorted(visible))]),
+            )
+        )
+        .mappings()
+        .all()
+    )
+    return {
+        "invoice": dict(row),
+        "lines": [dict(r) for r in lines],
+        "applied": [dict(r) for r in applied],
+        "documents": [dict(r) for r in documents],
+    }
+
+
+def credit_note_detail(
+    conn: Connection, credit_note_id: int, visible: Collection[int] | None = None
+) -> dict[str, Any] | None:
+    """Return a credit note with its lines and the invoices it was applied to.
+
+    *visible* (a customer's accounts) leaves out invoices of any other account and
+    invoices hidden from customers (draft, deleted).
+    """
+    row = (
+        conn.execute(
+            select(
+                C, A.c.name.label("account_name"), A.c.external_key.label("account_key")
+            )
+            .join(A, A.c.id == C.c.account_id)
+            .where(C.c.id == credit_note_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    lines = (
+        conn.execute(
+            select(CL)
+            .where(CL.c.credit_note_id == credit_note_id)
+            .order_by(CL.c.position, CL.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    applied = (
+        conn.execute(
+            select(
+                AL.c.amount_minor,
+                AL.c.applied_on,
+                AL.c.invoice_id,
+                I.c.number.label("invoice_number"),
+            )
+            .select_from(live_allocations())
+            .outerjoin(I, I.c.id == AL.c.invoice_id)
+            .where(
+                LIVE_ALLOCATION,
+                AL.c.credit_note_id == credit_note_id,
+                AL.c.kind == "credit",
+                *(
+                    []
+                    if visible is None
+                    else [
+                        within(visible),
+                        AL.c.invoice_id.is_(None)
+                        | (
+                            I.c.account_id.in_(sorted(visible))
+                            & I.c.lifecycle.not_in(HIDDEN_LIFECYCLES)
+                        ),
+                    ]
+                ),
+            )
+            .order_by(AL.c.applied_on, AL.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    return {
+        "credit_note": dict(row),
+        "lines": [dict(r) for r in lines],
+        "applied": [dict(r) for r in applied],
+    }

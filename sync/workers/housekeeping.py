@@ -1,0 +1,69 @@
+"""Housekeeping: the runner's periodic tidy-up, one job under one job lock.
+
+* files whose worker died, or whose import failed and is due again, are tried again
+  (folder claims are noticed again; S3 downloads are retried);
+* documents waiting for a manifest row or a record that has since arrived are linked;
+* sign-in links and sessions that ended, and sign-in attempts (kept for rate limits),
+  are deleted ``runner.purge_after_days`` after they stop mattering.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import delete, or_
+
+from schemas.tables import LoginToken, PortalSession, SignInAttempt, utcnow
+from sync.config import Settings
+from sync.engine.documents.links import link_waiting
+from sync.errors import StoreError
+from sync.log import event
+from sync.store import Store
+from sync.workers.folder import FolderSource
+from sync.workers.s3 import S3Source
+
+T = LoginToken.__table__  # type: ignore[attr-defined]
+P = PortalSession.__table__  # type: ignore[attr-defined]
+R = SignInAttempt.__table__  # type: ignore[attr-defined]
+
+
+def purge_sign_in_records(store: Store, days: int) -> dict[str, int]:
+    """Delete links and sessions that ended, and sign-in attempts, over *days* ago."""
+    cutoff = utcnow() - timedelta(days=days)
+    with store.write(ledger=False) as conn:
+        tokens = conn.execute(
+            delete(T).where(or_(T.c.expires_at < cutoff, T.c.used_at < cutoff))
+        ).rowcount
+        sessions = conn.execute(
+            delete(P).where(or_(P.c.expires_at < cutoff, P.c.revoked_at < cutoff))
+        ).rowcount
+        attempts = conn.execute(delete(R).where(R.c.at < cutoff)).rowcount
+    return {"login_tokens": tokens, "sessions": sessions, "sign_in_attempts": attempts}
+
+
+def tidy(
+    store: Store,
+    settings: Settings,
+    folders: Iterable[FolderSource] = (),
+    buckets: Iterable[S3Source] = (),
+) -> None:
+    """Run every housekeeping step; one failing step does not stop the others."""
+    for folder in folders:
+        folder.recover()
+    for bucket in buckets:
+        retried = bucket.retry_due()
+        if retried:
+            event("housekeeping.retried", source=bucket.name, files=retried)
+    try:
+        with store.write(ledger=False) as conn:
+            linked = link_waiting(conn, settings)
+        if linked:
+            event("documents.linked", count=linked)
+        purged = purge_sign_in_records(store, settings.runner.purge_after_days)
+    except StoreError as exc:
+        event("housekeeping.failed", logging.WARNING, error=str(exc))
+        return
+    if any(purged.values()):
+        event("housekeeping.purged", **purged)

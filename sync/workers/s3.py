@@ -1,0 +1,263 @@
+"""S3 sources: a bucket listed under a prefix, each object imported once per (key, ETag).
+
+Objects are taken oldest (LastModified, then key) first, with their LastModified as the
+export's as-of time (kept on the claim, so a takeover after a crash does the same). An
+object is downloaded (that exact ETag) to a temp file in the data directory, checked
+against its length, and only then handed to the pipeline; a cut or failed download is
+retried a few times with backoff, then again later. The bucket is only read, never
+written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from schemas.tables import utcnow
+from sync import faults
+from sync.errors import SourceError, StoreError
+from sync.log import event
+from sync.store.permissions import private_dir
+from sync.workers import claims
+from sync.workers.claims import FAILED
+from sync.workers.folder import is_ignored
+from sync.workers.sources import CHUNK, SourceWorker
+from sync.workers.status import note_pending
+
+# -- S3 -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """An object as listed: key, ETag (without quotes), size and LastModified (naive UTC)."""
+
+    key: str
+    etag: str
+    size: int
+    last_modified: datetime | None = None
+
+    def oldest_first(self) -> tuple[Any, ...]:
+        """Sort key: LastModified (unknown last), then key."""
+        if self.last_modified is None:
+            return (1, self.key)
+        return (0, self.last_modified, self.key)
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.key).name
+
+
+class _Gone(Exception):
+    """The object (that ETag of it) is no longer in the bucket."""
+
+
+class S3Source(SourceWorker):
+    """A polled bucket prefix: each (key, ETag) downloaded, checked and imported once."""
+
+    def setup(self) -> None:
+        self._client: Any = None  # built on first use
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from sync.store.s3_client import s3_client
+
+            self._client = s3_client(self.source.endpoint_url, self.source.region)
+        return self._client
+
+    def objects(self) -> Iterator[S3Object]:
+        """List the objects under the prefix (temp names and folders left out)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.source.bucket, Prefix=self.source.prefix
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    modified = item["LastModified"].astimezone(UTC).replace(tzinfo=None)
+                    obj = S3Object(
+                        item["Key"], item["ETag"].strip('"'), item["Size"], modified
+                    )
+                    if obj.key.endswith("/") or is_ignored(obj.name):
+                        continue
+                    yield obj
+        except (BotoCoreError, ClientError) as exc:
+            raise SourceError(
+                f"cannot list s3://{self.source.bucket}/{self.source.prefix}: {exc}"
+            ) from exc
+
+    def poll(self) -> int:
+        """List the bucket and import every object version not imported yet, oldest first."""
+        try:
+            found = list(self.objects())
+            with self.store.read() as conn:
+                done = claims.finished_keys(conn, self.name)
+        except SourceError as exc:
+            self.problems += 1
+            event("source.error", logging.ERROR, source=self.name, error=str(exc))
+            self._note(error=str(exc))
+            return 0
+        todo = sorted(
+            (o for o in found if (o.key, o.etag) not in done), key=S3Object.oldest_first
+        )
+        self._note(pending=len(todo))
+        taken = 0
+        for index, obj in enumerate(todo):
+            if self.stopping.is_set():
+                break
+            taken += self.take(obj)
+            with contextlib.suppress(StoreError):
+                note_pending(self.store, self.name, len(todo) - index - 1)
+        return taken
+
+    def retry_due(self) -> int:
+        """Try again the objects whose download or import failed and are due."""
+        try:
+            with self.store.read() as conn:
+                stale = claims.open_claims(conn, self.name)
+        except StoreError:
+            return 0
+        now = utcnow()
+        due = [
+            S3Object(claim.file_key, claim.signature, 0, claim.last_modified)
+            for claim in stale
+            if (
+                claim.orphaned(now)
+                if claim.state == claims.CLAIMED
+                else claim.retry_at is not None and claim.retry_at <= now
+            )
+        ]
+        count = 0
+        for obj in sorted(due, key=S3Object.oldest_first):
+            if self.stopping.is_set():
+                break
+            count += self.take(obj)
+        return count
+
+    def take(self, obj: S3Object) -> bool:
+        """Claim one object version, download it, import it; False if not ours to take."""
+        try:
+            got = claims.claim_file(
+                self.store,
+                self.name,
+                obj.key,
+                obj.etag,
+                lease_seconds=self.settings.runner.lease_seconds,
+                size=obj.size or None,
+                last_modified=obj.last_modified,
+            )
+        except StoreError as exc:
+            self._warn("claim.failed", obj.key, exc)
+            return False
+        if not got.won:
+            return False
+        claim = got.claim
+        faults.hit("claimed")
+        try:
+            try:
+                path = self.download(obj)
+            except _Gone:
+                claims.drop_claim(
+                    self.store,
+                    claim,
+                    "the object changed or was deleted before download",
+                )
+                return False
+            except SourceError as exc:
+                self.problems += 1
+                retry = self.retry_at(claim.attempts)
+                claims.finish_claim(
+                    self.store,
+                    claim,
+                    FAILED,
+                    batch_id=None,
+                    error=str(exc),
+                    retry_at=retry,
+                )
+                event(
+                    "file.download_failed",
+                    logging.ERROR,
+                    source=self.name,
+                    file=obj.key,
+                    error=str(exc),
+                    retry_at=retry,
+                )
+                return True
+            try:
+                self.import_claimed(claim, path, obj.name, claim.last_modified)
+            finally:
+                path.unlink(missing_ok=True)
+        except StoreError as exc:  # the claim could not be written: its lease expires
+            self._warn("claim.failed", obj.key, exc)
+        finally:
+            claims.let_go(claim)
+        return True
+
+    def download(self, obj: S3Object) -> Path:
+        """Download exactly this ETag of the object to a temp file, retrying cut transfers."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from sync.store.s3_client import error_code
+
+        runner = self.settings.runner
+        folder = Path(self.settings.data_dir) / "tmp"
+        private_dir(folder)
+        last: Exception | None = None
+        for attempt in range(1, runner.download_attempts + 1):
+            fd, name = tempfile.mkstemp(dir=folder, prefix=".s3-", suffix=".part")
+            path = Path(name)
+            out = os.fdopen(fd, "wb")
+            try:
+                response = self.client.get_object(
+                    Bucket=self.source.bucket, Key=obj.key, IfMatch=f'"{obj.etag}"'
+                )
+                expected = int(response["ContentLength"])
+                received = 0
+                with out:
+                    for chunk in response["Body"].iter_chunks(CHUNK):
+                        out.write(chunk)
+                        received += len(chunk)
+                        faults.hit("download_chunk")
+                    out.flush()
+                    os.fsync(out.fileno())
+                if received != expected:
+                    raise SourceError(f"received {received} of {expected} bytes")
+                return path
+            except ClientError as exc:
+                out.close()
+                path.unlink(missing_ok=True)
+                if error_code(exc) in ("NoSuchKey", "404", "PreconditionFailed", "412"):
+                    raise _Gone from exc
+                last = exc
+            except (BotoCoreError, SourceError, OSError) as exc:
+                out.close()
+                path.unlink(missing_ok=True)
+                last = exc
+            except BaseException:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise
+            event(
+                "s3.download_retry",
+                logging.WARNING,
+                source=self.name,
+                file=obj.key,
+                attempt=attempt,
+                error=str(last),
+            )
+            if attempt < runner.download_attempts and self.stopping.wait(
+                runner.download_backoff_seconds * 2 ** (attempt - 1)
+            ):
+                break
+        raise SourceError(
+            f"download of s3://{self.source.bucket}/{obj.key} failed after "
+            f"{runner.download_attempts} attempt(s): {last}"
+        )
