@@ -20,6 +20,7 @@ from adapters.toolkit.cells import (
     FileDates,
     cell_amount,
     cell_text,
+    parse_amount,
     parse_flag,
     parse_timestamp,
 )
@@ -49,7 +50,9 @@ class Table:
         self.preamble = list(preamble)
         self.width = len(header.cells)
         self.header_names = header_names
+        self._record_fields: list[tuple[str, int]] | None = None
         self.names = {c: self._header_name(i) for c, i in columns.items()}
+        self.readers = {c.name: _READERS[c.kind] for c in declared.declared.values()}
         self.dates = FileDates(options.date_order)  # decided by the survey
 
     def _header_name(self, index: int) -> str:
@@ -59,6 +62,7 @@ class Table:
         """Read the column mapped as *old* as column *new* from now on."""
         self.columns[new] = self.columns.pop(old)
         self.names[new] = self.names.pop(old)
+        self._record_fields = None
 
     def label(self, name: str | None) -> str | None:
         """Name a column as messages do: as the file's header does, or canonically."""
@@ -66,9 +70,28 @@ class Table:
             return name
         return self.names.get(name, name)
 
+    def get(self, row: Row, name: str) -> Any:
+        """*row*'s cell in column *name* as it is (typed in a spreadsheet; "" if none)."""
+        index = self.columns.get(name)
+        cells = row.cells
+        if index is None or index >= len(cells):
+            return ""
+        return cells[index]
+
     def cell(self, row: Row, name: str) -> str:
         """The text of *row*'s cell in column *name*, as the file has it ("" if none)."""
-        return row.text(self.columns.get(name))
+        cell = self.get(row, name)
+        return cell if cell.__class__ is str else cell_text(cell)
+
+    def record_fields(self) -> list[tuple[str, int]]:
+        """The columns found that are not line columns, with where they are."""
+        fields = self._record_fields
+        if fields is None:
+            line = self.declared.is_line
+            fields = self._record_fields = [
+                (c, i) for c, i in self.columns.items() if not line(c)
+            ]
+        return fields
 
     def export_info(self) -> ExportInfo:
         """Name the billfold fields the declared columns fill as the file does."""
@@ -104,18 +127,7 @@ class Values:
         return self.row.line
 
     def __getitem__(self, name: str) -> Any:
-        kind = self.table.declared.kind(name)
-        if kind == "amount":
-            return self.amount(name)
-        if kind == "date":
-            return self.date(name)
-        if kind == "timestamp":
-            return self.timestamp(name)
-        if kind == "flag":
-            return self.flag(name)
-        if kind == "currency":
-            return self.currency(name)
-        return self.text(name)
+        return self.table.readers.get(name, Values.text)(self, name)
 
     def raw(self, name: str) -> str:
         """The cell's text exactly as the file has it ("" when the column is absent)."""
@@ -127,15 +139,15 @@ class Values:
 
     def amount(self, name: str) -> Decimal | None:
         """The cell as an amount (``cells.parse_amount``)."""
-        cell = self.row.get(self.table.columns.get(name))
+        cell = self.table.get(self.row, name)
         try:
-            return cell_amount(cell)
+            return parse_amount(cell) if cell.__class__ is str else cell_amount(cell)
         except CellError as exc:
             raise CellError(cell_text(cell), exc.expected, name) from None
 
     def date(self, name: str) -> date | None:
         """The cell as a date, read in the file's day/month order."""
-        cell = self.row.get(self.table.columns.get(name))
+        cell = self.table.get(self.row, name)
         if isinstance(cell, str):
             table = self.table
             try:
@@ -182,6 +194,17 @@ class Values:
         return value
 
 
+# How ``values[name]`` reads a column of each declared kind.
+_READERS: dict[str, Callable[[Values, str], Any]] = {
+    "text": Values.text,
+    "amount": Values.amount,
+    "date": Values.date,
+    "timestamp": Values.timestamp,
+    "flag": Values.flag,
+    "currency": Values.currency,
+}
+
+
 def check_agreement(rows: Sequence[Values], *, blank_continues: bool = False) -> None:
     """Rows of one record must agree on every column not declared a line column.
 
@@ -189,7 +212,7 @@ def check_agreement(rows: Sequence[Values], *, blank_continues: bool = False) ->
     writes the document's fields on its first row only).
     """
     table = rows[0].table
-    fields = [(c, i) for c, i in table.columns.items() if not table.declared.is_line(c)]
+    fields = table.record_fields()
     first = rows[0].row.cells
     for values in rows[1:]:
         row = values.row
