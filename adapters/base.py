@@ -1,11 +1,13 @@
 """The adapter contract: what an adapter is given and what it must provide.
 
-An adapter is one module with one class. ``detect(head)`` looks at the first bytes of a
-file and answers whether the file is its format (cheap, no side effects).
+An adapter is one class, in one module (or a package named for its format when one
+module is not enough). ``detect(head)`` looks at the first bytes of a file and answers
+whether the file is its format (cheap, no side effects).
 ``parse(export, options)`` streams the file and yields canonical records
 (``schemas.records``), a ``Rejection`` for each record it cannot read, and ``Note``s; it
 raises ``FileRejected`` when the file as a whole cannot be read. Adapters are given
-files, never database sessions.
+files, never database sessions. What formats share (tables, cells, JSON fields,
+encodings) is in ``adapters.toolkit``.
 """
 
 from __future__ import annotations
