@@ -191,7 +191,7 @@ class TabularAdapter(ABC):
         with contextlib.closing(self.rows(export)) as rows:
             table.dates = decide_date_order(
                 (
-                    (row.line, [row.cells[i] for i in indexes if i < len(row.cells)])
+                    (row.line, [row.text(i) for i in indexes])
                     for row in rows
                     if row.line > after
                 ),
