@@ -1,9 +1,11 @@
-"""Export formats billfold reads, one module per format.
+"""Export formats billfold reads, one module (or package) per format.
 
-To add one: write a module with a class providing ``name``, ``label``, ``detect(head)``
-and ``parse(export, options)`` (see ``adapters.base``), then add it to
-``BUILTIN_ADAPTERS`` below, or ship it in another package under the
-``billfold.adapters`` entry-point group.
+To add one: write a class providing ``name``, ``label``, ``detect(head)`` and
+``parse(export, options)`` (see ``adapters.base``); for a table (CSV, a spreadsheet)
+subclass ``adapters.toolkit.tabular.TabularAdapter``: a column mapping plus a record
+builder. Then add it to ``BUILTIN_ADAPTERS`` below, or ship it in another package under
+the ``billfold.adapters`` entry-point group. Generic CSV is the registry's fallback
+(``adapters.registry``): it is asked only when no other adapter claims a file.
 """
 
 from adapters.generic_csv import GenericCsv

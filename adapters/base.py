@@ -1,11 +1,13 @@
 """The adapter contract: what an adapter is given and what it must provide.
 
-An adapter is one module with one class. ``detect(head)`` looks at the first bytes of a
-file and answers whether the file is its format (cheap, no side effects).
+An adapter is one class, in one module (or a package named for its format when one
+module is not enough). ``detect(head)`` looks at the first bytes of a file and answers
+whether the file is its format (cheap, no side effects).
 ``parse(export, options)`` streams the file and yields canonical records
 (``schemas.records``), a ``Rejection`` for each record it cannot read, and ``Note``s; it
 raises ``FileRejected`` when the file as a whole cannot be read. Adapters are given
-files, never database sessions.
+files, never database sessions. What formats share (tables, cells, JSON fields,
+encodings) is in ``adapters.toolkit``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol, TextIO
 
 from adapters.errors import FileRejected
-from adapters.text import Encoding
+from adapters.toolkit.text import Encoding
 from schemas.records import Item
 
 
@@ -145,7 +147,13 @@ class _CheckedText:
 
 
 class Adapter(Protocol):
-    """What every adapter class provides."""
+    """What every adapter class provides.
+
+    Two class attributes are optional and read by the registry: ``fallback = True``
+    asks the adapter only when no other claims a file (generic CSV), and ``markers``
+    (normalised header names only this format writes) keeps the fallback away from a
+    file of this format that ``detect`` does not claim.
+    """
 
     name: ClassVar[str]
     label: ClassVar[str]

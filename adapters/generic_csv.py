@@ -8,19 +8,18 @@ credit notes name the invoices they settle in ``applies_to`` (``1006=721.15;1014
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
-from datetime import date, datetime
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from adapters.base import ExportFile, Head, ParseOptions
-from adapters.cells import FileDates, parse_amount, parse_timestamp
-from adapters.columns import map_columns, nfc_key, normalise_header
-from adapters.csv_rows import Row, read_rows
 from adapters.errors import CellError, FileRejected
-from adapters.keys import is_placeholder_id, real_id
-from schemas.money import is_currency_code
+from adapters.toolkit.cells import parse_amount
+from adapters.toolkit.columns import Column, Columns, nfc_key, normalise_header
+from adapters.toolkit.csv_rows import Row
+from adapters.toolkit.keys import is_placeholder_id, real_id
+from adapters.toolkit.table import Table, Values, check_agreement, refuse_missing
+from adapters.toolkit.tabular import TabularAdapter
 from schemas.records import (
     AccountRecord,
     AllocationRecord,
@@ -30,77 +29,63 @@ from schemas.records import (
     LineRecord,
     Note,
     PaymentRecord,
-    Rejection,
 )
 
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "record_type": ("type", "documenttype", "doctype", "recordtype", "transactiontype"),
-    "id": ("documentid", "invoiceid", "recordid", "transactionid", "externalid"),
-    "number": (
+COLUMNS = Columns(
+    Column("record_type", ("type", "documenttype", "doctype", "recordtype", "transactiontype")),
+    Column("id", ("documentid", "invoiceid", "recordid", "transactionid", "externalid")),
+    Column("number", (
         "invoice", "invoicenumber", "invoiceno", "invoicenum", "docnumber",
         "documentnumber", "docno", "num", "no",
-    ),
-    "customer_id": (
+    ), required=True),
+    Column("customer_id", (
         "account", "accountid", "customerid", "clientid", "accountnumber",
         "customernumber", "accountno", "customerno",
-    ),
-    "customer_name": (
+    )),
+    Column("customer_name", (
         "customer", "client", "contact", "contactname", "name", "customername",
         "clientname", "accountname", "billto",
-    ),
-    "customer_email": (
+    )),
+    Column("customer_email", (
         "email", "customeremail", "emailaddress", "contactemail", "billingemail",
-    ),
-    "parent_id": ("parentaccountid", "parentcustomerid"),
-    "parent_name": ("parent", "parentaccount", "parentcustomer", "parentname"),
-    "site": ("location", "servicelocation", "sitename", "job", "property", "serviceaddress"),
-    "issue_date": (
+    )),
+    Column("parent_id", ("parentaccountid", "parentcustomerid")),
+    Column("parent_name", ("parent", "parentaccount", "parentcustomer", "parentname")),
+    Column("site", ("location", "servicelocation", "sitename", "job", "property", "serviceaddress")),
+    Column("issue_date", (
         "date", "invoicedate", "issuedate", "txndate", "transactiondate", "documentdate",
         "issued",
-    ),
-    "due_date": ("due", "duedate", "paymentdue", "dueon"),
-    "currency": ("ccy", "currencycode"),
-    "status": ("state",),
-    "subtotal": ("net", "netamount", "amountexcltax", "amountbeforetax"),
-    "tax": ("taxamount", "taxtotal", "vat", "gst", "salestax", "totaltax"),
-    "total": ("amount", "invoicetotal", "grandtotal", "totalamount", "gross"),
-    "amount_paid": ("paid", "paidamount", "amountreceived", "paymentsreceived"),
-    "amount_credited": ("credited", "creditapplied", "creditsapplied"),
-    "balance_due": (
+    ), "date", required=True),
+    Column("due_date", ("due", "duedate", "paymentdue", "dueon"), "date"),
+    Column("currency", ("ccy", "currencycode"), "currency"),
+    Column("status", ("state",)),
+    Column("subtotal", ("net", "netamount", "amountexcltax", "amountbeforetax"), "amount"),
+    Column("tax", ("taxamount", "taxtotal", "vat", "gst", "salestax", "totaltax"), "amount"),
+    Column("total", ("amount", "invoicetotal", "grandtotal", "totalamount", "gross"), "amount", required=True),
+    Column("amount_paid", ("paid", "paidamount", "amountreceived", "paymentsreceived"), "amount"),
+    Column("amount_credited", ("credited", "creditapplied", "creditsapplied"), "amount"),
+    Column("balance_due", (
         "amountdue", "openbalance", "balance", "outstanding", "unapplied",
         "remainingcredit", "remaining",
-    ),
-    "applies_to": ("allocations", "appliedto", "appliesto"),
-    "payment_method": ("method", "paymenttype", "paidby"),
-    "reference": ("po", "ponumber", "purchaseorder", "customerreference", "ref", "yourref"),
-    "memo": ("description", "notes", "note", "message", "comment"),
-    "pay_url": ("paymentlink", "paylink", "paymenturl", "onlinepaymentlink", "payonline"),
-    "updated_at": ("lastupdated", "updated", "modified", "lastmodified", "modifiedat"),
-    "line_no": ("linenumber", "line", "lineposition"),
-    "line_description": ("itemdescription", "linememo"),
-    "line_item": ("item", "itemcode", "product", "sku", "service"),
-    "line_quantity": ("quantity", "qty"),
-    "line_unit_price": ("unitprice", "rate", "price", "unitamount"),
-    "line_amount": ("linetotal", "extendedamount", "lineamountexcltax"),
-    "line_tax": ("linetaxamount",),
-}  # fmt: skip
-
-REQUIRED = ("number", "issue_date", "total")
+    ), "amount"),
+    Column("applies_to", ("allocations", "appliedto", "appliesto")),
+    Column("payment_method", ("method", "paymenttype", "paidby")),
+    Column("reference", ("po", "ponumber", "purchaseorder", "customerreference", "ref", "yourref")),
+    Column("memo", ("description", "notes", "note", "message", "comment")),
+    Column("pay_url", ("paymentlink", "paylink", "paymenturl", "onlinepaymentlink", "payonline")),
+    Column("updated_at", ("lastupdated", "updated", "modified", "lastmodified", "modifiedat"), "timestamp"),
+    Column("line_no", ("linenumber", "line", "lineposition"), line=True),
+    Column("line_description", ("itemdescription", "linememo"), line=True),
+    Column("line_item", ("item", "itemcode", "product", "sku", "service"), line=True),
+    Column("line_quantity", ("quantity", "qty"), "amount", line=True),
+    Column("line_unit_price", ("unitprice", "rate", "price", "unitamount"), "amount", line=True),
+    Column("line_amount", ("linetotal", "extendedamount", "lineamountexcltax"), "amount", line=True),
+    Column("line_tax", ("linetaxamount",), "amount", line=True),
+)  # fmt: skip
 LINE_COLUMNS = (
     "line_description", "line_item", "line_quantity", "line_unit_price", "line_amount",
     "line_tax",
 )  # fmt: skip
-DATE_COLUMNS = ("issue_date", "due_date")
-# Headers only QuickBooks or Xero write; a file that has them belongs to those adapters.
-VENDOR_MARKERS = frozenset(
-    normalise_header(h)
-    for h in (
-        "InvoiceAmountPaid", "InvoiceAmountDue", "POAddressLine1", "InventoryItemCode",
-        "TaxType", "TrackingName1", "BrandingTheme", "Transaction Type", "Open Balance",
-        "Memo/Description", "!TRNS", "TRNSTYPE", "Posting",
-    )
-)  # fmt: skip
-
 _FOOTER_WORDS = ("total", "grand total", "subtotal", "totals")
 TYPES = {
     "invoice": "invoice", "inv": "invoice", "salesinvoice": "invoice",
@@ -135,272 +120,116 @@ PAYMENT_STATUS = {
 }  # fmt: skip
 
 
-class GenericCsv:
-    """Reads billfold's generic CSV contract."""
+class GenericCsv(TabularAdapter):
+    """Reads billfold's generic CSV contract; the registry's fallback."""
 
     name = "generic_csv"
     label = "generic CSV"
+    columns = COLUMNS
+    fallback = True  # tried only when no other adapter claims the file
+    header_names = False  # rejections name billfold's own columns
 
     @classmethod
-    def detect(cls, head: Head) -> bool:
+    def claims(cls, found: Mapping[str, int]) -> bool:
         """Claim a CSV whose first row maps to number, customer, date and total."""
-        if head.text is None:
-            return False
-        first = _first_header(head.text)
-        if first is None:
-            return False
-        norms = {normalise_header(h) for h in first}
-        if norms & VENDOR_MARKERS:
-            return False
-        found, _ = map_columns(first, SYNONYMS)
         has_customer = "customer_name" in found or "customer_id" in found
-        return has_customer and all(c in found for c in REQUIRED)
+        return has_customer and super().claims(found)
 
-    def parse(self, export: ExportFile, options: ParseOptions) -> Iterator[Item]:
-        """Yield the documents and payments of a generic CSV export."""
-        with export.open_text() as file:
-            rows = read_rows(file)
-            header_row = next((r for r in rows if not r.blank), None)
-            if header_row is None:
-                raise FileRejected("the file is empty; expected a header row")
-            columns = self._columns(header_row, options)
-            names = {c: header_row.cells[i].strip() for c, i in columns.items()}
-            yield ExportInfo(columns={**names, "payment.reference": names["number"]})
-            dates = self._date_order(export, columns, header_row, options)
-            reader = _Reader(columns, header_row, dates, options)
-            yield from reader.records(rows)
-
-    def _columns(self, header_row: Row, options: ParseOptions) -> dict[str, int]:
-        found, problems = map_columns(header_row.cells, SYNONYMS, options.columns)
-        if problems:
-            raise FileRejected("; ".join(problems), line=header_row.line)
-        missing = [c for c in REQUIRED if c not in found]
+    def check_columns(self, table: Table) -> None:
+        """Refuse a header without its required columns or line columns without line_no."""
+        found = table.columns
+        missing = self.columns.missing(found)
         if "customer_name" not in found and "customer_id" not in found:
             missing.append("customer_name (or customer_id)")
         if missing:
-            expected = ", ".join(missing)
-            raise FileRejected(
-                f"missing required column(s) {expected}; the header has "
-                f"{', '.join(repr(c) for c in header_row.cells)}. Rename the columns or "
-                "map them under [sources.columns] in the config",
-                line=header_row.line,
-            )
+            raise refuse_missing(table, missing)
         memo = found.get("memo")
         if (
             "line_no" in found
             and "line_description" not in found
             and memo is not None
-            and normalise_header(header_row.cells[memo]) == "description"
+            and normalise_header(table.header.cells[memo]) == "description"
         ):
             # In a one-row-per-line file a plain "Description" describes the line.
-            found["line_description"] = found.pop("memo")
+            table.rename("memo", "line_description")
         lines_present = [c for c in LINE_COLUMNS if c in found]
         if lines_present and "line_no" not in found:
             raise FileRejected(
                 f"line columns ({', '.join(lines_present)}) need a line_no column so "
                 "rows of one document can be told apart",
-                line=header_row.line,
+                line=table.header.line,
             )
-        return found
 
-    def _date_order(
-        self,
-        export: ExportFile,
-        columns: dict[str, int],
-        header_row: Row,
-        options: ParseOptions,
-    ) -> FileDates:
-        """Scan the date cells (stopping once the file proves an order)."""
-        indexes = [columns[c] for c in DATE_COLUMNS if c in columns]
-        dates = FileDates(options.date_order)
-        with export.open_text() as file:
-            for row in read_rows(file):
-                if row.line <= header_row.line:
-                    continue
-                for i in indexes:
-                    if i < len(row.cells):
-                        dates.scan(row.cells[i], row.line)
-                if dates.decided:
-                    break
-        dates.settle()
-        return dates
+    def export_info(self, table: Table) -> Iterator[Item]:
+        """Name every column as the file does (a payment's number is its reference)."""
+        yield ExportInfo(
+            columns={**table.names, "payment.reference": table.names["number"]}
+        )
 
+    # -- rows to records --------------------------------------------------------------
 
-def _first_header(text: str) -> list[str] | None:
-    try:
-        for cells in csv.reader(io.StringIO(text)):
-            if any(c.strip() for c in cells):
-                return cells
-    except csv.Error:
-        return None
-    return None
-
-
-class _Reader:
-    """Turn rows into records for one file (columns and date order decided)."""
-
-    def __init__(
-        self,
-        columns: dict[str, int],
-        header_row: Row,
-        dates: FileDates,
-        options: ParseOptions,
-    ) -> None:
-        self.columns = columns
-        self.width = len(header_row.cells)
-        self.header_line = header_row.line
-        self.dates = dates
-        self.options = options
-        self.by_lines = "line_no" in columns
-        line_fields = {"line_no", *LINE_COLUMNS}
-        self.header_fields = [
-            (c, i) for c, i in columns.items() if c not in line_fields
-        ]
-
-    # -- rows to groups -------------------------------------------------------------
-
-    def records(self, rows: Iterator[Row]) -> Iterator[Item]:
-        group: list[Row] = []
-        group_key: tuple[str, str] | None = None
-        for row in rows:
-            if row.blank:
-                continue
-            if self._is_footer(row):
-                if group:
-                    yield from self._group(group)
-                    group = []
-                yield Note(f"skipped a total/footer row: {_preview(row)}", row.line)
-                continue
-            key = (
-                self._cell(row, "record_type").strip().lower(),
-                self._cell(row, "number").strip(),
-            )
-            if group and (not self.by_lines or key != group_key):
-                yield from self._group(group)
-                group = []
-            group.append(row)
-            group_key = key
-        if group:
-            yield from self._group(group)
-
-    def _is_footer(self, row: Row) -> bool:
-        """A totals row: its number (or, with no number, its first text) says total."""
-        number = self._cell(row, "number").strip().lower()
+    def is_data(self, table: Table, row: Row) -> bool:
+        """Not a totals row: its number (or, with no number, its first text) says total."""
+        number = table.cell(row, "number").strip().lower()
         first = number or next((c.strip().lower() for c in row.cells if c.strip()), "")
-        return first.startswith(_FOOTER_WORDS) and not any(ch.isdigit() for ch in first)
+        return not (
+            first.startswith(_FOOTER_WORDS) and not any(ch.isdigit() for ch in first)
+        )
 
-    def _cell(self, row: Row, column: str) -> str:
-        index = self.columns.get(column)
-        if index is None or index >= len(row.cells):
-            return ""
-        return row.cells[index]
+    def structure(self, table: Table, row: Row) -> Iterator[Item]:
+        """A totals row is skipped with a note."""
+        yield Note(f"skipped a total/footer row: {row.preview()}", row.line)
 
-    def _group(self, rows: list[Row]) -> Iterator[Item]:
+    def group_key(
+        self, table: Table, row: Row, previous: Hashable | None
+    ) -> Hashable | None:
+        """One row per document, or consecutive rows of one type and number with line_no."""
+        if "line_no" not in table.columns:
+            return None
+        return (
+            table.cell(row, "record_type").strip().lower(),
+            table.cell(row, "number").strip(),
+        )
+
+    def record_label(self, rows: Sequence[Values]) -> str:
+        """``invoice 1004``, ``payment P-7``: the record type and number."""
         first = rows[0]
-        number = self._cell(first, "number").strip()
-        kind_text = self._cell(first, "record_type")
-        label = f"{kind_text.strip() or 'invoice'} {number}".strip()
-        try:
-            self._check_shape(rows)
-            kind = TYPES.get(normalise_header(kind_text) or "invoice")
-            if kind is None:
-                raise CellError(
-                    kind_text,
-                    "record_type invoice, credit_note or payment",
-                    "record_type",
-                )
-            if not number:
-                raise CellError("", "a document or payment number", "number")
-            self._check_repeated_fields(rows)
-            if kind == "payment":
-                yield self._payment(rows)
-            else:
-                yield self._document(kind, rows)
-        except CellError as exc:
-            yield Rejection(
-                reason=self._reason(exc, rows),
-                line=first.line,
-                record=label,
-                column=exc.column,
-                value=exc.value,
-            )
+        kind = first.raw("record_type").strip() or "invoice"
+        return f"{kind} {first.raw('number').strip()}".strip()
 
-    def _reason(self, exc: CellError, rows: list[Row]) -> str:
-        reason = f"expected {exc.expected}"
-        if rows[-1].last_line > rows[0].line + len(rows) - 1 + 5:
-            reason += (
-                f" (this record spans lines {rows[0].line}-{rows[-1].last_line}; an "
-                "unmatched quote may have swallowed the rows in between)"
-            )
-        return reason
-
-    def _check_shape(self, rows: list[Row]) -> None:
-        for row in rows:
-            if row.truncated or (row.at_eof and len(row.cells) < self.width):
-                raise CellError(
-                    _preview(row),
-                    f"a complete record, but the file ends in the middle of line "
-                    f"{row.line} (truncated export?)",
-                )
-            if len(row.cells) < self.width:
-                raise CellError(
-                    _preview(row),
-                    f"{self.width} fields as in the header (line {self.header_line}), "
-                    f"found {len(row.cells)} on line {row.line}",
-                )
-            if len(row.cells) > self.width and any(
-                c.strip() for c in row.cells[self.width :]
-            ):
-                raise CellError(
-                    _preview(row),
-                    f"{self.width} fields as in the header, found {len(row.cells)} on "
-                    f"line {row.line} (an unquoted comma?)",
-                )
-
-    def _check_repeated_fields(self, rows: list[Row]) -> None:
-        """Rows of one document must agree on every document-level field."""
+    def build(self, rows: Sequence[Values]) -> Iterator[Item]:
+        """One document or payment from its rows."""
         first = rows[0]
-        for row in rows[1:]:
-            for column, index in self.header_fields:
-                a, b = first.cells[index].strip(), row.cells[index].strip()
-                if a != b:
-                    raise CellError(
-                        b,
-                        f"the same {column} on every row of this document ({a!r} on "
-                        f"line {first.line}, {b!r} on line {row.line})",
-                        column,
-                    )
+        kind_text = first.raw("record_type")
+        kind = TYPES.get(normalise_header(kind_text) or "invoice")
+        if kind is None:
+            raise CellError(
+                kind_text, "record_type invoice, credit_note or payment", "record_type"
+            )
+        if not first.raw("number").strip():
+            raise CellError("", "a document or payment number", "number")
+        check_agreement(rows)
+        if kind == "payment":
+            yield self._payment(first)
+        else:
+            yield self._document(kind, rows)
 
-    # -- cells --------------------------------------------------------------------
+    # -- cells ------------------------------------------------------------------------
 
-    def _amount(self, row: Row, column: str) -> Decimal | None:
-        text = self._cell(row, column)
-        try:
-            return parse_amount(text)
-        except CellError as exc:
-            raise CellError(text, exc.expected, column) from None
-
-    def _date(self, row: Row, column: str) -> date | None:
-        return self.dates.parse(self._cell(row, column), column, row.line)
-
-    def _required(self, value: object, row: Row, column: str, what: str) -> None:
-        if value is None:
-            raise CellError(self._cell(row, column), what, column)
-
-    def _account(self, row: Row) -> AccountRecord:
-        customer_id = real_id(self._cell(row, "customer_id"))
-        name = nfc_key(self._cell(row, "customer_name"))
+    def _account(self, row: Values) -> AccountRecord:
+        customer_id = real_id(row.raw("customer_id"))
+        name = nfc_key(row.raw("customer_name"))
         if not customer_id and not name:
-            given = self._cell(row, "customer_id").strip()  # a placeholder, or nothing
+            given = row.raw("customer_id").strip()  # a placeholder, or nothing
             column = "customer_id" if given else "customer_name"
             raise CellError(given, "a customer name or a real id on every row", column)
-        email = self._cell(row, "customer_email").strip() or None
-        parent_key = real_id(self._cell(row, "parent_id")) or None
-        parent_name = nfc_key(self._cell(row, "parent_name")) or None
+        email = row.text("customer_email")
+        parent_key = real_id(row.raw("parent_id")) or None
+        parent_name = nfc_key(row.raw("parent_name")) or None
         if parent_key is None and parent_name:
             parent_key = parent_name
         key = customer_id or name
-        site = nfc_key(self._cell(row, "site"))
+        site = nfc_key(row.raw("site"))
         if site:
             return AccountRecord(
                 key=f"{key}:{site}",
@@ -417,24 +246,21 @@ class _Reader:
             parent_name=parent_name or parent_key,
         )
 
-    def _id(self, row: Row) -> str:
-        text = self._cell(row, "id")
+    def _id(self, row: Values) -> str:
+        text = row.raw("id")
         return "" if is_placeholder_id(text) else text.strip()
 
-    def _currency(self, row: Row) -> str:
-        text = self._cell(row, "currency").strip().upper()
-        if not text:
-            return self.options.default_currency
-        if not is_currency_code(text):
-            raise CellError(
-                text, "a three-letter ISO currency code such as USD", "currency"
-            )
-        return text
+    def _status(self, row: Values, table: Mapping[str, Any]) -> Any:
+        status = normalise_header(row.raw("status"))
+        if status not in table:
+            expected = ", ".join(sorted(k for k in table if k))
+            raise CellError(row.raw("status"), f"a status: {expected}", "status")
+        return table[status]
 
     def _allocations(
-        self, row: Row, kind: str, when: date | None, credit_ref: str | None
+        self, row: Values, kind: str, when: date | None, credit_ref: str | None
     ) -> list[AllocationRecord]:
-        text = self._cell(row, "applies_to").strip()
+        text = row.raw("applies_to").strip()
         if not text:
             return []
         result = []
@@ -464,35 +290,20 @@ class _Reader:
             )
         return result
 
-    def _updated_at(self, row: Row) -> datetime | None:
-        text = self._cell(row, "updated_at")
-        try:
-            return parse_timestamp(text)
-        except CellError as exc:
-            raise CellError(text, exc.expected, "updated_at") from None
-
     # -- records --------------------------------------------------------------------
 
-    def _document(self, kind: str, rows: list[Row]) -> DocumentRecord:
+    def _document(self, kind: str, rows: Sequence[Values]) -> DocumentRecord:
         row = rows[0]
-        number = self._cell(row, "number").strip()
-        issue_date = self._date(row, "issue_date")
-        self._required(issue_date, row, "issue_date", "an issue date")
-        total = self._amount(row, "total")
-        self._required(total, row, "total", "a total")
-        assert total is not None
-        status_text = normalise_header(self._cell(row, "status"))
-        table = INVOICE_STATUS if kind == "invoice" else CREDIT_STATUS
-        if status_text not in table:
-            expected = ", ".join(sorted(k for k in table if k))
-            raise CellError(
-                self._cell(row, "status"), f"a status: {expected}", "status"
-            )
-        lifecycle, hint = table[status_text]
-        balance = self._amount(row, "balance_due")
-        subtotal, tax = self._amount(row, "subtotal"), self._amount(row, "tax")
-        paid = self._amount(row, "amount_paid")
-        credited = self._amount(row, "amount_credited")
+        number = row.raw("number").strip()
+        issue_date = row.required("issue_date", "an issue date")
+        total = row.required("total", "a total")
+        lifecycle, hint = self._status(
+            row, INVOICE_STATUS if kind == "invoice" else CREDIT_STATUS
+        )
+        balance = row["balance_due"]
+        subtotal, tax = row["subtotal"], row["tax"]
+        paid = row["amount_paid"]
+        credited = row["amount_credited"]
         if kind == "credit_note":
             total, subtotal, tax = abs(total), _abs(subtotal), _abs(tax)
             balance = _abs(balance)
@@ -502,7 +313,7 @@ class _Reader:
                 balance = Decimal(0)
         elif total < 0:
             raise CellError(
-                self._cell(row, "total"),
+                row.raw("total"),
                 "a positive invoice total (a credit belongs in a credit_note row)",
                 "total",
             )
@@ -513,40 +324,40 @@ class _Reader:
             number=number,
             account=self._account(row),
             issue_date=issue_date,
-            due_date=self._date(row, "due_date"),
-            currency=self._currency(row),
+            due_date=row["due_date"],
+            currency=row["currency"],
             subtotal=subtotal,
             tax=tax,
             total=total,
-            lifecycle=lifecycle,  # type: ignore[arg-type]
+            lifecycle=lifecycle,
             amount_paid=paid if kind == "invoice" else None,
             amount_credited=credited if kind == "invoice" else None,
             balance=balance,
-            paid_flag=hint if kind == "invoice" else None,  # type: ignore[arg-type]
-            reference=self._cell(row, "reference").strip() or None,
-            memo=self._cell(row, "memo").strip() or None,
-            pay_url=self._cell(row, "pay_url").strip() or None,
-            updated_at=self._updated_at(row),
+            paid_flag=hint if kind == "invoice" else None,
+            reference=row.text("reference"),
+            memo=row.text("memo"),
+            pay_url=row.text("pay_url"),
+            updated_at=row["updated_at"],
             line=row.line,
         )
         if kind == "credit_note":
             record.allocations = self._allocations(
                 row, "credit", issue_date, external_id
             )
-        if self.by_lines:
+        if "line_no" in row.table.columns:
             record.lines = self._lines(rows)
         return record
 
-    def _lines(self, rows: list[Row]) -> list[LineRecord]:
+    def _lines(self, rows: Sequence[Values]) -> list[LineRecord]:
         lines: list[LineRecord] = []
         seen: dict[int, tuple[str, ...]] = {}
         for row in rows:
-            text = self._cell(row, "line_no").strip()
+            text = row.raw("line_no").strip()
             try:
                 position = int(text)
             except ValueError:
                 raise CellError(text, "a whole line number", "line_no") from None
-            cells = tuple(row.cells)
+            cells = tuple(row.row.cells)
             if position in seen:
                 if seen[position] == cells:
                     continue  # an exact duplicate row; the document keeps one
@@ -559,30 +370,21 @@ class _Reader:
             lines.append(
                 LineRecord(
                     position=position,
-                    description=self._cell(row, "line_description").strip(),
-                    item=self._cell(row, "line_item").strip() or None,
-                    quantity=self._amount(row, "line_quantity"),
-                    unit_price=self._amount(row, "line_unit_price"),
-                    amount=self._amount(row, "line_amount"),
-                    tax=self._amount(row, "line_tax"),
+                    description=row.raw("line_description").strip(),
+                    item=row.text("line_item"),
+                    quantity=row["line_quantity"],
+                    unit_price=row["line_unit_price"],
+                    amount=row["line_amount"],
+                    tax=row["line_tax"],
                 )
             )
         return lines
 
-    def _payment(self, rows: list[Row]) -> PaymentRecord:
-        row = rows[0]
-        number = self._cell(row, "number").strip()
-        received = self._date(row, "issue_date")
-        self._required(received, row, "issue_date", "the date the payment was received")
-        amount = self._amount(row, "total")
-        self._required(amount, row, "total", "the amount received")
-        assert amount is not None
-        status_text = normalise_header(self._cell(row, "status"))
-        if status_text not in PAYMENT_STATUS:
-            expected = ", ".join(sorted(k for k in PAYMENT_STATUS if k))
-            raise CellError(
-                self._cell(row, "status"), f"a status: {expected}", "status"
-            )
+    def _payment(self, row: Values) -> PaymentRecord:
+        number = row.raw("number").strip()
+        received = row.required("issue_date", "the date the payment was received")
+        amount = row.required("total", "the amount received")
+        lifecycle = self._status(row, PAYMENT_STATUS)
         account = self._account(row)
         external_id = self._id(row) or f"{account.key}/{number}"
         return PaymentRecord(
@@ -590,13 +392,13 @@ class _Reader:
             account=account,
             date=received,
             amount=abs(amount),
-            currency=self._currency(row),
-            method=self._cell(row, "payment_method").strip() or None,
+            currency=row["currency"],
+            method=row.text("payment_method"),
             reference=number,
-            memo=self._cell(row, "memo").strip() or None,
-            unapplied=_abs(self._amount(row, "balance_due")),
-            lifecycle=PAYMENT_STATUS[status_text],  # type: ignore[arg-type]
-            updated_at=self._updated_at(row),
+            memo=row.text("memo"),
+            unapplied=_abs(row["balance_due"]),
+            lifecycle=lifecycle,
+            updated_at=row["updated_at"],
             allocations=self._allocations(row, "cash", received, None),
             line=row.line,
         )
@@ -604,8 +406,3 @@ class _Reader:
 
 def _abs(value: Decimal | None) -> Decimal | None:
     return None if value is None else abs(value)
-
-
-def _preview(row: Row) -> str:
-    text = ",".join(row.cells)
-    return text if len(text) <= 80 else text[:77] + "..."

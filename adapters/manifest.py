@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.columns import normalise_header
+from adapters.toolkit.columns import normalise_header
 from schemas.limits import LIMITS, clip, preview
 from schemas.records import Rejection
 

@@ -11,22 +11,19 @@ invoices and credit memos a payment settled, which gives cash and credit allocat
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import ijson
-
 from adapters.base import ExportFile, Head, ParseOptions
-from adapters.cells import parse_date, parse_timestamp
-from adapters.columns import nfc_key, normalise_header
 from adapters.errors import CellError, FileRejected
-from adapters.json_stream import iter_items
-from adapters.keys import real_id
 from adapters.quickbooks_names import quickbooks_account
+from adapters.toolkit.cells import parse_timestamp
+from adapters.toolkit.columns import nfc_key, normalise_header
+from adapters.toolkit.json_fields import Fields, JsonRules
+from adapters.toolkit.json_stream import head_keys, iter_items
+from adapters.toolkit.keys import real_id
 from schemas.records import (
     AccountRecord,
     AllocationRecord,
@@ -69,9 +66,14 @@ def _prefixes() -> dict[str, str]:
 
 PREFIXES = _prefixes()
 
-AMOUNT_EXPECTED = "an amount such as 338.81"
-_DECIMAL_TEXT = re.compile(r"^-?\d+(?:\.\d+)?$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Money has at most 6 decimal places below 10^16 (sums of a payment's lines stay exact
+# in Decimal arithmetic); ids may be JSON numbers; dates are written 2025-03-31.
+RULES = JsonRules(
+    amount="an amount such as 338.81",
+    date="a date written 2025-03-31",
+    places=6,
+    numbers_as_text=True,
+)
 _VOID_NOTE = re.compile(r"^\s*void(?:ed)?\b", re.IGNORECASE)
 # CustomField names that hold the customer's PO or reference (compared normalised).
 REFERENCE_FIELDS = frozenset(
@@ -94,7 +96,7 @@ class QuickBooksApi:
         text = head.text.lstrip("\ufeff \t\r\n")
         if not text.startswith(("{", "[")):
             return False
-        keys = _head_keys(text)
+        keys = head_keys(text)
         top = keys.get("", set())
         if text.startswith("["):
             first = keys.get("item", set())
@@ -115,134 +117,14 @@ class QuickBooksApi:
         yield from reader.read(iter_items(export, PREFIXES))
 
 
-def _head_keys(text: str) -> dict[str, set[str]]:
-    """Return the object keys visible in a JSON head, by ijson prefix (cheap, tolerant)."""
-    keys: dict[str, set[str]] = {}
-    try:
-        for prefix, event, value in ijson.parse(text.encode(), use_float=False):
-            if event == "map_key":
-                keys.setdefault(prefix, set()).add(value)
-    except (ijson.JSONError, UnicodeDecodeError, ValueError):
-        pass
-    return keys
-
-
-# -- fields ------------------------------------------------------------------------
-
-
-def _show(value: Any) -> str:
-    """Return a value as a Rejection shows it: text as is, anything else as JSON."""
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, Decimal):
-        text = str(value)
-    else:
-        text = json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-class _Fields:
-    """Typed reads of one JSON object; a bad value raises CellError naming its path."""
-
-    def __init__(self, data: dict[str, Any], prefix: str = "") -> None:
-        self.data = data
-        self.prefix = prefix
-
-    def column(self, path: str) -> str:
-        return f"{self.prefix}.{path}" if self.prefix else path
-
-    def raw(self, path: str) -> Any:
-        value: Any = self.data
-        walked: list[str] = []
-        for part in path.split("."):
-            if value is None:
-                return None
-            if not isinstance(value, dict):
-                raise CellError(
-                    _show(value),
-                    f"an object with {part}",
-                    self.column(".".join(walked)),
-                )
-            value = value.get(part)
-            walked.append(part)
-        return value
-
-    def text(self, path: str) -> str | None:
-        value = self.raw(path)
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return value.strip() or None
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        raise CellError(_show(value), "text", self.column(path))
-
-    def amount(self, path: str, *, places: int = 6) -> Decimal | None:
-        value = self.raw(path)
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise CellError(_show(value), AMOUNT_EXPECTED, self.column(path))
-        if isinstance(value, int):
-            value = Decimal(value)
-        elif isinstance(value, str) and _DECIMAL_TEXT.match(value.strip()):
-            value = Decimal(value.strip())
-        if not isinstance(value, Decimal) or not value.is_finite():
-            raise CellError(_show(value), AMOUNT_EXPECTED, self.column(path))
-        # Bounded so that sums of a payment's lines stay exact in Decimal arithmetic.
-        exponent = value.as_tuple().exponent
-        assert isinstance(exponent, int)
-        if value and (value.adjusted() > 15 or exponent < -places):
-            raise CellError(
-                _show(value),
-                f"{AMOUNT_EXPECTED} (at most {places} decimal places, below 10^16)",
-                self.column(path),
-            )
-        return value
-
-    def quantity(self, path: str) -> Decimal | None:
-        return self.amount(path, places=10)
-
-    def date(self, path: str) -> date | None:
-        text = self.text(path)
-        if text is None:
-            return None
-        if not _ISO_DATE.match(text):
-            raise CellError(text, "a date written 2025-03-31", self.column(path))
-        try:
-            return parse_date(text, None)
-        except CellError as exc:
-            raise CellError(text, exc.expected, self.column(path)) from None
-
-    def timestamp(self, path: str) -> datetime | None:
-        text = self.text(path)
-        try:
-            return parse_timestamp(text or "")
-        except CellError as exc:
-            raise CellError(text or "", exc.expected, self.column(path)) from None
-
-    def version(self, path: str) -> int | None:
-        text = self.text(path)
-        if text is None:
-            return None
-        if not text.isascii() or not text.isdigit():
-            raise CellError(text, "a SyncToken such as 0 or 3", self.column(path))
-        return int(text)
-
-    def objects(self, path: str) -> list[tuple[str, dict[str, Any]]]:
-        """Return the objects of a list field with their column prefix (``Line[2]``)."""
-        value = self.raw(path)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise CellError(_show(value), "a list", self.column(path))
-        found = []
-        for i, element in enumerate(value):
-            column = f"{self.column(path)}[{i}]"
-            if not isinstance(element, dict):
-                raise CellError(_show(element), "an object", column)
-            found.append((column, element))
-        return found
+def _version(f: Fields) -> int | None:
+    """The SyncToken: which version of the entity this is (the higher wins)."""
+    text = f.text("SyncToken")
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit():
+        raise CellError(text, "a SyncToken such as 0 or 3", "SyncToken")
+    return int(text)
 
 
 def _ordinal(n: int) -> str:
@@ -294,7 +176,9 @@ class _Reader:
         except CellError:
             moment = None
         if moment is None:
-            yield Note(f"ignored the response's time {_show(value)!r}: not a timestamp")
+            yield Note(
+                f"ignored the response's time {RULES.show(value)!r}: not a timestamp"
+            )
             return
         yield ExportInfo(as_of=moment, description="QuickBooks Online API response")
 
@@ -305,7 +189,7 @@ class _Reader:
             if isinstance(error, dict):
                 parts = [error.get(k) for k in ("Message", "Detail", "code")]
                 messages.append(" - ".join(str(p) for p in parts if p))
-        detail = "; ".join(messages) or _show(value)
+        detail = "; ".join(messages) or RULES.show(value)
         if top_level:
             raise FileRejected(
                 f"the file is a QuickBooks error response ({detail}); expected the "
@@ -328,10 +212,10 @@ class _Reader:
                 reason="expected a QuickBooks Customer, Invoice, CreditMemo or Payment "
                 f"object ({where})",
                 record=where,
-                value=_show(value),
+                value=RULES.show(value),
             )
             return
-        fields = _Fields(value)
+        fields = Fields(value, RULES)
         note: Note | None = None
         try:
             if entity == "Customer":
@@ -374,7 +258,7 @@ class _Reader:
 
     # -- customers ------------------------------------------------------------------
 
-    def _customer(self, f: _Fields) -> AccountRecord:
+    def _customer(self, f: Fields) -> AccountRecord:
         ident = real_id(f.text("Id"))  # "0" or "null" is no Id
         if not ident:
             raise CellError(f.text("Id") or "", "the customer's Id", "Id")
@@ -400,12 +284,12 @@ class _Reader:
         self.orphans.pop(ident, None)
         return account
 
-    def _account(self, f: _Fields) -> AccountRecord:
+    def _account(self, f: Fields) -> AccountRecord:
         """Return the account a transaction's CustomerRef names, keyed on its Id."""
         ident = real_id(f.text("CustomerRef.value"))  # "0" or "null" is no Id
         if not ident:
             raise CellError(
-                _show(f.raw("CustomerRef")),
+                f.show("CustomerRef"),
                 "a CustomerRef with the customer's Id (not a placeholder)",
                 "CustomerRef.value",
             )
@@ -430,7 +314,7 @@ class _Reader:
 
     # -- invoices and credit memos --------------------------------------------------
 
-    def _document(self, entity: str, f: _Fields) -> DocumentRecord:
+    def _document(self, entity: str, f: Fields) -> DocumentRecord:
         ident = f.text("Id")
         if ident is None:
             raise CellError("", "the transaction's Id", "Id")
@@ -440,7 +324,7 @@ class _Reader:
             raise CellError("", "a TotalAmt", "TotalAmt")
         if total < 0:
             raise CellError(
-                _show(f.raw("TotalAmt")), "a TotalAmt of zero or more", "TotalAmt"
+                f.show("TotalAmt"), "a TotalAmt of zero or more", "TotalAmt"
             )
         private_note = f.text("PrivateNote")
         void = (
@@ -456,7 +340,7 @@ class _Reader:
             balance_column = "RemainingCredit"
         if balance is not None and not 0 <= balance <= total:
             raise CellError(
-                _show(f.raw(balance_column)),
+                f.show(balance_column),
                 f"a {balance_column} between 0 and the TotalAmt {total}",
                 balance_column,
             )
@@ -478,13 +362,13 @@ class _Reader:
             memo=memo,
             pay_url=f.text("InvoiceLink") if kind == "invoice" else None,
             updated_at=f.timestamp("MetaData.LastUpdatedTime"),
-            version=f.version("SyncToken"),
+            version=_version(f),
             lines=_lines(f),
         )
 
     # -- payments -------------------------------------------------------------------
 
-    def _payment(self, f: _Fields) -> tuple[PaymentRecord, Note | None]:
+    def _payment(self, f: Fields) -> tuple[PaymentRecord, Note | None]:
         ident = f.text("Id")
         if ident is None:
             raise CellError("", "the payment's Id", "Id")
@@ -495,7 +379,7 @@ class _Reader:
             )
         if amount < 0:
             raise CellError(
-                _show(f.raw("TotalAmt")), "a TotalAmt of zero or more", "TotalAmt"
+                f.show("TotalAmt"), "a TotalAmt of zero or more", "TotalAmt"
             )
         received = f.date("TxnDate")
         private_note = f.text("PrivateNote")
@@ -515,7 +399,7 @@ class _Reader:
             unapplied=f.amount("UnappliedAmt"),
             lifecycle="void" if void else "active",
             updated_at=f.timestamp("MetaData.LastUpdatedTime"),
-            version=f.version("SyncToken"),
+            version=_version(f),
         )
         links = _payment_links(f)
         if void:  # a voided payment settles nothing, whatever lines it kept
@@ -562,10 +446,9 @@ def _classify(value: Any) -> str:
     return "?"
 
 
-def _reference(f: _Fields) -> str | None:
+def _reference(f: Fields) -> str | None:
     """Return the PO or reference a document's custom fields hold, if any."""
-    for column, field in f.objects("CustomField"):
-        cf = _Fields(field, column)
+    for cf in f.objects("CustomField"):
         name = cf.text("Name")
         if name and normalise_header(name) in REFERENCE_FIELDS:
             value = cf.text("StringValue")
@@ -574,11 +457,10 @@ def _reference(f: _Fields) -> str | None:
     return None
 
 
-def _lines(f: _Fields) -> list[LineRecord]:
+def _lines(f: Fields) -> list[LineRecord]:
     """Return a document's lines for its copy; QuickBooks' subtotal lines are skipped."""
     lines: list[LineRecord] = []
-    for column, line in f.objects("Line"):
-        lf = _Fields(line, column)
+    for lf in f.objects("Line"):
         detail = lf.text("DetailType")
         if detail == "SubTotalLineDetail":
             continue
@@ -607,15 +489,14 @@ def _lines(f: _Fields) -> list[LineRecord]:
     return lines
 
 
-def _payment_links(f: _Fields) -> list[tuple[str, str, Decimal]]:
+def _payment_links(f: Fields) -> list[tuple[str, str, Decimal]]:
     """Return ``(TxnType, TxnId, amount)`` for each Payment line, in file order."""
     links = []
-    for column, line in f.objects("Line"):
-        lf = _Fields(line, column)
+    for lf in f.objects("Line"):
         amount = lf.amount("Amount")
         if amount is None or amount < 0:
             raise CellError(
-                _show(lf.raw("Amount")),
+                lf.show("Amount"),
                 "a line Amount of zero or more",
                 lf.column("Amount"),
             )
@@ -623,7 +504,7 @@ def _payment_links(f: _Fields) -> list[tuple[str, str, Decimal]]:
         if len(linked) != 1:
             links.append(("", f"{len(linked)} transactions at once", amount))
             continue
-        link = _Fields(linked[0][1], linked[0][0])
+        link = linked[0]
         txn_id = link.text("TxnId")
         if txn_id is None:
             raise CellError("", "the linked transaction's TxnId", link.column("TxnId"))

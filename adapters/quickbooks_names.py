@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from adapters.columns import nfc_key
+from adapters.toolkit.columns import nfc_key
 from schemas.records import AccountRecord
 
 

@@ -3,6 +3,13 @@
 Exactly one adapter may claim a file. None → "unrecognised file, expected one of …";
 two or more → an error naming each claimant, because guessing between two readings of
 a billing export is how amounts end up wrong.
+
+Built-in adapters and plugins are asked alike. An adapter with ``fallback = True``
+(generic CSV) is asked only when no other adapter claims the file, so a vendor's
+adapter needs nothing from the fallback to win its own files. An adapter may declare
+``markers``: normalised header names only its vendor writes. The fallback leaves a
+file whose first row holds one of them alone, even when no adapter claims it: such a
+file is a vendor export that its adapter cannot read, not billfold's own contract.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from importlib.metadata import entry_points
 from adapters import BUILTIN_ADAPTERS
 from adapters.base import Adapter, Head
 from adapters.errors import FileRejected
+from adapters.toolkit.columns import normalise_header
+from adapters.toolkit.tabular import first_row
 
 ENTRY_POINT_GROUP = "billfold.adapters"
 
@@ -40,10 +49,24 @@ def _claims(adapter: type[Adapter], head: Head) -> bool:
         return False
 
 
+def _is_fallback(adapter: type[Adapter]) -> bool:
+    return bool(getattr(adapter, "fallback", False))
+
+
+def _marked(head: Head, adapters: tuple[type[Adapter], ...]) -> bool:
+    """True when the head's first row holds a header another adapter marks as its own."""
+    markers = frozenset().union(*(getattr(a, "markers", ()) for a in adapters))
+    first = first_row(head.text) if markers else None
+    return first is not None and bool({normalise_header(c) for c in first} & markers)
+
+
 def detect_adapter(head: Head) -> type[Adapter]:
     """Return the one adapter that claims *head*; raise FileRejected for none or several."""
     adapters = all_adapters()
-    claimants = [a for a in adapters if _claims(a, head)]
+    specific = tuple(a for a in adapters if not _is_fallback(a))
+    claimants = [a for a in specific if _claims(a, head)]
+    if not claimants and not _marked(head, specific):
+        claimants = [a for a in adapters if _is_fallback(a) and _claims(a, head)]
     if len(claimants) == 1:
         return claimants[0]
     if not claimants:

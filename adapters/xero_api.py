@@ -15,21 +15,21 @@ payments or credit notes.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from adapters.base import ExportFile, Head, ParseOptions
-from adapters.columns import nfc_key
 from adapters.errors import CellError, FileRejected
-from adapters.json_stream import iter_items, top_level_keys, utf8_binary
-from adapters.keys import real_id
-from adapters.text import HEAD_SIZE
+from adapters.toolkit.columns import nfc_key
+from adapters.toolkit.json_fields import Fields, JsonRules, fields
+from adapters.toolkit.json_stream import iter_items, top_level_keys, utf8_binary
+from adapters.toolkit.keys import real_id
+from adapters.toolkit.text import HEAD_SIZE
 from schemas.money import is_currency_code
 from schemas.records import (
     AccountRecord,
@@ -67,12 +67,15 @@ SUPPLIER_PAYMENT_TYPES = (
     "ACCPAYPAYMENT", "APCREDITPAYMENT", "APOVERPAYMENTPAYMENT", "APPREPAYMENTPAYMENT",
 )  # fmt: skip
 
-_XERO_DATE = re.compile(r"^/Date\((-?\d{1,16})(?:([+-])(\d{2})(\d{2}))?\)/$")
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][0-9:.]+)?$")
-_PLAIN_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-XERO_DATE_EXPECTED = "a Xero date such as /Date(1740960000000+0000)/ or 2025-03-03"
-AMOUNT_EXPECTED = "an amount (a JSON number such as 1234.56)"
+_CONTACT = "a Contact object with a ContactID"
+# Xero writes dates /Date(ms±hhmm)/ or ISO; a rejection shows a value in full.
+RULES = JsonRules(
+    amount="an amount (a JSON number such as 1234.56)",
+    date="a Xero date such as /Date(1740960000000+0000)/ or 2025-03-03",
+    epoch_dates=True,
+    null_shown="",
+    clip_text=False,
+)
 
 
 class XeroApi:
@@ -95,167 +98,32 @@ class XeroApi:
         yield from _Reader().read(export)
 
 
-# -- cells ----------------------------------------------------------------------------
-
-
-def _raw(value: Any) -> str:
-    """Return a value as the admin should see it in a rejection."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | Decimal):
-        return str(value)
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _object(value: Any, path: str, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise CellError(_raw(value), what, path)
-    return value
-
-
-def _text(obj: dict[str, Any], key: str, path: str = "") -> str | None:
-    """Return a text field stripped, None when absent, null or empty."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise CellError(_raw(value), "text", path + key)
-    return value.strip() or None
-
-
-def _required_text(obj: dict[str, Any], key: str, what: str, path: str = "") -> str:
-    value = _text(obj, key, path)
-    if value is None:
-        raise CellError("", what, path + key)
-    return value
-
-
-def _amount(obj: dict[str, Any], key: str, path: str = "") -> Decimal | None:
-    """Return a money field as Decimal (never float), None when absent or null."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise CellError(_raw(value), AMOUNT_EXPECTED, path + key)
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, Decimal) and value.is_finite():
-        return value
-    if isinstance(value, str) and _PLAIN_NUMBER.match(value.strip()):
-        return Decimal(value.strip())
-    raise CellError(_raw(value), AMOUNT_EXPECTED, path + key)
-
-
-def _required_amount(
-    obj: dict[str, Any], key: str, what: str, path: str = ""
-) -> Decimal:
-    value = _amount(obj, key, path)
-    if value is None:
-        raise CellError("", what, path + key)
-    return value
-
-
-def _abs(value: Decimal | None) -> Decimal | None:
-    return None if value is None else abs(value)
-
-
-def _xero_moment(text: str, column: str) -> tuple[datetime, datetime] | None:
-    """Return (UTC, local) naive times of ``/Date(ms±hhmm)/``; None for other text.
-
-    The milliseconds count from the epoch in UTC; the optional offset says where the
-    organisation's clock stood, so the local time is the calendar day Xero shows.
-    """
-    m = _XERO_DATE.match(text)
-    if not m:
-        return None
-    sign, hours, minutes = m.group(2), m.group(3), m.group(4)
-    offset = timedelta(0)
-    if sign:
-        if int(hours) > 14 or int(minutes) > 59:
-            raise CellError(text, XERO_DATE_EXPECTED + " (offset out of range)", column)
-        offset = timedelta(hours=int(hours), minutes=int(minutes))
-        offset = -offset if sign == "-" else offset
-    try:
-        moment = (_EPOCH + timedelta(milliseconds=int(m.group(1)))).replace(tzinfo=None)
-        return moment, moment + offset
-    except OverflowError:
+def _currency(f: Fields) -> str | None:
+    code = f.text("CurrencyCode")
+    if code is not None and not is_currency_code(code):
         raise CellError(
-            text, XERO_DATE_EXPECTED + " (a date between years 1 and 9999)", column
-        ) from None
+            code,
+            "a three-letter ISO currency code such as USD",
+            f.column("CurrencyCode"),
+        )
+    return code
 
 
-def _date_text(obj: dict[str, Any], key: str, path: str) -> tuple[str, str] | None:
-    """Return (text, column) of a Xero date field, or None when it is absent or blank."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    column = path + key
-    if not isinstance(value, str):
-        raise CellError(_raw(value), XERO_DATE_EXPECTED, column)
-    text = value.strip()
-    return (text, column) if text else None
-
-
-def _calendar_date(obj: dict[str, Any], key: str, path: str = "") -> date | None:
-    """Return the calendar day a Xero date field names (its own offset applied)."""
-    given = _date_text(obj, key, path)
-    if given is None:
-        return None
-    text, column = given
-    found = _xero_moment(text, column)
-    if found is not None:
-        return found[1].date()
-    if _ISO_DAY.match(text):
-        try:
-            return date.fromisoformat(text[:10])
-        except ValueError as exc:
-            raise CellError(text, f"a real calendar date ({exc})", column) from None
-    raise CellError(text, XERO_DATE_EXPECTED, column)
-
-
-def _timestamp(obj: dict[str, Any], key: str, path: str = "") -> datetime | None:
-    """Return a Xero ``...UTC`` timestamp as naive UTC."""
-    given = _date_text(obj, key, path)
-    if given is None:
-        return None
-    text, column = given
-    found = _xero_moment(text, column)
-    if found is not None:
-        return found[0]
-    try:
-        moment = datetime.fromisoformat(text)
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-    except (ValueError, OverflowError):
-        raise CellError(text, XERO_DATE_EXPECTED, column) from None
-    return moment
-
-
-def _document_date(obj: dict[str, Any], key: str) -> date | None:
+def _document_date(f: Fields, key: str) -> date | None:
     """Return ``Date`` (or ``DueDate``), checked against its ``...String`` twin."""
-    when = _calendar_date(obj, key)
-    twin = _calendar_date(obj, key + "String")
+    when = f.date(key)
+    twin = f.date(key + "String")
     if when is not None and twin is not None and when != twin:
         raise CellError(
-            _raw(obj.get(key)),
+            f.show(key),
             f"{key} and {key}String naming the same day ({when} and {twin})",
-            key,
+            f.column(key),
         )
     return when or twin
 
 
-def _currency(obj: dict[str, Any], path: str = "") -> str | None:
-    code = _text(obj, "CurrencyCode", path)
-    if code is not None and not is_currency_code(code):
-        raise CellError(
-            code, "a three-letter ISO currency code such as USD", path + "CurrencyCode"
-        )
-    return code
+def _abs(value: Decimal | None) -> Decimal | None:
+    return None if value is None else abs(value)
 
 
 # -- records --------------------------------------------------------------------------
@@ -362,7 +230,7 @@ class _Reader:
         if self.seen_record:
             return  # an export time after the records cannot date them any more
         try:
-            as_of = _timestamp({"DateTimeUTC": value}, "DateTimeUTC")
+            as_of = Fields({"DateTimeUTC": value}, RULES).timestamp("DateTimeUTC")
         except CellError as exc:
             yield Note(
                 f"ignored the response's DateTimeUTC {exc.value!r}: expected {exc.expected}"
@@ -392,21 +260,17 @@ class _Reader:
 
     # -- accounts -------------------------------------------------------------------
 
-    def _account(self, contact: Any, path: str) -> AccountRecord:
-        """Return the account a Contact object names (*path* is where it sits)."""
-        prefix = f"{path}." if path else ""
-        contact = _object(
-            contact, path or "Contact", "a Contact object with a ContactID"
-        )
-        key = real_id(_required_text(contact, "ContactID", "a ContactID", prefix))
+    def _account(self, contact: Fields) -> AccountRecord:
+        """Return the account a Contact object names."""
+        key = real_id(contact.required_text("ContactID", "a ContactID"))
         if not key:  # the all-zero GUID or "null" is no id
             raise CellError(
-                _text(contact, "ContactID") or "",
+                contact.text("ContactID") or "",
                 "a real ContactID",
-                prefix + "ContactID",
+                contact.column("ContactID"),
             )
-        name = nfc_key(_text(contact, "Name", prefix) or "")
-        email = _text(contact, "EmailAddress", prefix)
+        name = nfc_key(contact.text("Name") or "")
+        email = contact.text("EmailAddress")
         known = self.contacts.get(key)
         if known is not None:
             name, email = name or known.name, email or known.email
@@ -419,15 +283,12 @@ class _Reader:
         where = f"Contacts[{index}]"
         label = _label("contact", value, "Name", where)
         try:
-            contact = _object(value, where, "a contact object")
-            _required_text(contact, "Name", "a contact Name")
-            if (
-                contact.get("IsSupplier") is True
-                and contact.get("IsCustomer") is not True
-            ):
-                self.skipped["supplier"].add(_text(contact, "Name"))
+            contact = fields(value, RULES, where, "a contact object")
+            contact.required_text("Name", "a contact Name")
+            if value.get("IsSupplier") is True and value.get("IsCustomer") is not True:
+                self.skipped["supplier"].add(contact.text("Name"))
                 return
-            yield self._account(contact, "")
+            yield self._account(contact)
         except CellError as exc:
             yield _rejection(exc, label)
 
@@ -437,10 +298,10 @@ class _Reader:
         where = f"Invoices[{index}]"
         label = _label("invoice", value, "InvoiceNumber", where)
         try:
-            raw = _object(value, where, "an invoice object")
-            kind = _text(raw, "Type")
+            raw = fields(value, RULES, where, "an invoice object")
+            kind = raw.text("Type")
             if kind == "ACCPAY":
-                self.skipped["bill"].add(_text(raw, "InvoiceNumber"))
+                self.skipped["bill"].add(raw.text("InvoiceNumber"))
                 return
             if kind != "ACCREC":
                 raise CellError(
@@ -460,10 +321,10 @@ class _Reader:
         where = f"CreditNotes[{index}]"
         label = _label("credit note", value, "CreditNoteNumber", where)
         try:
-            raw = _object(value, where, "a credit note object")
-            kind = _text(raw, "Type")
+            raw = fields(value, RULES, where, "a credit note object")
+            kind = raw.text("Type")
             if kind == "ACCPAYCREDIT":
-                self.skipped["purchase_credit"].add(_text(raw, "CreditNoteNumber"))
+                self.skipped["purchase_credit"].add(raw.text("CreditNoteNumber"))
                 return
             if kind != "ACCRECCREDIT":
                 raise CellError(
@@ -481,28 +342,26 @@ class _Reader:
         yield record
 
     def _document(
-        self, kind: str, raw: dict[str, Any], id_key: str, number_key: str
+        self, kind: str, raw: Fields, id_key: str, number_key: str
     ) -> DocumentRecord:
         what = "an invoice" if kind == "invoice" else "a credit note"
-        external_id = _required_text(raw, id_key, f"{what} id ({id_key})")
-        number = _required_text(raw, number_key, f"{what} number ({number_key})")
-        status = _text(raw, "Status") or ""
-        lifecycle = DOCUMENT_LIFECYCLE.get(status)
-        if lifecycle is None:
-            raise CellError(
-                status, f"a Status: {', '.join(DOCUMENT_LIFECYCLE)}", "Status"
-            )
-        total = _required_amount(raw, "Total", "a Total")
-        subtotal, tax = _amount(raw, "SubTotal"), _amount(raw, "TotalTax")
-        balance = _amount(raw, "AmountDue" if kind == "invoice" else "RemainingCredit")
+        external_id = raw.required_text(id_key, f"{what} id ({id_key})")
+        number = raw.required_text(number_key, f"{what} number ({number_key})")
+        status = raw.text("Status") or ""
+        lifecycle = raw.enum(
+            "Status", DOCUMENT_LIFECYCLE, f"a Status: {', '.join(DOCUMENT_LIFECYCLE)}"
+        )
+        total = raw.required_amount("Total", "a Total")
+        subtotal, tax = raw.amount("SubTotal"), raw.amount("TotalTax")
+        balance = raw.amount("AmountDue" if kind == "invoice" else "RemainingCredit")
         if kind == "invoice":
             if total < 0:
                 raise CellError(
-                    _raw(raw.get("Total")),
+                    raw.show("Total"),
                     "an invoice Total of zero or more (credits are CreditNotes)",
                     "Total",
                 )
-            paid, credited = _amount(raw, "AmountPaid"), _amount(raw, "AmountCredited")
+            paid, credited = raw.amount("AmountPaid"), raw.amount("AmountCredited")
         else:
             # Xero writes credit notes positive; a signed copy keeps its magnitude.
             total, subtotal, tax = abs(total), _abs(subtotal), _abs(tax)
@@ -511,56 +370,43 @@ class _Reader:
             kind=kind,  # type: ignore[arg-type]
             external_id=external_id,
             number=number,
-            account=self._account(raw.get("Contact"), "Contact"),
+            account=self._account(raw.object("Contact", _CONTACT)),
             issue_date=_document_date(raw, "Date"),
             due_date=_document_date(raw, "DueDate") if kind == "invoice" else None,
             total=total,
             currency=_currency(raw),
             subtotal=subtotal,
             tax=tax,
-            lifecycle=lifecycle,  # type: ignore[arg-type]
+            lifecycle=lifecycle,
             amount_paid=paid,
             amount_credited=credited,
             balance=balance,
             paid_flag=True if kind == "invoice" and status == "PAID" else None,
-            reference=_text(raw, "Reference"),
-            updated_at=_timestamp(raw, "UpdatedDateUTC"),
+            reference=raw.text("Reference"),
+            updated_at=raw.timestamp("UpdatedDateUTC"),
             lines=_lines(raw),
             # List calls without page= leave LineItems out: keep the stored lines.
-            lines_known="LineItems" in raw,
+            lines_known="LineItems" in raw.data,
         )
 
-    def _allocations(
-        self, raw: dict[str, Any], credit_note_id: str
-    ) -> list[AllocationRecord]:
-        found = raw.get("Allocations")
-        if found is None:
-            return []
-        if not isinstance(found, list):
-            raise CellError(_raw(found), "a list of Allocations", "Allocations")
+    def _allocations(self, raw: Fields, credit_note_id: str) -> list[AllocationRecord]:
         result = []
-        for i, value in enumerate(found):
-            path = f"Allocations[{i}]"
-            allocation = _object(value, path, "an allocation object")
-            if allocation.get("IsDeleted") is True:
+        for allocation in raw.objects(
+            "Allocations", "a list of Allocations", "an allocation object"
+        ):
+            if allocation.data.get("IsDeleted") is True:
                 self.skipped["deleted_allocation"].add(None)
                 continue
-            invoice = _object(
-                allocation.get("Invoice"),
-                path + ".Invoice",
-                "the Invoice the credit was allocated to",
+            invoice = allocation.object(
+                "Invoice", "the Invoice the credit was allocated to"
             )
-            amount = _required_amount(
-                allocation, "Amount", "the amount allocated", path + "."
-            )
+            amount = allocation.required_amount("Amount", "the amount allocated")
             result.append(
                 AllocationRecord(
                     kind="credit",
-                    invoice_ref=_required_text(
-                        invoice, "InvoiceID", "an InvoiceID", path + ".Invoice."
-                    ),
+                    invoice_ref=invoice.required_text("InvoiceID", "an InvoiceID"),
                     amount=abs(amount),
-                    date=_calendar_date(allocation, "Date", path + "."),
+                    date=allocation.date("Date"),
                     credit_note_ref=credit_note_id,
                 )
             )
@@ -572,22 +418,22 @@ class _Reader:
         where = f"Payments[{index}]"
         label = _label("payment", value, "Reference", where)
         try:
-            raw = _object(value, where, "a payment object")
-            invoice = raw.get("Invoice")
-            if invoice is not None:
-                invoice = _object(invoice, "Invoice", "the Invoice the payment settles")
-            kind = _text(raw, "PaymentType")
+            raw = fields(value, RULES, where, "a payment object")
+            invoice = None
+            if raw.raw("Invoice") is not None:
+                invoice = raw.object("Invoice", "the Invoice the payment settles")
+            kind = raw.text("PaymentType")
             if kind is None and invoice is not None:
                 # Every payment on a sales invoice is an ACCRECPAYMENT.
-                invoice_type = _text(invoice, "Type", "Invoice.")
+                invoice_type = invoice.text("Type")
                 kind = {"ACCREC": "ACCRECPAYMENT", "ACCPAY": "ACCPAYPAYMENT"}.get(
                     invoice_type or ""
                 )
             if kind in REFUND_TYPES:
-                self.skipped["refund"].add(_text(raw, "Reference"))
+                self.skipped["refund"].add(raw.text("Reference"))
                 return
             if kind in SUPPLIER_PAYMENT_TYPES:
-                self.skipped["supplier_payment"].add(_text(raw, "Reference"))
+                self.skipped["supplier_payment"].add(raw.text("Reference"))
                 return
             if kind != "ACCRECPAYMENT":
                 raise CellError(
@@ -598,13 +444,13 @@ class _Reader:
                 )
             if invoice is None:
                 raise CellError("", "the Invoice the payment settles", "Invoice")
-            invoice_id = _required_text(
-                invoice, "InvoiceID", "the InvoiceID the payment settles", "Invoice."
+            invoice_id = invoice.required_text(
+                "InvoiceID", "the InvoiceID the payment settles"
             )
             account, currency = self._payment_account(invoice, invoice_id)
             unknown = account is None or currency is None
             if unknown and not final and invoice_id not in self.invoices:
-                self.waiting.append((index, raw))  # its invoice may come later
+                self.waiting.append((index, value))  # its invoice may come later
                 return
             if account is None:
                 raise CellError(
@@ -617,45 +463,37 @@ class _Reader:
             yield _rejection(exc, label)
 
     def _payment_account(
-        self, invoice: dict[str, Any], invoice_id: str
+        self, invoice: Fields, invoice_id: str
     ) -> tuple[AccountRecord | None, str | None]:
         """Return the payment's account and currency: its own, else its invoice's."""
         known = self.invoices.get(invoice_id)
-        contact = invoice.get("Contact")
         account = None
-        if contact is not None and real_id(
-            _text(
-                _object(contact, "Invoice.Contact", "a Contact object"),
-                "ContactID",
-                "Invoice.Contact.",
-            )
+        if invoice.raw("Contact") is not None and real_id(
+            invoice.object("Contact", "a Contact object").text("ContactID")
         ):
-            account = self._account(contact, "Invoice.Contact")
+            account = self._account(invoice.object("Contact", _CONTACT))
         elif known is not None:
             account = self.contacts.get(known[0]) or AccountRecord(known[0], known[0])
-        currency = _currency(invoice, "Invoice.")
+        currency = _currency(invoice)
         if currency is None and known is not None:
             currency = known[1]
         return account, currency
 
     def _payment_record(
         self,
-        raw: dict[str, Any],
+        raw: Fields,
         invoice_id: str,
         account: AccountRecord,
         currency: str | None,
     ) -> PaymentRecord:
-        payment_id = _required_text(raw, "PaymentID", "a PaymentID")
-        status = _text(raw, "Status") or ""
-        lifecycle = PAYMENT_LIFECYCLE.get(status)
-        if lifecycle is None:
-            raise CellError(status, "a Status: AUTHORISED or DELETED", "Status")
-        amount = _required_amount(raw, "Amount", "the amount received")
+        payment_id = raw.required_text("PaymentID", "a PaymentID")
+        lifecycle = raw.enum(
+            "Status", PAYMENT_LIFECYCLE, "a Status: AUTHORISED or DELETED"
+        )
+        amount = raw.required_amount("Amount", "the amount received")
         if amount < 0:
-            raise CellError(
-                _raw(raw.get("Amount")), "an Amount of zero or more", "Amount"
-            )
-        received = _calendar_date(raw, "Date")
+            raise CellError(raw.show("Amount"), "an Amount of zero or more", "Amount")
+        received = raw.date("Date")
         if received is None:
             raise CellError("", "the date the payment was received", "Date")
         # A deleted payment must stop counting, on its invoice too.
@@ -670,36 +508,29 @@ class _Reader:
             date=received,
             amount=amount,
             currency=currency,
-            reference=_text(raw, "Reference"),
+            reference=raw.text("Reference"),
             unapplied=Decimal(0),  # a Xero payment settles exactly one document
-            lifecycle=lifecycle,  # type: ignore[arg-type]
-            updated_at=_timestamp(raw, "UpdatedDateUTC"),
+            lifecycle=lifecycle,
+            updated_at=raw.timestamp("UpdatedDateUTC"),
             allocations=allocations,
         )
 
 
-def _lines(raw: dict[str, Any]) -> list[LineRecord]:
-    found = raw.get("LineItems")
-    if found is None:
-        return []
-    if not isinstance(found, list):
-        raise CellError(_raw(found), "a list of LineItems", "LineItems")
-    lines = []
-    for i, value in enumerate(found):
-        path = f"LineItems[{i}]."
-        line = _object(value, path[:-1], "a line item object")
-        lines.append(
-            LineRecord(
-                position=i + 1,
-                description=_text(line, "Description", path) or "",
-                item=_text(line, "ItemCode", path),
-                quantity=_amount(line, "Quantity", path),
-                unit_price=_amount(line, "UnitAmount", path),
-                amount=_amount(line, "LineAmount", path),
-                tax=_amount(line, "TaxAmount", path),
-            )
+def _lines(raw: Fields) -> list[LineRecord]:
+    return [
+        LineRecord(
+            position=i + 1,
+            description=line.text("Description") or "",
+            item=line.text("ItemCode"),
+            quantity=line.amount("Quantity"),
+            unit_price=line.amount("UnitAmount"),
+            amount=line.amount("LineAmount"),
+            tax=line.amount("TaxAmount"),
         )
-    return lines
+        for i, line in enumerate(
+            raw.objects("LineItems", "a list of LineItems", "a line item object")
+        )
+    ]
 
 
 def _label(kind: str, value: Any, number_key: str, where: str) -> str:

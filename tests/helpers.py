@@ -80,6 +80,22 @@ def run_import(store: Store, settings: Settings, path: Path, **kw: Any) -> Impor
     return import_file(store, settings, path, **kw)
 
 
+def golden_view(
+    store: Store, settings: Settings, path: Path, source: str = "golden"
+) -> dict[str, Any]:
+    """Import *path* and return what its golden file holds: the report and balances."""
+    result = run_import(store, settings, path, source=source)
+    with store.read() as conn:
+        return {
+            "import": {
+                k: v
+                for k, v in result.to_json().items()
+                if k not in ("batch_id", "file")
+            },
+            "balances": balances(conn),
+        }
+
+
 def dump_business_tables(store: Store) -> dict[str, list[tuple]]:
     """Every row of every business table, sorted: equal dumps mean an unchanged ledger."""
     out = {}

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.ledger.balances import balances
 from tests.conftest import SAMPLES
-from tests.helpers import run_import
+from tests.helpers import golden_view
 
 SAMPLE_FILES = sorted(
     p
@@ -30,16 +29,7 @@ def golden_path(sample: Path) -> Path:
     "sample", SAMPLE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}"
 )
 def test_sample_imports_to_its_golden_result(sample, store, settings, update_golden):
-    result = run_import(store, settings, sample, source="golden")
-    with store.read() as conn:
-        actual = {
-            "import": {
-                k: v
-                for k, v in result.to_json().items()
-                if k not in ("batch_id", "file")
-            },
-            "balances": balances(conn),
-        }
+    actual = golden_view(store, settings, sample)
     path = golden_path(sample)
     if update_golden:
         path.write_text(

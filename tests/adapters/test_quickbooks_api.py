@@ -18,7 +18,7 @@ from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import AdapterError, FileRejected
 from adapters.generic_csv import GenericCsv
 from adapters.quickbooks_api import QuickBooksApi
-from adapters.text import decode_head, sniff_bytes
+from adapters.toolkit.text import decode_head, sniff_bytes
 from schemas.records import (
     AccountRecord,
     DocumentRecord,
@@ -913,59 +913,6 @@ def _dumps_exact(value: Any) -> str:
     for i, number in enumerate(numbers):
         out = out.replace(f'"@@{i}@@"', number)
     return out
-
-
-_MUTATIONS = st.one_of(
-    st.tuples(st.just("truncate"), st.integers(0, 100_000), st.just(b"")),
-    st.tuples(
-        st.just("flip"), st.integers(0, 100_000), st.binary(min_size=1, max_size=4)
-    ),
-    st.tuples(
-        st.just("insert"), st.integers(0, 100_000), st.binary(min_size=1, max_size=8)
-    ),
-    st.tuples(
-        st.just("encode"),
-        st.sampled_from(["utf-16", "utf-8-sig", "cp1252", "utf-16-be"]),
-        st.just(b""),
-    ),
-)
-
-
-@settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(mutations=st.lists(_MUTATIONS, min_size=1, max_size=3))
-def test_mutated_reference_raises_only_adapter_errors(tmp_path, mutations):
-    data = REFERENCE.read_bytes()
-    for op, where, payload in mutations:
-        if op == "truncate":
-            data = data[: where % (len(data) + 1)]
-        elif op == "flip":
-            i = where % max(len(data), 1)
-            data = data[:i] + payload + data[i + len(payload) :]
-        elif op == "insert":
-            i = where % (len(data) + 1)
-            data = data[:i] + payload + data[i:]
-        else:
-            data = data.decode("utf-8", errors="replace").encode(
-                where, errors="replace"
-            )
-    try:
-        items = parse_bytes(tmp_path, data)
-    except AdapterError:
-        return
-    for item in items:
-        assert isinstance(
-            item,
-            AccountRecord
-            | DocumentRecord
-            | PaymentRecord
-            | ExportInfo
-            | Rejection
-            | Note,
-        )
 
 
 _json_values = st.recursive(

@@ -15,13 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from adapters import quickbooks_report as qbr
 from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import AdapterError, FileRejected
-from adapters.generic_csv import GenericCsv
-from adapters.quickbooks_report import QuickBooksReport
-from adapters.registry import all_adapters
-from adapters.text import decode_head, sniff_bytes
+from adapters.quickbooks_report import QuickBooksReport, sheets
+from adapters.registry import all_adapters, detect_adapter
+from adapters.toolkit.text import decode_head, sniff_bytes
 from schemas.records import (
     AccountRecord,
     DocumentRecord,
@@ -1144,7 +1142,7 @@ def test_zip_bombs_and_other_archives_are_refused_before_opening(tmp_path, monke
     )
     with pytest.raises(FileRejected, match="holds other files"):
         parse_path(docx)
-    monkeypatch.setattr(qbr, "MAX_XLSX_BYTES", 1000)
+    monkeypatch.setattr(sheets, "MAX_XLSX_BYTES", 1000)
     with pytest.raises(FileRejected, match="unpacks to"):
         parse_path(_workbook(tmp_path, IL_XLSX_ROWS))
 
@@ -1205,8 +1203,13 @@ def test_detects_its_reports_and_only_them():
 def test_generic_csv_leaves_a_report_without_title_rows_alone():
     hidden = b",Date,Num,Posting,Account,Amount\n,04/02/2025,1004,Yes,A/R,728.20\n"
     head = Head("x.csv", hidden, hidden.decode())
-    assert not GenericCsv.detect(head)
     assert QuickBooksReport.detect(head)
+    assert detect_adapter(head) is QuickBooksReport
+    # Without the empty first cell this adapter does not claim it, and its
+    # QuickBooks-only column (Posting) keeps the fallback away: refused, not misread.
+    shifted = b"Date,Num,Posting,Account,Amount\n04/02/2025,1004,Yes,A/R,728.20\n"
+    with pytest.raises(FileRejected, match="unrecognised file"):
+        detect_adapter(Head("x.csv", shifted, shifted.decode()))
     assert not detect(
         b",Date,Num,Amount\n,04/02/2025,1,2.00\n"
     )  # nothing QuickBooks-only
@@ -1240,32 +1243,6 @@ def _only_records(tmp_path: Path, data: bytes, name: str = "report.csv") -> None
         )
         if isinstance(item, DocumentRecord):
             assert item.total is not None and item.total >= 0
-
-
-@_FUZZ
-@given(cut=st.integers(min_value=0, max_value=len(_SAMPLE)))
-def test_truncated_reports_raise_only_adapter_errors(tmp_path, cut):
-    _only_records(tmp_path, _SAMPLE[:cut])
-
-
-@_FUZZ
-@given(
-    edits=st.lists(
-        st.tuples(
-            st.integers(0, len(_SAMPLE) - 1),
-            st.binary(min_size=0, max_size=4),
-            st.booleans(),
-        ),
-        min_size=1,
-        max_size=6,
-    )
-)
-def test_flipped_and_inserted_bytes_raise_only_adapter_errors(tmp_path, edits):
-    data = bytearray(_SAMPLE)
-    for at, blob, insert in edits:
-        at = min(at, len(data))
-        data[at : at if insert else at + len(blob)] = blob
-    _only_records(tmp_path, bytes(data))
 
 
 @_FUZZ

@@ -5,8 +5,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.cells import FileDates, parse_amount, parse_date, parse_timestamp
 from adapters.errors import CellError, FileRejected
+from adapters.toolkit.cells import (
+    FileDates,
+    Number,
+    cell_amount,
+    cell_text,
+    parse_amount,
+    parse_date,
+    parse_flag,
+    parse_timestamp,
+)
 
 
 @pytest.mark.parametrize(
@@ -143,3 +152,34 @@ def test_a_date_proving_the_other_order_rejects_the_file():
 def test_a_xero_date_beyond_the_calendar_is_a_cell_error_not_a_crash():
     with pytest.raises(CellError, match="between the years"):
         parse_timestamp("/Date(99999999999999999999)/")
+
+
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"]
+)
+def test_a_timestamp_whose_offset_leaves_the_calendar_is_a_cell_error(text):
+    # Once an OverflowError that escaped every adapter reading an updated-at time.
+    with pytest.raises(CellError, match="between the years 1 and 9999"):
+        parse_timestamp(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("Y", True), ("yes", True), ("TRUE", True), ("1", True), ("n", False),
+     ("No", False), ("false", False), ("0", False), ("", None), ("  ", None)],
+)  # fmt: skip
+def test_flags(text, value):
+    assert parse_flag(text) is value
+
+
+def test_a_flag_that_is_neither_yes_nor_no_is_an_error():
+    with pytest.raises(CellError, match="yes or no"):
+        parse_flag("maybe")
+
+
+def test_typed_spreadsheet_cells_read_as_their_values():
+    assert cell_amount(Number(Decimal("12.5"), shows_cents=True)) == Decimal("12.5")
+    assert cell_text(Number(Decimal("1E+3"), shows_cents=False)) == "1000"
+    assert cell_text(date(2025, 3, 31)) == "2025-03-31"
+    with pytest.raises(CellError, match="holds a date"):
+        cell_amount(date(2025, 3, 31))

@@ -112,6 +112,18 @@ def utf8_binary(export: ExportFile) -> BinaryIO:
     return io.BufferedReader(_Transcoder(raw, export.encoding.codec), 1 << 16)  # type: ignore[return-value]
 
 
+def head_keys(text: str) -> dict[str, set[str]]:
+    """Return the object keys visible in a JSON head, by ijson prefix (cheap, tolerant)."""
+    keys: dict[str, set[str]] = {}
+    try:
+        for prefix, event, value in ijson.parse(text.encode(), use_float=False):
+            if event == "map_key":
+                keys.setdefault(prefix, set()).add(value)
+    except (ijson.JSONError, UnicodeDecodeError, ValueError):
+        pass
+    return keys
+
+
 def top_level_keys(head_text: str | None) -> set[str]:
     """Return the top-level keys visible in the first bytes of a JSON object (cheap)."""
     if not head_text:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
+
+from adapters.toolkit.cells import cell_text
 
 # Big memo fields are legal; the csv module's default limit (128 KiB) is not a limit a
 # billing export should hit, but an unbounded field is how a stray quote eats a file.
@@ -14,9 +16,13 @@ csv.field_size_limit(1 << 24)
 
 @dataclass(slots=True)
 class Row:
-    """One CSV record: its cells and the physical lines it spans (1-based)."""
+    """One record of a table: its cells and the physical lines it spans (1-based).
 
-    cells: list[str]
+    A CSV row's cells are text; a spreadsheet row's may be typed (``cells.Number``,
+    ``date``): ``text`` and ``preview`` show either as text.
+    """
+
+    cells: list[Any]
     line: int
     last_line: int
     at_eof: bool = False
@@ -25,7 +31,26 @@ class Row:
     @property
     def blank(self) -> bool:
         """True for a row with no text in any cell."""
-        return not any(c.strip() for c in self.cells)
+        for cell in self.cells:
+            if (cell if cell.__class__ is str else cell_text(cell)).strip():
+                return False
+        return True
+
+    def get(self, index: int | None) -> Any:
+        """Return the cell at *index* as it is ("" past the row's end or for None)."""
+        if index is None or index >= len(self.cells):
+            return ""
+        return self.cells[index]
+
+    def text(self, index: int | None) -> str:
+        """Return the cell at *index* as text."""
+        cell = self.get(index)
+        return cell if cell.__class__ is str else cell_text(cell)
+
+    def preview(self) -> str:
+        """The row as one line of at most 80 characters, for a rejection's value."""
+        text = ",".join(map(cell_text, self.cells))
+        return text if len(text) <= 80 else text[:77] + "..."
 
 
 class _Lines:

@@ -3,12 +3,14 @@
 Every function takes the cell's text exactly as the file has it and returns a typed
 value, ``None`` for an empty cell, or raises ``CellError`` saying what was expected. No
 function guesses: an amount in an unknown style or a date that fits no order is an
-error, never a best effort.
+error, never a best effort. A spreadsheet's cells may arrive typed (``Number``, a
+``date``); ``cell_text`` and ``cell_amount`` read those too.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -24,6 +26,53 @@ _CURRENCY_MARKS = re.compile(
 _PLAIN_NUMBER = re.compile(r"^\d+(?:\.\d+)?$|^\.\d+$")
 _GROUPED_NUMBER = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _MINUS_SIGNS = "-\u2212\u2012\u2013"
+FLAG_EXPECTED = "yes or no (Y, N, true, false, 1, 0)"
+_FLAGS = {
+    "y": True, "yes": True, "true": True, "1": True,
+    "n": False, "no": False, "false": False, "0": False,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A numeric spreadsheet cell: its exact value and whether its format shows cents."""
+
+    value: Decimal
+    shows_cents: bool
+
+    @property
+    def text(self) -> str:
+        """The number written out in full (never in exponent notation)."""
+        return format(self.value.normalize(), "f")
+
+
+def cell_text(cell: str | Number | date) -> str:
+    """Return a cell as text: a CSV cell as it is, a typed cell as it would be written."""
+    if isinstance(cell, str):
+        return cell
+    if isinstance(cell, Number):
+        return cell.text
+    return cell.isoformat()
+
+
+def cell_amount(cell: str | Number | date) -> Decimal | None:
+    """Read an amount cell: text as ``parse_amount`` does, a number as its exact value."""
+    if isinstance(cell, str):
+        return parse_amount(cell)
+    if isinstance(cell, Number):
+        return cell.value
+    raise CellError(cell_text(cell), AMOUNT_EXPECTED + " (this cell holds a date)")
+
+
+def parse_flag(text: str) -> bool | None:
+    """Return a yes/no cell as a bool, or None for an empty cell."""
+    s = text.strip()
+    if not s:
+        return None
+    flag = _FLAGS.get(s.casefold())
+    if flag is None:
+        raise CellError(text, FLAG_EXPECTED)
+    return flag
 
 
 @lru_cache(maxsize=8192)
@@ -64,7 +113,7 @@ def parse_amount(text: str) -> Decimal | None:
 
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?$")
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$")
-_MONTHS = {
+MONTHS = {
     m: i
     for i, names in enumerate(
         [
@@ -128,14 +177,14 @@ def parse_date(text: str, order: str | None) -> date | None:
             return _make_date(text, year, a, b)
         raise CellError(text, "a date whose day/month order is known for this file")
     m = _NAMED_DMY.match(s)
-    if m and m.group(2).lower() in _MONTHS:
+    if m and m.group(2).lower() in MONTHS:
         return _make_date(
-            text, _year(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1))
+            text, _year(m.group(3)), MONTHS[m.group(2).lower()], int(m.group(1))
         )
     m = _NAMED_MDY.match(s)
-    if m and m.group(1).lower() in _MONTHS:
+    if m and m.group(1).lower() in MONTHS:
         return _make_date(
-            text, _year(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2))
+            text, _year(m.group(3)), MONTHS[m.group(1).lower()], int(m.group(2))
         )
     raise CellError(text, DATE_EXPECTED)
 
@@ -167,7 +216,10 @@ def parse_timestamp(text: str) -> datetime | None:
     except ValueError as exc:
         raise CellError(text, "a timestamp such as 2025-06-30T16:12:00Z") from exc
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError as exc:  # 0001-01-01T00:00+05:00 is before the year 1
+            raise CellError(text, "a timestamp between the years 1 and 9999") from exc
     return moment
 
 

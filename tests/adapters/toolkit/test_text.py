@@ -1,6 +1,6 @@
 import codecs
 
-from adapters.text import EncodingSniffer, sniff_bytes
+from adapters.toolkit.text import EncodingSniffer, sniff_bytes
 
 
 def test_plain_utf8():

@@ -1,10 +1,10 @@
-"""Which customer-id cells are real ids (adapters.keys)."""
+"""Which customer-id cells are real ids (adapters.toolkit.keys)."""
 
 from __future__ import annotations
 
 import pytest
 
-from adapters.keys import is_placeholder_id, real_id
+from adapters.toolkit.keys import is_placeholder_id, real_id
 
 PLACEHOLDERS = [
     "", "   ", "\t", "null", "NULL", "Null", "none", "None", "nil", "N/A", "n/a", "NA",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 
-from adapters.columns import nfc_key
+from adapters.toolkit.columns import nfc_key
 
 # Compared case-insensitively after outer spaces, quotes and brackets are removed.
 PLACEHOLDER_WORDS = frozenset(

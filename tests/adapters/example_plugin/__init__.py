@@ -1,0 +1,1 @@
+"""An example third-party adapter, installed through the ``billfold.adapters`` entry point."""
