@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 
 from adapters.base import ExportFile, Head, ParseOptions
 from adapters.registry import detect_adapter, get_adapter
-from adapters.text import decode_head
+from adapters.toolkit.text import decode_head
 from schemas.limits import clip
 from schemas.records import (
     AccountRecord,

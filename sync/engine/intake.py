@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from adapters.text import HEAD_SIZE, Encoding, EncodingSniffer
+from adapters.toolkit.text import HEAD_SIZE, Encoding, EncodingSniffer
 from sync.errors import SyncError
 from sync.store.blobs import Fingerprint
 from sync.store.permissions import private_dir

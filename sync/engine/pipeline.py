@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from adapters.manifest import is_manifest
-from adapters.text import decode_head
+from adapters.toolkit.text import decode_head
 from sync.config import Settings
 from sync.engine.batch import (
     ImportResult,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, or_, select
 
-from adapters.columns import nfc_key
+from adapters.toolkit.columns import nfc_key
 from schemas.tables import (
     Account,
 )

@@ -24,7 +24,7 @@ from sync.store.permissions import private_dir
 
 CHUNK = 1 << 20
 HEAD_BYTES = 64
-FINGERPRINT_HEAD = 64 * 1024  # what detection reads (adapters.text.HEAD_SIZE)
+FINGERPRINT_HEAD = 64 * 1024  # what detection reads (adapters.toolkit.text.HEAD_SIZE)
 
 
 class BlobMissing(SyncError):

@@ -25,7 +25,7 @@ from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import AdapterError, FileRejected
 from adapters.manifest import is_manifest
 from adapters.registry import detect_adapter, get_adapter
-from adapters.text import decode_head
+from adapters.toolkit.text import decode_head
 from schemas.records import AccountRecord, DocumentRecord, PaymentRecord
 from schemas.tables import Account, CreditNote, ImportBatch, Invoice, Payment
 from sync.config import Settings
