@@ -37,11 +37,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                     settings.business, logo=str(settings.config_path.parent / logo)
                 ),
             )
-    if store is None:
-        store = open_store(settings)
+    opened = store is None
+    store = store or open_store(settings)
     # A web worker never migrates (several start at once, on several nodes): it
     # refuses a schema that is not this billfold's, and says to run `billfold db upgrade`.
-    check_current(store)
+    try:
+        check_current(store)
+    except StoreError:
+        if opened:
+            store.dispose()
+        raise
     app = Flask(__name__)
     if settings.portal.proxy_hops:
         # The client's address (rate limits, audit) and scheme come from the headers

@@ -23,10 +23,10 @@ from sync.cli.access import (
     login_link,
     revoke,
 )
+from sync.cli.backup import backup, restore
 from sync.cli.context import Context
 from sync.cli.imports import import_command
 from sync.cli.ledger import balances, invoices, mark_paid_command, statement
-from sync.cli.backup import backup, restore
 from sync.cli.operations import db, demo, run, serve, status
 from sync.cli.options import accept_everywhere
 from sync.log import configure as configure_logging

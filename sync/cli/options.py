@@ -21,7 +21,9 @@ CONFIG_HELP = "TOML config file (also accepted before the command name)."
 VERBOSE_HELP = "Log each event to stderr."
 
 
-def _take_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+def _take_config(
+    ctx: click.Context, _param: click.Parameter, value: str | None
+) -> None:
     if value is None:
         return
     root = ctx.find_root()

@@ -46,7 +46,7 @@ SQLITE_FILE = "billfold.db"
 PG_FILE = "database.pgdump"
 FILES = "files"  # stored files of the data directory
 S3 = "s3"  # stored files of the [storage] bucket, by their key under its prefix
-SECRET_KEY = "secret_key"
+SECRET_KEY = "secret_key"  # noqa: S105 (the file's name, not a secret)
 CONFIG = "config.toml"
 BLOB_FOLDERS = ("documents", "originals")
 
@@ -65,7 +65,9 @@ class Copied:
         self.size += size
 
 
-def make_backup(settings: Settings, store: Store, dest: Path, say: Say) -> dict[str, Any]:
+def make_backup(
+    settings: Settings, store: Store, dest: Path, say: Say
+) -> dict[str, Any]:
     """Back the store up into the new (or empty) folder *dest*; return its manifest."""
     from sync.store.migrate import current_revision
 

@@ -137,7 +137,7 @@ def _check_fits(manifest: dict[str, Any], store: Store, settings: Settings) -> N
     if manifest["storage"]["backend"] == "s3" and settings.storage.backend != "s3":
         raise BackupError(
             "the backup's documents were kept in S3 (bucket "
-            f"{manifest['storage']['bucket']}): set [storage] backend = \"s3\" and a "
+            f'{manifest["storage"]["bucket"]}): set [storage] backend = "s3" and a '
             "bucket (the same or another) before restoring"
         )
     if kind == "postgresql":
@@ -167,9 +167,10 @@ def target_schema(conn: Any) -> str:
 def tables_with_rows(store: Store) -> list[str]:
     """Return the store's tables that hold rows (runtime tables left out)."""
     with store.engine.connect() as conn:
-        if store.dialect == "postgresql" and not conn.execute(
-            text("SELECT current_schema()")
-        ).scalar():
+        if (
+            store.dialect == "postgresql"
+            and not conn.execute(text("SELECT current_schema()")).scalar()
+        ):
             return []  # the schema does not exist yet: nothing in it
         names = sorted(set(inspect(conn).get_table_names()) - RUNTIME_TABLES)
         preparer = conn.dialect.identifier_preparer
@@ -298,7 +299,10 @@ def _repoint(store: Store, manifest: dict[str, Any], settings: Settings) -> None
         for before, after in moves:
             if before == after:
                 continue
-            for table, name in ((ImportBatch, "stored_path"), (Document, "storage_key")):
+            for table, name in (
+                (ImportBatch, "stored_path"),
+                (Document, "storage_key"),
+            ):
                 column = table.__table__.c[name]  # type: ignore[attr-defined]
                 conn.execute(
                     update(table.__table__)  # type: ignore[attr-defined]
