@@ -215,7 +215,9 @@ def test_restore_refuses_an_unfinished_or_damaged_backup(settings, store, tmp_pa
         code, out = target.run("restore", str(unfinished))
         assert code == 1 and "not a finished billfold backup" in out
 
-        [document] = list((backup / "files" / "documents").rglob("*"))[-1:]
+        document = next(
+            p for p in (backup / "files" / "documents").rglob("*") if p.is_file()
+        )
         damaged = bytearray(document.read_bytes())
         damaged[-3] ^= 0xFF
         document.write_bytes(bytes(damaged))
