@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask, g, render_template, request
 from markupsafe import Markup
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import csrf
 from portal.context import Portal
@@ -19,6 +20,7 @@ from schemas.settlement import STATUS_LABELS, is_overdue
 from sync.config import Settings, load_settings
 from sync.errors import StoreError
 from sync.store import Store, open_store
+from sync.store.migrate import check_current
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
@@ -35,12 +37,25 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                     settings.business, logo=str(settings.config_path.parent / logo)
                 ),
             )
-    if store is None:
-        from sync.store.migrate import ensure_current
-
-        store = open_store(settings)
-        ensure_current(store)
+    opened = store is None
+    store = store or open_store(settings)
+    # A web worker never migrates (several start at once, on several nodes): it
+    # refuses a schema that is not this billfold's, and says to run `billfold db upgrade`.
+    try:
+        check_current(store)
+    except StoreError:
+        if opened:
+            store.dispose()
+        raise
     app = Flask(__name__)
+    if settings.portal.proxy_hops:
+        # The client's address (rate limits, audit) and scheme come from the headers
+        # of exactly this many trusted proxies; links are built from base_url, never
+        # from a forwarded Host, so X-Forwarded-Host is not read.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.portal.proxy_hops,
+            x_proto=settings.portal.proxy_hops, x_host=0, x_port=0, x_prefix=0,
+        )  # fmt: skip
     app.url_map.converters["id"] = IdConverter
     app.config.update(
         SECRET_KEY=secret_key(settings),

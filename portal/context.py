@@ -26,5 +26,7 @@ def portal() -> Portal:
 
 
 def client_ip() -> str | None:
-    """The client's address as the WSGI server saw it (behind a proxy: ProxyFix it)."""
+    """The client's address: the peer's, or with ``[portal] proxy_hops`` the one the
+    trusted proxies forwarded (``create_app`` installs ProxyFix for them). With no
+    trusted proxy, X-Forwarded-For is ignored: a client cannot choose its address."""
     return request.remote_addr

@@ -62,6 +62,7 @@ class PortalSettings:
     page_size: int = 25
     admin_step_up_minutes: int = 15
     upload_max_mb: int = 50
+    proxy_hops: int = 0
 
 
 @dataclass(frozen=True)
@@ -317,8 +318,13 @@ def _check(settings: Settings, where: str) -> None:
             f"not {settings.smtp.security!r}"
         )
     for f in fields(settings.portal):
-        if getattr(settings.portal, f.name) <= 0:
+        if f.name != "proxy_hops" and getattr(settings.portal, f.name) <= 0:
             raise ConfigError(f"portal.{f.name} in {where} must be greater than 0")
+    if not 0 <= settings.portal.proxy_hops <= 10:
+        raise ConfigError(
+            f"portal.proxy_hops in {where} must be between 0 (no proxy in front) and "
+            f"10, not {settings.portal.proxy_hops!r}"
+        )
     if settings.business.paper.lower() not in ("letter", "a4"):
         raise ConfigError(
             f'business.paper in {where} must be "letter" or "a4", '

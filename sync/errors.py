@@ -9,7 +9,9 @@ SyncError                 base class
  +-- AccountHeld          the portal cannot open to an account whose customer id carried
  |                        several names until an admin confirms them (sync.identity)
  +-- SourceError          a source cannot be read now (folder missing, bucket
-                          unreachable, download cut); the runner retries later
+ |                        unreachable, download cut); the runner retries later
+ +-- BackupError          a backup cannot be made or restored (the destination or the
+                          store is not empty, pg_dump is missing, the backup is damaged)
 
 Adapter errors (``adapters.errors``) are recorded against the file being imported; they
 never surface as exceptions of the engine.
@@ -40,3 +42,7 @@ class AccountHeld(SyncError):
 
 class SourceError(SyncError):
     """A source cannot be read now; the runner records it and tries again later."""
+
+
+class BackupError(SyncError):
+    """A backup cannot be made, or restored, and why."""

@@ -2,6 +2,8 @@
 README.md; scripts rely on it.
 
 Exit codes: 0 success; 1 a file was rejected whole or a command failed; 2 usage errors.
+``--config`` and ``-v`` are accepted before or after the command name, by every command
+(``billfold --config X run`` and ``billfold run --config X``): ``sync.cli.options``.
 Each command group is one module: ``imports`` (import), ``ledger`` (balances, invoices,
 statement, mark-paid), ``access`` (invite, revoke, login-link, enable, disable,
 confirm-account, admin) and ``operations`` (run, status, db, serve, demo). The CLI is
@@ -21,10 +23,12 @@ from sync.cli.access import (
     login_link,
     revoke,
 )
+from sync.cli.backup import backup, restore
 from sync.cli.context import Context
 from sync.cli.imports import import_command
 from sync.cli.ledger import balances, invoices, mark_paid_command, statement
 from sync.cli.operations import db, demo, run, serve, status
+from sync.cli.options import accept_everywhere
 from sync.log import configure as configure_logging
 
 
@@ -65,6 +69,9 @@ main.add_command(status)
 main.add_command(db)
 main.add_command(serve)
 main.add_command(demo)
+main.add_command(backup)
+main.add_command(restore)
+accept_everywhere(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

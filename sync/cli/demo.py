@@ -19,15 +19,16 @@ from schemas.tables import Account
 from sync.access import contacts, grants, links
 from sync.config import Settings
 from sync.engine.pipeline import import_file
-from sync.errors import UsageError
 from sync.ledger.accounts import resolve_account
 from sync.ledger.balances import balances
 from sync.log import logger
 from sync.store import Store
 
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_exports"
+# The demo's ledger ships inside the package (a wheel has no sample_exports/): copies
+# of two bundled samples, kept byte for byte in step by tests/test_packaging.py.
+DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_SOURCE = "demo"
-DEMO_FILES = ("generic/harbor_ledger.csv", "generic/multi_site.csv")
+DEMO_FILES = ("harbor_ledger.csv", "multi_site.csv")
 DEMO_CONTACT = "demo@example.com"
 DEMO_ACCOUNT = "PM1"
 DEMO_BUSINESS = {
@@ -47,12 +48,8 @@ def run_demo(
     port: int = 8000,
 ) -> dict[str, str]:
     """Import the demo ledger, print balances and a sign-in link; return env for serving."""
-    if not SAMPLES.is_dir():
-        raise UsageError(
-            f"the sample exports are not at {SAMPLES}; run the demo from a source checkout"
-        )
     for name in DEMO_FILES:
-        result = import_file(store, settings, SAMPLES / name, source=DEMO_SOURCE)
+        result = import_file(store, settings, DEMO_DATA / name, source=DEMO_SOURCE)
         say(
             f"{name}: {result.status} (created {result.created}, updated "
             f"{result.updated}, unchanged {result.unchanged}, rejected "

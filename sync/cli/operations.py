@@ -115,7 +115,7 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     """Run the portal under gunicorn (a production WSGI server)."""
     from sync.cli.server import run_server
 
-    ctx.store()  # migrate before the workers start
+    ctx.store()  # SQLite: migrated here, before the workers start; PostgreSQL: checked
     run_server(ctx.config_path, host, port, workers)
 
 

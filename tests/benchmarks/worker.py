@@ -53,11 +53,11 @@ def run_import(path: Path, profile: Path | None = None) -> None:
     from sync.config import load_settings
     from sync.engine.pipeline import import_file
     from sync.store import open_store
-    from sync.store.migrate import ensure_current
+    from sync.store.migrate import upgrade
 
     settings = load_settings(None)
     store = open_store(settings)
-    ensure_current(store)
+    upgrade(store)  # a new PostgreSQL schema is migrated as `billfold db upgrade` would
     profiler = None
     if profile is not None:
         from pyinstrument import Profiler
