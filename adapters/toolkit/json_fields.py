@@ -29,7 +29,12 @@ from adapters.toolkit.cells import parse_date, parse_timestamp
 
 _DECIMAL_TEXT = re.compile(r"^-?\d+(?:\.\d+)?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ][0-9:.]+)?$")
+# An ISO day with an optional time and offset, as Xero and connector pipelines write
+# it: 2025-03-03, 2025-03-03T00:00:00, 2021-08-31T00:00:00+00:00, ...T10:00:00.123Z.
+_ISO_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
 _EPOCH_DATE = re.compile(r"^/Date\((-?\d{1,16})(?:([+-])(\d{2})(\d{2}))?\)/$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -42,7 +47,8 @@ class JsonRules:
     ``places``, an amount has at most that many decimal places (a quantity four more)
     and is below 10^``magnitude``, so that sums stay exact. ``numbers_as_text`` reads
     an id written as a JSON number as text. ``epoch_dates`` accepts
-    ``/Date(ms±hhmm)/`` (the offset gives the calendar day) and ISO dates with a time.
+    ``/Date(ms±hhmm)/`` (the offset gives the calendar day) and ISO dates with a time
+    and an optional offset (the day is the one written: the offset says whose clock).
     ``null_shown`` is how a rejection shows a missing value; with ``clip_text`` a long
     text value is shown by its start.
     """
@@ -227,7 +233,7 @@ class Fields:
         if not _ISO_DATE_TIME.match(text):
             raise CellError(text, self.rules.date, column)
         try:
-            return date.fromisoformat(text[:10])
+            return datetime.fromisoformat(text).date()  # the day written, whatever zone
         except ValueError as exc:
             raise CellError(text, f"a real calendar date ({exc})", column) from None
 

@@ -590,6 +590,38 @@ def test_xero_dates_negative_epochs_offsets_and_iso_strings(tmp_path):
     assert docs[3].updated_at == datetime(2025, 3, 28, 19, 30)
 
 
+def test_iso_dates_with_an_offset_as_connector_pipelines_write_them(tmp_path):
+    """`2021-08-31T00:00:00+00:00` (a connector's output) is read in every date field."""
+    data = envelope(
+        Invoices=[
+            invoice("INV-1", Date="2021-08-31T00:00:00+00:00",
+                    DueDate="2021-09-30T00:00:00+00:00",
+                    DateString="2021-08-31T00:00:00",
+                    UpdatedDateUTC="2021-09-01T04:05:06.123+00:00"),
+            # The day written is the day, whatever the zone's clock says in UTC.
+            invoice("INV-2", Date="2021-08-31T00:00:00+13:00",
+                    DueDate="2021-09-30T23:59:59-05:00"),
+        ],
+        Payments=[payment("p-1", "INV-1", Date="2021-09-15T00:00:00+00:00")],
+    )  # fmt: skip
+    items = parse_json(tmp_path, data)
+    assert of(items, Rejection) == []
+    docs = of(items, DocumentRecord)
+    assert [(d.issue_date, d.due_date) for d in docs] == [
+        (date(2021, 8, 31), date(2021, 9, 30)),
+        (date(2021, 8, 31), date(2021, 9, 30)),
+    ]
+    assert docs[0].updated_at == datetime(2021, 9, 1, 4, 5, 6, 123000)
+    [pay] = of(items, PaymentRecord)
+    assert pay.date == date(2021, 9, 15)
+    bad = parse_json(
+        tmp_path, envelope(Invoices=[invoice(Date="2021-08-31T25:00:00Z")])
+    )
+    assert [(r.column, r.value) for r in of(bad, Rejection)] == [
+        ("Date", "2021-08-31T25:00:00Z")
+    ]
+
+
 def test_unreadable_or_contradicting_dates_reject_the_record(tmp_path):
     data = envelope(
         Invoices=[
