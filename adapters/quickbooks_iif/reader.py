@@ -140,6 +140,12 @@ class Reader:
                     value=preview(row),
                 )
             return
+        if _empty_split(row, columns):
+            self._skip(
+                "empty SPL row(s) (nothing but SPL and an id: no amount, no account)",
+                row.line,
+            )
+            return
         if len(txn.splits) >= MAX_SPL_ROWS:
             txn.overflow = True
             return
@@ -287,3 +293,15 @@ class Reader:
                 self.seen_record = True
                 yield from self._ancestors(record.account)
             yield record
+
+
+def _empty_split(row: Row, columns: Columns) -> bool:
+    """Whether an SPL row holds nothing but its keyword and an id.
+
+    Two open-source IIF writers end a transaction with such a row; it carries no
+    amount, so it cannot unbalance anything and is skipped with a note.
+    """
+    spl_id = columns.index.get("SPLID")
+    return not any(
+        cell.strip() for i, cell in enumerate(row.cells) if i != 0 and i != spl_id
+    )

@@ -265,6 +265,30 @@ def test_unbalanced_transaction_is_rejected_alone(tmp_path):
     assert "add up to 1.00" in r.reason
 
 
+def test_an_empty_split_row_is_skipped_with_a_note_not_a_rejection(tmp_path):
+    """Some open-source IIF writers end a transaction with `SPL<tab>id` and nothing else."""
+    first = invoice("1", "Maple Street Dental", "120.00")
+    first.insert(2, "SPL\t7")  # before ENDTRNS: an id, no amount, no account
+    second = invoice("2", "Bayview Café", "80.00")
+    second.insert(2, "SPL")
+    items = parse_bytes(tmp_path, iif(*first, *second, *invoice("3")))
+    assert of(items, Rejection) == []
+    docs = of(items, DocumentRecord)
+    assert [(d.number, d.total) for d in docs] == [
+        ("1", Decimal("120.00")),
+        ("2", Decimal("80.00")),
+        ("3", Decimal("100.00")),
+    ]
+    [note] = [n for n in of(items, Note) if "empty SPL" in n.message]
+    assert note.message.startswith("skipped 2 empty SPL row(s)")
+    assert note.message.endswith("first on line 6")
+    # A split with an account but no amount still rejects its transaction.
+    half = invoice("4")
+    half.insert(2, "SPL\t\tINVOICE\t3/3/2025\tServices\t\t\t\t\t\t\t\t")
+    [r] = of(parse_bytes(tmp_path, iif(*half)), Rejection)
+    assert r.record == "invoice 4"
+
+
 def test_transaction_without_endtrns_is_rejected_and_the_next_one_imports(tmp_path):
     rows = [*invoice("1")[:2], *invoice("2")]  # the first ENDTRNS is missing
     items = parse_bytes(tmp_path, iif(*rows))
