@@ -30,6 +30,21 @@ class Head:
     name: str
     data: bytes
     text: str | None
+    # The source's ``[sources.columns]`` mapping: a header it names is read as mapped.
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Resemblance:
+    """How far a file an adapter does not claim looks like its format, and what it lacks.
+
+    ``score`` runs from 0 (nothing alike) to 1; ``lacks`` completes "but it ..." and
+    says what to do, e.g. "has no column for number; name the column that holds it
+    under [sources.columns] (number = \"...\")".
+    """
+
+    score: float
+    lacks: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +167,9 @@ class Adapter(Protocol):
     Two class attributes are optional and read by the registry: ``fallback = True``
     asks the adapter only when no other claims a file (generic CSV), and ``markers``
     (normalised header names only this format writes) keeps the fallback away from a
-    file of this format that ``detect`` does not claim.
+    file of this format that ``detect`` does not claim. An optional classmethod
+    ``resemblance(head) -> Resemblance | None`` lets the registry tell, when no
+    adapter claims a file, which format it most resembles and what it lacks.
     """
 
     name: ClassVar[str]

@@ -130,17 +130,17 @@ class GenericCsv(TabularAdapter):
     header_names = False  # rejections name billfold's own columns
 
     @classmethod
-    def claims(cls, found: Mapping[str, int]) -> bool:
-        """Claim a CSV whose first row maps to number, customer, date and total."""
-        has_customer = "customer_name" in found or "customer_id" in found
-        return has_customer and super().claims(found)
+    def lacking(cls, found: Mapping[str, int]) -> list[str]:
+        """A header needs a number, a customer, a date and a total."""
+        missing = cls.columns.missing(found)
+        if "customer_name" not in found and "customer_id" not in found:
+            missing.append("customer_name (or customer_id)")
+        return missing
 
     def check_columns(self, table: Table) -> None:
         """Refuse a header without its required columns or line columns without line_no."""
         found = table.columns
-        missing = self.columns.missing(found)
-        if "customer_name" not in found and "customer_id" not in found:
-            missing.append("customer_name (or customer_id)")
+        missing = self.lacking(found)
         if missing:
             raise refuse_missing(table, missing)
         memo = found.get("memo")

@@ -1,6 +1,8 @@
 """Which adapter reads a file: the built-in tuple, plugins, and detection.
 
-Exactly one adapter may claim a file. None → "unrecognised file, expected one of …";
+Exactly one adapter may claim a file. None → "unrecognised file, expected one of …",
+saying which format the file most resembles and what it lacks when an adapter can tell
+(``resemblance``);
 two or more → an error naming each claimant, because guessing between two readings of
 a billing export is how amounts end up wrong.
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from adapters import BUILTIN_ADAPTERS
-from adapters.base import Adapter, Head
+from adapters.base import Adapter, Head, Resemblance
 from adapters.errors import FileRejected
 from adapters.toolkit.columns import normalise_header
 from adapters.toolkit.tabular import first_row
@@ -60,6 +62,24 @@ def _marked(head: Head, adapters: tuple[type[Adapter], ...]) -> bool:
     return first is not None and bool({normalise_header(c) for c in first} & markers)
 
 
+def _nearest(
+    head: Head, adapters: tuple[type[Adapter], ...]
+) -> tuple[type[Adapter], Resemblance] | None:
+    """The adapter whose format the file most resembles (first on a tie), if any."""
+    best: tuple[type[Adapter], Resemblance] | None = None
+    for adapter in adapters:
+        ask = getattr(adapter, "resemblance", None)
+        try:
+            found = ask(head) if ask is not None else None
+        except Exception:  # a plugin's resemblance that trips says nothing
+            found = None
+        if isinstance(found, Resemblance) and (
+            best is None or found.score > best[1].score
+        ):
+            best = (adapter, found)
+    return best
+
+
 def detect_adapter(head: Head) -> type[Adapter]:
     """Return the one adapter that claims *head*; raise FileRejected for none or several."""
     adapters = all_adapters()
@@ -71,7 +91,14 @@ def detect_adapter(head: Head) -> type[Adapter]:
         return claimants[0]
     if not claimants:
         expected = "; ".join(f"{a.label} ({a.name})" for a in adapters)
-        raise FileRejected(f"unrecognised file: expected one of {expected}")
+        nearest = _nearest(head, adapters)
+        if nearest is None:
+            raise FileRejected(f"unrecognised file: expected one of {expected}")
+        adapter, resemblance = nearest
+        raise FileRejected(
+            f"unrecognised file: it most resembles {adapter.label} ({adapter.name}), "
+            f"but it {resemblance.lacks}. Expected one of {expected}"
+        )
     names = ", ".join(f"{a.label} ({a.name})" for a in claimants)
     raise FileRejected(
         f"more than one adapter claims this file ({names}); choose one with "

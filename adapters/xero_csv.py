@@ -21,7 +21,7 @@ import re
 from collections.abc import Hashable, Iterator, Sequence
 from decimal import Decimal, Inexact, localcontext
 
-from adapters.base import Head
+from adapters.base import Head, Resemblance
 from adapters.errors import CellError, FileRejected
 from adapters.toolkit.cells import parse_amount
 from adapters.toolkit.columns import Column, Columns, nfc_key, normalise_header
@@ -130,6 +130,36 @@ class XeroCsv(TabularAdapter):
             and norms & _NUMBER_HEADERS
             and norms & _DATE_HEADERS
             and norms & XERO_MARKERS
+        )
+
+    @classmethod
+    def resemblance(cls, head: Head) -> Resemblance | None:
+        """Xero's contact, number and date headers without a column only Xero writes."""
+        first = first_row(head.text)
+        if first is None:
+            return None
+        norms = {normalise_header(h) for h in first}
+        shared = [
+            "contactname" in norms,
+            bool(norms & _NUMBER_HEADERS),
+            bool(norms & _DATE_HEADERS),
+        ]
+        if sum(shared) < 2 or norms & XERO_MARKERS:
+            return None
+        lacks = [
+            name
+            for name, present in zip(
+                ("ContactName", "InvoiceNumber", "InvoiceDate"), shared, strict=True
+            )
+            if not present
+        ]
+        return Resemblance(
+            0.5 + 0.1 * sum(shared),
+            "has none of the columns only Xero writes (TaxType, InvoiceAmountDue, "
+            "InventoryItemCode, ...)"
+            + (f" and no {', '.join(lacks)}" if lacks else "")
+            + "; if it is a Xero file, choose the adapter with --adapter xero_csv "
+            '(or adapter = "xero_csv" in the source\'s config)',
         )
 
     def check_columns(self, table: Table) -> None:

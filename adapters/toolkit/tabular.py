@@ -35,7 +35,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
-from adapters.base import ExportFile, Head, ParseOptions
+from adapters.base import ExportFile, Head, ParseOptions, Resemblance
 from adapters.errors import CellError, FileRejected
 from adapters.toolkit.cells import (
     FileDates,
@@ -111,12 +111,35 @@ class TabularAdapter(ABC):
     def detect(cls, head: Head) -> bool:
         """Claim a CSV whose first row is this format's header (cheap)."""
         first = first_row(head.text)
-        return first is not None and cls.claims(cls.columns.map(first)[0])
+        return first is not None and cls.claims(cls.columns.map(first, head.columns)[0])
+
+    @classmethod
+    def resemblance(cls, head: Head) -> Resemblance | None:
+        """A first row with some of this format's required columns: which it lacks."""
+        first = first_row(head.text)
+        wanted = len(cls.lacking({}))  # everything a header must have
+        if first is None or not wanted:
+            return None
+        found = cls.columns.map(first, head.columns)[0]
+        lacking = cls.lacking(found)
+        if not lacking or len(lacking) == wanted or len(found) < 2:
+            return None
+        return Resemblance(
+            (wanted - len(lacking)) / wanted,
+            f"has no column for {', '.join(lacking)}; if the file holds it under "
+            "another header, name that header under [sources.columns] in the config "
+            f'({lacking[0].split(" ")[0]} = "...")',
+        )
 
     @classmethod
     def claims(cls, found: Mapping[str, int]) -> bool:
         """Is a first row whose columns map as *found* this format's header?"""
-        return not cls.columns.missing(found)
+        return not cls.lacking(found)
+
+    @classmethod
+    def lacking(cls, found: Mapping[str, int]) -> list[str]:
+        """The columns a header mapped as *found* lacks to be this format's header."""
+        return cls.columns.missing(found)
 
     def parse(self, export: ExportFile, options: ParseOptions) -> Iterator[Item]:
         """Yield the file's records, a Rejection for each one that cannot be read."""

@@ -68,7 +68,12 @@ def export_handler(
     )
 
     def handle(conn: Connection, batch_id: int, result: ImportResult) -> Done:
-        head = Head(intake.name, intake.head, decode_head(intake.head, intake.encoding))
+        head = Head(
+            intake.name,
+            intake.head,
+            decode_head(intake.head, intake.encoding),
+            source_settings.columns,
+        )
         adapter_cls = get_adapter(forced) if forced else detect_adapter(head)
         result.adapter = adapter_cls.name
         options = ParseOptions(

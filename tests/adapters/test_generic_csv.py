@@ -288,3 +288,38 @@ def test_a_detect_that_trips_over_odd_bytes_does_not_stop_the_import(
     path.write_bytes(b"\rB")  # once made the csv module raise inside detection
     result = run_import(store, settings, path)
     assert result.status == "rejected" and "unrecognised file" in result.reason
+
+
+def test_a_register_that_needs_one_column_mapped_says_which_and_imports_once_mapped(
+    store, settings, tmp_path
+):
+    from dataclasses import replace
+
+    from sync.config import SourceSettings
+
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "Job Ref,Client,Date,Total\nJ-1001,Bayview Café,2025-03-03,120.00\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(FileRejected) as refused:
+        detect_adapter(
+            Head(path.name, path.read_bytes(), path.read_text(encoding="utf-8"))
+        )
+    assert str(refused.value).startswith(
+        "unrecognised file: it most resembles generic CSV (generic_csv), but it has "
+        "no column for number; if the file holds it under another header, name that "
+        'header under [sources.columns] in the config (number = "...")'
+    )
+    # Mapped as the message says, with the adapter still auto: detected and imported.
+    mapped = replace(
+        settings,
+        sources=(SourceSettings(name="register", columns={"number": "Job Ref"}),),
+    )
+    result = run_import(store, mapped, path, source="register")
+    assert (result.status, result.adapter, result.created) == (
+        "applied",
+        "generic_csv",
+        1,
+    ), result.reason
+    assert balances_by_account(store)["Bayview Café|USD"]["total_billed"] == "120.00"

@@ -322,6 +322,37 @@ def test_detection_needs_a_xero_only_column_that_generic_csv_leaves_alone():
     assert not XeroCsv.detect(head(b'{"Invoices": []}'))
 
 
+def test_a_template_without_a_xero_only_column_says_it_resembles_xero(tmp_path):
+    """Xero's own *-headed template, trimmed of TaxType: detection says what it lacks."""
+    data = (
+        b"*ContactName,*InvoiceNumber,*InvoiceDate,*DueDate,*Description,*Quantity,"
+        b"*UnitAmount,*AccountCode\r\n"
+        b"Bayview Caf\xc3\xa9,INV-77,2025-03-03,2025-04-02,Pump repair,2,60.00,200\r\n"
+    )
+    with pytest.raises(FileRejected) as refused:
+        detect_adapter(head(data))
+    message = str(refused.value)
+    assert message.startswith(
+        "unrecognised file: it most resembles Xero CSV (sales invoice export or import "
+        "template) (xero_csv), but it has none of the columns only Xero writes "
+        "(TaxType, InvoiceAmountDue, InventoryItemCode, ...); if it is a Xero file, "
+        "choose the adapter with --adapter xero_csv"
+    )
+    assert "Expected one of" in message and "generic CSV (generic_csv)" in message
+    # Forced, Xero's reader says what the record itself lacks.
+    [rejected] = of_type(parse_bytes(tmp_path, data), Rejection)
+    assert rejected.record == "invoice INV-77"
+    assert rejected.reason.startswith("expected a TaxAmount on line 2")
+    with_tax = data.replace(b"*AccountCode", b"*AccountCode,TaxAmount")
+    with_tax = with_tax.replace(b",200\r\n", b",200,0.00\r\n")
+    [doc] = documents(parse_bytes(tmp_path, with_tax)).values()
+    assert (doc.number, doc.total) == ("INV-77", Decimal("120.00"))
+    # Nothing like any format: the plain list, no guess.
+    with pytest.raises(FileRejected) as plain:
+        detect_adapter(head(b"colour,size\nred,9\n"))
+    assert str(plain.value).startswith("unrecognised file: expected one of ")
+
+
 # -- layouts and encodings --------------------------------------------------------------
 
 
