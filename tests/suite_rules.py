@@ -7,7 +7,8 @@
 * **Tests marked ``alone`` run alone.** They restart PostgreSQL, load or measure the
   whole machine: beside other tests they would break them or measure them. When pytest
   runs in parallel (``-n``) they are deselected (counted as such, never skipped), and
-  ``--alone=only`` runs just them, in one process: ``python -m tests`` runs both passes.
+  ``-n 0 --alone=only`` runs just them, in one process: ``python -m tests`` runs both
+  passes.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--alone",
         choices=ALONE_CHOICES,
         default=None,
-        help="tests marked 'alone': include (default without -n), exclude (default "
-        "with -n) or only (run just them, without -n)",
+        help="tests marked 'alone': include (default in one process), exclude "
+        "(default with -n) or only (just them; with -n 0)",
     )
 
 
@@ -49,7 +50,7 @@ def alone_mode(config: pytest.Config) -> str:
     if chosen:
         if chosen == "only" and _parallel(config):
             raise pytest.UsageError(
-                "--alone=only runs the tests that must run alone: leave out -n"
+                "--alone=only runs the tests that must run alone, in one process: add -n 0"
             )
         return chosen
     return "exclude" if _parallel(config) else "include"
@@ -74,7 +75,7 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     if mode == "exclude":
         return (
             "tests marked 'alone' are left out of this parallel run; "
-            "`pytest --alone=only` runs them (python -m tests does both)"
+            "`pytest -n 0 --alone=only` runs them (python -m tests does both)"
         )
     return None
 

@@ -89,7 +89,7 @@ def test_tests_marked_alone_are_left_out_of_a_parallel_run_and_run_by_themselves
     assert code == 0, out
     assert "PASSED test_alone.py::test_beside_others" in out
     assert "test_restarts_the_server" not in out.split("short test summary")[-1]
-    assert "`pytest --alone=only` runs them" in out
+    assert "`pytest -n 0 --alone=only` runs them" in out
 
     code, out = pytest_run(tmp_path, {"test_alone.py": ALONE}, "--alone=only")
     assert code == 0, out
@@ -102,4 +102,4 @@ def test_tests_marked_alone_are_left_out_of_a_parallel_run_and_run_by_themselves
     code, out = pytest_run(
         tmp_path, {"test_alone.py": ALONE}, "--alone=only", "-n", "2"
     )
-    assert code != 0 and "leave out -n" in out, out
+    assert code != 0 and "add -n 0" in out, out
