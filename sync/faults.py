@@ -44,4 +44,6 @@ def hit(point: str) -> None:
     elif action == "raise":
         raise InjectedFault(f"injected fault at {point}")
     elif action.startswith("sleep="):
+        # Logged first, so a test can wait for the pause to begin rather than guess.
+        event("fault.injected", logging.WARNING, point=point, action=action)
         time.sleep(float(action.removeprefix("sleep=")))  # not money

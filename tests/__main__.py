@@ -1,10 +1,11 @@
 """Run every check CI runs: ``python -m tests`` (README's test command).
 
 1. ruff check and ruff format --check;
-2. the whole pytest suite on SQLite;
-3. the whole pytest suite on PostgreSQL at 127.0.0.1:5432 (database ``test``), started
+2. the whole pytest suite on SQLite: in parallel (pytest-xdist, ``-n auto`` from
+   pyproject.toml), then the tests marked ``alone`` in one process (``--alone=only``);
+3. the same two passes on PostgreSQL at 127.0.0.1:5432 (database ``test``), started
    or installed first when it is not running. If it still cannot be reached the run
-   fails: tests that need PostgreSQL never skip.
+   fails: tests that need PostgreSQL never skip, and a skipped test fails its pass.
 
 Extra arguments go to pytest (``python -m tests -k balances``). ``--sqlite-only`` skips
 the PostgreSQL leg for a quick local loop; CI never passes it.
@@ -25,16 +26,38 @@ PG_URL = os.environ.get(
 )
 
 
-def step(title: str, cmd: list[str], env: dict[str, str] | None = None) -> None:
+NO_TESTS_COLLECTED = 5  # pytest's exit code when the arguments select nothing
+
+
+def step(
+    title: str,
+    cmd: list[str],
+    env: dict[str, str] | None = None,
+    ok: tuple[int, ...] = (0,),
+) -> None:
     print(f"\n=== {title}: {' '.join(cmd)}", flush=True)
     started = time.monotonic()
     code = subprocess.call(cmd, cwd=ROOT, env=env)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"=== {title}: {'ok' if code == 0 else f'FAILED (exit {code})'} in {time.monotonic() - started:.1f}s",
+        f"=== {title}: {'ok' if code in ok else f'FAILED (exit {code})'} in "
+        f"{time.monotonic() - started:.1f}s (load average {load:.1f})",
         flush=True,
     )
-    if code != 0:
+    if code not in ok:
         sys.exit(code)
+
+
+def pytest_leg(name: str, python: str, args: list[str], env: dict[str, str]) -> None:
+    """The leg's two passes: everything else in parallel, then the tests marked
+    ``alone`` in one process (none selected by *args* is fine)."""
+    step(f"pytest on {name}", [python, "-m", "pytest", *args], env=env)
+    step(
+        f"pytest on {name}, tests that run alone",
+        [python, "-m", "pytest", *args, "-n", "0", "--alone=only"],
+        env=env,
+        ok=(0, NO_TESTS_COLLECTED),
+    )
 
 
 def _postgres_up() -> bool:
@@ -106,19 +129,11 @@ def main(argv: list[str]) -> None:
     step("ruff format", [python, "-m", "ruff", "format", "--check", "."])
     ensure_chromium()
     env = {k: v for k, v in os.environ.items() if k != "BILLFOLD_TEST_DATABASE"}
-    step(
-        "pytest on SQLite",
-        [python, "-m", "pytest", *args],
-        env={**env, "BILLFOLD_TEST_DATABASE": "sqlite"},
-    )
+    pytest_leg("SQLite", python, args, {**env, "BILLFOLD_TEST_DATABASE": "sqlite"})
     if sqlite_only:
         return
     ensure_postgres()
-    step(
-        "pytest on PostgreSQL",
-        [python, "-m", "pytest", *args],
-        env={**env, "BILLFOLD_TEST_DATABASE": PG_URL},
-    )
+    pytest_leg("PostgreSQL", python, args, {**env, "BILLFOLD_TEST_DATABASE": PG_URL})
     print("\nall checks passed", flush=True)
 
 

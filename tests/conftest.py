@@ -24,6 +24,14 @@ from sqlalchemy import text
 from sync.config import Settings, load_settings
 from sync.store import Store
 from sync.store.migrate import upgrade
+from tests import suite_rules
+from tests.suite_rules import (  # noqa: F401  (hooks: nothing skips; 'alone' tests)
+    pytest_collectreport,
+    pytest_configure,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_exports"
@@ -31,6 +39,7 @@ TEST_DATABASE = os.environ.get("BILLFOLD_TEST_DATABASE", "sqlite")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    suite_rules.pytest_addoption(parser)
     parser.addoption(
         "--update-golden",
         action="store_true",
@@ -38,8 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"billfold test database: {TEST_DATABASE}"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    alone = suite_rules.pytest_report_header(config)
+    return [f"billfold test database: {TEST_DATABASE}", *([alone] if alone else [])]
 
 
 def pytest_collection_modifyitems(
@@ -53,6 +63,7 @@ def pytest_collection_modifyitems(
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+    suite_rules.pytest_collection_modifyitems(config, items)
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +79,13 @@ class _Database:
 
     def reset(self, store: Store) -> None:  # pragma: no cover - overridden
         pass
+
+    def snapshot(self, store: Store) -> object:  # pragma: no cover - overridden
+        """Keep what *store* holds now; ``restore`` puts it in another test's store."""
+        raise NotImplementedError
+
+    def restore(self, snapshot: object, store: Store) -> None:  # pragma: no cover
+        raise NotImplementedError
 
     def close(self) -> None:  # pragma: no cover - overridden
         pass
@@ -101,10 +119,26 @@ class _SqliteDatabase(_Database):
             for table in tables:
                 conn.exec_driver_sql(f'DELETE FROM "{table}"')
 
+    def snapshot(self, store: Store) -> object:
+        """The store's own file, checkpointed (*store* is not used again)."""
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.dispose()
+        return Path(store.engine.url.database or "")
+
+    def restore(self, snapshot: object, store: Store) -> None:
+        assert isinstance(snapshot, Path)
+        store.dispose()
+        target = Path(store.engine.url.database or "")
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(snapshot, target)
+
 
 class _PostgresDatabase(_Database):
     def __init__(self, url: str) -> None:
         self.schema = f"t_{uuid.uuid4().hex[:12]}"
+        self.snapshots: list[str] = []
         self.admin = Store(url)
         try:
             with self.admin.engine.begin() as conn:
@@ -139,9 +173,49 @@ class _PostgresDatabase(_Database):
         with store.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
+    def snapshot(self, store: Store) -> object:
+        """Copies of the session schema's tables, and its sequences' positions."""
+        name = f"{self.schema}_s{len(self.snapshots)}"
+        self.snapshots.append(name)
+        with store.engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{name}"'))
+            for table in self.tables:
+                conn.execute(
+                    text(f'CREATE TABLE "{name}"."{table}" AS TABLE "{table}"')
+                )
+            sequences = conn.execute(
+                text(
+                    "SELECT sequencename, last_value FROM pg_sequences "
+                    "WHERE schemaname = :s"
+                ),
+                {"s": self.schema},
+            ).all()
+        return name, [tuple(row) for row in sequences]
+
+    def restore(self, snapshot: object, store: Store) -> None:
+        name, sequences = snapshot  # type: ignore[misc]
+        self.reset(store)
+        with store.engine.begin() as conn:
+            # Rows go back as they were: foreign keys were satisfied when they were kept.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            for table in self.tables:
+                conn.execute(
+                    text(f'INSERT INTO "{table}" SELECT * FROM "{name}"."{table}"')
+                )
+            for sequence, value in sequences:
+                conn.execute(
+                    text("SELECT setval(:q, :v, :called)"),
+                    {
+                        "q": f'"{sequence}"',
+                        "v": value or 1,
+                        "called": value is not None,
+                    },
+                )
+
     def close(self) -> None:
         with self.admin.engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+            for name in [*self.snapshots, self.schema]:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         self.admin.dispose()
 
 

@@ -113,7 +113,7 @@ class Worker:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+    def wait_for_log(self, text: str, timeout: float = 120.0) -> None:
         wait_until(
             lambda: text in self.log() or self.proc.poll() is not None,
             timeout,
@@ -158,7 +158,7 @@ def run_once(config: Path, *, log: Path, env: dict[str, str] | None = None) -> i
 
 
 def wait_until(
-    predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition"
+    predicate: Callable[[], Any], timeout: float = 120.0, what: str = "condition"
 ) -> Any:
     """Poll *predicate* until it is truthy; fail the test after *timeout* seconds."""
     deadline = time.monotonic() + timeout

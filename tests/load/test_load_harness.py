@@ -12,7 +12,8 @@ import pytest
 
 from tests.conftest import TEST_DATABASE
 
-pytestmark = pytest.mark.slow
+# It loads the whole machine (a gunicorn portal, locust users) and checks what was served.
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -9,22 +9,27 @@ enabled for the portal. Contacts: a_parent (billing on A: sees A, A1, A2), a1_on
 
 from __future__ import annotations
 
+import copy
+import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from portal import create_app
-from schemas.tables import Account, Invoice
+from schemas.tables import Account, ImportBatch, Invoice
 from sync.access.contacts import ensure_contact, find_contact, revoke_contact
 from sync.access.grants import grant_access
 from sync.access.links import issue_link
-from sync.config import SmtpSettings
+from sync.config import Settings, SmtpSettings, load_settings
+from sync.store import Store
 from sync.store.blobs import put_document
 from tests.helpers import GENERIC_HEADER, run_import, write_csv
 
@@ -237,7 +242,7 @@ class Sink:
             self._event.notify_all()
         return "250 OK"
 
-    def wait_for(self, to: str, timeout: float = 10.0) -> Message:  # not money
+    def wait_for(self, to: str, timeout: float = 60.0) -> Message:  # not money
         with self._event:
             found = self._event.wait_for(
                 lambda: any(to in m["To"] for m in self.messages), timeout
@@ -267,12 +272,10 @@ def smtp_sink():  # type: ignore[no-untyped-def]
         controller.stop()
 
 
-@pytest.fixture
-def portal_settings(settings, smtp_sink):  # type: ignore[no-untyped-def]
-    _, port = smtp_sink
+def _portal(settings: Settings, smtp_port: int) -> Settings:
     smtp = SmtpSettings(
         host="127.0.0.1",
-        port=port,
+        port=smtp_port,
         security="none",
         from_address="portal@harbor.example",
     )
@@ -289,8 +292,65 @@ def portal_settings(settings, smtp_sink):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def world(store, portal_settings, tmp_path) -> World:  # type: ignore[no-untyped-def]
-    return seed(store, portal_settings, tmp_path)
+def portal_settings(settings, smtp_sink):  # type: ignore[no-untyped-def]
+    _, port = smtp_sink
+    return _portal(settings, port)
+
+
+@dataclass
+class WorldTemplate:
+    """The standard world, seeded once per session (per xdist worker)."""
+
+    world: World
+    snapshot: object
+    data_dir: Path
+
+
+@pytest.fixture(scope="session")
+def world_template(database, tmp_path_factory) -> Iterator[WorldTemplate]:  # type: ignore[no-untyped-def]
+    """Seed the world once into a store of its own and keep it.
+
+    Each test's ``world`` is a copy of it (store rows, stored files), exactly what
+    seeding it again would give, in a fraction of the time.
+    """
+    folder = tmp_path_factory.mktemp("portal-world")
+    base = load_settings(None, env={})
+    settings = _portal(
+        replace(
+            base,
+            data_dir=folder / "data",
+            database_url=database.url_for(folder),
+            secret_key="test-secret-key",
+        ),
+        smtp_port=25,  # seeding sends no mail
+    )
+    store = Store(settings.resolved_database_url)
+    if not store.is_sqlite:  # the session schema: empty it as each test's store does
+        database.reset(store)
+    world = seed(store, settings, folder)
+    snapshot = database.snapshot(store)
+    store.dispose()
+    yield WorldTemplate(world, snapshot, settings.data_dir)
+
+
+@pytest.fixture
+def world(store, portal_settings, world_template, database) -> World:  # type: ignore[no-untyped-def]
+    database.restore(world_template.snapshot, store)
+    shutil.copytree(
+        world_template.data_dir, portal_settings.data_dir, dirs_exist_ok=True
+    )
+    B = ImportBatch.__table__
+    with store.write(ledger=False) as conn:  # kept originals: in this test's data dir
+        conn.execute(
+            update(B).values(
+                stored_path=func.replace(
+                    B.c.stored_path,
+                    str(world_template.data_dir),
+                    str(portal_settings.data_dir),
+                )
+            )
+        )
+    return copy.deepcopy(world_template.world)
 
 
 @pytest.fixture

@@ -6,4 +6,5 @@ from tests.portal.conftest import (  # noqa: F401
     portal_settings,
     smtp_sink,
     world,
+    world_template,
 )

@@ -138,6 +138,7 @@ def test_conc05_a_full_disk_fails_the_import_and_the_retry_succeeds(
 
 @pytest.mark.slow
 @pytest.mark.postgres_only
+@pytest.mark.alone  # restarts the server every other test of the leg is using
 def test_conc06_postgresql_restarted_mid_import(store, settings, monkeypatch):
     """The server restarts while an import is applying: it fails whole; the retry applies."""
     version = sorted(os.listdir("/etc/postgresql"))[-1]

@@ -196,6 +196,7 @@ def test_parse02_document_numbers_are_kept_exactly(store, settings, tmp_path, nu
 
 @pytest.mark.slow
 @pytest.mark.sqlite_only
+@pytest.mark.alone  # it measures how long reads take
 def test_conc01_readers_are_never_blocked_by_an_import(store, settings, tmp_path):
     """WAL: portal reads go on while a large import holds the write lock."""
     header = header_without_lines()

@@ -99,7 +99,7 @@ class Billfold:
             hits = re.findall(pattern, text)
             return hits if len(hits) >= count else []
 
-        return wait_until(found, 30, f"{pattern!r} in billfold's {stream}")
+        return wait_until(found, 120, f"{pattern!r} in billfold's {stream}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

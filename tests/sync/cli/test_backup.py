@@ -234,10 +234,20 @@ def test_an_sqlite_backup_is_one_consistent_state_while_an_import_runs(
     under way (its write transaction open), never half of it."""
     node = _node(tmp_path / "c.toml", replace(settings, data_dir=tmp_path / "data"))
     run_import(store, node.settings, SAMPLE_LEDGER, source="first")
-    monkeypatch.setenv("BILLFOLD_FAULT", "before_commit:sleep=3")
     from sync import faults
 
-    faults._hits.clear()
+    # The import pauses at its commit point until the backup is done, however long
+    # the backup takes on a busy machine.
+    paused, resume = threading.Event(), threading.Event()
+    real_hit = faults.hit
+
+    def hit(point: str) -> None:
+        if point == "before_commit":
+            paused.set()
+            resume.wait(120)
+        real_hit(point)
+
+    monkeypatch.setattr(faults, "hit", hit)
     rows = [invoice_row(f"S-{i}", f"Second {i}", "10.00") for i in range(50)]
     export = write_csv(tmp_path / "second.csv", header_without_lines(), rows)
     importing = threading.Thread(
@@ -247,13 +257,13 @@ def test_an_sqlite_backup_is_one_consistent_state_while_an_import_runs(
     )
     importing.start()
     try:
-        wait_until(lambda: faults._hits.get("before_commit"), 30, "the import's commit")
+        wait_until(paused.is_set, 60, "the import's commit")
         code, out = node.run("backup", str(tmp_path / "backup"))
         assert code == 0, out
         assert importing.is_alive()  # the backup did not wait for the import
     finally:
-        importing.join(60)
-        faults._hits.clear()
+        resume.set()
+        importing.join(120)
     with store.read() as conn:  # the import went on and committed after the backup
         batches = ImportBatch.__table__  # type: ignore[attr-defined]
         done = conn.execute(select(batches.c.source, batches.c.status)).all()

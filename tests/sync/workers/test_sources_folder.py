@@ -275,8 +275,8 @@ def test_an_import_that_fails_leaves_the_file_and_is_retried_once(
     assert status["failed_files"][0]["retry_at"] is not None
 
     inject_fault(None)
-    wait_until(lambda: source.process_ready() or not (inbox / "a.csv").exists(), 10)
-    wait_until(lambda: source.process_ready() or not (inbox / "a.csv").exists(), 10)
+    wait_until(lambda: source.process_ready() or not (inbox / "a.csv").exists(), 60)
+    wait_until(lambda: source.process_ready() or not (inbox / "a.csv").exists(), 60)
 
     assert not (inbox / "a.csv").exists()
     assert count(store, "invoice") == 2
@@ -323,7 +323,7 @@ def test_a_file_written_to_during_its_import_stays_and_is_taken_again_whole(
 
     assert path.exists()  # not moved away from under its writer
     monkeypatch.setattr(sources, "import_file", real_import)
-    wait_until(lambda: source.process_ready() or not path.exists(), 10)
+    wait_until(lambda: source.process_ready() or not path.exists(), 60)
 
     assert not path.exists()
     with store.read() as conn:
@@ -456,11 +456,11 @@ def test_cp_slow_writer_and_mv_each_land_once_and_pdfs_attach(
         # Written under a temp name, left there a while, then renamed into place.
         (inbox / "renamed.csv.part").write_bytes(staged["renamed.csv"])
         subprocess.run(["mv", str(outside / "moved-in.csv"), str(inbox)], check=True)
-        wait_until(lambda: count(store, "import_batch", "status = 'applied'") >= 5, 30)
+        wait_until(lambda: count(store, "import_batch", "status = 'applied'") >= 5, 120)
         assert count(store, "import_batch", "file_name LIKE 'renamed.csv%'") == 0
         os.rename(inbox / "renamed.csv.part", inbox / "renamed.csv")
-        wait_until(lambda: count(store, "import_batch", "status = 'applied'") >= 6, 30)
-        wait_until(lambda: sorted(os.listdir(inbox)) == ["processed"], 30)
+        wait_until(lambda: count(store, "import_batch", "status = 'applied'") >= 6, 120)
+        wait_until(lambda: sorted(os.listdir(inbox)) == ["processed"], 120)
         assert worker.stop() == 0
 
     names = ["before-start.csv", *staged, "INV-1001.pdf"]
@@ -536,7 +536,7 @@ def test_a_folder_that_appears_later_is_watched_from_then_on(store, settings, tm
             (status,) = source_status(conn, load_settings(config, env={}))
         share.mkdir()
         export(share / "late.csv", "8301")
-        wait_until(lambda: count(store, "import_batch", "status = 'applied'") == 1, 30)
+        wait_until(lambda: count(store, "import_batch", "status = 'applied'") == 1, 120)
         assert worker.stop() == 0
     assert f"folder {share} does not exist" in status["last_error"]
     assert status["last_success"] is None

@@ -314,7 +314,7 @@ def march_then_april(bucket, tmp_path) -> dict[str, datetime]:
     march = last_modified(bucket, "exports/z_march.csv")
     wait_until(
         lambda: datetime.now(UTC).replace(tzinfo=None) >= march + timedelta(seconds=1),
-        timeout=10,
+        timeout=60,
         what="the clock to pass March's LastModified",
     )
     bucket.put("exports/a_april.csv", balance_export(tmp_path, "april.csv", "0.00"))

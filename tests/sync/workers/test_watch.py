@@ -38,10 +38,10 @@ def test_observer_reports_names_in_the_folder_only(tmp_path, poll):
     try:
         (inbox / "written.csv").write_bytes(b"a,b\n")
         (inbox / "upload.csv.part").write_bytes(b"a,b\n")
-        wait_until(lambda: "upload.csv.part" in seen.names(), 10)
+        wait_until(lambda: "upload.csv.part" in seen.names(), 60)
         os.rename(inbox / "upload.csv.part", inbox / "upload.csv")
         (inbox / "processed" / "1-old.csv").write_bytes(b"x")
-        wait_until(lambda: {"written.csv", "upload.csv"} <= seen.names(), 10)
+        wait_until(lambda: {"written.csv", "upload.csv"} <= seen.names(), 60)
     finally:
         stop_observer(observer)
 
