@@ -19,27 +19,27 @@ from sqlalchemy import Connection, and_, exists, func, or_, select
 from portal.scope import AMOUNT_DOCUMENT_KINDS, Scope
 from schemas.settlement import HIDDEN_LIFECYCLES, OPEN_INVOICE_STATUSES
 from schemas.tables import (
-    Account,
-    Allocation,
-    CreditNote,
-    Document,
-    ImportBatch,
-    Invoice,
-    Payment,
-    PaymentClaim,
+    ACCOUNTS,
+    ALLOCATIONS,
+    CREDIT_NOTES,
+    DOCUMENTS,
+    IMPORT_BATCHES,
+    INVOICES,
+    PAYMENT_CLAIMS,
+    PAYMENTS,
 )
 from sync.ledger import invoices
 from sync.ledger.settlements import CASH_KINDS, read_records, settle
 from sync.ledger.statement import Statement, build_statement
 
-A = Account.__table__  # type: ignore[attr-defined]
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-C = CreditNote.__table__  # type: ignore[attr-defined]
-P = Payment.__table__  # type: ignore[attr-defined]
-AL = Allocation.__table__  # type: ignore[attr-defined]
-D = Document.__table__  # type: ignore[attr-defined]
-B = ImportBatch.__table__  # type: ignore[attr-defined]
-CLAIMS = PaymentClaim.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
+I = INVOICES  # noqa: E741
+C = CREDIT_NOTES
+P = PAYMENTS
+AL = ALLOCATIONS
+D = DOCUMENTS
+B = IMPORT_BATCHES
+CLAIMS = PAYMENT_CLAIMS
 
 SORTS = {
     "newest": (I.c.issue_date.desc(), I.c.id.desc()),

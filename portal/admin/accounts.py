@@ -22,16 +22,22 @@ from werkzeug.wrappers import Response
 from portal import params
 from portal.admin import actor, bp, recent_sign_in
 from portal.context import client_ip, portal
-from schemas.tables import Account, AuditEvent, Contact, Grant, Invoice
+from schemas.tables import (
+    ACCOUNTS,
+    AUDIT_EVENTS,
+    CONTACTS,
+    GRANTS,
+    INVOICES,
+)
 from sync.access import grants
 from sync.errors import AccountHeld, UsageError
 from sync.ledger import identity
 
-A = Account.__table__  # type: ignore[attr-defined]
-C = Contact.__table__  # type: ignore[attr-defined]
-G = Grant.__table__  # type: ignore[attr-defined]
-E = AuditEvent.__table__  # type: ignore[attr-defined]
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
+A = ACCOUNTS
+C = CONTACTS
+G = GRANTS
+E = AUDIT_EVENTS
+I = INVOICES  # noqa: E741
 # Customer audit actions that count as a file downloaded / a record looked at.
 DOWNLOADS = ("download_invoice_pdf", "download_document", "download_statement")
 ZIP = "download_invoices_zip"

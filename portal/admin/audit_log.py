@@ -24,22 +24,22 @@ from portal.admin.accounts import AccountTree
 from portal.context import portal
 from portal.downloads import download
 from schemas.tables import (
-    Account,
-    AdminUser,
-    AuditEvent,
-    Contact,
-    CreditNote,
-    Document,
-    ImportBatch,
-    Invoice,
+    ACCOUNTS,
+    ADMIN_USERS,
+    AUDIT_EVENTS,
+    CONTACTS,
+    CREDIT_NOTES,
+    DOCUMENTS,
+    IMPORT_BATCHES,
+    INVOICES,
 )
 from sync.ledger.accounts import with_sites
 from sync.ledger.csv_out import write_csv
 
-E = AuditEvent.__table__  # type: ignore[attr-defined]
-C = Contact.__table__  # type: ignore[attr-defined]
-AD = AdminUser.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
+E = AUDIT_EVENTS
+C = CONTACTS
+AD = ADMIN_USERS
+A = ACCOUNTS
 PAGE_SIZE = 50
 CSV_LIMIT = 100_000
 
@@ -200,10 +200,10 @@ def _people(conn: Connection, rows: list[Any]) -> dict[str, Who]:
 
 RECORD_TABLES = {
     "contact": (C, C.c.email),
-    "invoice": (Invoice.__table__, Invoice.__table__.c.number),  # type: ignore[attr-defined]
-    "credit_note": (CreditNote.__table__, CreditNote.__table__.c.number),  # type: ignore[attr-defined]
-    "document": (Document.__table__, Document.__table__.c.file_name),  # type: ignore[attr-defined]
-    "import_batch": (ImportBatch.__table__, ImportBatch.__table__.c.file_name),  # type: ignore[attr-defined]
+    "invoice": (INVOICES, INVOICES.c.number),
+    "credit_note": (CREDIT_NOTES, CREDIT_NOTES.c.number),
+    "document": (DOCUMENTS, DOCUMENTS.c.file_name),
+    "import_batch": (IMPORT_BATCHES, IMPORT_BATCHES.c.file_name),
     "admin": (AD, AD.c.email),
 }
 

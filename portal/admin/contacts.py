@@ -24,12 +24,12 @@ from portal.admin import actor, bp, recent_sign_in, step_up_due
 from portal.admin.accounts import AccountTree
 from portal.context import client_ip, portal
 from schemas.tables import (
-    Account,
-    AuditEvent,
-    Contact,
-    Grant,
-    LoginToken,
-    PortalSession,
+    ACCOUNTS,
+    AUDIT_EVENTS,
+    CONTACTS,
+    GRANTS,
+    LOGIN_TOKENS,
+    PORTAL_SESSIONS,
     utcnow,
 )
 from sync.access.contacts import (
@@ -58,12 +58,12 @@ from sync.access.links import issue_link, link_url
 from sync.access.mail import email_changed_message, sign_in_message
 from sync.errors import UsageError
 
-C = Contact.__table__  # type: ignore[attr-defined]
-G = Grant.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
-T = LoginToken.__table__  # type: ignore[attr-defined]
-S = PortalSession.__table__  # type: ignore[attr-defined]
-E = AuditEvent.__table__  # type: ignore[attr-defined]
+C = CONTACTS
+G = GRANTS
+A = ACCOUNTS
+T = LOGIN_TOKENS
+S = PORTAL_SESSIONS
+E = AUDIT_EVENTS
 STATUSES = {
     "all": "Everyone",
     "invited": "Invited, not signed in yet",

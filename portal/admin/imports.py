@@ -17,7 +17,7 @@ from portal import params
 from portal.admin import actor, audit, bp
 from portal.context import portal
 from portal.downloads import download
-from schemas.tables import ImportBatch, RowError, utcnow
+from schemas.tables import IMPORT_BATCHES, ROW_ERRORS, utcnow
 from sync.engine.intake import IntakeError, display_name, stored_path_for, take_in
 from sync.engine.pipeline import import_file, publish_staged
 from sync.engine.review import discard
@@ -26,8 +26,8 @@ from sync.store.blobs import BlobMissing, read_original
 from sync.store.permissions import private_dir
 from sync.workers.source_match import choose_source
 
-B = ImportBatch.__table__  # type: ignore[attr-defined]
-RE = RowError.__table__  # type: ignore[attr-defined]
+B = IMPORT_BATCHES
+RE = ROW_ERRORS
 STATUSES = (
     "applied",
     "staged",

@@ -12,7 +12,14 @@ from werkzeug.wrappers import Response
 
 from portal.admin import actor, bp
 from portal.context import portal
-from schemas.tables import Account, Conflict, Contact, Invoice, PaidMark, PaymentClaim
+from schemas.tables import (
+    ACCOUNTS,
+    CONFLICTS,
+    CONTACTS,
+    INVOICES,
+    PAID_MARKS,
+    PAYMENT_CLAIMS,
+)
 from sync.errors import UsageError
 from sync.ledger.invoices import invoice_detail
 from sync.ledger.marks import (
@@ -22,12 +29,12 @@ from sync.ledger.marks import (
     resolve_conflict,
 )
 
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-A = Account.__table__  # type: ignore[attr-defined]
-M = PaidMark.__table__  # type: ignore[attr-defined]
-K = Conflict.__table__  # type: ignore[attr-defined]
-CL = PaymentClaim.__table__  # type: ignore[attr-defined]
-CT = Contact.__table__  # type: ignore[attr-defined]
+I = INVOICES  # noqa: E741
+A = ACCOUNTS
+M = PAID_MARKS
+K = CONFLICTS
+CL = PAYMENT_CLAIMS
+CT = CONTACTS
 ACTION_LABELS = {
     "acknowledge": "Noted",
     "keep_mark": "Keep our mark",

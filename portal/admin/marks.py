@@ -22,7 +22,7 @@ from portal.admin import actor, bp
 from portal.admin.invoices import render_invoice
 from portal.context import portal
 from schemas.money import format_money
-from schemas.tables import Invoice, PaidMark
+from schemas.tables import INVOICES, PAID_MARKS
 from schemas.typed_amount import AmountError, convention, read_minor
 from sync.errors import UsageError
 from sync.ledger.bulk_marks import BulkLine, read_bulk_lines
@@ -34,8 +34,8 @@ from sync.ledger.mark_plans import (
 )
 from sync.ledger.marks import undo_mark
 
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-M = PaidMark.__table__  # type: ignore[attr-defined]
+I = INVOICES  # noqa: E741
+M = PAID_MARKS
 FORM_FIELDS = ("how", "amount", "paid_on", "method", "reference", "note")
 Result = tuple[
     int, str, str, bool

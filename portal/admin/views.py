@@ -10,13 +10,19 @@ from portal.admin import bp
 from portal.auth import ADMIN, request_link
 from portal.auth import use_link as use_admin_link
 from portal.context import portal
-from schemas.tables import Conflict, Document, ImportBatch, PaymentClaim, RowError
+from schemas.tables import (
+    CONFLICTS,
+    DOCUMENTS,
+    IMPORT_BATCHES,
+    PAYMENT_CLAIMS,
+    ROW_ERRORS,
+)
 
-B = ImportBatch.__table__  # type: ignore[attr-defined]
-K = Conflict.__table__  # type: ignore[attr-defined]
-CL = PaymentClaim.__table__  # type: ignore[attr-defined]
-D = Document.__table__  # type: ignore[attr-defined]
-RE = RowError.__table__  # type: ignore[attr-defined]
+B = IMPORT_BATCHES
+K = CONFLICTS
+CL = PAYMENT_CLAIMS
+D = DOCUMENTS
+RE = ROW_ERRORS
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

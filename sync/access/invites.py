@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, func, or_, select
 
-from schemas.tables import Account, Grant
+from schemas.tables import ACCOUNTS, GRANTS
 from sync.access.contacts import (
     contact_by_id,
     ensure_contact,
@@ -30,8 +30,8 @@ from sync.errors import UsageError
 from sync.ledger.accounts import find_accounts
 from sync.store.audit import record
 
-A = Account.__table__  # type: ignore[attr-defined]
-G = Grant.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
+G = GRANTS
 
 MAX_ROWS = 2000
 MAX_NAME = 200

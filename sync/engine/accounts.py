@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from schemas.records import AccountRecord
-from schemas.tables import Account, utcnow
+from schemas.tables import ACCOUNTS, utcnow
 from sync.engine.review import Diff
 from sync.ledger.identity import NameCheck
 from sync.store.bulk import (
@@ -85,7 +85,7 @@ class AccountWriter:
         implicit = {
             k: r for k, r in implicit.items() if k not in incoming and k not in self.ids
         }
-        table = Account.__table__  # type: ignore[attr-defined]
+        table = ACCOUNTS
         keys = [*implicit, *incoming]
         # Accounts this import already read or wrote are known; only the rest are read.
         existing = {k: self.known[k] for k in keys if k in self.known}

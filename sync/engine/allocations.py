@@ -14,7 +14,11 @@ from sqlalchemy import (
 )
 
 from schemas.records import Rejection
-from schemas.tables import CreditNote, Invoice, Payment
+from schemas.tables import (
+    CREDIT_NOTES,
+    INVOICES,
+    PAYMENTS,
+)
 from sync.engine.validate import Prepared
 from sync.ledger.allocations import A, one_tree, roots
 from sync.store.bulk import IN_CHUNK, chunked, select_in, update_rows
@@ -24,9 +28,9 @@ TARGETS = (
     ("credit_note", "credit_note_ref", "credit_note_id"),
 )
 TABLES: dict[str, Table] = {
-    "invoice": Invoice.__table__,  # type: ignore[attr-defined]
-    "credit_note": CreditNote.__table__,  # type: ignore[attr-defined]
-    "payment": Payment.__table__,  # type: ignore[attr-defined]
+    "invoice": INVOICES,
+    "credit_note": CREDIT_NOTES,
+    "payment": PAYMENTS,
 }
 LABELS = {"invoice": "invoice", "credit_note": "credit note", "payment": "payment"}
 

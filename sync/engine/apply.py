@@ -16,11 +16,11 @@ from sqlalchemy import (
 
 from schemas.records import AccountRecord
 from schemas.tables import (
-    Account,
-    Allocation,
-    CreditNote,
-    Invoice,
-    Payment,
+    ACCOUNTS,
+    ALLOCATIONS,
+    CREDIT_NOTES,
+    INVOICES,
+    PAYMENTS,
 )
 from sync.engine.accounts import AccountWriter
 from sync.engine.allocations import resolve
@@ -69,9 +69,9 @@ COLUMNS = {
     ),
 }  # fmt: skip
 TABLES: dict[str, Table] = {
-    "invoice": Invoice.__table__,  # type: ignore[attr-defined]
-    "credit_note": CreditNote.__table__,  # type: ignore[attr-defined]
-    "payment": Payment.__table__,  # type: ignore[attr-defined]
+    "invoice": INVOICES,
+    "credit_note": CREDIT_NOTES,
+    "payment": PAYMENTS,
 }
 LINE_TABLES = {
     "invoice": ("invoice_line", "invoice_id"),
@@ -92,7 +92,7 @@ ALLOCATION_COLUMNS = (
 )  # fmt: skip
 
 
-_ALLOC = Allocation.__table__  # type: ignore[attr-defined]
+_ALLOC = ALLOCATIONS
 
 
 @dataclass
@@ -289,7 +289,7 @@ class BatchWriter:
             )  # type: ignore[union-attr]
 
     def _account_names(self, keys: set[str]) -> dict[str, str]:
-        table = Account.__table__  # type: ignore[attr-defined]
+        table = ACCOUNTS
         return {
             row[0]: row[1]
             for row in select_in(
@@ -333,7 +333,7 @@ class BatchWriter:
     def _replace_allocations(
         self, kind: str, written: list[tuple[int, Prepared]], updated: list[int]
     ) -> None:
-        alloc = Allocation.__table__  # type: ignore[attr-defined]
+        alloc = ALLOCATIONS
         for row in select_in(
             self.conn,
             alloc,
@@ -452,10 +452,8 @@ class BatchWriter:
                 table_ = TABLES[kind]
                 label = table_.c.reference if kind == "payment" else table_.c.number
                 for row in self.conn.execute(
-                    select(label, Account.__table__.c.name)  # type: ignore[attr-defined]
-                    .join(
-                        Account.__table__, Account.__table__.c.id == table_.c.account_id
-                    )  # type: ignore[attr-defined]
+                    select(label, ACCOUNTS.c.name)
+                    .join(ACCOUNTS, ACCOUNTS.c.id == table_.c.account_id)  # type: ignore[attr-defined]
                     .where(table_.c.missing_since_batch_id == self.batch_id)
                 ):
                     self.diff.note_gone(kind, row[0], row[1])

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from schemas.tables import Account
+from schemas.tables import ACCOUNTS
 from sync.engine.apply import TABLES
 from sync.engine.validate import Prepared, content_hash
 from sync.ledger.identity import name_form
 
-A = Account.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
 
 
 def adopt_former_ids(

@@ -16,9 +16,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, select
 
-from schemas.tables import Account
+from schemas.tables import ACCOUNTS
 
-A = Account.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
 SHOWN = 10  # names spelt out in the warning; the rest are counted
 STREAM_ROWS = 5000
 

@@ -9,11 +9,11 @@ from sqlalchemy import Connection, or_, select
 
 from adapters.toolkit.columns import nfc_key
 from schemas.tables import (
-    Account,
+    ACCOUNTS,
 )
 from sync.errors import UsageError
 
-A = Account.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
 
 
 @dataclass(frozen=True)

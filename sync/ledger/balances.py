@@ -8,16 +8,16 @@ from sqlalchemy import Connection, case, func, select
 
 from schemas.money import to_text
 from schemas.tables import (
-    Account,
-    CreditNote,
-    Invoice,
-    Payment,
+    ACCOUNTS,
+    CREDIT_NOTES,
+    INVOICES,
+    PAYMENTS,
 )
 
-A = Account.__table__  # type: ignore[attr-defined]
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-C = CreditNote.__table__  # type: ignore[attr-defined]
-P = Payment.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
+I = INVOICES  # noqa: E741
+C = CREDIT_NOTES
+P = PAYMENTS
 
 
 def _known_sum(count_unknown: Any, total: Any) -> int | None:

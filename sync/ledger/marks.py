@@ -29,22 +29,22 @@ from sqlalchemy import Connection, insert, select, update
 
 from schemas.money import DEFAULT_LOCALE, format_money
 from schemas.tables import (
-    Conflict,
-    Contact,
-    Invoice,
-    PaidMark,
-    PaymentClaim,
+    CONFLICTS,
+    CONTACTS,
+    INVOICES,
+    PAID_MARKS,
+    PAYMENT_CLAIMS,
     utcnow,
 )
 from sync.errors import UsageError
 from sync.ledger.figures import ACTIVE_MARK_STATES, invoice_figures, refresh_derived
 from sync.store.audit import record
 
-M = PaidMark.__table__  # type: ignore[attr-defined]
-K = Conflict.__table__  # type: ignore[attr-defined]
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-CL = PaymentClaim.__table__  # type: ignore[attr-defined]
-CO = Contact.__table__  # type: ignore[attr-defined]
+M = PAID_MARKS
+K = CONFLICTS
+I = INVOICES  # noqa: E741
+CL = PAYMENT_CLAIMS
+CO = CONTACTS
 # The window a customer's "I've paid" date must fall in (claim_window).
 CLAIM_EARLIEST = date(2000, 1, 1)
 CLAIM_DAYS_BEFORE_ISSUE = 180

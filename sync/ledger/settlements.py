@@ -37,19 +37,25 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from schemas.settlement import HIDDEN_LIFECYCLES
-from schemas.tables import Allocation, CreditNote, Invoice, PaidMark, Payment
+from schemas.tables import (
+    ALLOCATIONS,
+    CREDIT_NOTES,
+    INVOICES,
+    PAID_MARKS,
+    PAYMENTS,
+)
 from sync.ledger.allocations import LIVE_ALLOCATION, live_allocations, one_tree, roots
 from sync.ledger.balances import net_bases
 from sync.ledger.figures import ACTIVE_MARK_STATES, paid_by_feed, settled_by_feed
 
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-C = CreditNote.__table__  # type: ignore[attr-defined]
-P = Payment.__table__  # type: ignore[attr-defined]
-AL = Allocation.__table__  # type: ignore[attr-defined]
-M = PaidMark.__table__  # type: ignore[attr-defined]
-TO = Invoice.__table__.alias("to_invoice")  # type: ignore[attr-defined]
-FROM_P = Payment.__table__.alias("from_payment")  # type: ignore[attr-defined]
-FROM_C = CreditNote.__table__.alias("from_credit_note")  # type: ignore[attr-defined]
+I = INVOICES  # noqa: E741
+C = CREDIT_NOTES
+P = PAYMENTS
+AL = ALLOCATIONS
+M = PAID_MARKS
+TO = INVOICES.alias("to_invoice")
+FROM_P = PAYMENTS.alias("from_payment")
+FROM_C = CREDIT_NOTES.alias("from_credit_note")
 
 # What the Payments page lists beside payment records (cash, never credit).
 CASH_KINDS = ("reported_payment", "reported_settlement", "paid_mark")

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from schemas.tables import Account
+from schemas.tables import ACCOUNTS
 from sync.ledger.accounts import with_sites
 from sync.ledger.settlements import Line, Part, day_text, read_records, settle
 
-A = Account.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
 
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")

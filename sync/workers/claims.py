@@ -37,13 +37,13 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schemas.tables import FileClaim, JobLock, utcnow
+from schemas.tables import FILE_CLAIMS, JOB_LOCKS, utcnow
 from sync.errors import StoreError
 from sync.log import event
 from sync.store import Store
 
-C: Table = FileClaim.__table__  # type: ignore[attr-defined]
-L: Table = JobLock.__table__  # type: ignore[attr-defined]
+C: Table = FILE_CLAIMS
+L: Table = JOB_LOCKS
 
 CLAIMED = "claimed"
 IMPORTED = "imported"

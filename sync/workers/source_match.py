@@ -27,7 +27,13 @@ from adapters.manifest import is_manifest
 from adapters.registry import detect_adapter, get_adapter
 from adapters.toolkit.text import decode_head
 from schemas.records import AccountRecord, DocumentRecord, PaymentRecord
-from schemas.tables import Account, CreditNote, ImportBatch, Invoice, Payment
+from schemas.tables import (
+    ACCOUNTS,
+    CREDIT_NOTES,
+    IMPORT_BATCHES,
+    INVOICES,
+    PAYMENTS,
+)
 from sync.config import Settings
 from sync.engine.documents.incoming import sniff_content_type
 from sync.engine.intake import Intake
@@ -41,12 +47,12 @@ CLEARLY = 2  # the best source needs this many times the runner-up's evidence
 STREAM_ROWS = 5000
 NOT_EXPORTS = ("document", "manifest")
 RECORD_TABLES = {
-    "invoice": Invoice.__table__,  # type: ignore[attr-defined]
-    "credit_note": CreditNote.__table__,  # type: ignore[attr-defined]
-    "payment": Payment.__table__,  # type: ignore[attr-defined]
+    "invoice": INVOICES,
+    "credit_note": CREDIT_NOTES,
+    "payment": PAYMENTS,
 }
-A = Account.__table__  # type: ignore[attr-defined]
-B = ImportBatch.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
+B = IMPORT_BATCHES
 
 
 def family(adapter: str | None) -> str | None:
