@@ -1,8 +1,9 @@
 """Run every check CI runs: ``python -m tests`` (README's test command).
 
 1. ruff check and ruff format --check;
-2. the whole pytest suite on SQLite;
-3. the whole pytest suite on PostgreSQL at 127.0.0.1:5432 (database ``test``), started
+2. mypy (configured in pyproject.toml, ``[tool.mypy]``) over the product code;
+3. the whole pytest suite on SQLite;
+4. the whole pytest suite on PostgreSQL at 127.0.0.1:5432 (database ``test``), started
    or installed first when it is not running. If it still cannot be reached the run
    fails: tests that need PostgreSQL never skip.
 
@@ -104,6 +105,7 @@ def main(argv: list[str]) -> None:
     python = sys.executable
     step("ruff check", [python, "-m", "ruff", "check", "."])
     step("ruff format", [python, "-m", "ruff", "format", "--check", "."])
+    step("mypy", [python, "-m", "mypy"])
     ensure_chromium()
     env = {k: v for k, v in os.environ.items() if k != "BILLFOLD_TEST_DATABASE"}
     step(

@@ -78,7 +78,7 @@ class AccountTree:
                  for r in rows}  # fmt: skip
         children: dict[int, list[int]] = defaultdict(list)
         for n in nodes.values():
-            if n.parent_id in nodes:
+            if n.parent_id is not None and n.parent_id in nodes:
                 children[n.parent_id].append(n.id)
         for ids in children.values():
             ids.sort(key=lambda i: nodes[i].name.casefold())
@@ -171,18 +171,20 @@ def adoption(conn: Connection, tree: AccountTree) -> dict[int, Adoption]:
     own_downloads: dict[int, int] = defaultdict(int)
     own_views: dict[int, int] = defaultdict(int)
     counted = conn.execute(
-        select(E.c.account_id, E.c.action, func.count())
+        select(E.c.account_id, E.c.action, func.count().label("n"))
         .where(E.c.action.in_((*DOWNLOADS, *VIEWS)), E.c.actor.like("contact:%"))
         .group_by(E.c.account_id, E.c.action)
     ).all()
-    for account_id, action, n in counted:
-        if account_id is not None:
-            (own_downloads if action in DOWNLOADS else own_views)[account_id] += n
+    for count in counted:
+        if count.account_id is not None:
+            own = own_downloads if count.action in DOWNLOADS else own_views
+            own[count.account_id] += count.n
     zipped: list[int] = []
-    for (detail,) in conn.execute(
+    for event in conn.execute(
         select(E.c.detail).where(E.c.action == ZIP, E.c.actor.like("contact:%"))
     ):
-        zipped.extend(int(i) for i in json.loads(detail or "{}").get("invoices", []))
+        found = json.loads(event.detail or "{}").get("invoices", [])
+        zipped.extend(int(i) for i in found)
     if zipped:  # a ZIP is a download of each invoice PDF in it
         where = {
             r.id: r.account_id

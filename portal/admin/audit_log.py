@@ -10,6 +10,7 @@ spreadsheet. Exporting the log is itself audited.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -172,7 +173,7 @@ class Who:
     contact_id: int | None = None
 
 
-def _people(conn: Connection, rows: list[Any]) -> dict[str, Who]:
+def _people(conn: Connection, rows: Sequence[Any]) -> dict[str, Who]:
     """Name every actor on the page: contacts by address, admins are named by theirs."""
     contact_ids = set()
     for r in rows:
@@ -208,7 +209,7 @@ RECORD_TABLES = {
 }
 
 
-def _records(conn: Connection, rows: list[Any]) -> dict[tuple[str, int], str]:
+def _records(conn: Connection, rows: Sequence[Any]) -> dict[tuple[str, int], str]:
     """Name the records the page mentions: a contact by address, an invoice by number."""
     wanted: dict[str, set[int]] = {}
     for r in rows:
@@ -217,10 +218,10 @@ def _records(conn: Connection, rows: list[Any]) -> dict[tuple[str, int], str]:
     names: dict[tuple[str, int], str] = {}
     for kind, ids in wanted.items():
         table, column = RECORD_TABLES[kind]
-        for rid, name in conn.execute(
-            select(table.c.id, column).where(table.c.id.in_(sorted(ids)))
+        for row in conn.execute(
+            select(table.c.id, column.label("name")).where(table.c.id.in_(sorted(ids)))
         ):
-            names[(kind, rid)] = str(name)
+            names[(kind, row.id)] = str(row.name)
     return names
 
 

@@ -201,7 +201,7 @@ def contacts() -> str:
         {
             "c": r,
             "grants": grants[r.id],
-            "status": status_of(r._mapping, invites.get(r.id)),
+            "status": status_of(dict(r._mapping), invites.get(r.id)),
             "portal_off": bool(grants[r.id])
             and not _sees_something(tree, [gr.account_id for gr in grants[r.id]]),
         }
@@ -302,7 +302,7 @@ def contacts_invite_form() -> tuple[str, int]:
 def contacts_invite() -> Response | tuple[str, int]:
     """Give an address access to accounts with a role and email it a sign-in link."""
     form = request.form
-    values = {
+    values: dict[str, Any] = {
         "email": form.get("email", "")[:254],
         "name": form.get("name", "")[:200],
         "role": form.get("role", "billing"),

@@ -4,7 +4,9 @@ works through: conflicts and customers' "I've paid". Marking paid: portal/admin/
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
@@ -50,7 +52,7 @@ def today() -> date:
 def invoices() -> str:
     """Search every invoice by number, reference or customer."""
     q = request.args.get("q", "").strip()[:100]
-    rows = []
+    rows: Sequence[Any] = []
     if q:
         pattern = (
             "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

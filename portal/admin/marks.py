@@ -103,11 +103,10 @@ def mark(invoice_id: int) -> Response | tuple[str, int] | str:
     except (AmountError, UsageError) as exc:
         return render_invoice(invoice_id, form, _sentence(exc)), REFUSED
     if plan.balance_after:
-        received = format_money(plan.received, plan.currency, locale=locale)
+        got = format_money(plan.received, plan.currency, locale=locale)
         left = format_money(plan.balance_after, plan.currency, locale=locale)
         flash(
-            f"Marked paid: {received} received, balance now {left}. "
-            "Customers see it now.",
+            f"Marked paid: {got} received, balance now {left}. Customers see it now.",
             "ok",
         )
     else:
@@ -184,11 +183,6 @@ def _find(conn: Connection, number: str) -> Row:
     if len(found) != 1:
         raise UsageError(f"{len(found)} invoices are numbered {number}")
     return found[0]
-
-
-Result = tuple[
-    int, str, str, bool
-]  # line, invoice number, outcome, marked (or would be)
 
 
 def _check_lines(lines: list[BulkLine], basis: dict[int, int]) -> list[Result]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -180,18 +181,20 @@ def resolve(
             {"source": source},
         )
         # The rest names another account's record: resolved only within one tree.
-        rows = conn.execute(
-            text(
-                f"SELECT id, owner_kind, owner_id, owner_account, target_id,"
-                f" (SELECT t.account_id FROM {target} t WHERE t.id = c.target_id)"
-                f" FROM (SELECT a.id, a.owner_kind, a.owner_id,"
-                f" {_owner_account_sql('a')} AS owner_account,"
-                f" {_chosen_sql(target, ref, 'a')} AS target_id"
-                f" FROM allocation a WHERE {_pending_sql(ref, column, 'a')}) c"
-                f" WHERE c.target_id IS NOT NULL"
-            ),
-            {"source": source},
-        ).all()
+        rows: list[Any] = list(
+            conn.execute(
+                text(
+                    f"SELECT id, owner_kind, owner_id, owner_account, target_id,"
+                    f" (SELECT t.account_id FROM {target} t WHERE t.id = c.target_id)"
+                    f" FROM (SELECT a.id, a.owner_kind, a.owner_id,"
+                    f" {_owner_account_sql('a')} AS owner_account,"
+                    f" {_chosen_sql(target, ref, 'a')} AS target_id"
+                    f" FROM allocation a WHERE {_pending_sql(ref, column, 'a')}) c"
+                    f" WHERE c.target_id IS NOT NULL"
+                ),
+                {"source": source},
+            ).all()
+        )
         # A record this batch moved to another account may have left its payer's tree.
         rows += conn.execute(
             text(
@@ -203,7 +206,8 @@ def resolve(
             {"source": source, "batch": batch_id},
         ).all()
         crossings += [
-            Crossing(*row[:3], row[3], target, row[4], row[5]) for row in rows
+            Crossing(row[0], row[1], row[2], row[3], target, row[4], row[5])
+            for row in rows
         ]
     crossings = [c for c in crossings if c.owner_account is not None]
     if not crossings:

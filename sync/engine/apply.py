@@ -269,24 +269,26 @@ class BatchWriter:
             )
 
     def _note_diff(self, kind: str, plan: Plan) -> None:
+        diff = self.diff
+        assert diff is not None  # called only when the batch keeps a diff (staging)
         names = self._account_names(
             {r.account.key for r in plan.inserts}
             | {r.account.key for _, r in plan.updates}
         )
         for record in plan.inserts:
-            self.diff.note_new(
+            diff.note_new(
                 kind, record.values, names.get(record.account.key, record.account.name)
-            )  # type: ignore[union-attr]
+            )
         old = old_figures(
             self.conn, TABLES[kind], [row_id for row_id, _ in plan.updates]
         )
         for row_id, record in plan.updates:
-            self.diff.note_update(
+            diff.note_update(
                 kind,
                 old[row_id],
                 record.values,
                 names.get(record.account.key, record.account.name),
-            )  # type: ignore[union-attr]
+            )
 
     def _account_names(self, keys: set[str]) -> dict[str, str]:
         table = ACCOUNTS
@@ -453,7 +455,7 @@ class BatchWriter:
                 label = table_.c.reference if kind == "payment" else table_.c.number
                 for row in self.conn.execute(
                     select(label, ACCOUNTS.c.name)
-                    .join(ACCOUNTS, ACCOUNTS.c.id == table_.c.account_id)  # type: ignore[attr-defined]
+                    .join(ACCOUNTS, ACCOUNTS.c.id == table_.c.account_id)
                     .where(table_.c.missing_since_batch_id == self.batch_id)
                 ):
                     self.diff.note_gone(kind, row[0], row[1])

@@ -31,14 +31,14 @@ def _account_figures(
     records_payments, records_credit_notes)``."""
     issued = I.c.lifecycle == "issued"
 
-    def scoped(stmt, table):  # type: ignore[no-untyped-def]
+    def scoped(stmt, table):
         return (
             stmt
             if account_ids is None
             else stmt.where(table.c.account_id.in_(account_ids))
         )
 
-    def scoped_accounts(stmt):  # type: ignore[no-untyped-def]
+    def scoped_accounts(stmt):
         return stmt if account_ids is None else stmt.where(A.c.id.in_(account_ids))
 
     rows: dict[tuple[int, str], dict[str, Any]] = {}

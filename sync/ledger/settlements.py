@@ -29,10 +29,11 @@ so a statement can tell what was open, and how late, on its end date.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import Connection, func, select
 
@@ -99,9 +100,9 @@ class Part:
 class Records:
     """The issued invoices and credit notes and active payments of some accounts."""
 
-    invoices: list[Any]
-    credits: list[Any]
-    payments: list[Any]
+    invoices: Sequence[Any]
+    credits: Sequence[Any]
+    payments: Sequence[Any]
 
 
 @dataclass
@@ -151,7 +152,7 @@ def settle(
     sources = {("payment", p.id) for p in records.payments}
     sources |= {("credit_note", c.id) for c in records.credits}
 
-    def balanced(ledger: tuple[int, str] | None) -> bool:
+    def balanced(ledger: tuple[int, str] | None) -> TypeGuard[tuple[int, str]]:
         return ledger is not None and bases.get(ledger) == "balances"
 
     allocated: dict[int, dict[str, int]] = {}
@@ -166,11 +167,11 @@ def settle(
             sums = allocated.setdefault(a.invoice_id, {"cash": 0, "credit": 0})
             sums[a.kind] += a.amount
             if balanced(target) and source_ledger != target:
-                out.lines[target].append(_arriving(a, source, names, when))  # type: ignore[index]
+                out.lines[target].append(_arriving(a, source, names, when))
         if source in sources:
-            given[source] += a.amount  # type: ignore[index]
+            given[source] += a.amount
             if balanced(source_ledger) and target != source_ledger:
-                out.lines[source_ledger].append(_leaving(a, target, names, when))  # type: ignore[index]
+                out.lines[source_ledger].append(_leaving(a, target, names, when))
 
     marks = _mark_days(conn, ids)
     has_payments = {(p.account_id, p.currency) for p in records.payments}
@@ -183,7 +184,7 @@ def settle(
                 inv, inv.settled_first_reported_on
             )
             out.lines[ledger].append(
-                Line(day, "paid_mark", inv.number,  # type: ignore[arg-type]
+                Line(day, "paid_mark", inv.number,  # type: ignore[arg-type]  # an undated record's line keeps on=None; build_statement leaves such lines out
                      f"Payment recorded by our office for invoice {inv.number}", -excess,
                      invoice_id=inv.id)
             )  # fmt: skip
@@ -205,10 +206,10 @@ def settle(
             rest = c.total_minor - c.remaining_minor - given[("credit_note", c.id)]
             day = first_reported(c, c.used_first_reported_on)
             if rest > 0:
-                used[ledger].append((c, rest, day))  # type: ignore[arg-type]
+                used[ledger].append((c, rest, day))  # type: ignore[arg-type]  # an undated record's line keeps on=None; build_statement leaves such lines out
             elif rest < 0:
                 out.lines[ledger].append(
-                    Line(day, "settlement_adjustment", c.number,  # type: ignore[arg-type]
+                    Line(day, "settlement_adjustment", c.number,  # type: ignore[arg-type]  # an undated record's line keeps on=None; build_statement leaves such lines out
                          f"Credit note {c.number}: applied beyond what the billing "
                          "system reports used", rest)
                 )  # fmt: skip
@@ -369,10 +370,12 @@ def _reported_with_balances(
 
     Returns the part that is credit (amount, first reported) for ``_match_credit``.
     """
-    rest = settled_by_feed(inv) - sum(allocated.values())
+    settled = settled_by_feed(inv)
+    assert settled is not None  # only invoices whose balance is known come here
+    rest = settled - sum(allocated.values())
     if not rest:
         return None
-    day: date = first_reported(inv, inv.settled_first_reported_on)  # type: ignore[assignment]
+    day: date = first_reported(inv, inv.settled_first_reported_on)  # type: ignore[assignment]  # an undated record's line keeps on=None; build_statement leaves such lines out
     ledger = (inv.account_id, inv.currency)
     if rest < 0:
         out.lines[ledger].append(
@@ -383,8 +386,9 @@ def _reported_with_balances(
         out.parts[inv.id].append(Part(day, rest))
         return None
     cash = credit = None
-    if inv.paid_minor is not None and inv.credited_minor is not None:
-        cash = paid_by_feed(inv) - allocated["cash"]
+    paid = paid_by_feed(inv)
+    if paid is not None and inv.credited_minor is not None:
+        cash = paid - allocated["cash"]
         credit = inv.credited_minor - allocated["credit"]
     if cash is None or credit is None or min(cash, credit) < 0 or cash + credit != rest:
         cash, credit = None, 0
@@ -404,16 +408,17 @@ def _reported_without_balances(
     settles it for aging; its cash is a line where no payment records carry it."""
     excess = inv.marked_excess_minor or 0
     day = first_reported(inv, inv.settled_first_reported_on)
-    if inv.balance_minor is not None and (inv.settled_by is not None or excess):
-        rest = settled_by_feed(inv) - sum(allocated.values())
+    settled = settled_by_feed(inv)
+    if settled is not None and (inv.settled_by is not None or excess):
+        rest = settled - sum(allocated.values())
         if rest > 0:
             out.parts[inv.id].append(Part(day, rest, date_known=False))
     if basis == "payments" or day is None:
         return
-    if inv.paid_minor is not None:
-        cash, kind = paid_by_feed(inv), "reported_payment"
-    elif inv.balance_minor is not None:
-        settled = settled_by_feed(inv)
+    paid = paid_by_feed(inv)
+    if paid is not None:
+        cash, kind = paid, "reported_payment"
+    elif settled is not None:
         cash, kind = settled - (inv.credited_minor or 0), "reported_settlement"
     else:
         return
@@ -445,12 +450,12 @@ def _match_credit(
     currency, are the same money as far as they go (oldest first): the credit note's own
     line shows it. What is left is a line of its own, dated when first reported."""
     credit = sorted(credit, key=lambda x: (x[2], x[0].number))
-    used = [
+    left: list[list[Any]] = [
         [c, rest, day]
         for c, rest, day in sorted(used, key=lambda x: (x[2], x[0].number))
-    ]  # type: ignore[misc]
+    ]
     for inv, amount, day in credit:
-        for u in used:
+        for u in left:
             take = min(amount, u[1])
             if take > 0:
                 u[1] -= take
@@ -460,7 +465,7 @@ def _match_credit(
         if amount:
             out.lines[ledger].append(_undated(inv, "reported_credit", amount, day))
             out.parts[inv.id].append(Part(day, amount, date_known=False))
-    for c, rest, day in used:
+    for c, rest, day in left:
         if rest:
             out.lines[ledger].append(
                 Line(day, "credit_used", c.number,

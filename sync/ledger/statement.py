@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -158,7 +159,7 @@ def build_statement(
     account_id: int,
     start: date,
     end: date,
-    visible: set[int] | None = None,
+    visible: Collection[int] | None = None,
 ) -> Statement:
     """Compute the statement of *account_id* and its sites from *start* to *end*.
 

@@ -38,7 +38,9 @@ def allocate_ids(conn: Connection, table: str, count: int) -> list[int]:
             f"FROM generate_series(1, {int(count)})"
         )
         return [r[0] for r in rows]
-    top = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one()
+    top: int = conn.exec_driver_sql(
+        f"SELECT coalesce(max(id), 0) FROM {table}"
+    ).scalar_one()
     return list(range(top + 1, top + 1 + count))
 
 
@@ -50,7 +52,7 @@ def insert_rows(
         return
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # an open Connection always holds its DBAPI connection
         with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

@@ -152,7 +152,7 @@ def _claim_row(conn: Connection, **where: Any) -> Claim | None:
     for column, value in where.items():
         stmt = stmt.where(C.c[column] == value)
     row = conn.execute(stmt).first()
-    return None if row is None else Claim(*row)
+    return None if row is None else Claim(*row.tuple())
 
 
 @dataclass(frozen=True)
@@ -382,7 +382,7 @@ def open_claims(conn: Connection, source: str) -> list[Claim]:
             ),
         )
     )
-    return [Claim(*row) for row in rows]
+    return [Claim(*row.tuple()) for row in rows]
 
 
 def renew_leases(store: Store, lease_seconds: int) -> None:

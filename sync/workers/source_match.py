@@ -206,15 +206,15 @@ def rank_sources(
         named = family(s.adapter if s.adapter != "auto" else None)
         if named or s.kind in ("xero", "quickbooks"):
             families[s.name].add(named or s.kind)
-    for source, adapter in conn.execute(
+    for batch in conn.execute(
         select(B.c.source, B.c.adapter)
         .where(B.c.status.in_(("applied", "published", "staged")))
         .distinct()
     ):
-        named = family(adapter)
-        families.setdefault(source, set())
+        named = family(batch.adapter)
+        families.setdefault(batch.source, set())
         if named:
-            families[source].add(named)
+            families[batch.source].add(named)
     records = _records_held(conn, families, found.records)
     customers = _customers_known(conn, found.customers)
     mine = family(found.adapter)
@@ -264,12 +264,12 @@ def _customers_known(conn: Connection, customers: dict[str, str]) -> dict[str, i
             yield_per=STREAM_ROWS
         )
     )
-    for source, key, name in rows:
-        if key in customers:
-            keys.setdefault(source, set()).add(key)
-        folded = fold(name)
+    for row in rows:
+        if row.external_key in customers:
+            keys.setdefault(row.source, set()).add(row.external_key)
+        folded = fold(row.name)
         if folded in names:
-            named.setdefault(source, set()).add(folded)
+            named.setdefault(row.source, set()).add(folded)
     return {
         source: sum(
             1

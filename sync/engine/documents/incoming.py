@@ -76,7 +76,7 @@ def add_document(
     content_type: str,
 ) -> Arrival:
     """Insert a Document for a stored file and link it if a manifest or its name can."""
-    document_id = conn.execute(
+    document_id: int = conn.execute(
         insert(D)
         .values(
             sha256=sha256,

@@ -64,7 +64,7 @@ def add_manifest(
     """Store a manifest's rows and link what can be; return (linked, waiting)."""
     linked = waiting = 0
     for row in rows:
-        entry_id = conn.execute(
+        entry_id: int = conn.execute(
             insert(M)
             .values(
                 source=source,
