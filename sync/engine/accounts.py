@@ -124,7 +124,7 @@ class AccountWriter:
                 self.known[key] = (row[0], key, name, email, parent_id)
         update_rows(
             self.conn,
-            "account",
+            ACCOUNTS,
             ("name", "email", "parent_id", "last_batch_id"),
             changes,
         )
@@ -145,7 +145,7 @@ class AccountWriter:
     def _insert_accounts(self, records: Sequence[AccountRecord]) -> None:
         if not records:
             return
-        ids = allocate_ids(self.conn, "account", len(records))
+        ids = allocate_ids(self.conn, ACCOUNTS, len(records))
         rows = []
         for account_id, record in zip(ids, records, strict=True):
             self.ids[record.key] = account_id
@@ -166,9 +166,9 @@ class AccountWriter:
             )  # fmt: skip
         insert_rows(
             self.conn,
-            "account",
+            ACCOUNTS,
             ("id", "source", "external_key", "name", "email", "parent_id", "portal_enabled",
              "first_batch_id", "last_batch_id", "created_at"),
             rows,
         )  # fmt: skip
-        self.statistics.grew("account", len(rows))
+        self.statistics.grew(ACCOUNTS, len(rows))

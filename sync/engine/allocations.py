@@ -16,6 +16,7 @@ from sqlalchemy import (
 
 from schemas.records import Rejection
 from schemas.tables import (
+    ALLOCATIONS,
     CREDIT_NOTES,
     INVOICES,
     PAYMENTS,
@@ -221,7 +222,7 @@ def resolve(
         touched[target].update(c.target_id for c in mine)
         update_rows(
             conn,
-            "allocation",
+            ALLOCATIONS,
             (column,),
             [
                 (c.target_id if one_tree(tops, c.owner_account, c.target_account) else None,

@@ -8,17 +8,25 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Connection,
+    MetaData,
+    String,
     Table,
+    delete,
+    exists,
     select,
-    text,
+    update,
 )
 
 from schemas.records import AccountRecord
 from schemas.tables import (
     ACCOUNTS,
     ALLOCATIONS,
+    CREDIT_NOTE_LINES,
     CREDIT_NOTES,
+    DOCUMENTS,
+    INVOICE_LINES,
     INVOICES,
     PAYMENTS,
 )
@@ -74,9 +82,17 @@ TABLES: dict[str, Table] = {
     "payment": PAYMENTS,
 }
 LINE_TABLES = {
-    "invoice": ("invoice_line", "invoice_id"),
-    "credit_note": ("credit_note_line", "credit_note_id"),
+    "invoice": (INVOICE_LINES, "invoice_id"),
+    "credit_note": (CREDIT_NOTE_LINES, "credit_note_id"),
 }
+# What a snapshot import saw, kept for the transaction (``_flag_missing``).
+SEEN = Table(
+    "billfold_seen",
+    MetaData(),
+    Column("kind", String),
+    Column("key", String),
+    prefixes=["TEMPORARY"],
+)
 LINE_COLUMNS = (
     "position",
     "description",
@@ -145,12 +161,8 @@ class BatchWriter:
         }
         self.warnings: list[str] = []  # allocations left unresolved (sync.allocations)
         if snapshot:
-            conn.execute(
-                text(
-                    "CREATE TEMPORARY TABLE IF NOT EXISTS billfold_seen (kind VARCHAR, key VARCHAR)"
-                )
-            )
-            conn.execute(text("DELETE FROM billfold_seen"))
+            SEEN.create(conn, checkfirst=True)
+            conn.execute(delete(SEEN))
 
     # -- reading ------------------------------------------------------------------
 
@@ -178,7 +190,7 @@ class BatchWriter:
         """Create or update the accounts *records* name (``AccountWriter.ensure``)."""
         self.accounts.ensure(records)
 
-    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    def _insert(self, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
         insert_rows(self.conn, table, columns, rows)
         self.statistics.grew(table, len(rows))
 
@@ -200,7 +212,7 @@ class BatchWriter:
         if plan.inserts or plan.updates or plan.unchanged or plan.older:
             counts.seen_kinds.add(kind)
         columns = COLUMNS[kind]
-        ids = allocate_ids(self.conn, kind, len(plan.inserts))
+        ids = allocate_ids(self.conn, TABLES[kind], len(plan.inserts))
         insert = []
         for row_id, record in zip(ids, plan.inserts, strict=True):
             values = record.values
@@ -209,7 +221,7 @@ class BatchWriter:
                  self.batch_id, self.batch_id, *first_report(kind, values))
             )  # fmt: skip
         self._insert(
-            kind,
+            TABLES[kind],
             ("id", *columns, "account_id", "first_batch_id", "last_batch_id",
              *FIRST_REPORT_COLUMNS.get(kind, ())),
             insert,
@@ -221,7 +233,7 @@ class BatchWriter:
         ]  # fmt: skip
         update_rows(
             self.conn,
-            kind,
+            TABLES[kind],
             (*columns, "account_id", "last_batch_id", "missing_since_batch_id"),
             update,
         )
@@ -250,22 +262,23 @@ class BatchWriter:
             seen = [(kind, r.key) for r in (*plan.inserts, *plan.unchanged)]
             seen += [(kind, r.key) for _, r in plan.updates]
             seen += [(kind, r.key) for r, _ in plan.older]
-            insert_rows(self.conn, "billfold_seen", ("kind", "key"), seen)
+            insert_rows(self.conn, SEEN, ("kind", "key"), seen)
 
     def _documents_follow(self, kind: str, updated: list[int]) -> None:
         """A document linked to a record moves with it when a re-import changes its
         account: customers see documents by account, and the old one must lose it."""
         if not updated:
             return
-        column = "invoice_id" if kind == "invoice" else "credit_note_id"
+        record = TABLES[kind]
+        column = (
+            DOCUMENTS.c.invoice_id if kind == "invoice" else DOCUMENTS.c.credit_note_id
+        )
+        account = select(record.c.account_id).where(record.c.id == column)
         for chunk in chunked(updated, IN_CHUNK):
-            marks = ", ".join(
-                "?" if self.conn.dialect.name == "sqlite" else "%s" for _ in chunk
-            )
-            self.conn.exec_driver_sql(
-                f"UPDATE document SET account_id = (SELECT t.account_id FROM {kind} t"
-                f" WHERE t.id = document.{column}) WHERE {column} IN ({marks})",
-                tuple(chunk),
+            self.conn.execute(
+                update(DOCUMENTS)
+                .where(column.in_(chunk))
+                .values(account_id=account.scalar_subquery())
             )
 
     def _note_diff(self, kind: str, plan: Plan) -> None:
@@ -371,7 +384,7 @@ class BatchWriter:
                 )  # fmt: skip
             if record.allocations:
                 self.allocation_owners[kind].add(row_id)
-        self._insert("allocation", ALLOCATION_COLUMNS, rows)
+        self._insert(ALLOCATIONS, ALLOCATION_COLUMNS, rows)
 
     # -- end of batch ---------------------------------------------------------------
 
@@ -438,35 +451,37 @@ class BatchWriter:
     def _flag_missing(self) -> int:
         flagged = 0
         for kind in sorted(self.counts.seen_kinds):
-            table = TABLES[kind].name
+            table = TABLES[kind]
+            seen = exists().where(
+                SEEN.c.kind == kind, SEEN.c.key == table.c.external_id
+            )
             result = self.conn.execute(
-                text(
-                    f"UPDATE {table} SET missing_since_batch_id = :batch"
-                    f" WHERE source = :source AND missing_since_batch_id IS NULL"
-                    f" AND lifecycle <> 'deleted'"
-                    f" AND NOT EXISTS (SELECT 1 FROM billfold_seen s"
-                    f"  WHERE s.kind = :kind AND s.key = {table}.external_id)"
-                ),
-                {"batch": self.batch_id, "source": self.source, "kind": kind},
+                update(table)
+                .where(
+                    table.c.source == self.source,
+                    table.c.missing_since_batch_id.is_(None),
+                    table.c.lifecycle != "deleted",
+                    ~seen,
+                )
+                .values(missing_since_batch_id=self.batch_id)
             )
             flagged += result.rowcount or 0
             if self.diff is not None and result.rowcount:
-                table_ = TABLES[kind]
-                label = table_.c.reference if kind == "payment" else table_.c.number
+                label = table.c.reference if kind == "payment" else table.c.number
                 for row in self.conn.execute(
                     select(label, ACCOUNTS.c.name)
-                    .join(ACCOUNTS, ACCOUNTS.c.id == table_.c.account_id)
-                    .where(table_.c.missing_since_batch_id == self.batch_id)
+                    .join(ACCOUNTS, ACCOUNTS.c.id == table.c.account_id)
+                    .where(table.c.missing_since_batch_id == self.batch_id)
                 ):
                     self.diff.note_gone(kind, row[0], row[1])
             self.conn.execute(
-                text(
-                    f"UPDATE {table} SET missing_since_batch_id = NULL"
-                    f" WHERE source = :source AND missing_since_batch_id IS NOT NULL"
-                    f" AND EXISTS (SELECT 1 FROM billfold_seen s"
-                    f"  WHERE s.kind = :kind AND s.key = {table}.external_id)"
-                ),
-                {"source": self.source, "kind": kind},
+                update(table)
+                .where(
+                    table.c.source == self.source,
+                    table.c.missing_since_batch_id.is_not(None),
+                    seen,
+                )
+                .values(missing_since_batch_id=None)
             )
         return flagged
 

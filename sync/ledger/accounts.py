@@ -41,7 +41,10 @@ def find_accounts(
     )
     if source:
         stmt = stmt.where(A.c.source == source)
-    return [AccountRef(*row.tuple()) for row in conn.execute(stmt.order_by(A.c.id))]
+    return [
+        AccountRef(row.id, row.source, row.external_key, row.name, row.parent_id)
+        for row in conn.execute(stmt.order_by(A.c.id))
+    ]
 
 
 def resolve_account(

@@ -129,7 +129,7 @@ def refresh_derived(
             changes.append((*new, row_id))
     update_rows(
         conn,
-        "invoice",
+        INVOICES,
         (
             "paid_minor",
             "credited_minor",
@@ -200,7 +200,7 @@ def refresh_credit_notes(conn: Connection, credit_note_ids: Iterable[int]) -> No
         if new != (row.applied_minor, row.remaining_minor, row.status):
             changes.append((*new, row_id))
     update_rows(
-        conn, "credit_note", ("applied_minor", "remaining_minor", "status"), changes
+        conn, CREDIT_NOTES, ("applied_minor", "remaining_minor", "status"), changes
     )
 
 
