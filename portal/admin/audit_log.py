@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from portal import params
 from portal.admin import audit, bp
-from portal.admin.accounts import AccountTree
+from portal.admin.queries.accounts import AccountTree
 from portal.context import portal
 from portal.downloads import download
 from schemas.tables import (

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from portal import params
 from portal.admin import actor, bp, recent_sign_in, step_up_due
-from portal.admin.accounts import AccountTree
+from portal.admin.queries.accounts import AccountTree
 from portal.context import client_ip, portal
 from schemas.tables import (
     ACCOUNTS,

@@ -126,6 +126,12 @@ def change_email(
 # -- admins ----------------------------------------------------------------------------
 
 
+def admin_by_id(conn: Connection, admin_id: int) -> dict | None:
+    """Return the admin with *admin_id*, or None."""
+    row = conn.execute(select(AD).where(AD.c.id == admin_id)).mappings().first()
+    return dict(row) if row else None
+
+
 def find_admin(conn: Connection, email: str) -> dict | None:
     """Return the admin with *email*, or None."""
     row = (
