@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from portal.admin.queries import contains
 from schemas.tables import (
     ACCOUNTS,
     CONFLICTS,
@@ -28,9 +29,7 @@ CT = CONTACTS
 def search_invoices(conn: Connection, q: str, limit: int = 200) -> Sequence[Any]:
     """Invoices whose number, reference or customer name contains *q* (taken
     literally: ``%`` and ``_`` are not wildcards), newest first."""
-    pattern = (
-        "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    )
+    pattern = contains(q)
     return conn.execute(
         select(I, A.c.name.label("account_name"))
         .join(A, A.c.id == I.c.account_id)
