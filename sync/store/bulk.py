@@ -14,8 +14,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
+    Insert,
     Table,
+    Update,
     bindparam,
     delete,
     func,
@@ -61,7 +64,47 @@ def insert_rows(
             for row in rows:
                 copy.write_row(row)
         return
-    conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+    statement = insert(table).values({c: bindparam(f"v_{c}") for c in columns})
+    keys = [f"v_{c}" for c in columns]
+    _executemany(conn, statement, keys, [table.c[c] for c in columns], rows)
+
+
+def _executemany(
+    conn: Connection,
+    statement: Insert | Update,
+    keys: Sequence[str],
+    columns: Sequence[ColumnElement[Any]],
+    rows: Sequence[tuple],
+) -> None:
+    """Run the Core *statement* once per row; each row holds the parameters *keys* in
+    order, values of *columns*.
+
+    The statement is compiled once and sent with plain tuples (``executemany``): no
+    dict per row. Each value is converted by its column's type, as SQLAlchemy would
+    (dates become the text SQLite stores; PostgreSQL's driver takes them as they are).
+    """
+    dialect = conn.dialect
+    compiled = statement.compile(dialect=dialect)
+    names = list(compiled.positiontup or compiled.bind_names.values())
+    if sorted(names) != sorted(keys):
+        # A column with a default left out of an insert would need a value per row.
+        raise ValueError(f"the statement takes {names}, the rows carry {list(keys)}")
+    at = [keys.index(name) for name in names]
+    processors = [columns[i].type.bind_processor(dialect) for i in at]
+    if any(processors) or at != sorted(at):
+        rows = [
+            tuple(
+                row[i] if p is None else p(row[i])
+                for i, p in zip(at, processors, strict=True)
+            )
+            for row in rows
+        ]
+    if compiled.positional:
+        conn.exec_driver_sql(str(compiled), list(rows))
+    else:
+        conn.exec_driver_sql(
+            str(compiled), [dict(zip(names, row, strict=True)) for row in rows]
+        )
 
 
 class PlannerStatistics:
@@ -102,11 +145,12 @@ def update_rows(
         return
     statement = (
         update(table)
+        .values({c: bindparam(f"v_{c}") for c in columns})
         .where(table.c.id == bindparam("row_id"))
-        .values({c: bindparam(f"new_{c}") for c in columns})
     )
-    keys = [*(f"new_{c}" for c in columns), "row_id"]
-    conn.execute(statement, [dict(zip(keys, row, strict=True)) for row in rows])
+    keys = [*(f"v_{c}" for c in columns), "row_id"]
+    columns_ = [*(table.c[c] for c in columns), table.c.id]
+    _executemany(conn, statement, keys, columns_, rows)
 
 
 def delete_where_in(
