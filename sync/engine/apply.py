@@ -18,6 +18,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.schema import CreateTable
 
 from schemas.records import AccountRecord
 from schemas.tables import (
@@ -161,7 +162,7 @@ class BatchWriter:
         }
         self.warnings: list[str] = []  # allocations left unresolved (sync.allocations)
         if snapshot:
-            SEEN.create(conn, checkfirst=True)
+            conn.execute(CreateTable(SEEN, if_not_exists=True))
             conn.execute(delete(SEEN))
 
     # -- reading ------------------------------------------------------------------
