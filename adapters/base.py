@@ -71,8 +71,8 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        n = self._raw.readinto(buffer)
+    def readinto(self, buffer) -> int:
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]  # every binary file billfold opens is buffered or raw, both have readinto
         if n:
             self._seen += n
             self._on_progress(self._seen)
@@ -109,7 +109,7 @@ class ExportFile:
         wrapper = io.TextIOWrapper(
             self.open_binary(), encoding=self.encoding.codec, newline=""
         )
-        return _CheckedText(wrapper)  # type: ignore[return-value]
+        return _CheckedText(wrapper)  # type: ignore[return-value]  # a TextIOWrapper subclass used as the TextIO it wraps
 
 
 class _CheckedText:

@@ -281,7 +281,7 @@ class GenericCsv(TabularAdapter):
                 )
             result.append(
                 AllocationRecord(
-                    kind=kind,  # type: ignore[arg-type]
+                    kind=kind,  # type: ignore[arg-type]  # one of DocumentKind's values, mapped above
                     invoice_ref=ref.strip(),
                     amount=abs(amount),
                     date=when,
@@ -319,7 +319,7 @@ class GenericCsv(TabularAdapter):
             )
         external_id = self._id(row) or number
         record = DocumentRecord(
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,  # type: ignore[arg-type]  # one of DocumentKind's values, mapped above
             external_id=external_id,
             number=number,
             account=self._account(row),

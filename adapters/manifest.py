@@ -112,7 +112,7 @@ def read_manifest(path: Path, encoding: str) -> Iterator[ManifestRow | Rejection
             yield _row(line, row, cell)
 
 
-def _row(line: int, row: list[str], cell) -> ManifestRow | Rejection:  # type: ignore[no-untyped-def]
+def _row(line: int, row: list[str], cell) -> ManifestRow | Rejection:
     file_name = cell(row, "file")
     label = file_name or f"row {line}"
     if not file_name:

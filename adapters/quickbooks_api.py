@@ -347,7 +347,7 @@ class _Reader:
         customer_memo = f.text("CustomerMemo.value")
         memo = private_note if private_note and not void else customer_memo
         return DocumentRecord(
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,  # type: ignore[arg-type]  # one of DocumentKind's values, mapped above
             external_id=ident,
             number=f.text("DocNumber") or ident,
             account=self._account(f),

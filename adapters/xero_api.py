@@ -367,7 +367,7 @@ class _Reader:
             total, subtotal, tax = abs(total), _abs(subtotal), _abs(tax)
             balance, paid, credited = _abs(balance), None, None
         return DocumentRecord(
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,  # type: ignore[arg-type]  # one of DocumentKind's values, mapped above
             external_id=external_id,
             number=number,
             account=self._account(raw.object("Contact", _CONTACT)),

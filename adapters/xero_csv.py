@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterator, Sequence
 from decimal import Decimal, Inexact, localcontext
+from typing import Any
 
 from adapters.base import Head, Resemblance
 from adapters.errors import CellError, FileRejected
@@ -297,7 +298,7 @@ class XeroCsv(TabularAdapter):
         else:
             total, tax, computed = _total_from_lines(rows, lines, currency)
         record = DocumentRecord(
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,  # type: ignore[arg-type]  # one of DocumentKind's values, mapped above
             external_id=number,
             number=number,
             account=account,
@@ -306,7 +307,7 @@ class XeroCsv(TabularAdapter):
             currency=currency,
             total=total,
             tax=tax,
-            lifecycle=lifecycle,  # type: ignore[arg-type]
+            lifecycle=lifecycle,  # type: ignore[arg-type]  # one of Lifecycle's values, mapped above
             reference=row.text("reference"),
             lines=lines,
             line=row.line,
@@ -477,7 +478,7 @@ def _lines(rows: Sequence[Values]) -> list[LineRecord]:
     lines = []
     for position, row in enumerate(rows, start=1):
         cells = row.row.cells
-        values = []
+        values: list[Any] = []
         for field, index in amounts:
             if index is None:
                 values.append(None)

@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         # The client's address (rate limits, audit) and scheme come from the headers
         # of exactly this many trusted proxies; links are built from base_url, never
         # from a forwarded Host, so X-Forwarded-Host is not read.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way to install WSGI middleware
             app.wsgi_app, x_for=settings.portal.proxy_hops,
             x_proto=settings.portal.proxy_hops, x_host=0, x_port=0, x_prefix=0,
         )  # fmt: skip

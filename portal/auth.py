@@ -46,28 +46,16 @@ def load_principal() -> None:
             return
         info, stale = found
         if info.kind == "contact":
-            row = (
-                conn.execute(
-                    contacts.C.select().where(contacts.C.c.id == info.principal_id)
-                )
-                .mappings()
-                .first()
-            )
+            row = contacts.contact_by_id(conn, info.principal_id)
             if row is None or row["revoked_at"] is not None:
                 return
-            g.contact = dict(row)
+            g.contact = row
             g.scope = scope_for(conn, info.principal_id, info.current_account_id)
         else:
-            row = (
-                conn.execute(
-                    contacts.AD.select().where(contacts.AD.c.id == info.principal_id)
-                )
-                .mappings()
-                .first()
-            )
+            row = contacts.admin_by_id(conn, info.principal_id)
             if row is None or row["revoked_at"] is not None:
                 return
-            g.admin = dict(row)
+            g.admin = row
             _preview(conn, info)
     g.session = info
     g.session_token = token
@@ -87,15 +75,17 @@ def _preview(conn: Any, info: sessions.SessionInfo) -> None:
         or wanted.get("session") != info.id
     ):
         return
-    row = conn.execute(
-        contacts.C.select().where(contacts.C.c.id == wanted.get("contact"))
+    contact_id = wanted.get("contact")
+    contact = (
+        contacts.contact_by_id(conn, contact_id)
+        if isinstance(contact_id, int)
+        else None
     )
-    contact = row.mappings().first()
     if contact is None or contact["revoked_at"] is not None:
         return
     if request.method not in ("GET", "HEAD") and request.endpoint != PREVIEW_POST:
         abort(403, description="This is a preview: forms are switched off.")
-    g.contact = dict(contact)
+    g.contact = contact
     g.scope = scope_for(conn, contact["id"], info.current_account_id)
     g.preview = wanted
 
@@ -137,13 +127,8 @@ ADMIN = _Kind("admin", "admin.sign_in", "admin.use_link", "admin.dashboard", adm
 
 
 def _by_id(conn: Any, kind: _Kind, principal_id: int) -> dict | None:
-    table = contacts.AD if kind.admin else contacts.C
-    row = (
-        conn.execute(table.select().where(table.c.id == principal_id))
-        .mappings()
-        .first()
-    )
-    return may_sign_in(conn, kind.name, dict(row) if row else None)
+    by_id = contacts.admin_by_id if kind.admin else contacts.contact_by_id
+    return may_sign_in(conn, kind.name, by_id(conn, principal_id))
 
 
 def request_link(kind: _Kind) -> str | Response | tuple[str, int]:

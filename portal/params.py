@@ -9,8 +9,9 @@ filter never shows more than was asked for without saying so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from datetime import date
+from typing import overload
 
 from flask import abort, request
 from werkzeug.routing import IntegerConverter, Map
@@ -40,7 +41,11 @@ def record_id(text: str | None) -> int | None:
     return value if value <= ID_MAX else None
 
 
-def choice(name: str, choices: Sequence[str], default: str | None) -> str | None:
+@overload
+def choice(name: str, choices: Collection[str], default: str) -> str: ...
+@overload
+def choice(name: str, choices: Collection[str], default: None) -> str | None: ...
+def choice(name: str, choices: Collection[str], default: str | None) -> str | None:
     """The query-string value *name*, one of *choices* (*default* when absent)."""
     value = request.args.get(name) or default
     if value is not None and value not in choices:

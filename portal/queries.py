@@ -10,6 +10,7 @@ SQL, no unscoped reader from ``sync.ledger``): tests/portal/test_read_model.py c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,27 +20,27 @@ from sqlalchemy import Connection, and_, exists, func, or_, select
 from portal.scope import AMOUNT_DOCUMENT_KINDS, Scope
 from schemas.settlement import HIDDEN_LIFECYCLES, OPEN_INVOICE_STATUSES
 from schemas.tables import (
-    Account,
-    Allocation,
-    CreditNote,
-    Document,
-    ImportBatch,
-    Invoice,
-    Payment,
-    PaymentClaim,
+    ACCOUNTS,
+    ALLOCATIONS,
+    CREDIT_NOTES,
+    DOCUMENTS,
+    IMPORT_BATCHES,
+    INVOICES,
+    PAYMENT_CLAIMS,
+    PAYMENTS,
 )
 from sync.ledger import invoices
 from sync.ledger.settlements import CASH_KINDS, read_records, settle
 from sync.ledger.statement import Statement, build_statement
 
-A = Account.__table__  # type: ignore[attr-defined]
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-C = CreditNote.__table__  # type: ignore[attr-defined]
-P = Payment.__table__  # type: ignore[attr-defined]
-AL = Allocation.__table__  # type: ignore[attr-defined]
-D = Document.__table__  # type: ignore[attr-defined]
-B = ImportBatch.__table__  # type: ignore[attr-defined]
-CLAIMS = PaymentClaim.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
+I = INVOICES  # noqa: E741
+C = CREDIT_NOTES
+P = PAYMENTS
+AL = ALLOCATIONS
+D = DOCUMENTS
+B = IMPORT_BATCHES
+CLAIMS = PAYMENT_CLAIMS
 
 SORTS = {
     "newest": (I.c.issue_date.desc(), I.c.id.desc()),
@@ -64,7 +65,7 @@ class InvoiceFilter:
     page: int = 1
 
 
-def _invoice_conditions(scope: Scope, f: InvoiceFilter, today: date) -> list[Any]:
+def _invoice_conditions(scope: Scope, f: InvoiceFilter, today: date) -> Sequence[Any]:
     conditions: list[Any] = [scope.where(I), I.c.lifecycle.not_in(HIDDEN_LIFECYCLES)]
     if f.q:
         pattern = (
@@ -99,7 +100,7 @@ def _invoice_conditions(scope: Scope, f: InvoiceFilter, today: date) -> list[Any
 
 def invoice_page(
     conn: Connection, scope: Scope, f: InvoiceFilter, today: date, page_size: int
-) -> tuple[list[Any], int]:
+) -> tuple[Sequence[Any], int]:
     """Return one page of the scope's invoices and how many match in all."""
     conditions = _invoice_conditions(scope, f, today)
     total = conn.execute(
@@ -120,7 +121,7 @@ def invoice_page(
 
 def all_invoices(
     conn: Connection, scope: Scope, f: InvoiceFilter, today: date
-) -> list[Any]:
+) -> Sequence[Any]:
     """Every invoice matching *f* (for the CSV export)."""
     return conn.execute(
         select(I, A.c.name.label("account_name"))
@@ -130,7 +131,7 @@ def all_invoices(
     ).all()
 
 
-def invoices_by_id(conn: Connection, scope: Scope, ids: list[int]) -> list[Any]:
+def invoices_by_id(conn: Connection, scope: Scope, ids: list[int]) -> Sequence[Any]:
     """The scope's invoices among *ids* (others are silently not there)."""
     if not ids:
         return []
@@ -195,7 +196,7 @@ def summary(conn: Connection, scope: Scope, today: date) -> list[dict[str, Any]]
     return [out[k] for k in sorted(out)]
 
 
-def recent_invoices(conn: Connection, scope: Scope, limit: int = 5) -> list[Any]:
+def recent_invoices(conn: Connection, scope: Scope, limit: int = 5) -> Sequence[Any]:
     """The newest invoices in view."""
     return conn.execute(
         select(I, A.c.name.label("account_name"))
@@ -251,7 +252,7 @@ def credit_note_in_scope(
     ).first()
 
 
-def credit_notes(conn: Connection, scope: Scope) -> list[Any]:
+def credit_notes(conn: Connection, scope: Scope) -> Sequence[Any]:
     """The scope's credit notes, newest first."""
     return conn.execute(
         select(C, A.c.name.label("account_name"))
@@ -357,7 +358,9 @@ def _document_conditions(scope: Scope) -> Any:
     )
 
 
-def documents(conn: Connection, scope: Scope, limit: int | None = None) -> list[Any]:
+def documents(
+    conn: Connection, scope: Scope, limit: int | None = None
+) -> Sequence[Any]:
     """Files in view: account documents, and invoice copies for billing contacts."""
     stmt = (
         select(D, I.c.number.label("invoice_number"))

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from flask import abort, g
 from sqlalchemy import ColumnElement, Connection, Table, select
 
-from schemas.tables import Account
+from schemas.tables import ACCOUNTS
 from sync.access.grants import visible_accounts
 
-A = Account.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
 AMOUNT_DOCUMENT_KINDS = ("invoice_copy", "credit_note_copy")
 
 

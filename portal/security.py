@@ -15,7 +15,8 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from flask import Flask, Response, request
+from flask import Flask, request
+from werkzeug.wrappers import Response
 
 from sync.config import Settings
 from sync.store.permissions import private_dir

@@ -91,14 +91,15 @@ def settle_invoice(
     cash: int | None
     credit: int | None
     if feed_balance is not None:
-        feed_settled: int | None = total - feed_balance
+        reported = total - feed_balance
+        feed_settled: int | None = reported
         cash, credit = feed_paid, feed_credited
-        if feed_settled == 0:
+        if reported == 0:
             cash, credit = 0, 0
         elif cash is None and credit is not None:
-            cash = feed_settled - credit
+            cash = reported - credit
         elif credit is None and cash is not None:
-            credit = feed_settled - cash
+            credit = reported - cash
         elif (
             cash is None
             and alloc_cash is not None

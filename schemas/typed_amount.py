@@ -92,7 +92,7 @@ def convention(locale: str = DEFAULT_LOCALE) -> Convention:
         group = "," if decimal == "." else "."
     pattern = loc.decimal_formats.get(None)
     grouping = tuple(pattern.grouping) if pattern is not None else (3, 3)
-    return Convention(decimal, group, grouping, loc.get_display_name("en") or locale)  # type: ignore[arg-type]
+    return Convention(decimal, group, grouping, loc.get_display_name("en") or locale)
 
 
 def read_amount(

@@ -39,7 +39,7 @@ def configure(level: int = logging.INFO) -> None:
     handler.setFormatter(
         logging.Formatter("ts=%(asctime)s level=%(levelname)s %(message)s")
     )
-    handler._billfold = True  # type: ignore[attr-defined]
+    handler._billfold = True  # type: ignore[attr-defined]  # a mark on the handler: billfold installed it
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

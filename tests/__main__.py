@@ -1,9 +1,10 @@
 """Run every check CI runs: ``python -m tests`` (README's test command).
 
 1. ruff check and ruff format --check;
-2. the whole pytest suite on SQLite: in parallel (pytest-xdist, ``-n auto`` from
+2. mypy (configured in pyproject.toml, ``[tool.mypy]``) over the product code;
+3. the whole pytest suite on SQLite: in parallel (pytest-xdist, ``-n auto`` from
    pyproject.toml), then the tests marked ``alone`` in one process (``--alone=only``);
-3. the same two passes on PostgreSQL at 127.0.0.1:5432 (database ``test``), started
+4. the same two passes on PostgreSQL at 127.0.0.1:5432 (database ``test``), started
    or installed first when it is not running. If it still cannot be reached the run
    fails: tests that need PostgreSQL never skip, and a skipped test fails its pass.
 
@@ -127,6 +128,7 @@ def main(argv: list[str]) -> None:
     python = sys.executable
     step("ruff check", [python, "-m", "ruff", "check", "."])
     step("ruff format", [python, "-m", "ruff", "format", "--check", "."])
+    step("mypy", [python, "-m", "mypy"])
     ensure_chromium()
     env = {k: v for k, v in os.environ.items() if k != "BILLFOLD_TEST_DATABASE"}
     pytest_leg("SQLite", python, args, {**env, "BILLFOLD_TEST_DATABASE": "sqlite"})

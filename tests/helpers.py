@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from schemas.money import to_text
-from schemas.tables import Account
+from schemas.tables import ACCOUNTS
 from sync.config import Settings
 from sync.engine.batch import ImportResult
 from sync.engine.pipeline import import_file
@@ -132,7 +132,7 @@ def statement_disagreements(store: Store) -> list[str]:
 
     An account with records dated after today (an invoice issued ahead) is held to the
     statement of its whole history instead: a statement to today leaves those out."""
-    A = Account.__table__  # type: ignore[attr-defined]
+    A = ACCOUNTS
     today = datetime.now(UTC).date()
     found = []
     with store.read() as conn:

@@ -123,3 +123,71 @@ def test_no_folder_over_15_modules_and_no_module_over_600_lines():
         and (n := len(path.read_text().splitlines())) > 600
     }
     assert long == {}
+
+
+# Where the portal's SQL lives: the scoped read model customers read through, and the
+# admin's query modules. Every other portal module (views, auth, downloads, the app)
+# asks those, and builds no SQL of its own.
+PORTAL_QUERY_MODULES = {"portal/queries.py", "portal/scope.py"}
+PORTAL_QUERY_PACKAGES = ("portal/admin/queries/",)
+SQL_BUILDERS = {
+    "select", "text", "insert", "update", "delete", "func", "and_", "or_", "not_",
+    "exists", "literal", "literal_column", "case", "column", "table", "bindparam",
+    "union", "union_all", "join", "outerjoin", "null", "true", "false", "desc", "asc",
+    "cast", "tuple_", "distinct", "Table", "MetaData",
+}  # fmt: skip
+RUNS_SQL = {"execute", "exec_driver_sql", "scalar", "scalars", "exec"}
+
+
+def sql_in(path: Path) -> list[str]:
+    """What in *path* builds or runs SQL: names imported from sqlalchemy that build a
+    statement, table constants imported from schemas.tables, calls of execute()."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = {alias.name for alias in node.names}
+            if node.module.startswith("sqlalchemy") and names & SQL_BUILDERS:
+                found += [
+                    f"imports {n} from {node.module}" for n in names & SQL_BUILDERS
+                ]
+            if node.module == "schemas.tables":
+                found += [f"imports table {n}" for n in sorted(names) if n.isupper()]
+        elif isinstance(node, ast.Import):
+            found += [
+                f"imports {alias.name}"
+                for alias in node.names
+                if alias.name.split(".")[0] == "sqlalchemy"
+            ]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in RUNS_SQL
+        ):
+            found.append(f"line {node.lineno}: calls .{node.func.attr}()")
+    return found
+
+
+def test_portal_views_build_no_sql():
+    bad = {}
+    for path in sorted((ROOT / "portal").rglob("*.py")):
+        name = str(path.relative_to(ROOT))
+        if name in PORTAL_QUERY_MODULES or name.startswith(PORTAL_QUERY_PACKAGES):
+            continue
+        if found := sql_in(path):
+            bad[name] = found
+    assert bad == {}
+
+
+def test_the_sql_check_sees_a_view_that_builds_sql(tmp_path):
+    view = tmp_path / "view.py"
+    view.write_text(
+        "from sqlalchemy import Connection, select\n"
+        "from schemas.tables import INVOICES, utcnow\n"
+        "def page(conn: Connection):\n"
+        "    return conn.execute(select(INVOICES)).all()\n"
+    )
+    assert sql_in(view) == [
+        "imports select from sqlalchemy",
+        "imports table INVOICES",
+        "line 4: calls .execute()",
+    ]

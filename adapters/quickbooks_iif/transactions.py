@@ -72,9 +72,9 @@ class Transactions:
                 "TRNSTYPE",
             )
         self._check_shape(txn)
-        total = self._amount(txn.trns, txn.columns, "AMOUNT", txn.trns)
+        total = self._required(txn.trns, txn.columns, txn.trns)
         splits = [
-            (row, columns, self._amount(row, columns, "AMOUNT", txn.trns))
+            (row, columns, self._required(row, columns, txn.trns))
             for row, columns in txn.splits
         ]
         assert total is not None
@@ -132,6 +132,12 @@ class Transactions:
     @staticmethod
     def _where(row: Row, trns: Row) -> str:
         return "" if row is trns else f" (SPL row on line {row.line})"
+
+    def _required(self, row: Row, columns: Columns, trns: Row) -> Decimal:
+        """The row's AMOUNT, which every TRNS and SPL line carries."""
+        value = self._amount(row, columns, "AMOUNT", trns)
+        assert value is not None  # _amount rejects a line without an AMOUNT
+        return value
 
     def _amount(
         self, row: Row, columns: Columns, name: str, trns: Row

@@ -21,7 +21,7 @@ import contextlib
 import csv
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -116,9 +116,9 @@ class QuickBooksReport(TabularAdapter):
 
     # -- the passes -------------------------------------------------------------------
 
-    def rows(self, export: ExportFile) -> Iterator[Row]:
+    def rows(self, export: ExportFile) -> Generator[Row]:
         """The sheet's rows: CSV text, or a workbook's typed cells."""
-        return self.sheet.rows()
+        yield from self.sheet.rows()
 
     @classmethod
     def is_header(cls, cells: Sequence[str]) -> bool:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from adapters.errors import CellError, FileRejected
@@ -76,8 +77,8 @@ def survey(rows: Iterator[Row], table: Table) -> Survey:
         first = row_label(row)
         last = first
         if not first:
-            for index in date_columns:
-                cell = row.get(index)
+            for at in date_columns:
+                cell = row.get(at)
                 if isinstance(cell, str):
                     found.dates.scan(cell, row.line)
             continue
@@ -121,6 +122,7 @@ def survey(rows: Iterator[Row], table: Table) -> Survey:
 
 
 def _survey_money(found: Survey, cell: Any, line: int) -> None:
+    value: Decimal | None
     if isinstance(cell, Number):
         value, cents, text = cell.value, cell.shows_cents, cell.text
     elif isinstance(cell, str) and cell.strip():

@@ -48,22 +48,22 @@ def map_columns(
     found: dict[str, int] = {}
     taken: set[int] = set()
     for canonical, header_name in (configured or {}).items():
-        index = by_norm.get(normalise_header(header_name))
-        if index is None:
+        at = by_norm.get(normalise_header(header_name))
+        if at is None:
             problems.append(
                 f"configured column {canonical} = {header_name!r} is not in the header"
             )
             continue
-        found[canonical] = index
-        taken.add(index)
+        found[canonical] = at
+        taken.add(at)
     for canonical, names in synonyms.items():
         if canonical in found:
             continue
         for norm in (normalise_header(canonical), *names):
-            index = by_norm.get(norm)
-            if index is not None and index not in taken:
-                found[canonical] = index
-                taken.add(index)
+            at = by_norm.get(norm)
+            if at is not None and at not in taken:
+                found[canonical] = at
+                taken.add(at)
                 break
     return found, problems
 

@@ -74,7 +74,7 @@ class _Transcoder(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer) -> int:
         while not self._pending and not self._done:
             chunk = self._raw.read(1 << 16)
             try:
@@ -109,7 +109,7 @@ def utf8_binary(export: ExportFile) -> BinaryIO:
     raw = export.open_binary()
     if export.encoding.codec == "utf-8":
         return raw
-    return io.BufferedReader(_Transcoder(raw, export.encoding.codec), 1 << 16)  # type: ignore[return-value]
+    return io.BufferedReader(_Transcoder(raw, export.encoding.codec), 1 << 16)
 
 
 def head_keys(text: str) -> dict[str, set[str]]:

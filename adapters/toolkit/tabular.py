@@ -32,7 +32,7 @@ import contextlib
 import csv
 import io
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import ClassVar
 
 from adapters.base import ExportFile, Head, ParseOptions, Resemblance
@@ -156,7 +156,7 @@ class TabularAdapter(ABC):
 
     # -- the header -----------------------------------------------------------------
 
-    def rows(self, export: ExportFile) -> Iterator[Row]:
+    def rows(self, export: ExportFile) -> Generator[Row]:
         """Stream the file's rows (CSV text in the encoding sniffed from its bytes)."""
         with export.open_text() as file:
             yield from read_rows(file)

@@ -15,23 +15,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import Connection, exists, func, or_, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from portal import params
 from portal.admin import actor, bp, recent_sign_in, step_up_due
-from portal.admin.accounts import AccountTree
+from portal.admin.queries.accounts import AccountTree
+from portal.admin.queries.contacts import contact_history, contact_page, last_invites
 from portal.context import client_ip, portal
-from schemas.tables import (
-    Account,
-    AuditEvent,
-    Contact,
-    Grant,
-    LoginToken,
-    PortalSession,
-    utcnow,
-)
+from schemas.tables import utcnow
 from sync.access.contacts import (
     change_email,
     contact_by_id,
@@ -58,12 +51,6 @@ from sync.access.links import issue_link, link_url
 from sync.access.mail import email_changed_message, sign_in_message
 from sync.errors import UsageError
 
-C = Contact.__table__  # type: ignore[attr-defined]
-G = Grant.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
-T = LoginToken.__table__  # type: ignore[attr-defined]
-S = PortalSession.__table__  # type: ignore[attr-defined]
-E = AuditEvent.__table__  # type: ignore[attr-defined]
 STATUSES = {
     "all": "Everyone",
     "invited": "Invited, not signed in yet",
@@ -88,10 +75,6 @@ def _access_context() -> dict[str, Any]:
     }
 
 
-def _like(q: str) -> str:
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _page_number() -> int:
     return params.page(request.args.get("page"))
 
@@ -101,23 +84,6 @@ def _contact_or_404(conn: Connection, contact_id: int) -> dict:
     if contact is None:
         abort(404)
     return contact
-
-
-def _last_invites(conn: Connection, ids: list[int]) -> dict[int, Any]:
-    """The newest invitation link of each contact."""
-    newest: dict[int, Any] = {}
-    rows = conn.execute(
-        select(T.c.principal_id, T.c.created_at, T.c.expires_at, T.c.used_at)
-        .where(
-            T.c.principal_kind == "contact",
-            T.c.purpose == "invite",
-            T.c.principal_id.in_(ids),
-        )
-        .order_by(T.c.created_at, T.c.id)
-    )
-    for r in rows:
-        newest[r.principal_id] = r
-    return newest
 
 
 def status_of(contact: Mapping[str, Any], last_invite: Any | None) -> tuple[str, str]:
@@ -149,67 +115,24 @@ def contacts() -> str:
     """Every contact with their accounts, roles and invite status."""
     q = request.args.get("q", "").strip()[:100]
     status = params.choice("status", STATUSES, "all")
-    stmt = select(C)
-    if q:
-        pattern = _like(q)
-        on_account = exists(
-            select(G.c.id)
-            .join(A, A.c.id == G.c.account_id)
-            .where(
-                G.c.contact_id == C.c.id,
-                or_(
-                    A.c.name.ilike(pattern, escape="\\"),
-                    A.c.external_key.ilike(pattern, escape="\\"),
-                ),
-            )
-        )
-        stmt = stmt.where(
-            or_(
-                C.c.email.ilike(pattern, escape="\\"),
-                C.c.name.ilike(pattern, escape="\\"),
-                on_account,
-            )
-        )
-    if status == "revoked":
-        stmt = stmt.where(C.c.revoked_at.is_not(None))
-    elif status == "signed_in":
-        stmt = stmt.where(C.c.revoked_at.is_(None), C.c.last_sign_in_at.is_not(None))
-    elif status == "invited":
-        stmt = stmt.where(C.c.revoked_at.is_(None), C.c.last_sign_in_at.is_(None))
     size = portal().settings.portal.page_size
-    page = _page_number()
     with portal().store.read() as conn:
-        total = conn.execute(
-            select(func.count()).select_from(stmt.subquery())
-        ).scalar_one()
-        pages = max(1, -(-total // size))
-        page = min(page, pages)
-        rows = conn.execute(
-            stmt.order_by(C.c.email).limit(size).offset((page - 1) * size)
-        ).all()
-        ids = [r.id for r in rows]
-        grants: dict[int, list[Any]] = {i: [] for i in ids}
-        for gr in conn.execute(
-            select(G.c.contact_id, G.c.account_id, G.c.role)
-            .where(G.c.contact_id.in_(ids))
-            .order_by(G.c.account_id)
-        ):
-            grants[gr.contact_id].append(gr)
-        invites = _last_invites(conn, ids)
+        found = contact_page(conn, q, status, _page_number(), size)
         tree = AccountTree.load(conn)
+    grants, invites = found.grants, found.invites
     people = [
         {
             "c": r,
             "grants": grants[r.id],
-            "status": status_of(r._mapping, invites.get(r.id)),
+            "status": status_of(dict(r._mapping), invites.get(r.id)),
             "portal_off": bool(grants[r.id])
             and not _sees_something(tree, [gr.account_id for gr in grants[r.id]]),
         }
-        for r in rows
+        for r in found.rows
     ]
     return render_template(
         "admin/contacts.html", people=people, tree=tree, q=q, status=status,
-        statuses=STATUSES, page=page, pages=pages, total=total,
+        statuses=STATUSES, page=found.page, pages=found.pages, total=found.total,
     )  # fmt: skip
 
 
@@ -220,41 +143,13 @@ def contacts_show(contact_id: int) -> str:
     with portal().store.read() as conn:
         contact = _contact_or_404(conn, contact_id)
         tree = AccountTree.load(conn)
-        grants = conn.execute(
-            select(G.c.account_id, G.c.role, G.c.created_at)
-            .where(G.c.contact_id == contact_id)
-            .order_by(G.c.created_at)
-        ).all()
-        invites = conn.execute(
-            select(T.c.created_at, T.c.expires_at, T.c.used_at, T.c.purpose, T.c.email)
-            .where(T.c.principal_kind == "contact", T.c.principal_id == contact_id)
-            .order_by(T.c.created_at.desc(), T.c.id.desc())
-            .limit(5)
-        ).all()
-        sessions = conn.execute(
-            select(func.count()).where(
-                S.c.principal_kind == "contact",
-                S.c.principal_id == contact_id,
-                S.c.revoked_at.is_(None),
-                S.c.expires_at > now,
-            )
-        ).scalar_one()
-        activity = conn.execute(
-            select(E)
-            .where(
-                or_(
-                    E.c.actor == f"contact:{contact_id}",
-                    (E.c.record_kind == "contact") & (E.c.record_id == contact_id),
-                )
-            )
-            .order_by(E.c.at.desc(), E.c.id.desc())
-            .limit(15)
-        ).all()
+        history = contact_history(conn, contact_id, now)
         can_sign_in = may_sign_in(conn, contact)
-        last_invite = _last_invites(conn, [contact_id]).get(contact_id)
+        last_invite = last_invites(conn, [contact_id]).get(contact_id)
     return render_template(
-        "admin/contact.html", contact=contact, tree=tree, grants=grants, invites=invites,
-        sessions=sessions, activity=activity, can_sign_in=can_sign_in, now=now,
+        "admin/contact.html", contact=contact, tree=tree, grants=history.grants,
+        invites=history.invites, sessions=history.sessions, activity=history.activity,
+        can_sign_in=can_sign_in, now=now,
         status=status_of(contact, last_invite), options=tree.options(),
     )  # fmt: skip
 
@@ -302,7 +197,7 @@ def contacts_invite_form() -> tuple[str, int]:
 def contacts_invite() -> Response | tuple[str, int]:
     """Give an address access to accounts with a role and email it a sign-in link."""
     form = request.form
-    values = {
+    values: dict[str, Any] = {
         "email": form.get("email", "")[:254],
         "name": form.get("name", "")[:200],
         "role": form.get("role", "billing"),

@@ -10,14 +10,14 @@ import tempfile
 from pathlib import Path
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from portal import params
 from portal.admin import actor, audit, bp
+from portal.admin.queries import batches
 from portal.context import portal
 from portal.downloads import download
-from schemas.tables import ImportBatch, RowError, utcnow
+from schemas.tables import utcnow
 from sync.engine.intake import IntakeError, display_name, stored_path_for, take_in
 from sync.engine.pipeline import import_file, publish_staged
 from sync.engine.review import discard
@@ -26,8 +26,6 @@ from sync.store.blobs import BlobMissing, read_original
 from sync.store.permissions import private_dir
 from sync.workers.source_match import choose_source
 
-B = ImportBatch.__table__  # type: ignore[attr-defined]
-RE = RowError.__table__  # type: ignore[attr-defined]
 STATUSES = (
     "applied",
     "staged",
@@ -45,7 +43,7 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 def _sources() -> list[str]:
     names = [s.name for s in portal().settings.sources]
     with portal().store.read() as conn:
-        names += [r[0] for r in conn.execute(select(B.c.source).distinct())]
+        names += batches.batch_sources(conn)
     return sorted(set(names) | {"upload"})
 
 
@@ -55,30 +53,8 @@ def imports() -> str:
     source = request.args.get("source") or None
     status = params.choice("status", STATUSES, None)
     page = params.page(request.args.get("page"))
-    conditions = []
-    if source:
-        conditions.append(B.c.source == source)
-    if status in STATUSES:
-        conditions.append(B.c.status == status)
     with portal().store.read() as conn:
-        total = conn.execute(
-            select(func.count()).select_from(B).where(*conditions)
-        ).scalar_one()
-        rows = conn.execute(
-            select(B)
-            .where(*conditions)
-            .order_by(B.c.id.desc())
-            .limit(PAGE)
-            .offset((page - 1) * PAGE)
-        ).all()
-        per_source = conn.execute(
-            select(
-                B.c.source,
-                func.max(B.c.started_at),
-                func.sum(B.c.rejected),
-                func.count(),
-            ).group_by(B.c.source)
-        ).all()
+        total, rows, per_source = batches.batch_page(conn, source, status, page, PAGE)
     return render_template(
         "admin/imports.html",
         recent=rows,
@@ -180,15 +156,9 @@ def _import_upload(path: Path, name: str, source: str) -> Response:
 def batch(batch_id: int) -> str:
     """One batch: what it did, what it would do (staged), every rejected record."""
     with portal().store.read() as conn:
-        row = conn.execute(select(B).where(B.c.id == batch_id)).first()
-        if row is None:
-            abort(404)
-        errors = conn.execute(
-            select(RE)
-            .where(RE.c.batch_id == batch_id)
-            .order_by(RE.c.line, RE.c.id)
-            .limit(SHOWN_ERRORS)
-        ).all()
+        row, errors = batches.batch_with_errors(conn, batch_id, SHOWN_ERRORS)
+    if row is None:
+        abort(404)
     warnings = json.loads(row.warnings or "[]")
     diff = json.loads(row.diff) if row.diff else None
     return render_template(
@@ -206,9 +176,7 @@ def original(batch_id: int) -> Response:
     """The file exactly as it arrived."""
     p = portal()
     with p.store.read() as conn:
-        row = conn.execute(
-            select(B.c.stored_path, B.c.file_name).where(B.c.id == batch_id)
-        ).first()
+        row = batches.original_of(conn, batch_id)
     if row is None or not row.stored_path:
         abort(404)
     try:

@@ -4,15 +4,16 @@ works through: conflicts and customers' "I've paid". Marking paid: portal/admin/
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
 from portal.admin import actor, bp
+from portal.admin.queries import invoices as queries
 from portal.context import portal
-from schemas.tables import Account, Conflict, Contact, Invoice, PaidMark, PaymentClaim
 from sync.errors import UsageError
 from sync.ledger.invoices import invoice_detail
 from sync.ledger.marks import (
@@ -22,12 +23,6 @@ from sync.ledger.marks import (
     resolve_conflict,
 )
 
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-A = Account.__table__  # type: ignore[attr-defined]
-M = PaidMark.__table__  # type: ignore[attr-defined]
-K = Conflict.__table__  # type: ignore[attr-defined]
-CL = PaymentClaim.__table__  # type: ignore[attr-defined]
-CT = Contact.__table__  # type: ignore[attr-defined]
 ACTION_LABELS = {
     "acknowledge": "Noted",
     "keep_mark": "Keep our mark",
@@ -43,25 +38,10 @@ def today() -> date:
 def invoices() -> str:
     """Search every invoice by number, reference or customer."""
     q = request.args.get("q", "").strip()[:100]
-    rows = []
+    rows: Sequence[Any] = []
     if q:
-        pattern = (
-            "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
         with portal().store.read() as conn:
-            rows = conn.execute(
-                select(I, A.c.name.label("account_name"))
-                .join(A, A.c.id == I.c.account_id)
-                .where(
-                    or_(
-                        I.c.number.ilike(pattern, escape="\\"),
-                        I.c.reference.ilike(pattern, escape="\\"),
-                        A.c.name.ilike(pattern, escape="\\"),
-                    )
-                )
-                .order_by(I.c.issue_date.desc(), I.c.id.desc())
-                .limit(200)
-            ).all()
+            rows = queries.search_invoices(conn, q)
     return render_template("admin/invoices.html", q=q, rows=rows, today=today())
 
 
@@ -79,18 +59,9 @@ def render_invoice(
         detail = invoice_detail(conn, invoice_id)
         if detail is None:
             abort(404)
-        marks = conn.execute(
-            select(M).where(M.c.invoice_id == invoice_id).order_by(M.c.id.desc())
-        ).all()
-        conflicts = conn.execute(
-            select(K).where(K.c.invoice_id == invoice_id, K.c.resolved_at.is_(None))
-        ).all()
-        claims = conn.execute(
-            select(CL, CT.c.email)
-            .join(CT, CT.c.id == CL.c.contact_id)
-            .where(CL.c.invoice_id == invoice_id)
-            .order_by(CL.c.id.desc())
-        ).all()
+        marks = queries.marks_of(conn, invoice_id)
+        conflicts = queries.open_conflicts_of(conn, invoice_id)
+        claims = queries.claims_of(conn, invoice_id)
     return render_template(
         "admin/invoice.html", d=detail, inv=detail["invoice"], marks=marks, conflicts=conflicts,
         claims=claims, today=today(), labels=ACTION_LABELS, actions=CONFLICT_ACTIONS,
@@ -102,13 +73,7 @@ def render_invoice(
 def conflicts() -> str:
     """Feed-versus-mark disagreements and voids of marked invoices, oldest first."""
     with portal().store.read() as conn:
-        rows = conn.execute(
-            select(K, I.c.number, I.c.currency, A.c.name.label("account_name"))
-            .join(I, I.c.id == K.c.invoice_id)
-            .join(A, A.c.id == I.c.account_id)
-            .order_by(K.c.resolved_at.is_not(None), K.c.opened_at)
-            .limit(500)
-        ).all()
+        rows = queries.conflict_queue(conn)
     decoded = [(r, json.loads(r.detail or "{}")) for r in rows]
     return render_template(
         "admin/conflicts.html",
@@ -135,21 +100,7 @@ def resolve(conflict_id: int) -> Response:
 def claims() -> str:
     """Customers who said they paid, waiting for the office."""
     with portal().store.read() as conn:
-        rows = conn.execute(
-            select(
-                CL,
-                I.c.number,
-                I.c.currency,
-                I.c.balance_minor,
-                CT.c.email,
-                A.c.name.label("account_name"),
-            )
-            .join(I, I.c.id == CL.c.invoice_id)
-            .join(CT, CT.c.id == CL.c.contact_id)
-            .join(A, A.c.id == I.c.account_id)
-            .order_by(CL.c.state != "pending", CL.c.created_at.desc())
-            .limit(500)
-        ).all()
+        rows = queries.claim_queue(conn)
     return render_template("admin/claims.html", rows=rows)
 
 

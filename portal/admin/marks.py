@@ -13,16 +13,17 @@ comes back on the page with what was typed and why, never as an error page.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection
 from werkzeug.wrappers import Response
 
 from portal.admin import actor, bp
 from portal.admin.invoices import render_invoice
+from portal.admin.queries import invoices as queries
 from portal.context import portal
 from schemas.money import format_money
-from schemas.tables import Invoice, PaidMark
 from schemas.typed_amount import AmountError, convention, read_minor
 from sync.errors import UsageError
 from sync.ledger.bulk_marks import BulkLine, read_bulk_lines
@@ -34,8 +35,6 @@ from sync.ledger.mark_plans import (
 )
 from sync.ledger.marks import undo_mark
 
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-M = PaidMark.__table__  # type: ignore[attr-defined]
 FORM_FIELDS = ("how", "amount", "paid_on", "method", "reference", "note")
 Result = tuple[
     int, str, str, bool
@@ -76,9 +75,7 @@ def mark(invoice_id: int) -> Response | tuple[str, int] | str:
     step = request.form.get("step", "")
     locale = portal().settings.business.locale
     with portal().store.read() as conn:
-        currency = conn.execute(
-            select(I.c.currency).where(I.c.id == invoice_id)
-        ).scalar()
+        currency = queries.invoice_currency(conn, invoice_id)
     if currency is None:
         abort(404)
     if step == "edit":
@@ -103,11 +100,10 @@ def mark(invoice_id: int) -> Response | tuple[str, int] | str:
     except (AmountError, UsageError) as exc:
         return render_invoice(invoice_id, form, _sentence(exc)), REFUSED
     if plan.balance_after:
-        received = format_money(plan.received, plan.currency, locale=locale)
+        got = format_money(plan.received, plan.currency, locale=locale)
         left = format_money(plan.balance_after, plan.currency, locale=locale)
         flash(
-            f"Marked paid: {received} received, balance now {left}. "
-            "Customers see it now.",
+            f"Marked paid: {got} received, balance now {left}. Customers see it now.",
             "ok",
         )
     else:
@@ -137,9 +133,7 @@ def _sentence(exc: Exception) -> str:
 def undo(mark_id: int) -> Response:
     """Withdraw a paid mark (kept in the history)."""
     with portal().store.read() as conn:
-        invoice_id = conn.execute(
-            select(M.c.invoice_id).where(M.c.id == mark_id)
-        ).scalar()
+        invoice_id = queries.invoice_of_mark(conn, mark_id)
     if invoice_id is None:
         abort(404)
     try:
@@ -179,16 +173,11 @@ def bulk_marks() -> str:
     )  # fmt: skip
 
 
-def _find(conn: Connection, number: str) -> Row:
-    found = conn.execute(select(I.c.id, I.c.currency).where(I.c.number == number)).all()
+def _find(conn: Connection, number: str) -> Any:
+    found = queries.invoices_numbered(conn, number)
     if len(found) != 1:
         raise UsageError(f"{len(found)} invoices are numbered {number}")
     return found[0]
-
-
-Result = tuple[
-    int, str, str, bool
-]  # line, invoice number, outcome, marked (or would be)
 
 
 def _check_lines(lines: list[BulkLine], basis: dict[int, int]) -> list[Result]:

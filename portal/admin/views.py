@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from flask import render_template
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from portal.admin import bp
+from portal.admin.queries import batches
 from portal.auth import ADMIN, request_link
 from portal.auth import use_link as use_admin_link
 from portal.context import portal
-from schemas.tables import Conflict, Document, ImportBatch, PaymentClaim, RowError
-
-B = ImportBatch.__table__  # type: ignore[attr-defined]
-K = Conflict.__table__  # type: ignore[attr-defined]
-CL = PaymentClaim.__table__  # type: ignore[attr-defined]
-D = Document.__table__  # type: ignore[attr-defined]
-RE = RowError.__table__  # type: ignore[attr-defined]
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -35,19 +28,6 @@ def use_link(token: str) -> str | Response | tuple[str, int]:
 def dashboard() -> str:
     """What needs the office's attention."""
     with portal().store.read() as conn:
-        counts = {
-            "conflicts": conn.execute(
-                select(func.count()).where(K.c.resolved_at.is_(None))
-            ).scalar_one(),
-            "claims": conn.execute(
-                select(func.count()).where(CL.c.state == "pending")
-            ).scalar_one(),
-            "staged": conn.execute(
-                select(func.count()).where(B.c.status == "staged")
-            ).scalar_one(),
-            "unlinked": conn.execute(
-                select(func.count()).where(D.c.account_id.is_(None))
-            ).scalar_one(),
-        }
-        recent = conn.execute(select(B).order_by(B.c.id.desc()).limit(10)).all()
+        counts = batches.attention_counts(conn)
+        recent = batches.recent_batches(conn, 10)
     return render_template("admin/dashboard.html", counts=counts, recent=recent)

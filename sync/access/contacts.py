@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, insert, select, update
 
 from schemas.tables import (
-    AdminUser,
-    Contact,
+    ADMIN_USERS,
+    CONTACTS,
     utcnow,
 )
 from sync.access.links import kill_links
@@ -18,8 +18,8 @@ from sync.access.sessions import end_sessions_of
 from sync.errors import UsageError
 from sync.store.audit import record
 
-C = Contact.__table__  # type: ignore[attr-defined]
-AD = AdminUser.__table__  # type: ignore[attr-defined]
+C = CONTACTS
+AD = ADMIN_USERS
 
 
 def normalise_email(text: str) -> str:
@@ -124,6 +124,12 @@ def change_email(
 
 
 # -- admins ----------------------------------------------------------------------------
+
+
+def admin_by_id(conn: Connection, admin_id: int) -> dict | None:
+    """Return the admin with *admin_id*, or None."""
+    row = conn.execute(select(AD).where(AD.c.id == admin_id)).mappings().first()
+    return dict(row) if row else None
 
 
 def find_admin(conn: Connection, email: str) -> dict | None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, insert, select, update
 
 from schemas.tables import (
-    Account,
-    Contact,
-    Grant,
+    ACCOUNTS,
+    CONTACTS,
+    GRANTS,
     utcnow,
 )
 from sync.access.contacts import contact_by_id
@@ -19,9 +19,9 @@ from sync.errors import UsageError
 from sync.ledger.identity import check_may_open
 from sync.store.audit import record
 
-C = Contact.__table__  # type: ignore[attr-defined]
-G = Grant.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
+C = CONTACTS
+G = GRANTS
+A = ACCOUNTS
 
 
 ROLES = ("billing", "documents")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, func, or_, select
 
-from schemas.tables import Account, Grant
+from schemas.tables import ACCOUNTS, GRANTS
 from sync.access.contacts import (
     contact_by_id,
     ensure_contact,
@@ -30,8 +30,8 @@ from sync.errors import UsageError
 from sync.ledger.accounts import find_accounts
 from sync.store.audit import record
 
-A = Account.__table__  # type: ignore[attr-defined]
-G = Grant.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
+G = GRANTS
 
 MAX_ROWS = 2000
 MAX_NAME = 200
@@ -124,7 +124,7 @@ def _account(conn: Connection, text: str) -> tuple[int | None, str]:
     found = find_accounts(conn, text)
     if not found:  # spreadsheets change case; accept it when that names one account
         needle = unicodedata.normalize("NFC", text).strip().casefold()
-        found = [
+        ids: list[int] = [
             r.id
             for r in conn.execute(
                 select(A.c.id).where(
@@ -135,8 +135,8 @@ def _account(conn: Connection, text: str) -> tuple[int | None, str]:
                 )
             )
         ]
-        if len(found) == 1:
-            return found[0], ""
+        if len(ids) == 1:
+            return ids[0], ""
     if not found:
         return None, f"no account has the key or name {text!r}"
     if len(found) > 1:
@@ -168,7 +168,8 @@ def bulk_invite(
     ] = {}  # email -> name, role, ids
     for line, cells in read_rows(data):
         cells = [c.strip() for c in cells]
-        row = Row(line, *(c[:MAX_CELL] for c in [*cells, "", "", ""][:3]))
+        padded = [c[:MAX_CELL] for c in [*cells, "", "", ""][:3]]
+        row = Row(line, padded[0], padded[1], padded[2])
         result.rows.append(row)
         if len(cells) < 3:
             row.reason = "expected 3 columns: email, name, account"
@@ -244,7 +245,9 @@ def _covering_grant(conn: Connection, contact_id: int, account_id: int) -> str |
         if node in grants:
             if node == account_id:
                 return f"{grants[node]} role"
-            name = conn.execute(select(A.c.name).where(A.c.id == node)).scalar_one()
+            name: str = conn.execute(
+                select(A.c.name).where(A.c.id == node)
+            ).scalar_one()
             return f"through {name}, {grants[node]} role"
         node = conn.execute(
             select(A.c.parent_id).where(A.c.id == node)

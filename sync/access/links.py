@@ -14,11 +14,11 @@ from datetime import timedelta
 from sqlalchemy import Connection, insert, select, update
 
 from schemas.tables import (
-    LoginToken,
+    LOGIN_TOKENS,
     utcnow,
 )
 
-T = LoginToken.__table__  # type: ignore[attr-defined]
+T = LOGIN_TOKENS
 
 
 def digest(secret: str) -> str:

@@ -7,12 +7,12 @@ from datetime import timedelta
 from sqlalchemy import Connection, func, insert, select
 
 from schemas.tables import (
-    SignInAttempt,
+    SIGN_IN_ATTEMPTS,
     utcnow,
 )
 from sync.access.links import digest
 
-R = SignInAttempt.__table__  # type: ignore[attr-defined]
+R = SIGN_IN_ATTEMPTS
 
 
 # -- rate limits ------------------------------------------------------------------------

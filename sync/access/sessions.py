@@ -9,16 +9,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, insert, select, update
 
 from schemas.tables import (
-    AdminUser,
-    Contact,
-    PortalSession,
+    ADMIN_USERS,
+    CONTACTS,
+    PORTAL_SESSIONS,
     utcnow,
 )
 from sync.access.links import digest
 
-C = Contact.__table__  # type: ignore[attr-defined]
-AD = AdminUser.__table__  # type: ignore[attr-defined]
-S = PortalSession.__table__  # type: ignore[attr-defined]
+C = CONTACTS
+AD = ADMIN_USERS
+S = PORTAL_SESSIONS
 
 
 TOUCH_EVERY = timedelta(seconds=60)

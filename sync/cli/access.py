@@ -240,7 +240,7 @@ def admin_remove(ctx: Context, email: str) -> None:
     """Take admin access away from EMAIL (their sessions end at once)."""
     from sqlalchemy import update
 
-    from schemas.tables import AdminUser, utcnow
+    from schemas.tables import ADMIN_USERS, utcnow
     from sync.access import contacts, links, sessions
     from sync.store.audit import record
 
@@ -248,7 +248,7 @@ def admin_remove(ctx: Context, email: str) -> None:
         found = contacts.find_admin(conn, email)
         if found is None:
             raise UsageError(f"{email} is not an admin")
-        table = AdminUser.__table__  # type: ignore[attr-defined]
+        table = ADMIN_USERS
         conn.execute(
             update(table).where(table.c.id == found["id"]).values(revoked_at=utcnow())
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from schemas.tables import Account
+from schemas.tables import ACCOUNTS
 from sync.access import contacts, grants, links
 from sync.config import Settings
 from sync.engine.pipeline import import_file
@@ -55,7 +55,7 @@ def run_demo(
             f"{result.updated}, unchanged {result.unchanged}, rejected "
             f"{len(result.rejected)})"
         )
-    table = Account.__table__  # type: ignore[attr-defined]
+    table = ACCOUNTS
     with store.write(ledger=False) as conn:
         conn.execute(
             update(table)

@@ -264,7 +264,7 @@ def mark_paid_command(
     from sqlalchemy import select
 
     from schemas.money import format_money
-    from schemas.tables import Invoice
+    from schemas.tables import INVOICES
     from schemas.typed_amount import AmountError, read_minor
     from sync.ledger.mark_plans import record_payment
     from sync.ledger.marks import mark_paid, undo_mark
@@ -279,7 +279,7 @@ def mark_paid_command(
             raise UsageError("name the invoice number (or use --undo MARK_ID)")
         if amount is not None and received is not None:
             raise UsageError("give --amount (total settled) or --received, not both")
-        table = Invoice.__table__  # type: ignore[attr-defined]
+        table = INVOICES
         stmt = select(table.c.id, table.c.currency, table.c.source).where(
             table.c.number == invoice
         )

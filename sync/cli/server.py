@@ -49,15 +49,15 @@ def run_server(
     for key, value in (env or {}).items():
         os.environ[key] = value
 
-    class _RedactingLogger(Logger):  # type: ignore[misc]
-        def access(self, resp, req, environ, request_time) -> None:  # type: ignore[no-untyped-def]
+    class _RedactingLogger(Logger):
+        def access(self, resp, req, environ, request_time) -> None:
             environ = dict(environ)
             for key in ("PATH_INFO", "RAW_URI", "REQUEST_URI"):
                 if key in environ:
                     environ[key] = redact(environ[key])
             super().access(resp, req, environ, request_time)
 
-    class _Portal(BaseApplication):  # type: ignore[misc]
+    class _Portal(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", max(1, workers))
@@ -68,7 +68,7 @@ def run_server(
             self.cfg.set("forwarded_allow_ips", "127.0.0.1")
             self.cfg.set("logger_class", _RedactingLogger)
 
-        def load(self):  # type: ignore[no-untyped-def]
+        def load(self):
             return import_app(APP)
 
     _Portal().run()

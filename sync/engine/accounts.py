@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from schemas.records import AccountRecord
-from schemas.tables import Account, utcnow
+from schemas.tables import ACCOUNTS, utcnow
 from sync.engine.review import Diff
 from sync.ledger.identity import NameCheck
 from sync.store.bulk import (
@@ -85,7 +85,7 @@ class AccountWriter:
         implicit = {
             k: r for k, r in implicit.items() if k not in incoming and k not in self.ids
         }
-        table = Account.__table__  # type: ignore[attr-defined]
+        table = ACCOUNTS
         keys = [*implicit, *incoming]
         # Accounts this import already read or wrote are known; only the rest are read.
         existing = {k: self.known[k] for k in keys if k in self.known}
@@ -124,7 +124,7 @@ class AccountWriter:
                 self.known[key] = (row[0], key, name, email, parent_id)
         update_rows(
             self.conn,
-            "account",
+            ACCOUNTS,
             ("name", "email", "parent_id", "last_batch_id"),
             changes,
         )
@@ -145,7 +145,7 @@ class AccountWriter:
     def _insert_accounts(self, records: Sequence[AccountRecord]) -> None:
         if not records:
             return
-        ids = allocate_ids(self.conn, "account", len(records))
+        ids = allocate_ids(self.conn, ACCOUNTS, len(records))
         rows = []
         for account_id, record in zip(ids, records, strict=True):
             self.ids[record.key] = account_id
@@ -166,9 +166,9 @@ class AccountWriter:
             )  # fmt: skip
         insert_rows(
             self.conn,
-            "account",
+            ACCOUNTS,
             ("id", "source", "external_key", "name", "email", "parent_id", "portal_enabled",
              "first_batch_id", "last_batch_id", "created_at"),
             rows,
         )  # fmt: skip
-        self.statistics.grew("account", len(rows))
+        self.statistics.grew(ACCOUNTS, len(rows))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -14,7 +15,12 @@ from sqlalchemy import (
 )
 
 from schemas.records import Rejection
-from schemas.tables import CreditNote, Invoice, Payment
+from schemas.tables import (
+    ALLOCATIONS,
+    CREDIT_NOTES,
+    INVOICES,
+    PAYMENTS,
+)
 from sync.engine.validate import Prepared
 from sync.ledger.allocations import A, one_tree, roots
 from sync.store.bulk import IN_CHUNK, chunked, select_in, update_rows
@@ -24,9 +30,9 @@ TARGETS = (
     ("credit_note", "credit_note_ref", "credit_note_id"),
 )
 TABLES: dict[str, Table] = {
-    "invoice": Invoice.__table__,  # type: ignore[attr-defined]
-    "credit_note": CreditNote.__table__,  # type: ignore[attr-defined]
-    "payment": Payment.__table__,  # type: ignore[attr-defined]
+    "invoice": INVOICES,
+    "credit_note": CREDIT_NOTES,
+    "payment": PAYMENTS,
 }
 LABELS = {"invoice": "invoice", "credit_note": "credit note", "payment": "payment"}
 
@@ -176,18 +182,20 @@ def resolve(
             {"source": source},
         )
         # The rest names another account's record: resolved only within one tree.
-        rows = conn.execute(
-            text(
-                f"SELECT id, owner_kind, owner_id, owner_account, target_id,"
-                f" (SELECT t.account_id FROM {target} t WHERE t.id = c.target_id)"
-                f" FROM (SELECT a.id, a.owner_kind, a.owner_id,"
-                f" {_owner_account_sql('a')} AS owner_account,"
-                f" {_chosen_sql(target, ref, 'a')} AS target_id"
-                f" FROM allocation a WHERE {_pending_sql(ref, column, 'a')}) c"
-                f" WHERE c.target_id IS NOT NULL"
-            ),
-            {"source": source},
-        ).all()
+        rows: list[Any] = list(
+            conn.execute(
+                text(
+                    f"SELECT id, owner_kind, owner_id, owner_account, target_id,"
+                    f" (SELECT t.account_id FROM {target} t WHERE t.id = c.target_id)"
+                    f" FROM (SELECT a.id, a.owner_kind, a.owner_id,"
+                    f" {_owner_account_sql('a')} AS owner_account,"
+                    f" {_chosen_sql(target, ref, 'a')} AS target_id"
+                    f" FROM allocation a WHERE {_pending_sql(ref, column, 'a')}) c"
+                    f" WHERE c.target_id IS NOT NULL"
+                ),
+                {"source": source},
+            ).all()
+        )
         # A record this batch moved to another account may have left its payer's tree.
         rows += conn.execute(
             text(
@@ -199,7 +207,8 @@ def resolve(
             {"source": source, "batch": batch_id},
         ).all()
         crossings += [
-            Crossing(*row[:3], row[3], target, row[4], row[5]) for row in rows
+            Crossing(row[0], row[1], row[2], row[3], target, row[4], row[5])
+            for row in rows
         ]
     crossings = [c for c in crossings if c.owner_account is not None]
     if not crossings:
@@ -213,7 +222,7 @@ def resolve(
         touched[target].update(c.target_id for c in mine)
         update_rows(
             conn,
-            "allocation",
+            ALLOCATIONS,
             (column,),
             [
                 (c.target_id if one_tree(tops, c.owner_account, c.target_account) else None,

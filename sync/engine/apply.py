@@ -8,19 +8,28 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     Connection,
+    MetaData,
+    String,
     Table,
+    delete,
+    exists,
     select,
-    text,
+    update,
 )
+from sqlalchemy.schema import CreateTable
 
 from schemas.records import AccountRecord
 from schemas.tables import (
-    Account,
-    Allocation,
-    CreditNote,
-    Invoice,
-    Payment,
+    ACCOUNTS,
+    ALLOCATIONS,
+    CREDIT_NOTE_LINES,
+    CREDIT_NOTES,
+    DOCUMENTS,
+    INVOICE_LINES,
+    INVOICES,
+    PAYMENTS,
 )
 from sync.engine.accounts import AccountWriter
 from sync.engine.allocations import resolve
@@ -69,14 +78,22 @@ COLUMNS = {
     ),
 }  # fmt: skip
 TABLES: dict[str, Table] = {
-    "invoice": Invoice.__table__,  # type: ignore[attr-defined]
-    "credit_note": CreditNote.__table__,  # type: ignore[attr-defined]
-    "payment": Payment.__table__,  # type: ignore[attr-defined]
+    "invoice": INVOICES,
+    "credit_note": CREDIT_NOTES,
+    "payment": PAYMENTS,
 }
 LINE_TABLES = {
-    "invoice": ("invoice_line", "invoice_id"),
-    "credit_note": ("credit_note_line", "credit_note_id"),
+    "invoice": (INVOICE_LINES, "invoice_id"),
+    "credit_note": (CREDIT_NOTE_LINES, "credit_note_id"),
 }
+# What a snapshot import saw, kept for the transaction (``_flag_missing``).
+SEEN = Table(
+    "billfold_seen",
+    MetaData(),
+    Column("kind", String),
+    Column("key", String),
+    prefixes=["TEMPORARY"],
+)
 LINE_COLUMNS = (
     "position",
     "description",
@@ -92,7 +109,7 @@ ALLOCATION_COLUMNS = (
 )  # fmt: skip
 
 
-_ALLOC = Allocation.__table__  # type: ignore[attr-defined]
+_ALLOC = ALLOCATIONS
 
 
 @dataclass
@@ -145,12 +162,8 @@ class BatchWriter:
         }
         self.warnings: list[str] = []  # allocations left unresolved (sync.allocations)
         if snapshot:
-            conn.execute(
-                text(
-                    "CREATE TEMPORARY TABLE IF NOT EXISTS billfold_seen (kind VARCHAR, key VARCHAR)"
-                )
-            )
-            conn.execute(text("DELETE FROM billfold_seen"))
+            conn.execute(CreateTable(SEEN, if_not_exists=True))
+            conn.execute(delete(SEEN))
 
     # -- reading ------------------------------------------------------------------
 
@@ -178,7 +191,7 @@ class BatchWriter:
         """Create or update the accounts *records* name (``AccountWriter.ensure``)."""
         self.accounts.ensure(records)
 
-    def _insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    def _insert(self, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
         insert_rows(self.conn, table, columns, rows)
         self.statistics.grew(table, len(rows))
 
@@ -200,7 +213,7 @@ class BatchWriter:
         if plan.inserts or plan.updates or plan.unchanged or plan.older:
             counts.seen_kinds.add(kind)
         columns = COLUMNS[kind]
-        ids = allocate_ids(self.conn, kind, len(plan.inserts))
+        ids = allocate_ids(self.conn, TABLES[kind], len(plan.inserts))
         insert = []
         for row_id, record in zip(ids, plan.inserts, strict=True):
             values = record.values
@@ -209,7 +222,7 @@ class BatchWriter:
                  self.batch_id, self.batch_id, *first_report(kind, values))
             )  # fmt: skip
         self._insert(
-            kind,
+            TABLES[kind],
             ("id", *columns, "account_id", "first_batch_id", "last_batch_id",
              *FIRST_REPORT_COLUMNS.get(kind, ())),
             insert,
@@ -221,7 +234,7 @@ class BatchWriter:
         ]  # fmt: skip
         update_rows(
             self.conn,
-            kind,
+            TABLES[kind],
             (*columns, "account_id", "last_batch_id", "missing_since_batch_id"),
             update,
         )
@@ -250,46 +263,49 @@ class BatchWriter:
             seen = [(kind, r.key) for r in (*plan.inserts, *plan.unchanged)]
             seen += [(kind, r.key) for _, r in plan.updates]
             seen += [(kind, r.key) for r, _ in plan.older]
-            insert_rows(self.conn, "billfold_seen", ("kind", "key"), seen)
+            insert_rows(self.conn, SEEN, ("kind", "key"), seen)
 
     def _documents_follow(self, kind: str, updated: list[int]) -> None:
         """A document linked to a record moves with it when a re-import changes its
         account: customers see documents by account, and the old one must lose it."""
         if not updated:
             return
-        column = "invoice_id" if kind == "invoice" else "credit_note_id"
+        record = TABLES[kind]
+        column = (
+            DOCUMENTS.c.invoice_id if kind == "invoice" else DOCUMENTS.c.credit_note_id
+        )
+        account = select(record.c.account_id).where(record.c.id == column)
         for chunk in chunked(updated, IN_CHUNK):
-            marks = ", ".join(
-                "?" if self.conn.dialect.name == "sqlite" else "%s" for _ in chunk
-            )
-            self.conn.exec_driver_sql(
-                f"UPDATE document SET account_id = (SELECT t.account_id FROM {kind} t"
-                f" WHERE t.id = document.{column}) WHERE {column} IN ({marks})",
-                tuple(chunk),
+            self.conn.execute(
+                update(DOCUMENTS)
+                .where(column.in_(chunk))
+                .values(account_id=account.scalar_subquery())
             )
 
     def _note_diff(self, kind: str, plan: Plan) -> None:
+        diff = self.diff
+        assert diff is not None  # called only when the batch keeps a diff (staging)
         names = self._account_names(
             {r.account.key for r in plan.inserts}
             | {r.account.key for _, r in plan.updates}
         )
         for record in plan.inserts:
-            self.diff.note_new(
+            diff.note_new(
                 kind, record.values, names.get(record.account.key, record.account.name)
-            )  # type: ignore[union-attr]
+            )
         old = old_figures(
             self.conn, TABLES[kind], [row_id for row_id, _ in plan.updates]
         )
         for row_id, record in plan.updates:
-            self.diff.note_update(
+            diff.note_update(
                 kind,
                 old[row_id],
                 record.values,
                 names.get(record.account.key, record.account.name),
-            )  # type: ignore[union-attr]
+            )
 
     def _account_names(self, keys: set[str]) -> dict[str, str]:
-        table = Account.__table__  # type: ignore[attr-defined]
+        table = ACCOUNTS
         return {
             row[0]: row[1]
             for row in select_in(
@@ -333,7 +349,7 @@ class BatchWriter:
     def _replace_allocations(
         self, kind: str, written: list[tuple[int, Prepared]], updated: list[int]
     ) -> None:
-        alloc = Allocation.__table__  # type: ignore[attr-defined]
+        alloc = ALLOCATIONS
         for row in select_in(
             self.conn,
             alloc,
@@ -369,7 +385,7 @@ class BatchWriter:
                 )  # fmt: skip
             if record.allocations:
                 self.allocation_owners[kind].add(row_id)
-        self._insert("allocation", ALLOCATION_COLUMNS, rows)
+        self._insert(ALLOCATIONS, ALLOCATION_COLUMNS, rows)
 
     # -- end of batch ---------------------------------------------------------------
 
@@ -436,37 +452,37 @@ class BatchWriter:
     def _flag_missing(self) -> int:
         flagged = 0
         for kind in sorted(self.counts.seen_kinds):
-            table = TABLES[kind].name
+            table = TABLES[kind]
+            seen = exists().where(
+                SEEN.c.kind == kind, SEEN.c.key == table.c.external_id
+            )
             result = self.conn.execute(
-                text(
-                    f"UPDATE {table} SET missing_since_batch_id = :batch"
-                    f" WHERE source = :source AND missing_since_batch_id IS NULL"
-                    f" AND lifecycle <> 'deleted'"
-                    f" AND NOT EXISTS (SELECT 1 FROM billfold_seen s"
-                    f"  WHERE s.kind = :kind AND s.key = {table}.external_id)"
-                ),
-                {"batch": self.batch_id, "source": self.source, "kind": kind},
+                update(table)
+                .where(
+                    table.c.source == self.source,
+                    table.c.missing_since_batch_id.is_(None),
+                    table.c.lifecycle != "deleted",
+                    ~seen,
+                )
+                .values(missing_since_batch_id=self.batch_id)
             )
             flagged += result.rowcount or 0
             if self.diff is not None and result.rowcount:
-                table_ = TABLES[kind]
-                label = table_.c.reference if kind == "payment" else table_.c.number
+                label = table.c.reference if kind == "payment" else table.c.number
                 for row in self.conn.execute(
-                    select(label, Account.__table__.c.name)  # type: ignore[attr-defined]
-                    .join(
-                        Account.__table__, Account.__table__.c.id == table_.c.account_id
-                    )  # type: ignore[attr-defined]
-                    .where(table_.c.missing_since_batch_id == self.batch_id)
+                    select(label, ACCOUNTS.c.name)
+                    .join(ACCOUNTS, ACCOUNTS.c.id == table.c.account_id)
+                    .where(table.c.missing_since_batch_id == self.batch_id)
                 ):
                     self.diff.note_gone(kind, row[0], row[1])
             self.conn.execute(
-                text(
-                    f"UPDATE {table} SET missing_since_batch_id = NULL"
-                    f" WHERE source = :source AND missing_since_batch_id IS NOT NULL"
-                    f" AND EXISTS (SELECT 1 FROM billfold_seen s"
-                    f"  WHERE s.kind = :kind AND s.key = {table}.external_id)"
-                ),
-                {"source": self.source, "kind": kind},
+                update(table)
+                .where(
+                    table.c.source == self.source,
+                    table.c.missing_since_batch_id.is_not(None),
+                    seen,
+                )
+                .values(missing_since_batch_id=None)
             )
         return flagged
 

@@ -35,7 +35,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from adapters.errors import AdapterError, FileRejected
 from schemas.records import Rejection
-from schemas.tables import ImportBatch, RowError, utcnow
+from schemas.tables import IMPORT_BATCHES, ROW_ERRORS, utcnow
 from sync import faults
 from sync.config import Settings
 from sync.engine.documents.links import link_waiting
@@ -44,8 +44,8 @@ from sync.errors import StoreError
 from sync.log import event
 from sync.store import Store
 
-B = ImportBatch.__table__  # type: ignore[attr-defined]
-RE = RowError.__table__  # type: ignore[attr-defined]
+B = IMPORT_BATCHES
+RE = ROW_ERRORS
 
 
 @dataclass

@@ -22,11 +22,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Date, and_, bindparam, case, func, or_, update
 
-from schemas.tables import CreditNote, Invoice, utcnow
+from schemas.tables import CREDIT_NOTES, INVOICES, utcnow
 from sync.store.bulk import IN_CHUNK, chunked
 
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-C = CreditNote.__table__  # type: ignore[attr-defined]
+I = INVOICES  # noqa: E741
+C = CREDIT_NOTES
 FIRST_REPORT_COLUMNS = {
     "invoice": ("reported_settled_minor", "settled_first_reported_on"),
     "credit_note": ("reported_used_minor", "used_first_reported_on"),

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from schemas.tables import Account
+from schemas.tables import ACCOUNTS
 from sync.engine.apply import TABLES
 from sync.engine.validate import Prepared, content_hash
 from sync.ledger.identity import name_form
 
-A = Account.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
 
 
 def adopt_former_ids(
@@ -38,7 +38,9 @@ def adopt_former_ids(
     if not waiting:
         return
     table = TABLES[kind]
-    wanted = sorted({p.key for p in waiting} | {p.former_key for p in waiting})  # type: ignore[misc]
+    wanted = sorted(
+        {p.key for p in waiting} | {p.former_key for p in waiting if p.former_key}
+    )
     stored: dict[str, tuple[int, str]] = {}
     for start in range(0, len(wanted), 500):
         rows = conn.execute(
@@ -53,10 +55,10 @@ def adopt_former_ids(
     for p in waiting:
         if p.key in stored or p.former_key not in stored:
             continue
-        account_id, name = stored[p.former_key]  # type: ignore[index]
+        account_id, name = stored[p.former_key]
         same = account_id == account_ids.get(p.account.key) or name_form(
             name
         ) == name_form(p.account.name)
         if same:
-            p.key = p.values["external_id"] = p.former_key  # type: ignore[assignment]
+            p.key = p.values["external_id"] = p.former_key
             p.content_hash = p.values["content_hash"] = content_hash(p)

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from adapters.toolkit.text import HEAD_SIZE, Encoding, EncodingSniffer
 from sync.errors import SyncError
@@ -80,10 +80,10 @@ def take_in(
         if known is not None and known.signature != (stat.st_size, stat.st_mtime_ns):
             known = None
         final = stored_path_for(data_dir, known.sha256) if known else None
-        if final is not None and final.exists():
+        if known is not None and final is not None and final.exists():
             with path.open("rb") as src:
                 sha, size, sniffer, head = _copy(src, None, hashing=False)
-            sha = known.sha256  # type: ignore[union-attr]
+            sha = known.sha256
         else:
             with (
                 path.open("rb") as src,
@@ -125,7 +125,7 @@ def take_in(
 
 
 def _copy(
-    src: BinaryIO, dst: BinaryIO | None, *, hashing: bool
+    src: BinaryIO, dst: IO[bytes] | None, *, hashing: bool
 ) -> tuple[str, int, EncodingSniffer, bytes]:
     """Read *src* to its end (writing it to *dst*), sniffing its encoding on the way."""
     digest = hashlib.sha256() if hashing else None

@@ -16,9 +16,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, select
 
-from schemas.tables import Account
+from schemas.tables import ACCOUNTS
 
-A = Account.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
 SHOWN = 10  # names spelt out in the warning; the rest are counted
 STREAM_ROWS = 5000
 
@@ -44,10 +44,10 @@ def find_namesakes(
         .where(A.c.source != source)
         .execution_options(yield_per=STREAM_ROWS)
     )
-    for name, other in rows:
-        mine = wanted.get(fold(name))
+    for row in rows:
+        mine = wanted.get(fold(row.name))
         if mine is not None:
-            found.setdefault(mine, set()).add(other)
+            found.setdefault(mine, set()).add(row.source)
     return {name: sorted(found[name]) for name in sorted(found, key=fold)}
 
 

@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 
 from schemas.money import to_text
-from schemas.tables import ImportBatch, utcnow
+from schemas.tables import IMPORT_BATCHES, utcnow
 from sync.errors import UsageError
 from sync.store.audit import record
 from sync.store.bulk import IN_CHUNK, chunked
 
 SHOWN = 200  # entries kept per list; counts are always complete
-B = ImportBatch.__table__  # type: ignore[attr-defined]
+B = IMPORT_BATCHES
 
 
 @dataclass

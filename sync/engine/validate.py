@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from schemas.limits import LIMITS, clip, preview
 from schemas.money import (
@@ -61,6 +61,10 @@ class _Invalid(Exception):
         self.value = None if value is None else str(value)
 
 
+@overload
+def _minor(value: Decimal, currency: str, column: str) -> int: ...
+@overload
+def _minor(value: Decimal | None, currency: str, column: str) -> int | None: ...
 def _minor(value: Decimal | None, currency: str, column: str) -> int | None:
     if value is None:
         return None
@@ -404,4 +408,4 @@ def _payment(
 
 def _safe_url(url: str | None) -> bool:
     """Only http(s) pay links reach a customer's browser (no javascript: URLs)."""
-    return bool(url) and url.lower().startswith(("https://", "http://"))  # type: ignore[union-attr]
+    return url is not None and url.lower().startswith(("https://", "http://"))

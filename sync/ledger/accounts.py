@@ -9,11 +9,11 @@ from sqlalchemy import Connection, or_, select
 
 from adapters.toolkit.columns import nfc_key
 from schemas.tables import (
-    Account,
+    ACCOUNTS,
 )
 from sync.errors import UsageError
 
-A = Account.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,10 @@ def find_accounts(
     )
     if source:
         stmt = stmt.where(A.c.source == source)
-    return [AccountRef(*row) for row in conn.execute(stmt.order_by(A.c.id))]
+    return [
+        AccountRef(row.id, row.source, row.external_key, row.name, row.parent_id)
+        for row in conn.execute(stmt.order_by(A.c.id))
+    ]
 
 
 def resolve_account(

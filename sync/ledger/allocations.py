@@ -13,14 +13,19 @@ from sqlalchemy import (
     or_,
 )
 
-from schemas.tables import Account, Allocation, CreditNote, Payment
+from schemas.tables import (
+    ACCOUNTS,
+    ALLOCATIONS,
+    CREDIT_NOTES,
+    PAYMENTS,
+)
 from sync.store.bulk import select_in
 
-AL = Allocation.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
-_OWNER_PAYMENT = Payment.__table__.alias("owner_payment")  # type: ignore[attr-defined]
-_OWNER_CREDIT = CreditNote.__table__.alias("owner_credit_note")  # type: ignore[attr-defined]
-_APPLIED_CREDIT = CreditNote.__table__.alias("applied_credit_note")  # type: ignore[attr-defined]
+AL = ALLOCATIONS
+A = ACCOUNTS
+_OWNER_PAYMENT = PAYMENTS.alias("owner_payment")
+_OWNER_CREDIT = CREDIT_NOTES.alias("owner_credit_note")
+_APPLIED_CREDIT = CREDIT_NOTES.alias("applied_credit_note")
 
 
 def live_allocations() -> FromClause:

@@ -8,16 +8,16 @@ from sqlalchemy import Connection, case, func, select
 
 from schemas.money import to_text
 from schemas.tables import (
-    Account,
-    CreditNote,
-    Invoice,
-    Payment,
+    ACCOUNTS,
+    CREDIT_NOTES,
+    INVOICES,
+    PAYMENTS,
 )
 
-A = Account.__table__  # type: ignore[attr-defined]
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-C = CreditNote.__table__  # type: ignore[attr-defined]
-P = Payment.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
+I = INVOICES  # noqa: E741
+C = CREDIT_NOTES
+P = PAYMENTS
 
 
 def _known_sum(count_unknown: Any, total: Any) -> int | None:
@@ -31,14 +31,14 @@ def _account_figures(
     records_payments, records_credit_notes)``."""
     issued = I.c.lifecycle == "issued"
 
-    def scoped(stmt, table):  # type: ignore[no-untyped-def]
+    def scoped(stmt, table):
         return (
             stmt
             if account_ids is None
             else stmt.where(table.c.account_id.in_(account_ids))
         )
 
-    def scoped_accounts(stmt):  # type: ignore[no-untyped-def]
+    def scoped_accounts(stmt):
         return stmt if account_ids is None else stmt.where(A.c.id.in_(account_ids))
 
     rows: dict[tuple[int, str], dict[str, Any]] = {}

@@ -77,5 +77,7 @@ def read_bulk_lines(text: str) -> list[BulkLine]:
                 f"({', '.join(COLUMNS)}) separated by {_SEPARATOR_NAMES[sep]}: put "
                 "a value that contains the separator in double quotes"
             )
-        out.append(BulkLine(n, number, *cells[1:5], problem=problem))
+        out.append(
+            BulkLine(n, number, cells[1], cells[2], cells[3], cells[4], problem=problem)
+        )
     return out

@@ -28,10 +28,10 @@ from schemas.settlement import (
     settle_invoice,
 )
 from schemas.tables import (
-    Allocation,
-    CreditNote,
-    Invoice,
-    PaidMark,
+    ALLOCATIONS,
+    CREDIT_NOTES,
+    INVOICES,
+    PAID_MARKS,
 )
 from sync.ledger.allocations import LIVE_ALLOCATION, live_allocations
 from sync.store.bulk import (
@@ -41,7 +41,7 @@ from sync.store.bulk import (
 )
 
 ACTIVE_MARK_STATES = ("active", "conflicted")
-_ALLOC = Allocation.__table__  # type: ignore[attr-defined]
+_ALLOC = ALLOCATIONS
 
 
 def invoice_figures(
@@ -57,8 +57,8 @@ def invoice_figures(
     sources_with_allocations = {
         row[0] for row in conn.execute(select(alloc.c.source).distinct())
     }
-    inv = Invoice.__table__  # type: ignore[attr-defined]
-    mark = PaidMark.__table__  # type: ignore[attr-defined]
+    inv = INVOICES
+    mark = PAID_MARKS
     out: dict[int, tuple[Any, InvoiceFigures]] = {}
     for chunk in chunked(sorted(set(invoice_ids)), IN_CHUNK):
         ids = {"ids": list(chunk)}
@@ -129,7 +129,7 @@ def refresh_derived(
             changes.append((*new, row_id))
     update_rows(
         conn,
-        "invoice",
+        INVOICES,
         (
             "paid_minor",
             "credited_minor",
@@ -155,7 +155,7 @@ def credit_note_figures(
     sources_with_allocations = {
         row[0] for row in conn.execute(select(alloc.c.source).distinct())
     }
-    cn = CreditNote.__table__  # type: ignore[attr-defined]
+    cn = CREDIT_NOTES
     out: dict[int, tuple[Any, CreditFigures]] = {}
     for chunk in chunked(sorted(set(credit_note_ids)), IN_CHUNK):
         applied = {
@@ -200,7 +200,7 @@ def refresh_credit_notes(conn: Connection, credit_note_ids: Iterable[int]) -> No
         if new != (row.applied_minor, row.remaining_minor, row.status):
             changes.append((*new, row_id))
     update_rows(
-        conn, "credit_note", ("applied_minor", "remaining_minor", "status"), changes
+        conn, CREDIT_NOTES, ("applied_minor", "remaining_minor", "status"), changes
     )
 
 

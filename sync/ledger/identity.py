@@ -23,11 +23,11 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, select, update
 
 from schemas.limits import clip
-from schemas.tables import Account
+from schemas.tables import ACCOUNTS
 from sync.errors import AccountHeld, UsageError
 from sync.store.audit import record
 
-A = Account.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
 SHOWN_NAMES = 5
 SHOWN_CHARACTERS = 80
 

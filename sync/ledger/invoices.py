@@ -11,25 +11,25 @@ from sqlalchemy import Connection, select
 from schemas.money import to_text
 from schemas.settlement import HIDDEN_LIFECYCLES, is_overdue
 from schemas.tables import (
-    Account,
-    Allocation,
-    CreditNote,
-    CreditNoteLine,
-    Document,
-    Invoice,
-    InvoiceLine,
-    Payment,
+    ACCOUNTS,
+    ALLOCATIONS,
+    CREDIT_NOTE_LINES,
+    CREDIT_NOTES,
+    DOCUMENTS,
+    INVOICE_LINES,
+    INVOICES,
+    PAYMENTS,
 )
 from sync.ledger.allocations import LIVE_ALLOCATION, live_allocations, within
 
-A = Account.__table__  # type: ignore[attr-defined]
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-C = CreditNote.__table__  # type: ignore[attr-defined]
-P = Payment.__table__  # type: ignore[attr-defined]
-AL = Allocation.__table__  # type: ignore[attr-defined]
-D = Document.__table__  # type: ignore[attr-defined]
-IL = InvoiceLine.__table__  # type: ignore[attr-defined]
-CL = CreditNoteLine.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
+I = INVOICES  # noqa: E741
+C = CREDIT_NOTES
+P = PAYMENTS
+AL = ALLOCATIONS
+D = DOCUMENTS
+IL = INVOICE_LINES
+CL = CREDIT_NOTE_LINES
 
 
 def invoice_list(

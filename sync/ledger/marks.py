@@ -29,22 +29,22 @@ from sqlalchemy import Connection, insert, select, update
 
 from schemas.money import DEFAULT_LOCALE, format_money
 from schemas.tables import (
-    Conflict,
-    Contact,
-    Invoice,
-    PaidMark,
-    PaymentClaim,
+    CONFLICTS,
+    CONTACTS,
+    INVOICES,
+    PAID_MARKS,
+    PAYMENT_CLAIMS,
     utcnow,
 )
 from sync.errors import UsageError
 from sync.ledger.figures import ACTIVE_MARK_STATES, invoice_figures, refresh_derived
 from sync.store.audit import record
 
-M = PaidMark.__table__  # type: ignore[attr-defined]
-K = Conflict.__table__  # type: ignore[attr-defined]
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-CL = PaymentClaim.__table__  # type: ignore[attr-defined]
-CO = Contact.__table__  # type: ignore[attr-defined]
+M = PAID_MARKS
+K = CONFLICTS
+I = INVOICES  # noqa: E741
+CL = PAYMENT_CLAIMS
+CO = CONTACTS
 # The window a customer's "I've paid" date must fall in (claim_window).
 CLAIM_EARLIEST = date(2000, 1, 1)
 CLAIM_DAYS_BEFORE_ISSUE = 180
@@ -95,10 +95,10 @@ def mark_paid(
             f"the amount paid on invoice {inv.number} must be more than 0 and at most its "
             f"total {money(inv.total_minor)}"
         )
-    _, now = invoice_figures(conn, [invoice_id])[invoice_id]
-    if now.settled is not None and amount <= now.settled:
+    _, current = invoice_figures(conn, [invoice_id])[invoice_id]
+    if current.settled is not None and amount <= current.settled:
         raise UsageError(
-            f"invoice {inv.number} already has {money(now.settled)} of "
+            f"invoice {inv.number} already has {money(current.settled)} of "
             f"{money(inv.total_minor)} settled, so marking {money(amount)} settled "
             "would change nothing. Record the payment received now, or undo an "
             "earlier mark to correct it."
@@ -115,7 +115,7 @@ def mark_paid(
             state_reason="a newer mark",
         )
     )
-    mark_id = conn.execute(
+    mark_id: int = conn.execute(
         insert(M)
         .values(
             invoice_id=invoice_id,
@@ -387,7 +387,7 @@ def claim_payment(
         raise UsageError(
             f"the amount must be more than 0 and at most the balance due, {shown}"
         )
-    claim_id = conn.execute(
+    claim_id: int = conn.execute(
         insert(CL)
         .values(
             invoice_id=invoice_id, contact_id=contact_id, amount_minor=amount_minor, paid_on=paid_on,

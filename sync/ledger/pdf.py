@@ -179,7 +179,7 @@ def _fact(text: str | None) -> str:
     return clip(text, FACT_CHARACTERS)
 
 
-def _page_size(business: BusinessSettings):  # type: ignore[no-untyped-def]
+def _page_size(business: BusinessSettings):
     return A4 if business.paper.lower() == "a4" else LETTER
 
 
@@ -226,8 +226,8 @@ def _letterhead(
     return table
 
 
-def _footer(business: BusinessSettings, st: _Style, label: str):  # type: ignore[no-untyped-def]
-    def draw(canvas, doc) -> None:  # type: ignore[no-untyped-def]
+def _footer(business: BusinessSettings, st: _Style, label: str):
+    def draw(canvas, doc) -> None:
         canvas.saveState()
         canvas.setFont(st.regular, 7)
         canvas.setFillColor(colors.HexColor("#666666"))

@@ -29,27 +29,34 @@ so a statement can tell what was open, and how late, on its end date.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import Connection, func, select
 
 from schemas.settlement import HIDDEN_LIFECYCLES
-from schemas.tables import Allocation, CreditNote, Invoice, PaidMark, Payment
+from schemas.tables import (
+    ALLOCATIONS,
+    CREDIT_NOTES,
+    INVOICES,
+    PAID_MARKS,
+    PAYMENTS,
+)
 from sync.ledger.allocations import LIVE_ALLOCATION, live_allocations, one_tree, roots
 from sync.ledger.balances import net_bases
 from sync.ledger.figures import ACTIVE_MARK_STATES, paid_by_feed, settled_by_feed
 
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-C = CreditNote.__table__  # type: ignore[attr-defined]
-P = Payment.__table__  # type: ignore[attr-defined]
-AL = Allocation.__table__  # type: ignore[attr-defined]
-M = PaidMark.__table__  # type: ignore[attr-defined]
-TO = Invoice.__table__.alias("to_invoice")  # type: ignore[attr-defined]
-FROM_P = Payment.__table__.alias("from_payment")  # type: ignore[attr-defined]
-FROM_C = CreditNote.__table__.alias("from_credit_note")  # type: ignore[attr-defined]
+I = INVOICES  # noqa: E741
+C = CREDIT_NOTES
+P = PAYMENTS
+AL = ALLOCATIONS
+M = PAID_MARKS
+TO = INVOICES.alias("to_invoice")
+FROM_P = PAYMENTS.alias("from_payment")
+FROM_C = CREDIT_NOTES.alias("from_credit_note")
 
 # What the Payments page lists beside payment records (cash, never credit).
 CASH_KINDS = ("reported_payment", "reported_settlement", "paid_mark")
@@ -93,9 +100,9 @@ class Part:
 class Records:
     """The issued invoices and credit notes and active payments of some accounts."""
 
-    invoices: list[Any]
-    credits: list[Any]
-    payments: list[Any]
+    invoices: Sequence[Any]
+    credits: Sequence[Any]
+    payments: Sequence[Any]
 
 
 @dataclass
@@ -145,7 +152,7 @@ def settle(
     sources = {("payment", p.id) for p in records.payments}
     sources |= {("credit_note", c.id) for c in records.credits}
 
-    def balanced(ledger: tuple[int, str] | None) -> bool:
+    def balanced(ledger: tuple[int, str] | None) -> TypeGuard[tuple[int, str]]:
         return ledger is not None and bases.get(ledger) == "balances"
 
     allocated: dict[int, dict[str, int]] = {}
@@ -160,11 +167,11 @@ def settle(
             sums = allocated.setdefault(a.invoice_id, {"cash": 0, "credit": 0})
             sums[a.kind] += a.amount
             if balanced(target) and source_ledger != target:
-                out.lines[target].append(_arriving(a, source, names, when))  # type: ignore[index]
+                out.lines[target].append(_arriving(a, source, names, when))
         if source in sources:
-            given[source] += a.amount  # type: ignore[index]
+            given[source] += a.amount
             if balanced(source_ledger) and target != source_ledger:
-                out.lines[source_ledger].append(_leaving(a, target, names, when))  # type: ignore[index]
+                out.lines[source_ledger].append(_leaving(a, target, names, when))
 
     marks = _mark_days(conn, ids)
     has_payments = {(p.account_id, p.currency) for p in records.payments}
@@ -177,7 +184,7 @@ def settle(
                 inv, inv.settled_first_reported_on
             )
             out.lines[ledger].append(
-                Line(day, "paid_mark", inv.number,  # type: ignore[arg-type]
+                Line(day, "paid_mark", inv.number,  # type: ignore[arg-type]  # an undated record's line keeps on=None; build_statement leaves such lines out
                      f"Payment recorded by our office for invoice {inv.number}", -excess,
                      invoice_id=inv.id)
             )  # fmt: skip
@@ -199,10 +206,10 @@ def settle(
             rest = c.total_minor - c.remaining_minor - given[("credit_note", c.id)]
             day = first_reported(c, c.used_first_reported_on)
             if rest > 0:
-                used[ledger].append((c, rest, day))  # type: ignore[arg-type]
+                used[ledger].append((c, rest, day))  # type: ignore[arg-type]  # an undated record's line keeps on=None; build_statement leaves such lines out
             elif rest < 0:
                 out.lines[ledger].append(
-                    Line(day, "settlement_adjustment", c.number,  # type: ignore[arg-type]
+                    Line(day, "settlement_adjustment", c.number,  # type: ignore[arg-type]  # an undated record's line keeps on=None; build_statement leaves such lines out
                          f"Credit note {c.number}: applied beyond what the billing "
                          "system reports used", rest)
                 )  # fmt: skip
@@ -363,10 +370,12 @@ def _reported_with_balances(
 
     Returns the part that is credit (amount, first reported) for ``_match_credit``.
     """
-    rest = settled_by_feed(inv) - sum(allocated.values())
+    settled = settled_by_feed(inv)
+    assert settled is not None  # only invoices whose balance is known come here
+    rest = settled - sum(allocated.values())
     if not rest:
         return None
-    day: date = first_reported(inv, inv.settled_first_reported_on)  # type: ignore[assignment]
+    day: date = first_reported(inv, inv.settled_first_reported_on)  # type: ignore[assignment]  # an undated record's line keeps on=None; build_statement leaves such lines out
     ledger = (inv.account_id, inv.currency)
     if rest < 0:
         out.lines[ledger].append(
@@ -377,8 +386,9 @@ def _reported_with_balances(
         out.parts[inv.id].append(Part(day, rest))
         return None
     cash = credit = None
-    if inv.paid_minor is not None and inv.credited_minor is not None:
-        cash = paid_by_feed(inv) - allocated["cash"]
+    paid = paid_by_feed(inv)
+    if paid is not None and inv.credited_minor is not None:
+        cash = paid - allocated["cash"]
         credit = inv.credited_minor - allocated["credit"]
     if cash is None or credit is None or min(cash, credit) < 0 or cash + credit != rest:
         cash, credit = None, 0
@@ -398,16 +408,17 @@ def _reported_without_balances(
     settles it for aging; its cash is a line where no payment records carry it."""
     excess = inv.marked_excess_minor or 0
     day = first_reported(inv, inv.settled_first_reported_on)
-    if inv.balance_minor is not None and (inv.settled_by is not None or excess):
-        rest = settled_by_feed(inv) - sum(allocated.values())
+    settled = settled_by_feed(inv)
+    if settled is not None and (inv.settled_by is not None or excess):
+        rest = settled - sum(allocated.values())
         if rest > 0:
             out.parts[inv.id].append(Part(day, rest, date_known=False))
     if basis == "payments" or day is None:
         return
-    if inv.paid_minor is not None:
-        cash, kind = paid_by_feed(inv), "reported_payment"
-    elif inv.balance_minor is not None:
-        settled = settled_by_feed(inv)
+    paid = paid_by_feed(inv)
+    if paid is not None:
+        cash, kind = paid, "reported_payment"
+    elif settled is not None:
         cash, kind = settled - (inv.credited_minor or 0), "reported_settlement"
     else:
         return
@@ -439,12 +450,12 @@ def _match_credit(
     currency, are the same money as far as they go (oldest first): the credit note's own
     line shows it. What is left is a line of its own, dated when first reported."""
     credit = sorted(credit, key=lambda x: (x[2], x[0].number))
-    used = [
+    left: list[list[Any]] = [
         [c, rest, day]
         for c, rest, day in sorted(used, key=lambda x: (x[2], x[0].number))
-    ]  # type: ignore[misc]
+    ]
     for inv, amount, day in credit:
-        for u in used:
+        for u in left:
             take = min(amount, u[1])
             if take > 0:
                 u[1] -= take
@@ -454,7 +465,7 @@ def _match_credit(
         if amount:
             out.lines[ledger].append(_undated(inv, "reported_credit", amount, day))
             out.parts[inv.id].append(Part(day, amount, date_known=False))
-    for c, rest, day in used:
+    for c, rest, day in left:
         if rest:
             out.lines[ledger].append(
                 Line(day, "credit_used", c.number,

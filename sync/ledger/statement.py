@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from schemas.tables import Account
+from schemas.tables import ACCOUNTS
 from sync.ledger.accounts import with_sites
 from sync.ledger.settlements import Line, Part, day_text, read_records, settle
 
-A = Account.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
 
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -158,7 +159,7 @@ def build_statement(
     account_id: int,
     start: date,
     end: date,
-    visible: set[int] | None = None,
+    visible: Collection[int] | None = None,
 ) -> Statement:
     """Compute the statement of *account_id* and its sites from *start* to *end*.
 

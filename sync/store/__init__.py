@@ -26,8 +26,8 @@ _WRITE_LOCK_KEY = 0x0B1F_01D0  # arbitrary, constant: "billfold ledger writer"
 BUSY_TIMEOUT_MS = 30_000
 
 
-def _sqlite_pragmas(busy_ms: int):  # type: ignore[no-untyped-def]
-    def on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(busy_ms: int):
+    def on_connect(dbapi_connection, _record) -> None:
         # The driver's own transaction handling is off; billfold emits BEGIN itself so
         # that writers can say BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None

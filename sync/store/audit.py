@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from schemas.tables import AuditEvent, utcnow
+from schemas.tables import AUDIT_EVENTS, utcnow
 
-E = AuditEvent.__table__  # type: ignore[attr-defined]
+E = AUDIT_EVENTS
 
 
 def record(

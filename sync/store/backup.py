@@ -225,7 +225,7 @@ def run_pg_tool(args: list[str], env: dict[str, str], what: str) -> str:
 def _dump_postgres(store: Store, target: Path) -> str:
     pg_dump = pg_tool("pg_dump")
     with store.engine.connect() as conn:
-        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        schema: str = conn.execute(text("SELECT current_schema()")).scalar_one()
     url, env = pg_connection(store)
     quoted = '"' + schema.replace('"', '""') + '"'
     run_pg_tool(

@@ -111,7 +111,7 @@ def _hashed_copy(
             path.unlink(missing_ok=True)
             raise
     try:
-        yield path, known or digest.hexdigest(), size, head  # type: ignore[union-attr]
+        yield path, known or digest.hexdigest(), size, head  # type: ignore[union-attr]  # digest is None only when the caller passed the known digest
     finally:
         path.unlink(missing_ok=True)
 

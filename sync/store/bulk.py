@@ -1,30 +1,36 @@
 """Set-based SQL for the import path: many rows per statement, no ORM objects.
 
 An import writes hundreds of thousands of rows; building an ORM object per row costs
-more than the database write itself (research/LIMITS.md). These helpers send plain
-tuples straight to the driver: ``executemany`` on SQLite, ``COPY`` on PostgreSQL.
+more than the database write itself (research/LIMITS.md). These helpers take the typed
+table constants of ``schemas.tables`` and send many rows per statement: Core
+``insert``/``update``/``delete`` (one compiled statement, ``executemany``), and
+PostgreSQL's ``COPY`` for inserts. Values are converted by the statement's own column
+types (SQLAlchemy's on SQLite, psycopg's in ``COPY``); no driver adapter is patched.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 IN_CHUNK = 500
 
 
-# Dates go to SQLite in the same text forms SQLAlchemy's SQLite types read back. The
-# driver converts them as it binds, which costs a tenth of rebuilding every row tuple in
-# Python; registering replaces the stdlib's default adapters (deprecated since 3.12).
-sqlite3.register_adapter(datetime, lambda value: value.isoformat(sep=" "))
-sqlite3.register_adapter(date, lambda value: value.isoformat())
-
-
-def allocate_ids(conn: Connection, table: str, count: int) -> list[int]:
+def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
     """Reserve *count* primary keys of *table* for rows about to be inserted.
 
     On SQLite the caller holds the write lock (BEGIN IMMEDIATE), so the next ids after
@@ -33,30 +39,72 @@ def allocate_ids(conn: Connection, table: str, count: int) -> list[int]:
     if count == 0:
         return []
     if conn.dialect.name == "postgresql":
-        rows = conn.exec_driver_sql(
-            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
-            f"FROM generate_series(1, {int(count)})"
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        rows = conn.execute(
+            select(func.nextval(sequence)).select_from(
+                func.generate_series(1, int(count))
+            )
         )
         return [r[0] for r in rows]
-    top = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one()
+    top: int = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
     return list(range(top + 1, top + 1 + count))
 
 
 def insert_rows(
-    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]
 ) -> None:
     """Insert *rows* (tuples in *columns* order) into *table*."""
     if not rows:
         return
-    names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+        target = conn.dialect.identifier_preparer.format_table(table)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # an open Connection always holds its DBAPI connection
+        with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         return
-    marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))
+    statement = insert(table).values({c: bindparam(f"v_{c}") for c in columns})
+    keys = [f"v_{c}" for c in columns]
+    _executemany(conn, statement, keys, [table.c[c] for c in columns], rows)
+
+
+def _executemany(
+    conn: Connection,
+    statement: Insert | Update,
+    keys: Sequence[str],
+    columns: Sequence[ColumnElement[Any]],
+    rows: Sequence[tuple],
+) -> None:
+    """Run the Core *statement* once per row; each row holds the parameters *keys* in
+    order, values of *columns*.
+
+    The statement is compiled once and sent with plain tuples (``executemany``): no
+    dict per row. Each value is converted by its column's type, as SQLAlchemy would
+    (dates become the text SQLite stores; PostgreSQL's driver takes them as they are).
+    """
+    dialect = conn.dialect
+    compiled = statement.compile(dialect=dialect)
+    names = list(compiled.positiontup or compiled.bind_names.values())
+    if sorted(names) != sorted(keys):
+        # A column with a default left out of an insert would need a value per row.
+        raise ValueError(f"the statement takes {names}, the rows carry {list(keys)}")
+    at = [keys.index(name) for name in names]
+    processors = [columns[i].type.bind_processor(dialect) for i in at]
+    if any(processors) or at != sorted(at):
+        rows = [
+            tuple(
+                row[i] if p is None else p(row[i])
+                for i, p in zip(at, processors, strict=True)
+            )
+            for row in rows
+        ]
+    if compiled.positional:
+        conn.exec_driver_sql(str(compiled), list(rows))
+    else:
+        conn.exec_driver_sql(
+            str(compiled), [dict(zip(names, row, strict=True)) for row in rows]
+        )
 
 
 class PlannerStatistics:
@@ -77,43 +125,43 @@ class PlannerStatistics:
         self.written: dict[str, int] = {}
         self.next: dict[str, int] = {}
 
-    def grew(self, table: str, rows: int) -> None:
+    def grew(self, table: Table, rows: int) -> None:
         """Note that *rows* rows were written to *table*; analyse it when due."""
         if not self.active or not rows:
             return
-        written = self.written[table] = self.written.get(table, 0) + rows
-        if written >= self.next.get(table, self.FIRST):
-            self.conn.exec_driver_sql(f"ANALYZE {table}")
-            self.next[table] = 2 * written
+        name = table.name
+        written = self.written[name] = self.written.get(name, 0) + rows
+        if written >= self.next.get(name, self.FIRST):
+            target = self.conn.dialect.identifier_preparer.format_table(table)
+            self.conn.exec_driver_sql(f"ANALYZE {target}")
+            self.next[name] = 2 * written
 
 
 def update_rows(
-    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple]
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]
 ) -> None:
     """Update rows of *table* by id; each row is ``(*values in columns order, id)``."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        sets = ", ".join(f"{c} = %s" for c in columns)
-        conn.exec_driver_sql(f"UPDATE {table} SET {sets} WHERE id = %s", list(rows))
-        return
-    sets = ", ".join(f"{c} = ?" for c in columns)
-    conn.exec_driver_sql(f"UPDATE {table} SET {sets} WHERE id = ?", list(rows))
+    statement = (
+        update(table)
+        .values({c: bindparam(f"v_{c}") for c in columns})
+        .where(table.c.id == bindparam("row_id"))
+    )
+    keys = [*(f"v_{c}" for c in columns), "row_id"]
+    columns_ = [*(table.c[c] for c in columns), table.c.id]
+    _executemany(conn, statement, keys, columns_, rows)
 
 
 def delete_where_in(
-    conn: Connection, table: str, column: str, values: Iterable[Any]
+    conn: Connection, table: Table, column: str, values: Iterable[Any]
 ) -> None:
     """Delete the rows of *table* whose *column* is one of *values*."""
+    statement = delete(table).where(
+        table.c[column].in_(bindparam("values", expanding=True))
+    )
     for chunk in chunked(list(values), IN_CHUNK):
-        marks = ", ".join(_mark(conn) for _ in chunk)
-        conn.exec_driver_sql(
-            f"DELETE FROM {table} WHERE {column} IN ({marks})", tuple(chunk)
-        )
-
-
-def _mark(conn: Connection) -> str:
-    return "%s" if conn.dialect.name == "postgresql" else "?"
+        conn.execute(statement, {"values": list(chunk)})
 
 
 def select_in(

@@ -116,7 +116,7 @@ def upgrade(store: Store) -> tuple[str | None, str]:
                 )
             before = MigrationContext.configure(conn).get_current_revision()
             if before is not None and not known_revision(before):
-                raise SchemaNotCurrent(_describe(before, head_revision())[0])  # type: ignore[index]
+                raise SchemaNotCurrent(_describe(before, head_revision())[0])  # type: ignore[index]  # an unknown revision is never the head, so _describe returns a tuple
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
     return before, head_revision()

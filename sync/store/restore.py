@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import String, func, inspect, literal, text, update
 
-from schemas.tables import Document, ImportBatch
+from schemas.tables import DOCUMENTS, IMPORT_BATCHES
 from sync.config import Settings
 from sync.errors import BackupError
 from sync.store import Store
@@ -300,12 +300,12 @@ def _repoint(store: Store, manifest: dict[str, Any], settings: Settings) -> None
             if before == after:
                 continue
             for table, name in (
-                (ImportBatch, "stored_path"),
-                (Document, "storage_key"),
+                (IMPORT_BATCHES, "stored_path"),
+                (DOCUMENTS, "storage_key"),
             ):
-                column = table.__table__.c[name]  # type: ignore[attr-defined]
+                column = table.c[name]
                 conn.execute(
-                    update(table.__table__)  # type: ignore[attr-defined]
+                    update(table)
                     .where(column.startswith(before, autoescape=True))
                     .values(
                         {

@@ -37,13 +37,13 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schemas.tables import FileClaim, JobLock, utcnow
+from schemas.tables import FILE_CLAIMS, JOB_LOCKS, utcnow
 from sync.errors import StoreError
 from sync.log import event
 from sync.store import Store
 
-C: Table = FileClaim.__table__  # type: ignore[attr-defined]
-L: Table = JobLock.__table__  # type: ignore[attr-defined]
+C: Table = FILE_CLAIMS
+L: Table = JOB_LOCKS
 
 CLAIMED = "claimed"
 IMPORTED = "imported"
@@ -147,12 +147,17 @@ def _claim_select() -> Any:
     )  # fmt: skip
 
 
+def _claim(row: Any) -> Claim:
+    """A Claim from a row of ``_claim_select`` (its columns in the fields' order)."""
+    return Claim(*row)
+
+
 def _claim_row(conn: Connection, **where: Any) -> Claim | None:
     stmt = _claim_select()
     for column, value in where.items():
         stmt = stmt.where(C.c[column] == value)
     row = conn.execute(stmt).first()
-    return None if row is None else Claim(*row)
+    return None if row is None else _claim(row)
 
 
 @dataclass(frozen=True)
@@ -382,7 +387,7 @@ def open_claims(conn: Connection, source: str) -> list[Claim]:
             ),
         )
     )
-    return [Claim(*row) for row in rows]
+    return [_claim(row) for row in rows]
 
 
 def renew_leases(store: Store, lease_seconds: int) -> None:

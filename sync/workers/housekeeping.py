@@ -15,7 +15,12 @@ from datetime import timedelta
 
 from sqlalchemy import delete, or_
 
-from schemas.tables import LoginToken, PortalSession, SignInAttempt, utcnow
+from schemas.tables import (
+    LOGIN_TOKENS,
+    PORTAL_SESSIONS,
+    SIGN_IN_ATTEMPTS,
+    utcnow,
+)
 from sync.config import Settings
 from sync.engine.documents.links import link_waiting
 from sync.errors import StoreError
@@ -24,9 +29,9 @@ from sync.store import Store
 from sync.workers.folder import FolderSource
 from sync.workers.s3 import S3Source
 
-T = LoginToken.__table__  # type: ignore[attr-defined]
-P = PortalSession.__table__  # type: ignore[attr-defined]
-R = SignInAttempt.__table__  # type: ignore[attr-defined]
+T = LOGIN_TOKENS
+P = PORTAL_SESSIONS
+R = SIGN_IN_ATTEMPTS
 
 
 def purge_sign_in_records(store: Store, days: int) -> dict[str, int]:

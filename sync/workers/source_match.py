@@ -27,7 +27,13 @@ from adapters.manifest import is_manifest
 from adapters.registry import detect_adapter, get_adapter
 from adapters.toolkit.text import decode_head
 from schemas.records import AccountRecord, DocumentRecord, PaymentRecord
-from schemas.tables import Account, CreditNote, ImportBatch, Invoice, Payment
+from schemas.tables import (
+    ACCOUNTS,
+    CREDIT_NOTES,
+    IMPORT_BATCHES,
+    INVOICES,
+    PAYMENTS,
+)
 from sync.config import Settings
 from sync.engine.documents.incoming import sniff_content_type
 from sync.engine.intake import Intake
@@ -41,12 +47,12 @@ CLEARLY = 2  # the best source needs this many times the runner-up's evidence
 STREAM_ROWS = 5000
 NOT_EXPORTS = ("document", "manifest")
 RECORD_TABLES = {
-    "invoice": Invoice.__table__,  # type: ignore[attr-defined]
-    "credit_note": CreditNote.__table__,  # type: ignore[attr-defined]
-    "payment": Payment.__table__,  # type: ignore[attr-defined]
+    "invoice": INVOICES,
+    "credit_note": CREDIT_NOTES,
+    "payment": PAYMENTS,
 }
-A = Account.__table__  # type: ignore[attr-defined]
-B = ImportBatch.__table__  # type: ignore[attr-defined]
+A = ACCOUNTS
+B = IMPORT_BATCHES
 
 
 def family(adapter: str | None) -> str | None:
@@ -200,15 +206,15 @@ def rank_sources(
         named = family(s.adapter if s.adapter != "auto" else None)
         if named or s.kind in ("xero", "quickbooks"):
             families[s.name].add(named or s.kind)
-    for source, adapter in conn.execute(
+    for batch in conn.execute(
         select(B.c.source, B.c.adapter)
         .where(B.c.status.in_(("applied", "published", "staged")))
         .distinct()
     ):
-        named = family(adapter)
-        families.setdefault(source, set())
+        named = family(batch.adapter)
+        families.setdefault(batch.source, set())
         if named:
-            families[source].add(named)
+            families[batch.source].add(named)
     records = _records_held(conn, families, found.records)
     customers = _customers_known(conn, found.customers)
     mine = family(found.adapter)
@@ -258,12 +264,12 @@ def _customers_known(conn: Connection, customers: dict[str, str]) -> dict[str, i
             yield_per=STREAM_ROWS
         )
     )
-    for source, key, name in rows:
-        if key in customers:
-            keys.setdefault(source, set()).add(key)
-        folded = fold(name)
+    for row in rows:
+        if row.external_key in customers:
+            keys.setdefault(row.source, set()).add(row.external_key)
+        folded = fold(row.name)
         if folded in names:
-            named.setdefault(source, set()).add(folded)
+            named.setdefault(row.source, set()).add(folded)
     return {
         source: sum(
             1

@@ -13,14 +13,19 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from schemas.tables import FileClaim, ImportBatch, SourceState, utcnow
+from schemas.tables import (
+    FILE_CLAIMS,
+    IMPORT_BATCHES,
+    SOURCE_STATES,
+    utcnow,
+)
 from sync.config import Settings
 from sync.store import Store
 from sync.workers.claims import CLAIMED, FAILED, REJECTED, worker_id
 
-S = SourceState.__table__  # type: ignore[attr-defined]
-C = FileClaim.__table__  # type: ignore[attr-defined]
-B = ImportBatch.__table__  # type: ignore[attr-defined]
+S = SOURCE_STATES
+C = FILE_CLAIMS
+B = IMPORT_BATCHES
 FAILED_SHOWN = 50
 
 

@@ -28,7 +28,7 @@ from schemas.records import (
     PaymentRecord,
     Rejection,
 )
-from schemas.tables import ImportBatch
+from schemas.tables import IMPORT_BATCHES
 from tests.conftest import SAMPLES
 from tests.helpers import balances_by_account, count, run_import
 
@@ -285,7 +285,7 @@ def test_envelope_time_is_the_export_as_of(tmp_path, store, settings):
     items = parse_bytes(tmp_path, SAMPLE.read_bytes())
     assert items[0] == ExportInfo(as_of=datetime(2025, 6, 30, 23, 12, 3))
     result = run_import(store, settings, SAMPLE)
-    batches = ImportBatch.__table__  # type: ignore[attr-defined]
+    batches = IMPORT_BATCHES
     with store.read() as conn:
         as_of = conn.execute(
             select(batches.c.as_of).where(batches.c.id == result.batch_id)

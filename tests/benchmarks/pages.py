@@ -36,12 +36,12 @@ def account_name(index: int) -> str:
 
 def prepare_portal() -> dict[str, Any]:
     """Enable the fixed-shape accounts and sign a contact in to each; return cookies."""
-    from schemas.tables import Account, Invoice
+    from schemas.tables import ACCOUNTS, INVOICES
 
     settings = load_settings(None)
     store = open_store(settings)
-    accounts = Account.__table__  # type: ignore[attr-defined]
-    invoices = Invoice.__table__  # type: ignore[attr-defined]
+    accounts = ACCOUNTS
+    invoices = INVOICES
     out: dict[str, Any] = {}
     with store.write(ledger=False) as conn:
         for label, index in ACCOUNTS.items():

@@ -187,7 +187,7 @@ def _prepare(config: Path, work: Path, invoices: int, contacts: int) -> dict[str
     imported_s = time.perf_counter() - started
     print(f"imported {invoices:,} invoices ({rows:,} rows) in {imported_s:.1f} s")
 
-    from schemas.tables import Account, Invoice
+    from schemas.tables import ACCOUNTS, INVOICES
     from sync.access.contacts import ensure_contact
     from sync.access.grants import grant_access
     from sync.config import load_settings
@@ -195,8 +195,8 @@ def _prepare(config: Path, work: Path, invoices: int, contacts: int) -> dict[str
 
     settings = load_settings(config)
     store = open_store(settings)
-    accounts = Account.__table__  # type: ignore[attr-defined]
-    inv = Invoice.__table__  # type: ignore[attr-defined]
+    accounts = ACCOUNTS
+    inv = INVOICES
     rng = random.Random(7)
     plan: list[dict[str, Any]] = []
     with store.write(ledger=False) as conn:
@@ -263,12 +263,12 @@ def _ledger_digest(config: Path) -> str:
 
 
 def _audit_counts(config: Path) -> dict[str, int]:
-    from schemas.tables import AuditEvent
+    from schemas.tables import AUDIT_EVENTS
     from sync.config import load_settings
     from sync.store import open_store
 
     store = open_store(load_settings(config))
-    events = AuditEvent.__table__  # type: ignore[attr-defined]
+    events = AUDIT_EVENTS
     with store.read() as conn:
         rows = conn.execute(
             select(events.c.action, func.count()).group_by(events.c.action)

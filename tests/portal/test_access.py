@@ -144,15 +144,15 @@ def test_revoked_and_disabled_contacts_cannot_sign_in(app, client, world, contac
 def test_disabling_an_account_hides_it_at_once(app, client, world):
     from sqlalchemy import update
 
-    from schemas.tables import Account
+    from schemas.tables import ACCOUNTS
 
     sign_in(app, client, "b_user")
     assert client.get(f"/invoices/{world.invoices['B-400']}").status_code == 200
     store = app.extensions["billfold"].store
     with store.write(ledger=False) as conn:
         conn.execute(
-            update(Account.__table__)
-            .where(Account.__table__.c.id == world.accounts["B"])
+            update(ACCOUNTS)
+            .where(ACCOUNTS.c.id == world.accounts["B"])
             .values(portal_enabled=False)
         )
     assert client.get(f"/invoices/{world.invoices['B-400']}").status_code in (302, 404)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from portal import create_app
-from schemas.tables import ImportBatch
+from schemas.tables import IMPORT_BATCHES
 from sync.access import contacts, links
 from sync.config import SourceSettings
 from tests.helpers import SAMPLE_LEDGER, header_without_lines, invoice_row, write_csv
@@ -140,9 +140,7 @@ def test_an_original_that_cannot_be_read_is_not_found(app, client, tmp_path):
     batch_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
     with app.extensions["billfold"].store.read() as conn:
         stored = conn.execute(
-            select(ImportBatch.__table__.c.stored_path).where(
-                ImportBatch.__table__.c.id == batch_id
-            )
+            select(IMPORT_BATCHES.c.stored_path).where(IMPORT_BATCHES.c.id == batch_id)
         ).scalar_one()
     kept = Path(stored)
     kept.unlink()
@@ -206,7 +204,7 @@ def test_an_oversized_upload_is_refused(portal_settings, store, world):
     assert response.status_code == 413
     assert "File too large" in response.get_data(as_text=True)
     with store.read() as conn:
-        t = ImportBatch.__table__
+        t = IMPORT_BATCHES
         assert conn.execute(select(t).where(t.c.file_name == "big.csv")).first() is None
 
 

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from schemas.tables import AuditEvent
+from schemas.tables import AUDIT_EVENTS
 from tests.portal.conftest import sign_in
 from tests.portal.test_admin import page, post
 from tests.portal.test_admin_contacts import admin_client
@@ -83,7 +83,7 @@ def test_turning_off_a_parent_hides_its_sites_from_their_contacts_at_once(
 
     switch(office, world.accounts["A"], True)
     assert parent_contact.get(f"/invoices/{world.invoices['A-100']}").status_code == 200
-    E = AuditEvent.__table__
+    E = AUDIT_EVENTS
     with app.extensions["billfold"].store.read() as conn:
         logged = conn.execute(
             select(E.c.action, E.c.account_id)

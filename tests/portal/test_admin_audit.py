@@ -11,13 +11,19 @@ from datetime import timedelta
 
 from sqlalchemy import func, insert, select, update
 
-from schemas.tables import Account, AuditEvent, PaymentClaim, PortalSession, utcnow
+from schemas.tables import (
+    ACCOUNTS,
+    AUDIT_EVENTS,
+    PAYMENT_CLAIMS,
+    PORTAL_SESSIONS,
+    utcnow,
+)
 from sync.access import contacts, grants, links
 from tests.portal.conftest import FORMULA, csrf_from, sign_in
 from tests.portal.test_admin import admin_sign_in, page, post
 from tests.portal.test_admin_contacts import admin_client
 
-E = AuditEvent.__table__
+E = AUDIT_EVENTS
 
 
 def shown(html: str) -> list[tuple[str, str]]:
@@ -109,7 +115,7 @@ def test_the_log_pages_fifty_events_at_a_time(app, world):
 def test_csv_export_uses_the_filters_and_neutralises_formulas(app, world):
     office = admin_client(app)
     store = app.extensions["billfold"].store
-    A = Account.__table__
+    A = ACCOUNTS
     with store.write(ledger=False) as conn:
         conn.execute(
             update(A).where(A.c.id == world.accounts["B"]).values(name=FORMULA)
@@ -232,9 +238,7 @@ def test_a_preview_cannot_submit_customer_forms_or_sign_the_contact_out(
     assert zipped.status_code == 403
     with app.extensions["billfold"].store.read() as conn:
         assert (
-            conn.execute(
-                select(func.count()).select_from(PaymentClaim.__table__)
-            ).scalar_one()
+            conn.execute(select(func.count()).select_from(PAYMENT_CLAIMS)).scalar_one()
             == 0
         )
     # signing out from a preview ends the admin's session, never the contact's
@@ -248,7 +252,7 @@ def test_a_preview_ends_with_the_admin_session(app, world):
     office = admin_client(app)
     post(office, f"/admin/contacts/{world.contacts['a_parent']}/preview")
     assert office.get("/").status_code == 200
-    S = PortalSession.__table__
+    S = PORTAL_SESSIONS
     with app.extensions["billfold"].store.write(ledger=False) as conn:
         conn.execute(update(S).values(expires_at=utcnow() - timedelta(seconds=1)))
     assert office.get("/").headers["Location"] == "/sign-in"

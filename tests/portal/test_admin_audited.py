@@ -29,7 +29,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from schemas.tables import Account, AuditEvent, Conflict, Document, Invoice
+from schemas.tables import (
+    ACCOUNTS,
+    AUDIT_EVENTS,
+    CONFLICTS,
+    DOCUMENTS,
+    INVOICES,
+)
 from sync.access import contacts, links
 from sync.engine.intake import take_in
 from sync.engine.pipeline import import_file
@@ -38,10 +44,10 @@ from tests.helpers import header_without_lines, invoice_row, write_csv
 from tests.portal.conftest import World, csrf_from
 from tests.portal.test_admin import admin_sign_in
 
-A = Account.__table__
-E = AuditEvent.__table__
-K = Conflict.__table__
-I = Invoice.__table__  # noqa: E741
+A = ACCOUNTS
+E = AUDIT_EVENTS
+K = CONFLICTS
+I = INVOICES  # noqa: E741
 ADMIN_EMAIL = "office@harbor.example"
 STEP_UP = "/admin/sign-in?step_up=1"
 
@@ -249,9 +255,7 @@ def link_document(ctx: Ctx) -> Request:
     assert result.status == "applied", result.reason
     with ctx.store.read() as conn:
         document = conn.execute(
-            select(Document.__table__.c.id).where(
-                Document.__table__.c.batch_id == result.batch_id
-            )
+            select(DOCUMENTS.c.id).where(DOCUMENTS.c.batch_id == result.batch_id)
         ).scalar_one()
     return f"/admin/documents/{document}/link", {"account": "A", "record": "A-100"}
 

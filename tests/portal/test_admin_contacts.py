@@ -10,7 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from schemas.tables import AuditEvent, PortalSession, utcnow
+from schemas.tables import (
+    AUDIT_EVENTS,
+    PORTAL_SESSIONS,
+    utcnow,
+)
 from sync.access import contacts, grants
 from tests.portal.conftest import csrf_from
 from tests.portal.test_admin import admin_sign_in, page, post
@@ -52,7 +56,7 @@ def use_link(app, path: str):
 
 
 def events(app, action: str) -> list:
-    E = AuditEvent.__table__
+    E = AUDIT_EVENTS
     with app.extensions["billfold"].store.read() as conn:
         return conn.execute(select(E).where(E.c.action == action)).all()
 
@@ -63,7 +67,7 @@ def contact_id(app, email: str) -> int:
 
 
 def age_admin_sessions(app, minutes: int) -> None:
-    S = PortalSession.__table__
+    S = PORTAL_SESSIONS
     with app.extensions["billfold"].store.write(ledger=False) as conn:
         conn.execute(
             update(S)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from schemas.tables import Document
+from schemas.tables import DOCUMENTS
 from sync.engine.pipeline import import_file
 from tests.portal.conftest import csrf_from
 from tests.portal.test_admin import admin_sign_in, page
 
-D = Document.__table__
+D = DOCUMENTS
 
 
 def _scan(app, tmp_path, name: str) -> int:  # type: ignore[no-untyped-def]

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from schemas.tables import Account, AuditEvent
+from schemas.tables import ACCOUNTS, AUDIT_EVENTS
 from tests.portal.conftest import sign_in
 from tests.portal.test_admin import page, post
 from tests.portal.test_admin_accounts import row_of, switch
 from tests.portal.test_admin_contacts import admin_client
 
-A = Account.__table__
-E = AuditEvent.__table__
+A = ACCOUNTS
+E = AUDIT_EVENTS
 NAMES = '["Birch Dental", "<b>Another Clinic</b>"]'
 
 

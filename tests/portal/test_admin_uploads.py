@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import select
 
 from portal import create_app
-from schemas.tables import Account, ImportBatch
+from schemas.tables import ACCOUNTS, IMPORT_BATCHES
 from sync.config import SourceSettings
 from sync.engine.pipeline import import_file
 from tests.conftest import SAMPLES
 from tests.helpers import count, header_without_lines, invoice_row, write_csv
 from tests.portal.test_admin import admin_sign_in, page, post
 
-A = Account.__table__
-B = ImportBatch.__table__
+A = ACCOUNTS
+B = IMPORT_BATCHES
 INVOICES = SAMPLES / "xero_csv" / "harbor_sales_invoices.csv"
 CREDIT_NOTES = SAMPLES / "xero_csv" / "harbor_credit_notes.csv"
 

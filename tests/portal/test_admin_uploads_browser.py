@@ -14,7 +14,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from portal import create_app
-from schemas.tables import Account, ImportBatch
+from schemas.tables import ACCOUNTS, IMPORT_BATCHES
 from sync.access import contacts, links
 from sync.config import SourceSettings
 from sync.engine.pipeline import import_file
@@ -25,8 +25,8 @@ from tests.portal.test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.slow
 
-A = Account.__table__
-B = ImportBatch.__table__
+A = ACCOUNTS
+B = IMPORT_BATCHES
 INVOICES = SAMPLES / "xero_csv" / "harbor_sales_invoices.csv"
 CREDIT_NOTES = SAMPLES / "xero_csv" / "harbor_credit_notes.csv"
 

@@ -8,7 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from schemas.tables import AuditEvent, LoginToken, PortalSession, utcnow
+from schemas.tables import (
+    AUDIT_EVENTS,
+    LOGIN_TOKENS,
+    PORTAL_SESSIONS,
+    utcnow,
+)
 from sync.access import contacts, links
 from tests.portal.conftest import csrf_from, sign_in
 
@@ -124,7 +129,7 @@ def test_an_expired_link_does_not_sign_in(app, client):
     with store.write(ledger=False) as conn:
         contact = contacts.find_contact(conn, "a_parent@example.com")
         token = links.issue_link(conn, "contact", contact["id"], contact["email"], 15)
-        t = LoginToken.__table__
+        t = LOGIN_TOKENS
         conn.execute(update(t).values(expires_at=utcnow() - timedelta(seconds=1)))
     page = client.get(f"/sign-in/{token}")
     assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
@@ -210,7 +215,7 @@ def test_revoking_a_contact_ends_every_session_and_link_at_once(app, client):
 def test_idle_and_absolute_timeouts(app, client):
     sign_in(app, client, "a_parent")
     store = app.extensions["billfold"].store
-    s = PortalSession.__table__
+    s = PORTAL_SESSIONS
     idle = app.extensions["billfold"].settings.portal.session_idle_minutes
     with store.write(ledger=False) as conn:
         conn.execute(
@@ -244,8 +249,6 @@ def test_sign_in_is_audited_with_ip(app, client):
     store = app.extensions["billfold"].store
     with store.read() as conn:
         rows = conn.execute(
-            select(AuditEvent.__table__).where(
-                AuditEvent.__table__.c.action == "sign_in"
-            )
+            select(AUDIT_EVENTS).where(AUDIT_EVENTS.c.action == "sign_in")
         ).all()
     assert len(rows) == 1 and rows[0].ip == "127.0.0.1"

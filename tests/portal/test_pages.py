@@ -11,7 +11,7 @@ from decimal import Decimal
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from schemas.tables import AuditEvent
+from schemas.tables import AUDIT_EVENTS
 from tests.portal.conftest import XSS, csrf_from, sign_in
 
 
@@ -24,9 +24,7 @@ def audit_actions(app) -> list[tuple[str, str]]:
     with store.read() as conn:
         return [
             (r.actor, r.action)
-            for r in conn.execute(
-                select(AuditEvent.__table__).order_by(AuditEvent.__table__.c.id)
-            )
+            for r in conn.execute(select(AUDIT_EVENTS).order_by(AUDIT_EVENTS.c.id))
         ]
 
 

@@ -9,12 +9,12 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from schemas.tables import PaymentClaim, utcnow
+from schemas.tables import PAYMENT_CLAIMS, utcnow
 from sync.errors import UsageError
 from sync.ledger.marks import claim_payment
 from tests.portal.conftest import csrf_from, sign_in
 
-CL = PaymentClaim.__table__
+CL = PAYMENT_CLAIMS
 
 
 def _claims(app) -> list[tuple]:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from portal import create_app
-from schemas.tables import AuditEvent
+from schemas.tables import AUDIT_EVENTS
 from sync.access.contacts import find_contact
 from sync.access.links import issue_link
 from tests.portal.conftest import csrf_from
@@ -65,7 +65,7 @@ def _sign_in(app, visitor: Visitor, name: str) -> None:  # type: ignore[no-untyp
 
 
 def _sign_in_addresses(store) -> list[str | None]:  # type: ignore[no-untyped-def]
-    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    table = AUDIT_EVENTS
     with store.read() as conn:
         return list(
             conn.execute(

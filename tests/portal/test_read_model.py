@@ -25,15 +25,20 @@ from decimal import Decimal
 from pypdf import PdfReader
 from sqlalchemy import update
 
-from schemas.tables import Allocation, CreditNote, Document, Payment
+from schemas.tables import (
+    ALLOCATIONS,
+    CREDIT_NOTES,
+    DOCUMENTS,
+    PAYMENTS,
+)
 from sync.store.blobs import put_document
 from tests.helpers import GENERIC_HEADER, run_import, write_csv
 from tests.portal.conftest import sign_in
 
-D = Document.__table__
-P = Payment.__table__
-C = CreditNote.__table__
-AL = Allocation.__table__
+D = DOCUMENTS
+P = PAYMENTS
+C = CREDIT_NOTES
+AL = ALLOCATIONS
 
 
 def _text(response) -> str:  # type: ignore[no-untyped-def]

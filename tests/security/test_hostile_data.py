@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import text, update
 
-from schemas.tables import Account, Document
+from schemas.tables import ACCOUNTS, DOCUMENTS
 from sync.access import contacts, grants
 from sync.access.mail import Message, _clean_header
 from sync.errors import UsageError
@@ -71,8 +71,8 @@ def hostile_import(store, settings, tmp_path) -> None:
     assert result.status == "applied" and result.rejected == [], result
     with store.write(ledger=False) as conn:
         conn.execute(
-            update(Account.__table__)
-            .where(Account.__table__.c.external_key == "H1")
+            update(ACCOUNTS)
+            .where(ACCOUNTS.c.external_key == "H1")
             .values(portal_enabled=True)
         )
         contact = contacts.ensure_contact(conn, "evil.viewer@example.com")
@@ -82,7 +82,7 @@ def hostile_import(store, settings, tmp_path) -> None:
         grants.grant_access(conn, contact, account_id, "billing")
         sha, key = put_document(settings, b"%PDF-1.4 hostile doc")
         conn.execute(
-            Document.__table__.insert().values(
+            DOCUMENTS.insert().values(
                 sha256=sha, kind="job_sheet", file_name=PAYLOADS["script"] + ".pdf",
                 content_type="application/pdf", size=20, storage_key=key, account_id=account_id,
             )
@@ -270,7 +270,7 @@ def test_acl09_documents_follow_an_invoice_moved_to_another_customer(
         ).scalar_one()
         sha, key = put_document(portal_settings, b"%PDF-1.4 moved")
         conn.execute(
-            Document.__table__.insert().values(
+            DOCUMENTS.insert().values(
                 sha256=sha,
                 kind="invoice_copy",
                 file_name="MOVE-1.pdf",

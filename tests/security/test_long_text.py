@@ -16,7 +16,13 @@ from pypdf import PdfReader
 from sqlalchemy import select, update
 
 from schemas.limits import LIMITS
-from schemas.tables import Account, CreditNote, Invoice, InvoiceLine, Payment
+from schemas.tables import (
+    ACCOUNTS,
+    CREDIT_NOTES,
+    INVOICE_LINES,
+    INVOICES,
+    PAYMENTS,
+)
 from tests.adapters.test_quickbooks_report import IL_HEADER, il_row, report_csv
 from tests.helpers import run_import, write_csv
 from tests.portal.conftest import csrf_from, sign_in
@@ -86,8 +92,8 @@ def test_everything_renders_whatever_length_the_store_holds(app, client, world, 
     could have): the invoice PDF, a ZIP, the statement PDF and CSV and every page come
     back, and the PDFs are real documents."""
     invoice_id = world.invoices["A1-200"]
-    I, L = Invoice.__table__, InvoiceLine.__table__  # noqa: E741
-    C, P, A = CreditNote.__table__, Payment.__table__, Account.__table__
+    I, L = INVOICES, INVOICE_LINES  # noqa: E741
+    C, P, A = CREDIT_NOTES, PAYMENTS, ACCOUNTS
     with store.write() as conn:
         conn.execute(
             update(I)

@@ -12,14 +12,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from schemas.tables import Document, ManifestEntry, utcnow
+from schemas.tables import DOCUMENTS, MANIFEST_ENTRIES, utcnow
 from sync.config import Settings
 from sync.engine.batch import Done, Handler, ImportResult
 from sync.engine.documents.links import Arrival, apply_entry, link_by_name
 from sync.store.blobs import StoredBlob
 
-D = Document.__table__  # type: ignore[attr-defined]
-M = ManifestEntry.__table__  # type: ignore[attr-defined]
+D = DOCUMENTS
+M = MANIFEST_ENTRIES
 
 _MAGIC = (
     (b"%PDF-", "application/pdf"),
@@ -76,7 +76,7 @@ def add_document(
     content_type: str,
 ) -> Arrival:
     """Insert a Document for a stored file and link it if a manifest or its name can."""
-    document_id = conn.execute(
+    document_id: int = conn.execute(
         insert(D)
         .values(
             sha256=sha256,

@@ -30,11 +30,12 @@ from sqlalchemy import Connection, func, select, update
 
 from adapters.manifest import DOCUMENT_KINDS as KINDS
 from schemas.tables import (
-    CreditNote,
-    Document,
-    ImportBatch,
-    Invoice,
-    ManifestEntry,
+    ACCOUNTS,
+    CREDIT_NOTES,
+    DOCUMENTS,
+    IMPORT_BATCHES,
+    INVOICES,
+    MANIFEST_ENTRIES,
     utcnow,
 )
 from sync.config import Settings
@@ -42,11 +43,11 @@ from sync.errors import UsageError
 from sync.ledger.accounts import find_accounts, with_sites
 from sync.store.audit import record as audit
 
-D = Document.__table__  # type: ignore[attr-defined]
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
-CN = CreditNote.__table__  # type: ignore[attr-defined]
-B = ImportBatch.__table__  # type: ignore[attr-defined]
-M = ManifestEntry.__table__  # type: ignore[attr-defined]
+D = DOCUMENTS
+I = INVOICES  # noqa: E741
+CN = CREDIT_NOTES
+B = IMPORT_BATCHES
+M = MANIFEST_ENTRIES
 
 
 # -- name patterns ------------------------------------------------------------------------
@@ -360,9 +361,7 @@ def link_document(
             label=f"credit note {row.number}",
         )
     else:
-        from schemas.tables import Account
-
-        A = Account.__table__  # type: ignore[attr-defined]
+        A = ACCOUNTS
         if conn.execute(select(A.c.id).where(A.c.id == account_id)).first() is None:
             raise UsageError(f"there is no account {account_id}")
         assert account_id is not None

@@ -15,13 +15,18 @@ from sqlalchemy import Connection, func, insert, select, update
 from adapters.errors import FileRejected
 from adapters.manifest import ManifestRow, read_manifest
 from schemas.records import Rejection
-from schemas.tables import Document, ImportBatch, ManifestEntry, utcnow
+from schemas.tables import (
+    DOCUMENTS,
+    IMPORT_BATCHES,
+    MANIFEST_ENTRIES,
+    utcnow,
+)
 from sync.engine.batch import Done, Handler, ImportResult
 from sync.engine.documents.links import apply_entry
 
-D = Document.__table__  # type: ignore[attr-defined]
-B = ImportBatch.__table__  # type: ignore[attr-defined]
-M = ManifestEntry.__table__  # type: ignore[attr-defined]
+D = DOCUMENTS
+B = IMPORT_BATCHES
+M = MANIFEST_ENTRIES
 
 
 def manifest_handler(path: Path, encoding: str, source: str) -> Handler:
@@ -59,7 +64,7 @@ def add_manifest(
     """Store a manifest's rows and link what can be; return (linked, waiting)."""
     linked = waiting = 0
     for row in rows:
-        entry_id = conn.execute(
+        entry_id: int = conn.execute(
             insert(M)
             .values(
                 source=source,

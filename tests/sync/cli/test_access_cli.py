@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from schemas.tables import AuditEvent
+from schemas.tables import AUDIT_EVENTS
 from sync.access import contacts, grants, links
 from tests.helpers import header_without_lines, invoice_row, run_import, write_csv
 from tests.sync.cli.test_cli import cli  # noqa: F401  (the fixture)
@@ -34,7 +34,7 @@ def test_enable_invite_revoke_from_the_command_line(cli, store, settings, tmp_pa
             conn, contacts.find_contact(conn, "pat@example.com")
         )
         enabled = conn.execute(text("SELECT portal_enabled FROM account")).scalar_one()
-        E = AuditEvent.__table__
+        E = AUDIT_EVENTS
         actions = conn.execute(select(E.c.actor, E.c.action).order_by(E.c.id)).all()
     assert not enabled
     assert [tuple(a) for a in actions] == [

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from portal import create_app
-from schemas.tables import Document, ImportBatch
+from schemas.tables import DOCUMENTS, IMPORT_BATCHES
 from sync.cli import main
 from sync.config import Settings, StorageSettings
 from sync.ledger.balances import balances
@@ -85,8 +85,8 @@ def _target_url(source: Store, url: str) -> str:
 
 def _ledger(store: Store, settings: Settings) -> dict:
     """What a restore must bring back: balances, documents' and originals' bytes."""
-    docs = Document.__table__  # type: ignore[attr-defined]
-    batches = ImportBatch.__table__  # type: ignore[attr-defined]
+    docs = DOCUMENTS
+    batches = IMPORT_BATCHES
     with store.read() as conn:
         figures = balances(conn)
         documents = conn.execute(
@@ -265,7 +265,7 @@ def test_an_sqlite_backup_is_one_consistent_state_while_an_import_runs(
         resume.set()
         importing.join(120)
     with store.read() as conn:  # the import went on and committed after the backup
-        batches = ImportBatch.__table__  # type: ignore[attr-defined]
+        batches = IMPORT_BATCHES
         done = conn.execute(select(batches.c.source, batches.c.status)).all()
         assert sorted(done) == [("first", "applied"), ("second", "applied")]
     copy = sqlite3.connect(tmp_path / "backup" / "billfold.db")

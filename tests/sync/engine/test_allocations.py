@@ -13,12 +13,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from schemas.tables import Allocation, Invoice
+from schemas.tables import ALLOCATIONS, INVOICES
 from tests.helpers import header_without_lines, run_import, write_csv
 
 HEADER = [*header_without_lines(), "site"]
-A = Allocation.__table__
-I = Invoice.__table__  # noqa: E741
+A = ALLOCATIONS
+I = INVOICES  # noqa: E741
 
 
 def row(kind: str, number: str, customer: str, total: str, **kw: str) -> list[str]:

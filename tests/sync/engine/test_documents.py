@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from schemas.tables import (
-    Account,
-    AuditEvent,
-    Document,
-    ImportBatch,
-    Invoice,
-    ManifestEntry,
+    ACCOUNTS,
+    AUDIT_EVENTS,
+    DOCUMENTS,
+    IMPORT_BATCHES,
+    INVOICES,
+    MANIFEST_ENTRIES,
 )
 from sync.config import SourceSettings, StorageSettings
 from sync.engine.documents import incoming, links
@@ -21,11 +21,11 @@ from sync.errors import UsageError
 from sync.store.blobs import read_blob
 from tests.helpers import SAMPLE_LEDGER, run_import
 
-D = Document.__table__
-I = Invoice.__table__  # noqa: E741
-A = Account.__table__
-M = ManifestEntry.__table__
-B = ImportBatch.__table__
+D = DOCUMENTS
+I = INVOICES  # noqa: E741
+A = ACCOUNTS
+M = MANIFEST_ENTRIES
+B = IMPORT_BATCHES
 
 
 def pdf(text: str) -> bytes:
@@ -313,7 +313,7 @@ def test_admin_links_an_unmatched_document(store, docs_settings, tmp_path):
     )
     with store.read() as conn:
         assert links.unmatched_documents(conn) == []
-        audit = conn.execute(select(AuditEvent.__table__)).one()
+        audit = conn.execute(select(AUDIT_EVENTS)).one()
     assert (audit.action, audit.record_id, audit.actor) == (
         "link_document",
         waiting["id"],

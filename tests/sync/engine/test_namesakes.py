@@ -9,14 +9,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from schemas.tables import Account, ImportBatch
+from schemas.tables import ACCOUNTS, IMPORT_BATCHES
 from sync.cli import main
 from sync.engine.pipeline import import_file, publish_staged
 from tests.conftest import SAMPLES
 from tests.helpers import count, header_without_lines, invoice_row, write_csv
 
-A = Account.__table__
-B = ImportBatch.__table__
+A = ACCOUNTS
+B = IMPORT_BATCHES
 XERO_INVOICES = SAMPLES / "xero_csv" / "harbor_sales_invoices.csv"
 XERO_CREDIT_NOTES = SAMPLES / "xero_csv" / "harbor_credit_notes.csv"
 CREDIT_NOTE_CUSTOMERS = [

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from schemas.tables import ImportBatch
+from schemas.tables import IMPORT_BATCHES
 from sync.config import SourceSettings
 from sync.engine.pipeline import publish_staged
 from sync.engine.review import discard
@@ -35,7 +35,7 @@ def reviewed(settings):
 def batch(store, batch_id):
     with store.read() as conn:
         return conn.execute(
-            select(ImportBatch.__table__).where(ImportBatch.__table__.c.id == batch_id)
+            select(IMPORT_BATCHES).where(IMPORT_BATCHES.c.id == batch_id)
         ).first()
 
 

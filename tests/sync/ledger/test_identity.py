@@ -18,7 +18,7 @@ from alembic import command
 from sqlalchemy import select, text
 
 from schemas.records import Rejection
-from schemas.tables import Account, AuditEvent
+from schemas.tables import ACCOUNTS, AUDIT_EVENTS
 from sync.access import contacts, grants
 from sync.store import Store
 from sync.store.migrate import alembic_config, upgrade
@@ -28,8 +28,8 @@ from tests.conftest import TEST_DATABASE
 from tests.helpers import header_without_lines, invoice_row, run_import, write_csv
 from tests.sync.cli.test_cli import cli  # noqa: F401  (the fixture)
 
-A = Account.__table__
-E = AuditEvent.__table__
+A = ACCOUNTS
+E = AUDIT_EVENTS
 COMPOSED, DECOMPOSED = "\u0100kana Dental", "A\u0304kana Dental"  # "Ākana Dental"
 
 

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select, text
 
-from schemas.tables import Conflict, PaidMark
+from schemas.tables import CONFLICTS, PAID_MARKS
 from sync.errors import UsageError
 from sync.ledger.marks import (
     claim_payment,
@@ -69,15 +69,13 @@ def marks(store) -> list[tuple[str, int]]:
     with store.read() as conn:
         return [
             (r.state, r.amount_minor)
-            for r in conn.execute(
-                select(PaidMark.__table__).order_by(PaidMark.__table__.c.id)
-            )
+            for r in conn.execute(select(PAID_MARKS).order_by(PAID_MARKS.c.id))
         ]
 
 
 def open_conflicts(store) -> list[str]:
     with store.read() as conn:
-        t = Conflict.__table__
+        t = CONFLICTS
         return [
             r.kind for r in conn.execute(select(t).where(t.c.resolved_at.is_(None)))
         ]
@@ -151,7 +149,7 @@ def test_feed_that_disagrees_is_a_conflict_and_never_flips_the_status(store, fee
     assert marks(store) == [("conflicted", 10000)]
     assert open_conflicts(store) == ["feed_disagrees"]
     with store.read() as conn:
-        conflict_id = conn.execute(select(Conflict.__table__.c.id)).scalar_one()
+        conflict_id = conn.execute(select(CONFLICTS.c.id)).scalar_one()
     with store.write() as conn:
         resolve_conflict(conn, conflict_id, "accept_feed", ADMIN)
     inv = invoice(store)
@@ -164,7 +162,7 @@ def test_keep_mark_resolves_and_later_lag_does_not_reopen(store, feed):
     mark(store)
     feed("100.00", "2025-06-20T00:00:00Z", paid="0.00")
     with store.read() as conn:
-        conflict_id = conn.execute(select(Conflict.__table__.c.id)).scalar_one()
+        conflict_id = conn.execute(select(CONFLICTS.c.id)).scalar_one()
     with store.write() as conn:
         resolve_conflict(conn, conflict_id, "keep_mark", ADMIN)
         with pytest.raises(UsageError):

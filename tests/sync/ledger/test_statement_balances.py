@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from schemas.tables import Account, Invoice
+from schemas.tables import ACCOUNTS, INVOICES
 from sync.errors import UsageError
 from sync.ledger.accounts import resolve_account
 from sync.ledger.balances import balances
@@ -35,8 +35,8 @@ from tests.helpers import (
 )
 
 EARLY = date(2000, 1, 1)
-A = Account.__table__  # type: ignore[attr-defined]
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
+A = ACCOUNTS
+I = INVOICES  # noqa: E741
 
 HEADER = [*(h for h in GENERIC_HEADER if not h.startswith("line_")), "parent_id"]
 SAMPLE_FILES = sorted(

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from schemas.tables import Invoice
+from schemas.tables import INVOICES
 from sync.config import BusinessSettings
 from sync.ledger.accounts import resolve_account
 from sync.ledger.pdf import statement_pdf
@@ -24,7 +24,7 @@ from sync.ledger.statement import build_statement
 from sync.ledger.statement_output import statement_csv, statement_json
 from tests.helpers import header_without_lines, invoice_row, run_import, write_csv
 
-I = Invoice.__table__  # type: ignore[attr-defined]  # noqa: E741
+I = INVOICES  # noqa: E741
 
 
 def export(tmp_path, name, rows, read_on: date):  # type: ignore[no-untyped-def]

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from schemas.tables import FileClaim, JobLock, utcnow
+from schemas.tables import FILE_CLAIMS, JOB_LOCKS, utcnow
 from sync.workers import claims
 
-C = FileClaim.__table__
-L = JobLock.__table__
+C = FILE_CLAIMS
+L = JOB_LOCKS
 
 
 def _dead_pid() -> int:

@@ -15,12 +15,12 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select, text
 
-from schemas.tables import FileClaim, ImportBatch
+from schemas.tables import FILE_CLAIMS, IMPORT_BATCHES
 from tests.helpers import count, header_without_lines, invoice_row, write_csv
 from tests.workers import Worker, slow_write, wait_until, write_config
 
-B = ImportBatch.__table__
-C = FileClaim.__table__
+B = IMPORT_BATCHES
+C = FILE_CLAIMS
 
 
 def export_bytes(tmp_path, *numbers) -> bytes:

@@ -14,7 +14,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from schemas.tables import Document, FileClaim, ImportBatch, Invoice, utcnow
+from schemas.tables import (
+    DOCUMENTS,
+    FILE_CLAIMS,
+    IMPORT_BATCHES,
+    INVOICES,
+    utcnow,
+)
 from sync.config import RunnerSettings, SourceSettings, load_settings
 from sync.workers import claims
 from sync.workers.folder import FolderSource, StableFiles, is_ignored
@@ -28,8 +34,8 @@ from tests.helpers import (
 )
 from tests.workers import Worker, slow_write, wait_until, write_config
 
-B = ImportBatch.__table__
-C = FileClaim.__table__
+B = IMPORT_BATCHES
+C = FILE_CLAIMS
 
 
 def export(path, *numbers, customer="Bayview Café", total="100.00"):
@@ -210,7 +216,7 @@ def test_files_that_settle_together_are_taken_oldest_first_as_of_their_mtime(
 
     with store.read() as conn:
         taken = conn.execute(select(B.c.file_name, B.c.as_of).order_by(B.c.id)).all()
-        status = conn.execute(select(Invoice.__table__.c.status)).scalar_one()
+        status = conn.execute(select(INVOICES.c.status)).scalar_one()
     assert [(t.file_name, t.as_of) for t in taken] == [
         (
             "z_march.csv",
@@ -467,9 +473,9 @@ def test_cp_slow_writer_and_mv_each_land_once_and_pdfs_attach(
     with store.read() as conn:
         batches = conn.execute(select(B)).all()
         invoice = conn.execute(
-            select(Invoice.__table__).where(Invoice.__table__.c.number == "1001")
+            select(INVOICES).where(INVOICES.c.number == "1001")
         ).one()
-        doc = conn.execute(select(Document.__table__)).one()
+        doc = conn.execute(select(DOCUMENTS)).one()
     assert sorted(b.file_name for b in batches) == sorted(names)  # each exactly once
     assert all(b.status == "applied" for b in batches)
     by_name = {b.file_name: b for b in batches}

@@ -12,7 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from schemas.tables import FileClaim, ImportBatch, Invoice, utcnow
+from schemas.tables import (
+    FILE_CLAIMS,
+    IMPORT_BATCHES,
+    INVOICES,
+    utcnow,
+)
 from sync.config import RunnerSettings, SourceSettings
 from sync.faults import InjectedFault
 from sync.workers.s3 import S3Source
@@ -26,9 +31,9 @@ from tests.helpers import (
 )
 from tests.workers import run_once, wait_until, write_config
 
-B = ImportBatch.__table__
-C = FileClaim.__table__
-I = Invoice.__table__  # noqa: E741
+B = IMPORT_BATCHES
+C = FILE_CLAIMS
+I = INVOICES  # noqa: E741
 
 
 def csv_bytes(tmp_path, *numbers) -> bytes:

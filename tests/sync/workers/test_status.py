@@ -10,7 +10,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import insert, select
 
-from schemas.tables import Document, LoginToken, PortalSession, SignInAttempt, utcnow
+from schemas.tables import (
+    DOCUMENTS,
+    LOGIN_TOKENS,
+    PORTAL_SESSIONS,
+    SIGN_IN_ATTEMPTS,
+    utcnow,
+)
 from sync.cli import main
 from sync.config import load_settings
 from sync.workers.folder import FolderSource
@@ -157,20 +163,18 @@ def test_housekeeping_purges_only_what_ended_long_ago(store):
             [(old, old), (recent, now + timedelta(minutes=5))]
         ):
             conn.execute(
-                insert(LoginToken.__table__).values(
+                insert(LOGIN_TOKENS).values(
                     token_hash=f"t{i}", principal_kind="contact", principal_id=1,
                     email="a@example.com", created_at=created, expires_at=expires,
                 )
             )  # fmt: skip
             conn.execute(
-                insert(PortalSession.__table__).values(
+                insert(PORTAL_SESSIONS).values(
                     token_hash=f"s{i}", principal_kind="contact", principal_id=1,
                     created_at=created, last_seen_at=created, expires_at=expires,
                 )
             )  # fmt: skip
-            conn.execute(
-                insert(SignInAttempt.__table__).values(at=created, email_hash="h")
-            )
+            conn.execute(insert(SIGN_IN_ATTEMPTS).values(at=created, email_hash="h"))
 
     purged = purge_sign_in_records(store, days=7)
 
@@ -192,14 +196,9 @@ def test_housekeeping_links_documents_whose_record_arrived(
         patch.setattr(batch, "link_waiting_documents", lambda *a: None)
         run_import(store, settings, SAMPLE_LEDGER)
     with store.read() as conn:
-        assert (
-            conn.execute(select(Document.__table__.c.account_id)).scalar_one() is None
-        )
+        assert conn.execute(select(DOCUMENTS.c.account_id)).scalar_one() is None
 
     tidy(store, settings)
 
     with store.read() as conn:
-        assert (
-            conn.execute(select(Document.__table__.c.invoice_id)).scalar_one()
-            is not None
-        )
+        assert conn.execute(select(DOCUMENTS.c.invoice_id)).scalar_one() is not None
