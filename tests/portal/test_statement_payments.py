@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import date, datetime
 
 from pypdf import PdfReader
+from sqlalchemy import text
 
 from portal import create_app
 from sync.cli.demo import DEMO_CONTACT, run_demo
@@ -19,9 +20,16 @@ def text_of(response) -> str:  # type: ignore[no-untyped-def]
     return response.get_data(as_text=True)
 
 
-def reported_on() -> str:
-    """The day the fixture's export was read: A1-200's 150.00 was first reported then."""
-    return f"{datetime.now(UTC).date():%d %b %Y}"
+def reported_on(app) -> str:  # type: ignore[no-untyped-def]
+    """The day the fixture's export was read: A1-200's 150.00 was first reported then.
+
+    Read from the store, not the clock: the world may be seeded before midnight UTC.
+    """
+    with app.extensions["billfold"].store.read() as conn:
+        day = conn.execute(
+            text("SELECT max(settled_first_reported_on) FROM invoice")
+        ).scalar_one()
+    return f"{date.fromisoformat(str(day)):%d %b %Y}"
 
 
 def test_a_statement_before_the_report_lists_the_invoice_paid_not_late(
@@ -30,7 +38,7 @@ def test_a_statement_before_the_report_lists_the_invoice_paid_not_late(
     sign_in(app, client, "a_parent")
     html = text_of(client.get("/statements?from=2025-01-01&to=2025-12-31"))
     # A1-200 (200.00): the export says 150.00 paid, not when; it was read today.
-    assert f"paid (date not in the export), first reported {reported_on()}" in html
+    assert f"paid (date not in the export), first reported {reported_on(app)}" in html
     assert "Paid, date not in export" in html
     assert "Note: The billing system&#39;s exports say some invoices were paid" in html
     # Over 90 days late: A-100 100.00 and the 50.00 still due on A1-200, not 300.00.
