@@ -7,7 +7,8 @@
 * ``Logger`` writes gunicorn's own lines and its access log in billfold's format
   (``sync.log``: logfmt, or JSON with ``[logging] format = "json"``); an access line is
   ``event=http.access`` with the request's id (the portal's ``X-Request-ID``), and a
-  sign-in link's secret in a path is redacted.
+  sign-in link's secret in a path is redacted. Everything goes to stderr (the access
+  log too, which gunicorn would write to stdout).
 * ``on_starting`` gives the workers a fresh ``PROMETHEUS_MULTIPROC_DIR`` (unless one is
   set: then it is emptied), so ``/metrics`` adds up every worker; ``child_exit`` tells
   prometheus-client a worker is gone.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,10 @@ class Logger(_GunicornLogger):
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 handler.setFormatter(LineFormatter())
+                # accesslog "-" is stdout to gunicorn; billfold's log is stderr, whole
+                stream = getattr(handler, "stream", None)
+                if stream is sys.stdout and isinstance(handler, logging.StreamHandler):
+                    handler.setStream(sys.stderr)
 
     def access(self, resp: Any, req: Any, environ: dict, request_time: Any) -> None:
         """One ``event=http.access`` line per request."""
