@@ -34,7 +34,11 @@ POLL_SECONDS = 5.0  # not money
 
 
 class OutboxSender:
-    """One sender thread per process: woken by ``kick``, polling once ``start``ed."""
+    """One sender thread per process: woken by ``kick``, polling once ``start``ed.
+
+    ``kick`` alone sends what is due and lets the thread end; ``start`` keeps it
+    polling every ``poll_seconds`` for retries and for mail other processes queued.
+    """
 
     def __init__(
         self, settings: Settings, store: Store, poll_seconds: float = POLL_SECONDS
@@ -47,15 +51,27 @@ class OutboxSender:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._persistent = False
+        self._stopped = False
 
     def start(self) -> None:
         """Keep sending for the life of the process (web workers)."""
         self._persistent = True
         self.kick()
 
+    def stop(self, timeout: float = 10.0) -> None:  # not money
+        """Stop the sender thread after the message it is sending (shutdown, tests)."""
+        with self._lock:
+            self._stopped = True
+            self._wake.set()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
     def kick(self) -> None:
         """Send what is due now, in the background."""
         with self._lock:
+            if self._stopped:
+                return
             self._wake.set()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -71,14 +87,18 @@ class OutboxSender:
             return conn.execute(select(func.count()).where(where)).scalar_one()
 
     def _loop(self) -> None:
-        while True:
+        while not self._stopped:
             self._wake.clear()
             try:
                 deliver_due(self.store, self.settings, self.owner)
-                waiting = self._waiting(due_only=False)
+                # Kicked only (no start()): done once nothing is due; retries wait
+                # for the next kick or for a started sender (web workers, run).
+                waiting = self._waiting(due_only=True)
             except Exception as exc:  # the database went away: log, try again later
                 event("mail.sender_failed", logging.ERROR, error=repr(exc))
                 waiting = 1
+            if self._stopped:
+                return
             if not waiting and not self._persistent:
                 with self._lock:
                     if not self._wake.is_set():
