@@ -102,6 +102,8 @@ def test_metrics_are_refused_outside_metrics_allow(settings, store):
         client.get("/metrics", environ_base={"REMOTE_ADDR": OUTSIDE}).status_code == 200
     )
     assert client.get("/metrics").status_code == 403  # loopback is no longer listed
+    nobody = _app(settings, store, metrics_allow="").test_client()
+    assert nobody.get("/metrics").status_code == 403
 
 
 def test_behind_a_proxy_metrics_go_by_the_real_client(settings, store):

@@ -6,8 +6,10 @@ times and then accepts.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import socket
 import threading
 from dataclasses import replace
 from datetime import timedelta
@@ -153,6 +155,17 @@ def test_after_max_attempts_a_mail_is_failed_and_status_shows_it(
     detail = CliRunner().invoke(main, ["--config", str(config), "status", "--mail"])
     assert f"#{row_id} failed link to bo@example.com, 2 attempt(s)" in detail.output
     assert "451" in detail.output
+    as_json = CliRunner().invoke(
+        main, ["--config", str(config), "status", "--json", "--mail"]
+    )
+    shown = json.loads(as_json.output)
+    assert shown["sources"] == []
+    [failed] = shown["mail"]["messages"]
+    assert (shown["mail"]["failed"], shown["mail"]["waiting"]) == (1, 0)
+    assert failed | {"created": None, "last_error": None} == {
+        "id": row_id, "state": "failed", "kind": "link", "to": "bo@example.com",
+        "attempts": 2, "created": None, "next_attempt": None, "last_error": None,
+    }  # fmt: skip
 
 
 def test_two_senders_at_once_send_every_mail_exactly_once(store, settings, smtp):
@@ -277,3 +290,25 @@ def test_billfold_run_once_sends_what_waits(store, settings, smtp, tmp_path):
     assert result.exit_code == 0, result.output
     sink.wait_for("ann@example.com")
     assert _row(store, row_id).state == "sent"
+
+
+def test_run_says_when_its_metrics_port_is_taken(store, settings, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'data_dir = "{settings.data_dir}"\n'
+        f'database_url = "{settings.resolved_database_url}"\n'
+        f'[[sources]]\nname = "books"\npath = "{inbox}"\n'
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main,
+            ["--config", str(config), "run", "--once", "--metrics-port", str(port)],
+        )
+    assert result.exit_code == 2
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in result.output
+    assert "choose another --metrics-port" in result.output

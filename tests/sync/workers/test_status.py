@@ -10,7 +10,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import insert, select
 
-from schemas.tables import Document, LoginToken, PortalSession, SignInAttempt, utcnow
+from schemas.tables import (
+    Document,
+    LoginToken,
+    OutboxMessage,
+    PortalSession,
+    SignInAttempt,
+    utcnow,
+)
 from sync.cli import main
 from sync.config import load_settings
 from sync.workers.folder import FolderSource
@@ -171,12 +178,25 @@ def test_housekeeping_purges_only_what_ended_long_ago(store):
             conn.execute(
                 insert(SignInAttempt.__table__).values(at=created, email_hash="h")
             )
+        # Mail: one sent long ago (gone), one sent lately and one waiting since long
+        # ago (a waiting mail is never deleted).
+        for state, finished in (("sent", old), ("sent", recent), ("waiting", None)):
+            conn.execute(
+                insert(OutboxMessage.__table__).values(
+                    kind="message", recipient="a@example.com", state=state,
+                    attempts=1, next_attempt_at=old, created_at=old,
+                    finished_at=finished, admin_link=False, invited=False,
+                )
+            )  # fmt: skip
 
     purged = purge_sign_in_records(store, days=7)
 
-    assert purged == {"login_tokens": 1, "sessions": 1, "sign_in_attempts": 1}
+    assert purged == {
+        "login_tokens": 1, "sessions": 1, "sign_in_attempts": 1, "outbox": 1,
+    }  # fmt: skip
     for table in ("login_token", "portal_session", "sign_in_attempt"):
         assert count(store, table) == 1
+    assert count(store, "outbox") == 2
 
 
 def test_housekeeping_links_documents_whose_record_arrived(
