@@ -92,14 +92,19 @@ def handler() -> logging.Handler:
     return out
 
 
+def use_format(fmt: str) -> None:
+    """Write every line from now on as *fmt*: ``logfmt`` or ``json`` (``[logging]``)."""
+    global _format
+    _format = fmt if fmt in FORMATS else "logfmt"
+
+
 def configure(level: int = logging.INFO, fmt: str | None = None) -> None:
     """Send billfold's, Flask's and werkzeug's lines to stderr, one format (idempotent).
 
     *fmt* is ``logfmt`` or ``json`` (``[logging] format``); None keeps the current one.
     """
-    global _format
     if fmt is not None:
-        _format = fmt if fmt in FORMATS else "logfmt"
+        use_format(fmt)
     for name in ("billfold", *OTHERS):
         log = logging.getLogger(name)
         if not any(getattr(h, "_billfold", False) for h in log.handlers):
