@@ -134,7 +134,8 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return min(wait, MAX_BACKOFF)
 
 
-def _due(now: datetime) -> Any:
+def due(now: datetime) -> Any:
+    """Rows due to be sent at *now* and held by no sender."""
     return (
         (O.c.state == WAITING)
         & (O.c.next_attempt_at <= now)
@@ -149,14 +150,14 @@ def _take(
     now = utcnow()
     with store.write(ledger=False) as conn:
         ids = conn.execute(
-            select(O.c.id).where(_due(now)).order_by(O.c.id).limit(len(exclude) + 5)
+            select(O.c.id).where(due(now)).order_by(O.c.id).limit(len(exclude) + 5)
         ).scalars()
         for row_id in ids:
             if row_id in exclude:
                 continue
             taken = conn.execute(
                 update(O)
-                .where(O.c.id == row_id, _due(now))
+                .where(O.c.id == row_id, due(now))
                 .values(
                     lease_owner=owner,
                     lease_until=now + timedelta(seconds=lease_seconds(settings)),

@@ -24,7 +24,7 @@ import uuid
 from sqlalchemy import func, select
 
 from schemas.tables import OutboxMessage, utcnow
-from sync.access.outbox import WAITING, deliver_due
+from sync.access.outbox import WAITING, deliver_due, due
 from sync.config import Settings
 from sync.log import event
 from sync.store import Store
@@ -79,10 +79,14 @@ class OutboxSender:
                 )
                 self._thread.start()
 
-    def _waiting(self, *, due_only: bool) -> int:
-        where = O.c.state == WAITING
-        if due_only:
-            where = where & (O.c.next_attempt_at <= utcnow())
+    def _waiting(self, *, free_only: bool = False) -> int:
+        """Count mail due now (*free_only*: and held by no sender)."""
+        now = utcnow()
+        where = (
+            due(now)
+            if free_only
+            else (O.c.state == WAITING) & (O.c.next_attempt_at <= now)
+        )
         with self.store.read() as conn:
             return conn.execute(select(func.count()).where(where)).scalar_one()
 
@@ -93,7 +97,7 @@ class OutboxSender:
                 deliver_due(self.store, self.settings, self.owner)
                 # Kicked only (no start()): done once nothing is due; retries wait
                 # for the next kick or for a started sender (web workers, run).
-                waiting = self._waiting(due_only=True)
+                waiting = self._waiting(free_only=True)
             except Exception as exc:  # the database went away: log, try again later
                 event("mail.sender_failed", logging.ERROR, error=repr(exc))
                 waiting = 1
@@ -112,6 +116,10 @@ class OutboxSender:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             deliver_due(self.store, self.settings, self.owner)
-            if not self._waiting(due_only=True):
-                return
+            if not self._waiting():
+                break
             time.sleep(0.05)  # another sender holds a row: wait for its outcome
+        with self._lock:
+            thread = None if self._persistent else self._thread
+        if thread is not None:  # a kicked thread ends once nothing is due
+            thread.join(max(0.0, deadline - time.monotonic()))

@@ -142,7 +142,10 @@ def test_status_before_any_run_and_without_sources(
         ("bucket", None, None),
     ]
     bare = write_config(tmp_path / "bare.toml", settings, [])
-    assert _cli(bare, "status") == (0, "(no sources configured)\n")
+    assert _cli(bare, "status") == (
+        0,
+        "(no sources configured)\nmail: 0 waiting, 0 failed\n",
+    )
     assert _cli(bare, "status", "--json") == (0, "[]\n")
 
 
