@@ -228,7 +228,7 @@ def admin_add(ctx: Context, email: str, name: str | None, no_email: bool) -> Non
         mailed = settings.smtp.host and not no_email
         if mailed:  # the mail is a row of the outbox, in the same transaction
             address = contacts.normalise_email(email)
-            queued = outbox.enqueue_link(conn, token, address, admin=True)
+            queued = outbox.enqueue_link(conn, token, address, admin=True, invited=True)
     url = links.link_url(settings.base_url, token, admin=True)
     if mailed:
         click.echo(f"{email} is an admin; " + _send_now(ctx, queued))

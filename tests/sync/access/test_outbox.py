@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from schemas.tables import LoginToken, OutboxMessage, utcnow
 from sync.access import contacts, links, outbox
@@ -122,7 +122,7 @@ def test_a_refused_mail_waits_backs_off_and_is_sent_once_the_server_accepts(
     assert outbox.deliver_due(store, settings, "a").sent == 1
     assert (_row(store, row_id).state, _row(store, row_id).attempts) == ("sent", 3)
     mail = sink.wait_for("ann@example.com")
-    [secret] = LINK.findall(mail.get_payload())
+    [secret] = LINK.findall(mail.get_payload(decode=True).decode())
     # Only the mailed secret signs in, once; the one issued with the event never does.
     with store.write(ledger=False) as conn:
         assert links.consume_link(conn, issued, "contact") is None
@@ -223,7 +223,9 @@ def test_the_outbox_never_holds_a_working_secret(store, settings, smtp):
         token_row = conn.execute(select(T)).one()
     assert issued not in stored
     outbox.deliver_due(store, settings, "a")
-    [secret] = LINK.findall(sink.wait_for("ann@example.com").get_payload())
+    [secret] = LINK.findall(
+        sink.wait_for("ann@example.com").get_payload(decode=True).decode()
+    )
     with store.read() as conn:
         stored = " ".join(str(v) for v in conn.execute(select(O)).one())
         rekeyed = conn.execute(select(T).where(T.c.id == token_row.id)).one()
@@ -312,3 +314,60 @@ def test_run_says_when_its_metrics_port_is_taken(store, settings, tmp_path):
     assert result.exit_code == 2
     assert f"cannot serve metrics on 127.0.0.1:{port}" in result.output
     assert "choose another --metrics-port" in result.output
+
+
+def _cli_config(settings, tmp_path, port: int) -> str:  # type: ignore[no-untyped-def]
+    config = tmp_path / "mail.toml"
+    config.write_text(
+        f'data_dir = "{settings.data_dir}"\n'
+        f'database_url = "{settings.resolved_database_url}"\n'
+        'base_url = "https://portal.example"\n'
+        '[business]\nname = "Harbor Plumbing"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        'from_address = "portal@harbor.example"\n'
+    )
+    return str(config)
+
+
+def test_admin_add_mails_a_first_admin_link_through_the_outbox(
+    store, settings, smtp, tmp_path
+):
+    sink, port = smtp()
+    config = _cli_config(settings, tmp_path, port)
+    result = CliRunner().invoke(
+        main, ["--config", config, "admin", "add", "Office@Example.com"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output == "Office@Example.com is an admin; the mail was sent\n"
+    mail = sink.wait_for("office@example.com")
+    assert mail["Subject"] == "billfold admin access for Harbor Plumbing"
+    body = mail.get_payload(decode=True).decode()
+    assert "You can now manage billfold for Harbor Plumbing" in body
+    assert "expires in 15 minutes" in body
+    [secret] = LINK.findall(body)
+    with store.write(ledger=False) as conn:
+        assert links.consume_link(conn, secret, "admin") is not None
+
+
+def test_invite_says_when_the_mail_waits_in_the_outbox(store, settings, smtp, tmp_path):
+    from sync.engine.pipeline import import_file
+    from tests.helpers import SAMPLE_LEDGER
+
+    import_file(store, settings, SAMPLE_LEDGER, source="books")
+    with store.read() as conn:
+        key = conn.execute(
+            text("SELECT external_key FROM account LIMIT 1")
+        ).scalar_one()
+    _, port = smtp(refusals=1)
+    config = _cli_config(settings, tmp_path, port)
+    result = CliRunner().invoke(
+        main, ["--config", config, "invite", "ann@example.com", "--account", key]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "invited ann@example.com (billing); the mail server did not take the mail"
+        in (result.output)
+    )
+    assert "`billfold status --mail`" in result.output
+    with store.read() as conn:
+        assert outbox.outbox_counts(conn)["waiting"] == 1
