@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
@@ -17,6 +19,14 @@ from sync.access.mail import Message
 from sync.config import ConfigError, load_settings
 from sync.log import LineFormatter, configure, event
 from sync.store.metrics import serve_metrics
+from sync.workers.status import note_poll
+from tests.helpers import (
+    SAMPLE_LEDGER,
+    header_without_lines,
+    invoice_row,
+    run_import,
+    write_csv,
+)
 
 OUTSIDE = "203.0.113.9"
 
@@ -70,9 +80,15 @@ def test_readyz_is_ready_then_names_a_schema_behind_and_an_unwritable_blob_store
     assert "the blob store (local) cannot be written" in response.get_data(as_text=True)
 
 
-def test_metrics_count_requests_by_route_and_read_the_store(settings, store):
+def test_metrics_count_requests_by_route_and_read_the_store(settings, store, tmp_path):
     with store.write(ledger=False) as conn:
         outbox.enqueue_message(conn, Message("x@example.com", "Notice", "Hi.\n"))
+    bad = write_csv(
+        tmp_path / "bad.csv", header_without_lines(), [invoice_row("Z1", "Zed", "oops")]
+    )
+    run_import(store, settings, SAMPLE_LEDGER, source="books")
+    run_import(store, settings, bad, source="books")
+    note_poll(store, "books", pending=3)
     client = _app(settings, store).test_client()
     for _ in range(3):
         client.get("/healthz")
@@ -87,6 +103,14 @@ def test_metrics_count_requests_by_route_and_read_the_store(settings, store):
         in body
     )
     assert 'billfold_outbox_messages{state="waiting"} 1.0' in body
+    assert 'billfold_imports_total{source="books",status="applied"} 2.0' in body
+    assert 'billfold_import_rows_total{source="books"} 25.0' in body
+    assert 'billfold_import_row_errors_total{source="books"} 1.0' in body
+    assert 'billfold_claims_waiting{source="books"} 3.0' in body
+    [polled] = re.findall(
+        r'billfold_source_last_success_timestamp_seconds\{source="books"\} (\S+)', body
+    )
+    assert abs(float(polled) - time.time()) < 120
     assert "billfold_store_up 1.0" in body
 
 
