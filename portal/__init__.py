@@ -9,14 +9,14 @@ from flask import Flask, g, render_template, request
 from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal import csrf
+from portal import csrf, ops
 from portal.context import Portal
-from portal.mailer import Mailer
 from portal.params import IdConverter
 from portal.security import install_headers, secret_key, uses_https
 from schemas.limits import LIMITS, clip
 from schemas.money import format_money, typed_text
 from schemas.settlement import STATUS_LABELS, is_overdue
+from sync.access.sender import OutboxSender
 from sync.config import Settings, load_settings
 from sync.errors import StoreError
 from sync.store import Store, open_store
@@ -67,8 +67,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         PREFERRED_URL_SCHEME="https" if uses_https(settings) else "http",
     )
     app.extensions["billfold"] = Portal(
-        settings=settings, store=store, mailer=Mailer(settings, store)
+        settings=settings, store=store, mailer=OutboxSender(settings, store)
     )
+    ops.install(app)  # first: the request id is on every line the request logs
     csrf.install(app)
     install_headers(app, settings)
     _template_helpers(app, settings)
@@ -81,11 +82,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(customer.bp)
     app.register_blueprint(admin.bp)
     _error_pages(app)
-
-    @app.get("/healthz")
-    def healthz() -> tuple[str, int]:
-        return "ok", 200
-
     return app
 
 

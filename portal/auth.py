@@ -21,8 +21,8 @@ from portal import csrf
 from portal.context import client_ip, portal
 from portal.scope import scope_for
 from portal.security import SESSION_COOKIE, clear_session_cookie, set_session_cookie
-from sync.access import contacts, links, rate_limits, sessions
-from sync.access.link_requests import LinkRequest, actor_of, may_sign_in
+from sync.access import contacts, links, outbox, rate_limits, sessions
+from sync.access.link_requests import actor_of, may_sign_in
 from sync.errors import UsageError
 from sync.store.audit import record
 
@@ -154,14 +154,17 @@ def request_link(kind: _Kind) -> str | Response | tuple[str, int]:
     ip = client_ip()
     with p.store.write(ledger=False) as conn:
         by_email, by_ip = rate_limits.count_attempt(conn, email, ip)
-    if (
-        by_email > p.settings.portal.rate_limit_per_email
-        or by_ip > p.settings.portal.rate_limit_per_ip
-    ):
+        limited = (
+            by_email > p.settings.portal.rate_limit_per_email
+            or by_ip > p.settings.portal.rate_limit_per_ip
+        )
+        if not limited:  # the request is a row of the outbox, with the count
+            outbox.enqueue_request(conn, kind.name, email, ip)
+    if limited:
         return render_template(
             "auth/sign_in.html", limited=True, email=email, **page
         ), 429
-    p.mailer.request_link(LinkRequest(kind.name, email, ip))
+    p.mailer.kick()
     return render_template("auth/link_sent.html", email=email, **page)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
-from portal.mailer import Mailer
+from sync.access.sender import OutboxSender
 from sync.config import Settings
 from sync.store import Store
 
@@ -17,7 +17,7 @@ class Portal:
 
     settings: Settings
     store: Store
-    mailer: Mailer
+    mailer: OutboxSender
 
 
 def portal() -> Portal:

@@ -9,6 +9,7 @@ table (``BILLFOLD_SMTP_HOST``); an empty value means "not set".
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -63,6 +64,7 @@ class PortalSettings:
     admin_step_up_minutes: int = 15
     upload_max_mb: int = 50
     proxy_hops: int = 0
+    metrics_allow: str = "127.0.0.1/8, ::1/128"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class SmtpSettings:
     security: str = "starttls"
     from_address: str = ""
     timeout_seconds: int = 20
+    max_attempts: int = 8
+    retry_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,13 @@ class RunnerSettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    """How billfold, gunicorn and Flask write their log lines."""
+
+    format: str = "logfmt"  # logfmt (key=value) or json
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything billfold reads from configuration."""
 
@@ -155,6 +166,7 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     runner: RunnerSettings = field(default_factory=RunnerSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     sources: tuple[SourceSettings, ...] = ()
     config_path: Path | None = None
 
@@ -178,6 +190,7 @@ _TABLES = {
     "business": BusinessSettings,
     "portal": PortalSettings,
     "smtp": SmtpSettings,
+    "logging": LoggingSettings,
     "storage": StorageSettings,
     "runner": RunnerSettings,
 }
@@ -302,6 +315,27 @@ def _env_overrides(obj: Any, env: Mapping[str, str], prefix: str) -> Any:
     return replace(obj, **changes) if changes else obj
 
 
+def allowed_networks(
+    text: str,
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Parse ``portal.metrics_allow``: networks (or addresses) separated by commas."""
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False)
+        for part in text.split(",")
+        if part.strip()
+    )
+
+
+def _check_networks(text: str, where: str) -> None:
+    try:
+        allowed_networks(text)
+    except ValueError as exc:
+        raise ConfigError(
+            f"portal.metrics_allow in {where} must be networks separated by commas, "
+            f'such as "127.0.0.1/8, ::1/128, 10.0.0.0/8" (empty: nobody): {exc}'
+        ) from exc
+
+
 def _check(settings: Settings, where: str) -> None:
     from schemas.money import is_currency_code, is_locale
 
@@ -317,8 +351,19 @@ def _check(settings: Settings, where: str) -> None:
             f"smtp.security in {where} must be starttls, ssl or none, "
             f"not {settings.smtp.security!r}"
         )
+    for name in ("timeout_seconds", "max_attempts", "retry_seconds"):
+        if getattr(settings.smtp, name) <= 0:
+            raise ConfigError(f"smtp.{name} in {where} must be greater than 0")
+    if settings.logging.format not in ("logfmt", "json"):
+        raise ConfigError(
+            f'logging.format in {where} must be "logfmt" or "json", '
+            f"not {settings.logging.format!r}"
+        )
+    _check_networks(settings.portal.metrics_allow, where)
     for f in fields(settings.portal):
-        if f.name != "proxy_hops" and getattr(settings.portal, f.name) <= 0:
+        if f.name in ("proxy_hops", "metrics_allow"):
+            continue
+        if getattr(settings.portal, f.name) <= 0:
             raise ConfigError(f"portal.{f.name} in {where} must be greater than 0")
     if not 0 <= settings.portal.proxy_hops <= 10:
         raise ConfigError(

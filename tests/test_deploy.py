@@ -250,7 +250,7 @@ def test_readme_running_at_scale_word_for_word(tmp_path):
     assert commands == [
         "export BILLFOLD_CONFIG=/etc/billfold/config.toml",
         "billfold db upgrade",
-        "gunicorn -w 4 -b 0.0.0.0:8000 'portal.wsgi:app'",
+        "gunicorn -c python:sync.serving -w 4 -b 0.0.0.0:8000 'portal.wsgi:app'",
         "billfold run",
     ]
     with fresh_schema(tmp_path / "db") as url:
@@ -289,6 +289,7 @@ def test_readme_running_at_scale_word_for_word(tmp_path):
                 return (
                     log.count("Booting worker with pid") == 4
                     and _get(f"http://127.0.0.1:{port}/sign-in") == 200
+                    and _get(f"http://127.0.0.1:{port}/readyz") == 200
                 )
 
             wait_until(serving, 120, "four web workers serving")
@@ -303,3 +304,7 @@ def test_readme_running_at_scale_word_for_word(tmp_path):
             codes = [web.wait(60), worker.wait(120)]
         assert codes == [0, 0], (tmp_path / "gunicorn.log").read_text()
         assert "Traceback" not in (tmp_path / "gunicorn.log").read_text()
+        # gunicorn's lines and its access log are billfold's: key=value, one a line.
+        lines = (tmp_path / "gunicorn.log").read_text().splitlines()
+        assert all(line.startswith("ts=") for line in lines if line.strip()), lines
+        assert any("event=http.access" in line and "/readyz" in line for line in lines)

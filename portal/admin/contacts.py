@@ -25,6 +25,7 @@ from portal.admin.queries.accounts import AccountTree
 from portal.admin.queries.contacts import contact_history, contact_page, last_invites
 from portal.context import client_ip, portal
 from schemas.tables import utcnow
+from sync.access import outbox
 from sync.access.contacts import (
     change_email,
     contact_by_id,
@@ -47,8 +48,8 @@ from sync.access.invites import (
     invite,
     resend_invitation,
 )
-from sync.access.links import issue_link, link_url
-from sync.access.mail import email_changed_message, sign_in_message
+from sync.access.links import issue_link
+from sync.access.mail import email_changed_message
 from sync.errors import UsageError
 
 STATUSES = {
@@ -154,10 +155,10 @@ def contacts_show(contact_id: int) -> str:
     )  # fmt: skip
 
 
-def _mail_invitation(email: str, token: str) -> None:
-    p = portal()
-    url = link_url(p.settings.base_url, token)
-    p.mailer.submit(sign_in_message(p.settings, email, url, invited=True))
+def _mail_invitation(conn: Connection, email: str, token: str) -> None:
+    """Queue the invitation in the transaction that issued its link (sent once it
+    commits: ``portal().mailer.kick()``)."""
+    outbox.enqueue_link(conn, token, email, invited=True)
 
 
 def _no_smtp_warning() -> None:
@@ -228,7 +229,8 @@ def contacts_invite() -> Response | tuple[str, int]:
             name=clean_name(values["name"]), ip=client_ip(),
         )  # fmt: skip
         visible = visible_accounts(conn, contact_id)
-    _mail_invitation(email, token)
+        _mail_invitation(conn, email, token)
+    p.mailer.kick()
     names = ", ".join(tree.label(a) for a in values["accounts"])
     restored = before is not None and before["revoked_at"] is not None
     flash(
@@ -265,10 +267,11 @@ def contacts_bulk() -> tuple[str, int] | str:
                 conn, data, role, actor=actor(), ip=client_ip(),
                 link_hours=p.settings.portal.invite_link_hours,
             )  # fmt: skip
+            for email, token in result.mails:
+                _mail_invitation(conn, email, token)
     except UsageError as exc:
         return _invite_form({"file": f"That file cannot be used: {exc}."}, None, 400)
-    for email, token in result.mails:
-        _mail_invitation(email, token)
+    p.mailer.kick()
     if result.mails:
         _no_smtp_warning()
     return _bulk_report(result, upload.filename)
@@ -292,10 +295,11 @@ def contacts_resend(contact_id: int) -> Response:
                 conn, contact_id, actor=actor(), ip=client_ip(),
                 link_hours=p.settings.portal.invite_link_hours,
             )  # fmt: skip
+            _mail_invitation(conn, email, token)
     except UsageError as exc:
         flash(f"Nothing was sent: {exc}.", "error")
     else:
-        _mail_invitation(email, token)
+        p.mailer.kick()
         flash(f"A new invitation link was sent to {email}.", "ok")
         _no_smtp_warning()
     return redirect(url_for("admin.contacts_show", contact_id=contact_id))
@@ -370,17 +374,19 @@ def contacts_email(contact_id: int) -> Response:
                     p.settings.portal.invite_link_hours * 60, purpose="invite",
                     ip=client_ip(),
                 )  # fmt: skip
+            outbox.enqueue_message(
+                conn,
+                email_changed_message(p.settings, old, mask_email(contact["email"])),
+            )
+            if token is not None:
+                _mail_invitation(conn, contact["email"], token)
     except UsageError as exc:
         flash(f"The address was not changed: {exc}.", "error")
         return redirect(url_for("admin.contacts_show", contact_id=contact_id))
     except IntegrityError:  # another admin took the address a moment ago
         flash("The address was not changed: another contact already uses it.", "error")
         return redirect(url_for("admin.contacts_show", contact_id=contact_id))
-    p.mailer.submit(
-        email_changed_message(p.settings, old, mask_email(contact["email"]))
-    )
-    if token is not None:
-        _mail_invitation(contact["email"], token)
+    p.mailer.kick()
     flash(
         f"The address is now {contact['email']}. {old} was told and signed out; "
         + (

@@ -27,6 +27,7 @@ from schemas.tables.access import (
     Contact,
     Grant,
     LoginToken,
+    OutboxMessage,
     PortalSession,
     SignInAttempt,
 )
@@ -76,6 +77,7 @@ PAID_MARKS: Table = table_of(PaidMark)
 AUDIT_EVENTS: Table = table_of(AuditEvent)
 ADMIN_USERS: Table = table_of(AdminUser)
 LOGIN_TOKENS: Table = table_of(LoginToken)
+OUTBOX: Table = table_of(OutboxMessage)
 PORTAL_SESSIONS: Table = table_of(PortalSession)
 SIGN_IN_ATTEMPTS: Table = table_of(SignInAttempt)
 CONFLICTS: Table = table_of(Conflict)
@@ -104,6 +106,7 @@ __all__ = [
     "JOB_LOCKS",
     "LOGIN_TOKENS",
     "MANIFEST_ENTRIES",
+    "OUTBOX",
     "PAID_MARKS",
     "PAYMENTS",
     "PAYMENT_CLAIMS",
@@ -129,6 +132,7 @@ __all__ = [
     "JobLock",
     "LoginToken",
     "ManifestEntry",
+    "OutboxMessage",
     "PaidMark",
     "Payment",
     "PaymentClaim",

@@ -72,6 +72,41 @@ class LoginToken(SQLModel, table=True):
     requested_ip: str | None = None
 
 
+class OutboxMessage(SQLModel, table=True):
+    """A mail waiting to be sent (``sync.access.outbox``), written in the same
+    transaction as the event that causes it.
+
+    ``kind`` is ``request`` (someone asked the sign-in form for a link: the sender
+    decides whether one is due), ``link`` (a sign-in or invitation link: the sender
+    gives ``token_id``'s row a new secret at send time, so no usable secret is stored)
+    or ``message`` (subject and body as written). ``state`` goes waiting -> sent |
+    logged (no SMTP host) | dropped (the link died first) | failed (``attempts`` ran
+    out). A sender holds a row while ``lease_until`` is ahead.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_due", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # request, link, message
+    recipient: str
+    principal_kind: str | None = None  # request: contact or admin
+    requested_ip: str | None = None
+    token_id: int | None = None  # link: the login_token row it re-keys
+    admin_link: bool = False
+    invited: bool = False
+    subject: str | None = None
+    body: str | None = Field(default=None, sa_type=Text)
+    state: str = "waiting"  # waiting, sent, logged, dropped, failed
+    attempts: int = 0
+    next_attempt_at: datetime = when(required=True)
+    lease_owner: str | None = None
+    lease_until: datetime | None = when()
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = when(required=True)
+    finished_at: datetime | None = when()
+
+
 class PortalSession(SQLModel, table=True):
     """A signed-in browser. The cookie holds a random token; only its hash is stored."""
 

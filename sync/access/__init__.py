@@ -13,6 +13,8 @@ of the database gives no working link or session.
     rate_limits    sign-in attempts counted per address and per client
     mail           outgoing mail over SMTP
     link_requests  a requested sign-in link, answered the same whether or not known
+    outbox         mail as rows, written in the event's transaction; leased, retried
+    sender         the outbox's sender thread (web workers, ``billfold run``)
 
 Imports: foundation and ledger (accounts, identity) only.
 """

@@ -16,9 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from sync.access import contacts, grants, links
-from sync.access.mail import Message, sign_in_message
 from sync.config import Settings
-from sync.store import Store
 from sync.store.audit import record
 
 
@@ -45,24 +43,22 @@ def actor_of(kind: str, person: dict) -> str:
     return f"admin:{person['email']}" if kind == "admin" else f"contact:{person['id']}"
 
 
-def issue_requested_link(
-    store: Store, settings: Settings, request: LinkRequest
-) -> Message | None:
-    """Issue the link a request asked for and return its mail; None if none is due."""
-    with store.write(ledger=False) as conn:
-        found: Any = (
-            contacts.find_admin(conn, request.email)
-            if request.kind == "admin"
-            else contacts.find_contact(conn, request.email)
-        )
-        person = may_sign_in(conn, request.kind, found)
-        if person is None:
-            return None
-        token = links.issue_link(
-            conn, request.kind, person["id"], request.email,
-            settings.portal.link_minutes, ip=request.ip,
-        )  # fmt: skip
-        record(conn, actor_of(request.kind, person), "sign_in_link_sent", ip=request.ip)
-    admin = request.kind == "admin"
-    url = links.link_url(settings.base_url, token, admin=admin)
-    return sign_in_message(settings, request.email, url, admin=admin)
+def resolve_request(
+    conn: Connection, settings: Settings, request: LinkRequest
+) -> int | None:
+    """Issue the link a request asked for (and its audit event); return the link's row
+    id, or None if none is due. The caller (``outbox``) mails it under a fresh secret."""
+    found: Any = (
+        contacts.find_admin(conn, request.email)
+        if request.kind == "admin"
+        else contacts.find_contact(conn, request.email)
+    )
+    person = may_sign_in(conn, request.kind, found)
+    if person is None:
+        return None
+    _, token_id = links.issue_link_row(
+        conn, request.kind, person["id"], request.email,
+        settings.portal.link_minutes, ip=request.ip,
+    )  # fmt: skip
+    record(conn, actor_of(request.kind, person), "sign_in_link_sent", ip=request.ip)
+    return token_id

@@ -53,10 +53,27 @@ def issue_link(
     ip: str | None = None,
 ) -> str:
     """Create a one-time sign-in token; return the secret (only its hash is stored)."""
+    return issue_link_row(
+        conn, kind, principal_id, email, minutes, purpose=purpose, ip=ip
+    )[0]
+
+
+def issue_link_row(
+    conn: Connection,
+    kind: str,
+    principal_id: int,
+    email: str,
+    minutes: int,
+    *,
+    purpose: str = "sign_in",
+    ip: str | None = None,
+) -> tuple[str, int]:
+    """Create a one-time sign-in token; return its secret and its row's id."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    conn.execute(
-        insert(T).values(
+    row_id: int = conn.execute(
+        insert(T)
+        .values(
             token_hash=digest(token),
             principal_kind=kind,
             principal_id=principal_id,
@@ -66,8 +83,9 @@ def issue_link(
             expires_at=now + timedelta(minutes=minutes),
             requested_ip=ip,
         )
-    )
-    return token
+        .returning(T.c.id)
+    ).scalar_one()
+    return token, row_id
 
 
 def link_url(base_url: str, token: str, admin: bool = False) -> str:

@@ -98,13 +98,19 @@ def sign_in_message(
 ) -> Message:
     """The email that carries a one-time sign-in link."""
     business = settings.business.name
-    if (
-        invited
-    ):  # invitations are issued for invite_link_hours, sign-in links for minutes
+    # Invitations are issued for invite_link_hours; sign-in links (and a new admin's
+    # first link, `billfold admin add`) for link_minutes.
+    if invited and not admin:
         lifetime = f"{settings.portal.invite_link_hours} hours"
     else:
         lifetime = f"{settings.portal.link_minutes} minutes"
-    if invited:
+    if invited and admin:
+        subject = f"billfold admin access for {business}"
+        opening = (
+            f"You can now manage billfold for {business}. No password is needed: use "
+            "this link to sign in to the admin portal."
+        )
+    elif invited:
         subject = f"{business}: your invoices and statements online"
         opening = (
             f"{business} has given you access to your invoices, statements and balances "

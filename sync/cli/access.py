@@ -11,6 +11,25 @@ from sync.errors import UsageError
 # -- portal access ----------------------------------------------------------------------
 
 
+def _send_now(ctx: Context, outbox_id: int) -> str:
+    """Send what the outbox holds now (this command's mail among it); say how it went."""
+    import os
+    import socket
+
+    from sync.access.outbox import SENT, deliver_due, state_of
+
+    owner = f"{socket.gethostname()}:{os.getpid()}:cli"
+    deliver_due(ctx.store(), ctx.settings, owner)
+    with ctx.store().read() as conn:
+        state = state_of(conn, outbox_id)
+    if state != SENT:
+        return (
+            "the mail server did not take the mail yet: it waits in the outbox and "
+            "`billfold run` or `billfold serve` tries again (`billfold status --mail`)"
+        )
+    return "the mail was sent"
+
+
 def _set_enabled(ctx: Context, account: str, source: str | None, enabled: bool) -> None:
     from sync.access import grants
     from sync.ledger.accounts import resolve_account
@@ -92,8 +111,7 @@ def invite(
     no_email: bool,
 ) -> None:
     """Give EMAIL access to accounts and send a sign-in link."""
-    from sync.access import contacts, grants, invites, links
-    from sync.access.mail import send, sign_in_message
+    from sync.access import contacts, grants, invites, links, outbox
     from sync.ledger import identity
     from sync.ledger.accounts import resolve_account
 
@@ -106,6 +124,10 @@ def invite(
         )  # fmt: skip
         visible = grants.visible_accounts(conn, contact_id)
         held = {ref.id for ref in refs if identity.held_names(conn, ref.id)}
+        mailed = settings.smtp.host and not no_email
+        if mailed:  # the mail is a row of the outbox, in the invitation's transaction
+            address = contacts.normalise_email(email)
+            queued = outbox.enqueue_link(conn, token, address, invited=True)
     url = links.link_url(settings.base_url, token)
     for ref in refs:
         if ref.id in held:
@@ -120,17 +142,12 @@ def invite(
                 f"see it after `billfold enable {ref.key!r}`",
                 err=True,
             )
-    if no_email:
+    if mailed:
+        click.echo(f"invited {email} ({role}); " + _send_now(ctx, queued))
+    elif no_email:
         click.echo(url)
-        return
-    sent = send(
-        settings,
-        sign_in_message(settings, contacts.normalise_email(email), url, invited=True),
-    )
-    click.echo(
-        f"invited {email} ({role})"
-        + ("" if sent else f"; no SMTP configured, link: {url}")
-    )
+    else:
+        click.echo(f"invited {email} ({role}); no SMTP configured, link: {url}")
 
 
 @click.command()
@@ -194,8 +211,7 @@ def admin() -> None:
 @guard
 def admin_add(ctx: Context, email: str, name: str | None, no_email: bool) -> None:
     """Make EMAIL an admin and send a sign-in link for the admin portal."""
-    from sync.access import contacts, links
-    from sync.access.mail import Message, send
+    from sync.access import contacts, links, outbox
     from sync.store.audit import record
 
     settings = ctx.settings
@@ -209,27 +225,17 @@ def admin_add(ctx: Context, email: str, name: str | None, no_email: bool) -> Non
             settings.portal.link_minutes,
         )
         record(conn, "cli", "admin_add", record_kind="admin", record_id=admin_id)
+        mailed = settings.smtp.host and not no_email
+        if mailed:  # the mail is a row of the outbox, in the same transaction
+            address = contacts.normalise_email(email)
+            queued = outbox.enqueue_link(conn, token, address, admin=True, invited=True)
     url = links.link_url(settings.base_url, token, admin=True)
-    if no_email:
+    if mailed:
+        click.echo(f"{email} is an admin; " + _send_now(ctx, queued))
+    elif no_email:
         click.echo(url)
-        return
-    body = (
-        f"You can now manage billfold for {settings.business.name}.\n\nSign in (the link works "
-        f"once, for {settings.portal.link_minutes} minutes):\n\n{url}\n\nLater, ask for a new "
-        f"link at {settings.base_url.rstrip('/')}/admin/sign-in.\n"
-    )
-    sent = send(
-        settings,
-        Message(
-            contacts.normalise_email(email),
-            f"billfold admin access for {settings.business.name}",
-            body,
-            link=url,
-        ),
-    )
-    click.echo(
-        f"{email} is an admin" + ("" if sent else f"; no SMTP configured, link: {url}")
-    )
+    else:
+        click.echo(f"{email} is an admin; no SMTP configured, link: {url}")
 
 
 @admin.command("remove")

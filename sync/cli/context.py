@@ -24,7 +24,10 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from sync.log import use_format
+
             self._settings = load_settings(self.config_path)
+            use_format(self._settings.logging.format)  # -v lines too
         return self._settings
 
     def store(self, migrate: bool = True) -> Store:

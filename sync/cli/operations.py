@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from sync.cli.context import Context, guard, pass_context
+from sync.errors import UsageError
 from sync.log import configure as configure_logging
 
 # -- sources: run and status -----------------------------------------------------------
@@ -18,20 +19,50 @@ from sync.log import configure as configure_logging
 @click.option(
     "--once",
     is_flag=True,
-    help="Process what every source holds now, then exit (for cron and tests).",
+    help="Process what every source holds now, send due mail, then exit (cron, tests).",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port (portal.metrics_allow applies).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address the metrics port listens on.",
 )
 @pass_context
 @guard
-def run(ctx: Context, once: bool) -> None:
-    """Watch folders, poll buckets and run schedules until SIGTERM or Ctrl-C."""
+def run(ctx: Context, once: bool, metrics_port: int | None, metrics_host: str) -> None:
+    """Watch folders, poll buckets, run schedules and send mail until SIGTERM or Ctrl-C."""
     import logging
 
+    from sync.access.sender import OutboxSender
     from sync.workers.runner import Runner
 
     # Unattended: every event goes to stderr, one line each, whatever -v says.
-    configure_logging(logging.INFO)
-    runner = Runner(ctx.settings, ctx.store())
-    sys.exit(runner.run_once() if once else runner.run())
+    configure_logging(logging.INFO, ctx.settings.logging.format)
+    store = ctx.store()
+    runner = Runner(ctx.settings, store)
+    if metrics_port is not None:
+        from sync.store.metrics import serve_metrics
+
+        try:
+            serve_metrics(ctx.settings, store, metrics_host, metrics_port)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}; "
+                "choose another --metrics-port"
+            ) from exc
+    sender = OutboxSender(ctx.settings, store)
+    if once:
+        code = runner.run_once()
+        sender.flush(timeout=max(60.0, 3.0 * ctx.settings.smtp.timeout_seconds))
+        sys.exit(code)
+    sender.start()  # the outbox is sent while the worker runs (a daemon thread)
+    sys.exit(runner.run())
 
 
 def _human_status(rows: list[dict[str, Any]]) -> None:
@@ -63,23 +94,47 @@ def _human_status(rows: list[dict[str, Any]]) -> None:
             )
 
 
+def _human_mail(mail: dict[str, Any]) -> None:
+    oldest = (
+        f" (oldest from {mail['oldest_waiting']})" if mail["oldest_waiting"] else ""
+    )
+    click.echo(f"mail: {mail['waiting']} waiting{oldest}, {mail['failed']} failed")
+    for m in mail.get("messages", []):
+        when = f"; next try {m['next_attempt']}" if m["next_attempt"] else ""
+        error = f": {m['last_error']}" if m["last_error"] else ""
+        click.echo(
+            f"  #{m['id']} {m['state']} {m['kind']} to {m['to']}, "
+            f"{m['attempts']} attempt(s){when}{error}"
+        )
+    if mail["failed"] and "messages" not in mail:
+        click.echo("  (billfold status --mail lists them)")
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--mail", "mail_detail", is_flag=True,
+    help="List the mail that waits or failed in the outbox.",
+)  # fmt: skip
 @pass_context
 @guard
-def status(ctx: Context, as_json: bool) -> None:
-    """Show each source's last poll, last success, last error, pending and failed files."""
+def status(ctx: Context, as_json: bool, mail_detail: bool) -> None:
+    """Show each source's last poll, last success, last error, pending and failed files,
+    and the mail waiting in the outbox."""
+    from sync.access.outbox import outbox_status
     from sync.workers.status import source_status
 
     with ctx.store().read() as conn:
         rows = source_status(conn, ctx.settings)
+        mail = outbox_status(conn, detail=mail_detail)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps({"sources": rows, "mail": mail} if mail_detail else rows,
+                              indent=2))  # fmt: skip
         return
     if not rows:
         click.echo("(no sources configured)")
-        return
     _human_status(rows)
+    _human_mail(mail)
 
 
 # -- database -------------------------------------------------------------------------
@@ -115,6 +170,7 @@ def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     """Run the portal under gunicorn (a production WSGI server)."""
     from sync.cli.server import run_server
 
+    configure_logging(fmt=ctx.settings.logging.format)
     ctx.store()  # SQLite: migrated here, before the workers start; PostgreSQL: checked
     run_server(ctx.config_path, host, port, workers)
 

@@ -9,19 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Mapping
 
 from sync.errors import UsageError
 from sync.log import configure as configure_logging
 
 APP = "portal.wsgi:app"
-_SECRET_PATH = re.compile(r"(/(?:admin/)?sign-in/)[A-Za-z0-9_\-]+")
-
-
-def redact(line: str) -> str:
-    """Hide sign-in link secrets in a log line (access logs record request paths)."""
-    return _SECRET_PATH.sub(r"\1[redacted]", line)
 
 
 def run_server(
@@ -35,13 +28,16 @@ def run_server(
 
     Every event goes to stderr, one line each, whatever ``-v`` says: a server's
     stderr is its log, and with no SMTP host the sign-in and invitation links are
-    there (``event=mail.not_sent ... link=...``) for the operator to pass on.
+    there (``event=mail.not_sent ... link=...``) for the operator to pass on. gunicorn
+    gets ``sync.serving``'s settings: billfold's log format, and metrics in
+    multiprocess mode (a fresh ``PROMETHEUS_MULTIPROC_DIR``).
     """
     configure_logging(logging.INFO)
     try:
         from gunicorn.app.base import BaseApplication
-        from gunicorn.glogging import Logger
         from gunicorn.util import import_app
+
+        from sync import serving
     except ImportError as exc:  # pragma: no cover - gunicorn is a dependency on POSIX
         raise UsageError("gunicorn is not installed; `pip install gunicorn`") from exc
     if config_path:
@@ -49,24 +45,18 @@ def run_server(
     for key, value in (env or {}).items():
         os.environ[key] = value
 
-    class _RedactingLogger(Logger):
-        def access(self, resp, req, environ, request_time) -> None:
-            environ = dict(environ)
-            for key in ("PATH_INFO", "RAW_URI", "REQUEST_URI"):
-                if key in environ:
-                    environ[key] = redact(environ[key])
-            super().access(resp, req, environ, request_time)
-
     class _Portal(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", max(1, workers))
             self.cfg.set("worker_class", "sync")
-            self.cfg.set("accesslog", "-")
-            self.cfg.set("timeout", 60)
-            self.cfg.set("graceful_timeout", 20)
+            self.cfg.set("accesslog", serving.accesslog)
+            self.cfg.set("timeout", serving.timeout)
+            self.cfg.set("graceful_timeout", serving.graceful_timeout)
             self.cfg.set("forwarded_allow_ips", "127.0.0.1")
-            self.cfg.set("logger_class", _RedactingLogger)
+            self.cfg.set("logger_class", serving.Logger)
+            self.cfg.set("on_starting", serving.on_starting)
+            self.cfg.set("child_exit", serving.child_exit)
 
         def load(self):
             return import_app(APP)

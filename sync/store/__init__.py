@@ -141,6 +141,11 @@ class Store:
                 ) from exc
             raise StoreError(f"database error: {message}") from exc
 
+    def ping(self) -> None:
+        """Raise unless the database answers a trivial query (``/readyz``)."""
+        with self.read() as conn:
+            conn.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

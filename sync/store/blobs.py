@@ -244,3 +244,22 @@ def _read_s3(storage: StorageSettings, storage_key: str) -> bytes:
         raise BlobMissing(f"cannot read stored file {storage_key}: {exc}") from exc
     except BotoCoreError as exc:
         raise BlobMissing(f"cannot read stored file {storage_key}: {exc}") from exc
+
+
+def check_writable(settings: Settings) -> None:
+    """Write and remove a small probe where documents go; raise OSError (or the S3
+    client's error) when the blob store cannot be written (``/readyz``)."""
+    probe = f".billfold-ready-{os.getpid()}-{os.urandom(4).hex()}"
+    storage = settings.storage
+    if storage.backend == "s3":
+        prefix = storage.prefix.strip("/")
+        key = f"{prefix}/{probe}" if prefix else probe
+        client = _client(storage)
+        client.put_object(Bucket=storage.bucket, Key=key, Body=b"ready")
+        client.delete_object(Bucket=storage.bucket, Key=key)
+        return
+    folder = documents_dir(settings)
+    private_dir(folder)
+    path = folder / probe
+    path.write_bytes(b"ready")
+    path.unlink()

@@ -3,8 +3,9 @@
 * files whose worker died, or whose import failed and is due again, are tried again
   (folder claims are noticed again; S3 downloads are retried);
 * documents waiting for a manifest row or a record that has since arrived are linked;
-* sign-in links and sessions that ended, and sign-in attempts (kept for rate limits),
-  are deleted ``runner.purge_after_days`` after they stop mattering.
+* sign-in links and sessions that ended, sign-in attempts (kept for rate limits) and
+  mail the outbox is done with (sent, logged, dropped or failed) are deleted
+  ``runner.purge_after_days`` after they stop mattering.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import delete, or_
 
 from schemas.tables import (
     LOGIN_TOKENS,
+    OUTBOX,
     PORTAL_SESSIONS,
     SIGN_IN_ATTEMPTS,
     utcnow,
@@ -32,10 +34,12 @@ from sync.workers.s3 import S3Source
 T = LOGIN_TOKENS
 P = PORTAL_SESSIONS
 R = SIGN_IN_ATTEMPTS
+O = OUTBOX  # noqa: E741
 
 
 def purge_sign_in_records(store: Store, days: int) -> dict[str, int]:
-    """Delete links and sessions that ended, and sign-in attempts, over *days* ago."""
+    """Delete links and sessions that ended, sign-in attempts, and mail the outbox is
+    done with, over *days* ago (waiting mail is never deleted)."""
     cutoff = utcnow() - timedelta(days=days)
     with store.write(ledger=False) as conn:
         tokens = conn.execute(
@@ -45,7 +49,13 @@ def purge_sign_in_records(store: Store, days: int) -> dict[str, int]:
             delete(P).where(or_(P.c.expires_at < cutoff, P.c.revoked_at < cutoff))
         ).rowcount
         attempts = conn.execute(delete(R).where(R.c.at < cutoff)).rowcount
-    return {"login_tokens": tokens, "sessions": sessions, "sign_in_attempts": attempts}
+        mail = conn.execute(
+            delete(O).where(O.c.state != "waiting", O.c.finished_at < cutoff)
+        ).rowcount
+    return {
+        "login_tokens": tokens, "sessions": sessions, "sign_in_attempts": attempts,
+        "outbox": mail,
+    }  # fmt: skip
 
 
 def tidy(

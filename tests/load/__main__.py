@@ -468,14 +468,16 @@ def _search(run, start: float, limit: float, tries: int) -> tuple[float, list[St
 # -- checks after the run ----------------------------------------------------------------
 
 
-_REQUEST = re.compile(r'"(GET|POST|HEAD) (\S+) HTTP/[\d.]+" (\d{3}) ')
+_REQUEST = re.compile(
+    r"event=http\.access method=(GET|POST|HEAD) path=(\S+) status=(\d{3}) "
+)
 
 
 def _served(log: Path) -> dict[str, int]:
     """Responses by kind, counted from gunicorn's access log (the server's own word)."""
     counts = {"link asked": 0, "sign-in": 0, "invoice pdf": 0, "5xx": 0, "errors": 0}
     for line in log.read_text(errors="replace").splitlines():
-        if "Traceback" in line or "mail.dropped" in line or "[ERROR]" in line:
+        if "Traceback" in line or "mail.gave_up" in line or "level=ERROR" in line:
             counts["errors"] += 1
         found = _REQUEST.search(line)
         if found is None:

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from portal import create_app
 from sync.access import contacts, links
-from sync.cli.server import redact
+from sync.log import redact
 from tests.portal.conftest import csrf_from, sign_in
 
 

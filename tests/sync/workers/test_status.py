@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from schemas.tables import (
     DOCUMENTS,
     LOGIN_TOKENS,
+    OUTBOX,
     PORTAL_SESSIONS,
     SIGN_IN_ATTEMPTS,
     utcnow,
@@ -141,7 +142,10 @@ def test_status_before_any_run_and_without_sources(
         ("bucket", None, None),
     ]
     bare = write_config(tmp_path / "bare.toml", settings, [])
-    assert _cli(bare, "status") == (0, "(no sources configured)\n")
+    assert _cli(bare, "status") == (
+        0,
+        "(no sources configured)\nmail: 0 waiting, 0 failed\n",
+    )
     assert _cli(bare, "status", "--json") == (0, "[]\n")
 
 
@@ -175,12 +179,25 @@ def test_housekeeping_purges_only_what_ended_long_ago(store):
                 )
             )  # fmt: skip
             conn.execute(insert(SIGN_IN_ATTEMPTS).values(at=created, email_hash="h"))
+        # Mail: one sent long ago (gone), one sent lately and one waiting since long
+        # ago (a waiting mail is never deleted).
+        for state, finished in (("sent", old), ("sent", recent), ("waiting", None)):
+            conn.execute(
+                insert(OUTBOX).values(
+                    kind="message", recipient="a@example.com", state=state,
+                    attempts=1, next_attempt_at=old, created_at=old,
+                    finished_at=finished, admin_link=False, invited=False,
+                )
+            )  # fmt: skip
 
     purged = purge_sign_in_records(store, days=7)
 
-    assert purged == {"login_tokens": 1, "sessions": 1, "sign_in_attempts": 1}
+    assert purged == {
+        "login_tokens": 1, "sessions": 1, "sign_in_attempts": 1, "outbox": 1,
+    }  # fmt: skip
     for table in ("login_token", "portal_session", "sign_in_attempt"):
         assert count(store, table) == 1
+    assert count(store, "outbox") == 2
 
 
 def test_housekeeping_links_documents_whose_record_arrived(
