@@ -279,12 +279,18 @@ def _invite_form(
 ) -> tuple[str, int]:
     with portal().store.read() as conn:
         tree = AccountTree.load(conn)
-    if values is None:  # a fresh form, maybe from an account's or a contact's page
-        chosen = params.record_id(request.args.get("account"))
-        values = {
-            "email": request.args.get("email", "")[:254],
-            "accounts": [chosen] if chosen in tree.nodes else [],
-        }
+        if values is None:  # a fresh form, maybe from an account's or a contact's page
+            chosen = params.record_id(request.args.get("account"))
+            email = request.args.get("email", "")[:254]
+            if (
+                chosen in tree.nodes and not email
+            ):  # the address its billing system gave
+                known = conn.execute(select(A.c.email).where(A.c.id == chosen))
+                email = known.scalar_one_or_none() or ""
+            values = {
+                "email": email,
+                "accounts": [chosen] if chosen in tree.nodes else [],
+            }
     return render_template(
         "admin/invite.html", options=tree.options(), errors=errors or {}, values=values,
         max_mb=portal().settings.portal.upload_max_mb,

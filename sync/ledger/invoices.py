@@ -13,6 +13,7 @@ from schemas.settlement import HIDDEN_LIFECYCLES, is_overdue
 from schemas.tables import (
     Account,
     Allocation,
+    Attachment,
     CreditNote,
     CreditNoteLine,
     Document,
@@ -30,6 +31,48 @@ AL = Allocation.__table__  # type: ignore[attr-defined]
 D = Document.__table__  # type: ignore[attr-defined]
 IL = InvoiceLine.__table__  # type: ignore[attr-defined]
 CL = CreditNoteLine.__table__  # type: ignore[attr-defined]
+AT = Attachment.__table__  # type: ignore[attr-defined]
+TAX_MODES = {
+    "exclusive": "Tax exclusive",
+    "inclusive": "Tax inclusive",
+    "no_tax": "No tax",
+}
+
+
+def copy_facts(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a copy shows beside dates and figures: terms, how amounts stand to tax, and
+    the exchange rate (as the billing system states it)."""
+    facts = []
+    if document.get("terms"):
+        facts.append(("Terms", document["terms"]))
+    if document.get("tax_mode") in TAX_MODES:
+        facts.append(("Amounts", TAX_MODES[document["tax_mode"]]))
+    if document.get("exchange_rate"):
+        facts.append(("Exchange rate", document["exchange_rate"]))
+    return facts
+
+
+def attachments_of(
+    conn: Connection, kind: str, source: str, external_id: str
+) -> list[dict[str, Any]]:
+    """A document's attachments in the billing system, fetched or waiting to be.
+
+    The entry for "has attachments" without names is left out once names are known.
+    """
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            select(AT.c.name, AT.c.content_type, AT.c.size, AT.c.document_id)
+            .where(
+                AT.c.source == source,
+                AT.c.document_kind == kind,
+                AT.c.document_ref == external_id,
+            )
+            .order_by(AT.c.id)
+        ).mappings()
+    ]
+    named = [r for r in rows if r["name"] is not None]
+    return named or rows[:1]
 
 
 def invoice_list(
@@ -132,6 +175,10 @@ def invoice_detail(
         "lines": [dict(r) for r in lines],
         "applied": [dict(r) for r in applied],
         "documents": [dict(r) for r in documents],
+        "facts": copy_facts(dict(row)),
+        "attachments": attachments_of(
+            conn, "invoice", row["source"], row["external_id"]
+        ),
     }
 
 
@@ -201,4 +248,8 @@ def credit_note_detail(
         "credit_note": dict(row),
         "lines": [dict(r) for r in lines],
         "applied": [dict(r) for r in applied],
+        "facts": copy_facts(dict(row)),
+        "attachments": attachments_of(
+            conn, "credit_note", row["source"], row["external_id"]
+        ),
     }

@@ -495,13 +495,16 @@ def test_truncated_download_rejects_the_whole_file(tmp_path):
 # -- invoices and credit memos ---------------------------------------------------------
 
 
-def test_total_comes_from_totalamt_and_subtotal_lines_are_skipped(tmp_path):
+def test_total_comes_from_totalamt_and_subtotal_lines_are_kept_by_kind(tmp_path):
     inv = invoice(TotalAmt=999.99, Balance=999.99)
     [doc] = of(parse_json(tmp_path, query("Invoice", inv)), DocumentRecord)
-    assert doc.total == Decimal("999.99")
-    assert [(line.position, line.description, line.amount) for line in doc.lines] == [
-        (1, "Boiler annual service", Decimal("189.0")),
-        (2, "Expansion tank", Decimal("142.0")),
+    assert doc.total == Decimal("999.99")  # never the lines, subtotal or not
+    assert [
+        (line.position, line.kind, line.description, line.amount) for line in doc.lines
+    ] == [
+        (1, "item", "Boiler annual service", Decimal("189.0")),
+        (2, "item", "Expansion tank", Decimal("142.0")),
+        (3, "subtotal", "Subtotal", Decimal("331.0")),
     ]
     assert (doc.lines[1].item, doc.lines[1].quantity, doc.lines[1].unit_price) == (
         "Parts:Expansion Tank",
@@ -521,10 +524,12 @@ def test_discount_and_description_only_lines_are_kept_as_information(tmp_path):
     [doc] = of(
         parse_json(tmp_path, query("Invoice", invoice(Line=lines))), DocumentRecord
     )
-    assert [(line.description, line.amount) for line in doc.lines] == [
-        ("Boiler annual service", Decimal("189.0")),
-        ("Discount 10%", Decimal("18.9")),
-        ("Thank you!", None),
+    # A discount takes its amount off: it is kept negative, as the copy shows it.
+    assert [(line.kind, line.description, line.amount) for line in doc.lines] == [
+        ("item", "Boiler annual service", Decimal("189.0")),
+        ("discount", "Discount 10%", Decimal("-18.9")),
+        ("item", "Thank you!", None),
+        ("subtotal", "Subtotal", Decimal("170.1")),
     ]
 
 
@@ -815,9 +820,11 @@ def test_saved_copies_in_other_encodings_read_the_same(tmp_path, encoding):
 
 def test_detects_its_samples_and_no_other_format():
     ours = [
-        p for p in SAMPLE_DIR.glob("*.json") if not p.name.endswith(".expected.json")
+        p
+        for p in [*SAMPLE_DIR.glob("*.json"), *SAMPLES.glob("real_world/qbo_*.json")]
+        if not p.name.endswith(".expected.json")
     ]
-    assert len(ours) == 4
+    assert len(ours) == 5
     for path in ours:
         assert QuickBooksApi.detect(head(path.read_bytes())), path.name
     # Every other bundled export (and every golden file), plus the shared reference
