@@ -311,8 +311,8 @@ class _Reader:
             return None
 
     def _account(self, f: Fields, email: str | None = None) -> AccountRecord:
-        """Return the account a transaction's CustomerRef names, keyed on its Id (with
-        the *email* the transaction was billed to, when it gives one)."""
+        """Return the account a transaction's CustomerRef names, keyed on its Id, with
+        the *email* the transaction was billed to unless its Customer gives one."""
         ident = real_id(f.text("CustomerRef.value"))  # "0" or "null" is no Id
         if not ident:
             raise CellError(
@@ -321,8 +321,8 @@ class _Reader:
                 "CustomerRef.value",
             )
         known = self.accounts.get(ident)
-        if known is not None:
-            if email is None or email == known.email:
+        if known is not None:  # the Customer's own address comes first
+            if email is None or known.email:
                 return known
             return AccountRecord(
                 known.key, known.name, email, known.parent_key, known.parent_name

@@ -189,9 +189,9 @@ class Lookups:
                 what = "payment method" if entity == "PaymentMethod" else "terms"
                 shown = ", ".join(sorted(ids)[:5])
                 yield Note(
-                    f"{len(ids)} {what} Id(s) ({shown}) are named only by Id and the "
-                    f"file holds no {entity} entity with that Id; the {what} is left "
-                    f"out of the copy (add a {entity} query to the export to show it)"
+                    f"{what} named only by QuickBooks Id ({shown}) with no {entity} "
+                    f"entity of that Id in the file: left out of the copy (add a "
+                    f"{entity} query to the export to show the name)"
                 )
         for why, n in sorted(self.unattached.items()):
             yield Note(

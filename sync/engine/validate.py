@@ -104,7 +104,7 @@ def _rate(value: Decimal | None) -> str | None:
     """An exchange rate as decimal text; a rate of zero or below says nothing."""
     if value is None or not value.is_finite() or value <= 0:
         return None
-    return str(value.normalize()) if value == value.to_integral() else str(value)
+    return f"{value.normalize():f}"
 
 
 def _currency(record_currency: str | None, default: str) -> str:
