@@ -204,7 +204,11 @@ def _letterhead(
     if business.tax_id:
         left.append(_para(f"Tax no. {business.tax_id}", st.small))
     right = [
-        Paragraph(f'<font name="{st.bold}" size="15">{escape(title)}</font>', st.right),
+        Paragraph(
+            f'<para leading="19"><font name="{st.bold}" size="15">{escape(title)}'
+            "</font></para>",
+            st.right,
+        ),
         Spacer(1, 3),
     ]
     fact_table = Table(
@@ -504,7 +508,7 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     widths = [doc.width - 76 * mm, 18 * mm, 28 * mm, 30 * mm]
     for line in detail["lines"]:
         text = line["description"] or line["item"] or ""
-        if line["item"] and line["description"]:
+        if line["item"] and line["description"] not in ("", line["item"]):
             text = f"{line['description']} ({line['item']})"
         first, *more = _rows(text, st, widths[0], "line_description")
         data.append(
@@ -528,12 +532,8 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
             totals.append(["Paid", money(-inv["paid_minor"], cur)])
         if inv["credited_minor"]:
             totals.append(["Credits applied", money(-inv["credited_minor"], cur)])
-        totals.append(
-            [
-                "Balance due",
-                money(inv["balance_minor"], cur, unknown="not reported"),
-            ]
-        )
+        balance = money(inv["balance_minor"], cur, unknown="not reported")
+        totals.append(["Balance due", balance])
     table = Table(totals, colWidths=[40 * mm, 32 * mm], hAlign="RIGHT")
     table.setStyle(
         TableStyle(
