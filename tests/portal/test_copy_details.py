@@ -138,3 +138,42 @@ def test_invite_form_offers_the_accounts_email_and_lets_it_be_changed(
     assert re.search(
         r'<input id="email" name="email" type="email"[^>]*value="x@y.example"', html
     )
+
+
+def test_credit_note_page_shows_its_tax_mode_and_attachments(
+    app, client, portal_settings, tmp_path
+):
+    import json
+
+    note = {
+        "Type": "ACCRECCREDIT", "CreditNoteID": "cn-77", "CreditNoteNumber": "CN-0077",
+        "Status": "AUTHORISED", "LineAmountTypes": "Inclusive", "CurrencyCode": "NZD",
+        "Date": "2026-11-20", "Total": 57.5, "SubTotal": 50, "TotalTax": 7.5,
+        "RemainingCredit": 57.5, "HasAttachments": True,
+        "Attachments": [{"AttachmentID": "att-1", "FileName": "returned-parts.pdf",
+                         "MimeType": "application/pdf", "ContentLength": 912}],
+        "Contact": {"ContactID": "c-77", "Name": "Marina Kiosk"},
+        "LineItems": [{"Description": "Returned filter", "LineAmount": 57.5, "TaxAmount": 7.5}],
+    }  # fmt: skip
+    path = tmp_path / "credit_notes.json"
+    path.write_text(json.dumps({"Id": "x", "Status": "OK", "CreditNotes": [note]}))
+    store = app.extensions["billfold"].store
+    assert run_import(store, portal_settings, path, source="xero").status == "applied"
+    from schemas.tables import CreditNote
+
+    C = CreditNote.__table__
+    with store.write() as conn:
+        account_id = conn.execute(
+            select(A.c.id).where(A.c.source == "xero")
+        ).scalar_one()
+        conn.execute(update(A).where(A.c.id == account_id).values(portal_enabled=True))
+        grant_access(
+            conn, ensure_contact(conn, "kiosk@example.com"), account_id, "billing"
+        )
+        note_id = conn.execute(
+            select(C.c.id).where(C.c.number == "CN-0077")
+        ).scalar_one()
+    sign_in(app, client, "kiosk")
+    shown = visible_text(client.get(f"/credit-notes/{note_id}").get_data(as_text=True))
+    assert "Amounts Tax inclusive" in shown
+    assert "returned-parts.pdf not yet fetched" in shown
