@@ -964,3 +964,24 @@ def test_arbitrary_field_values_raise_only_adapter_errors(tmp_path, kind, change
         assert isinstance(
             item, AccountRecord | DocumentRecord | PaymentRecord | Rejection | Note
         )
+
+
+def test_copy_details_tax_mode_exchange_rate_and_skipped_attachables(tmp_path):
+    inv = invoice(GlobalTaxCalculation="TaxInclusive", ExchangeRate=1)
+    [doc] = of(parse_json(tmp_path, query("Invoice", inv)), DocumentRecord)
+    assert (doc.tax_mode, doc.exchange_rate) == ("inclusive", None)
+    inv = invoice(GlobalTaxCalculation="Sideways", ExchangeRate="1.3412")
+    [doc] = of(parse_json(tmp_path, query("Invoice", inv)), DocumentRecord)
+    assert (doc.tax_mode, doc.exchange_rate) == (None, Decimal("1.3412"))
+    attachables = [
+        {"Id": "1", "SyncToken": "0", "Note": "called them"},
+        {"Id": "2", "SyncToken": "0", "FileName": "po.pdf",
+         "AttachableRef": [{"EntityRef": {"type": "Bill", "value": "9"}}]},
+        {"Id": "3", "SyncToken": "0", "FileName": "x.pdf", "Size": "many"},
+    ]  # fmt: skip
+    items = parse_json(tmp_path, query("Attachable", *attachables))
+    notes = [n.message for n in of(items, Note)]
+    assert any("1 Attachable entity (a note without a file)" in n for n in notes)
+    assert any("1 Attachable entity (linked to no invoice" in n for n in notes)
+    [refused] = of(items, Rejection)
+    assert (refused.column, refused.value) == ("Size", "many")

@@ -186,3 +186,24 @@ def test_a_currency_rate_of_one_or_a_bad_one_says_nothing_or_is_refused():
         assert "above zero" in str(exc.expected)  # type: ignore[attr-defined]
     else:
         raise AssertionError("a negative CurrencyRate was read")
+
+
+def test_xero_csv_email_column_gives_the_address_and_a_bad_one_is_refused_alone(
+    store, settings, tmp_path
+):
+    sample = SAMPLES / "xero_csv" / "harbor_sales_invoices.csv"
+    good = run_import(store, settings, sample, source="xero")
+    assert email_of(store, "Maple Street Dental") == "ap@maplestreetdental.example"
+    bad = tmp_path / "bad_email.csv"
+    text_ = sample.read_text(encoding="utf-8-sig").replace(
+        "ap@maplestreetdental.example", '"=HYPERLINK(""http://x"",""ap"")"'
+    )
+    bad.write_text(text_, encoding="utf-8")
+    result = run_import(store, settings, bad, source="xero")
+    refused = [r for r in result.rejected if r["column"] == "EmailAddress"]
+    assert refused and all("was kept without it" in r["reason"] for r in refused)
+    assert len(result.rejected) == len(refused)  # no document was rejected
+    assert result.created + result.updated + result.unchanged == (
+        good.created + good.updated + good.unchanged
+    )
+    assert email_of(store, "Maple Street Dental") == "ap@maplestreetdental.example"
