@@ -177,3 +177,41 @@ def test_credit_note_page_shows_its_tax_mode_and_attachments(
     shown = visible_text(client.get(f"/credit-notes/{note_id}").get_data(as_text=True))
     assert "Amounts Tax inclusive" in shown
     assert "returned-parts.pdf not yet fetched" in shown
+
+
+def test_hostile_terms_and_attachment_names_are_only_ever_text(
+    app, client, portal_settings, tmp_path
+):
+    import json
+
+    hostile = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+    data = json.loads(QBO.read_text())
+    for part in data["BatchItemResponse"]:
+        found = part["QueryResponse"]
+        if "Term" in found:
+            found["Term"][0]["Name"] = hostile
+        if "Attachable" in found:
+            found["Attachable"][0]["FileName"] = hostile + ".pdf"
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(data))
+    store = app.extensions["billfold"].store
+    assert run_import(store, portal_settings, path, source="qbo").status == "applied"
+    with store.write() as conn:
+        account_id = conn.execute(
+            select(A.c.id).where(A.c.source == "qbo", A.c.external_key == "3")
+        ).scalar_one()
+        conn.execute(update(A).where(A.c.id == account_id).values(portal_enabled=True))
+        grant_access(
+            conn, ensure_contact(conn, "cool_cars@example.com"), account_id, "billing"
+        )
+        invoice_id = conn.execute(
+            select(I.c.id).where(I.c.number == "1037")
+        ).scalar_one()
+    sign_in(app, client, "cool_cars")
+    html = client.get(f"/invoices/{invoice_id}").get_data(as_text=True)
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;" in html
+    pdf = client.get(f"/invoices/{invoice_id}/pdf")
+    assert pdf.status_code == 200
+    words = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "alert('x')" in re.sub(r"\s+", "", words) or "alert(" in words
