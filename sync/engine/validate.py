@@ -85,6 +85,11 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+# Facts added with the invoice copy's details (migration 0009), left out of the hash
+# while empty.
+COPY_FACTS = frozenset(("terms", "tax_mode", "exchange_rate"))
+
+
 def _hash(parts: tuple) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
@@ -92,11 +97,20 @@ def _hash(parts: tuple) -> str:
 def content_hash(p: Prepared) -> str:
     """Return the hash re-imports compare: the record's facts, its lines, allocations."""
     facts = (
-        v for k, v in p.values.items() if k not in ("source_updated_at", "content_hash")
+        v
+        for k, v in p.values.items()
+        if k not in ("source_updated_at", "content_hash")
+        and (v is not None or k not in COPY_FACTS)
     )
     if p.kind == "payment":
         return _hash(("payment", p.account.key, *facts, tuple(p.allocations)))
-    lines = tuple(p.lines) if p.lines_known else "lines not in this export"
+    # A record without copy details hashes as before they were read (no re-import of
+    # an unchanged file looks like a change after the upgrade).
+    lines = (
+        tuple(ln if ln[1] != "item" else (ln[0], *ln[2:]) for ln in p.lines)
+        if p.lines_known
+        else "lines not in this export"
+    )
     return _hash((p.kind, p.account.key, *facts, lines, tuple(p.allocations)))
 
 

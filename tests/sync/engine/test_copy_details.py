@@ -207,3 +207,25 @@ def test_xero_csv_email_column_gives_the_address_and_a_bad_one_is_refused_alone(
         good.created + good.updated + good.unchanged
     )
     assert email_of(store, "Maple Street Dental") == "ap@maplestreetdental.example"
+
+
+def test_a_record_without_copy_details_hashes_as_before_them(tmp_path):
+    """Re-importing an unchanged file after the upgrade to 0009 changes nothing: the
+    content hash of a record with no terms, tax mode, rate or special lines is the one
+    the store already holds (this value is what billfold gave before 0009)."""
+    from adapters.base import ExportFile, ParseOptions
+    from adapters.generic_csv import GenericCsv
+    from adapters.toolkit.text import sniff_bytes
+    from schemas.records import DocumentRecord
+    from sync.engine.validate import prepare
+
+    path = SAMPLES / "generic" / "harbor_ledger.csv"
+    data = path.read_bytes()
+    export = ExportFile(path, path.name, sniff_bytes(data), len(data))
+    [record] = [
+        r
+        for r in GenericCsv().parse(export, ParseOptions())
+        if isinstance(r, DocumentRecord) and r.number == "1001"
+    ]
+    prepared = prepare(record, source="s", default_currency="USD", as_of=None)
+    assert prepared.content_hash == "f0866d1b77d554fc5950b9c705a89804"
