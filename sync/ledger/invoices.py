@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from schemas.money import to_text
 from schemas.settlement import HIDDEN_LIFECYCLES, is_overdue
@@ -73,6 +73,35 @@ def attachments_of(
     ]
     named = [r for r in rows if r["name"] is not None]
     return named or rows[:1]
+
+
+def waiting_attachments(conn: Connection, limit: int) -> tuple[int, list[dict]]:
+    """(how many, the oldest *limit*) attachments not fetched yet, each with the number
+    of its document, or None while that document is not imported."""
+    waiting = AT.c.document_id.is_(None)
+    count = conn.execute(
+        select(func.count()).select_from(AT).where(waiting)
+    ).scalar_one()
+    number = func.coalesce(
+        select(I.c.number)
+        .where(I.c.source == AT.c.source, I.c.external_id == AT.c.document_ref)
+        .where(AT.c.document_kind == "invoice")
+        .scalar_subquery(),
+        select(C.c.number)
+        .where(C.c.source == AT.c.source, C.c.external_id == AT.c.document_ref)
+        .where(AT.c.document_kind == "credit_note")
+        .scalar_subquery(),
+    )
+    rows = conn.execute(
+        select(
+            AT.c.source, AT.c.document_kind, AT.c.document_ref, AT.c.name,
+            AT.c.created_at, number.label("number"),
+        )
+        .where(waiting)
+        .order_by(AT.c.created_at, AT.c.id)
+        .limit(limit)
+    ).mappings()  # fmt: skip
+    return count, [dict(r) for r in rows]
 
 
 def invoice_list(

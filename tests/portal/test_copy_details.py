@@ -215,3 +215,39 @@ def test_hostile_terms_and_attachment_names_are_only_ever_text(
     assert pdf.status_code == 200
     words = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "alert('x')" in re.sub(r"\s+", "", words) or "alert(" in words
+
+
+def test_admin_sees_the_copy_facts_and_every_attachment_to_fetch(
+    app, portal_settings, tmp_path
+):
+    import json
+
+    store = app.extensions["billfold"].store
+    # An Attachable whose invoice is in no file yet is listed too, never lost.
+    data = json.loads(QBO.read_text())
+    orphan = copy_of_attachable(data, "999", "signed-quote.pdf")
+    path = tmp_path / "orphan.json"
+    path.write_text(json.dumps({"QueryResponse": {"Attachable": [orphan]}}))
+    run_import(store, portal_settings, path, source="qbo")
+    _, invoice_id = cool_cars(app, portal_settings)
+    admin = app.test_client()
+    admin_sign_in(app, admin)
+    shown = visible_text(page(admin, f"/admin/invoices/{invoice_id}"))
+    assert "Terms Net 30" in shown
+    assert "Attachment fountain-site-photo.jpg not yet fetched" in shown
+    listed = visible_text(page(admin, "/admin/documents"))
+    assert "2 to fetch" in listed
+    assert "fountain-site-photo.jpg qbo invoice 1037" in listed
+    assert "signed-quote.pdf qbo invoice 999 (not imported yet)" in listed
+
+
+def copy_of_attachable(data: dict, invoice_ref: str, name: str) -> dict:
+    import copy
+
+    for part in data["BatchItemResponse"]:
+        if "Attachable" in part["QueryResponse"]:
+            found = copy.deepcopy(part["QueryResponse"]["Attachable"][0])
+            found["Id"], found["FileName"] = "77", name
+            found["AttachableRef"][0]["EntityRef"]["value"] = invoice_ref
+            return found
+    raise KeyError("Attachable")
