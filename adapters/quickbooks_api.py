@@ -41,7 +41,9 @@ ENTITIES = ("Customer", "Invoice", "CreditMemo", "Payment")
 # Entities read for what they tell about the others: names of payment methods and
 # terms (a reference often carries only the Id), and files attached to transactions.
 LOOKUPS = ("PaymentMethod", "Term", "Attachable")
-DEFERRED_MAX = 100_000  # records held back for a lookup later in the file
+# Records held back for a PaymentMethod or Term later in the file: a file with none
+# (most invoice exports) holds back at most this many, then names by Id go unresolved.
+DEFERRED_MAX = 2_000
 # QuickBooks entities a query or batch may carry that billfold does not import; they
 # are counted and reported, not parsed.
 OTHER_ENTITIES = (

@@ -985,3 +985,26 @@ def test_copy_details_tax_mode_exchange_rate_and_skipped_attachables(tmp_path):
     assert any("1 Attachable entity (linked to no invoice" in n for n in notes)
     [refused] = of(items, Rejection)
     assert (refused.column, refused.value) == ("Size", "many")
+
+
+def test_records_held_for_a_later_term_are_bounded(tmp_path, monkeypatch):
+    import adapters.quickbooks_api as qbo
+
+    monkeypatch.setattr(qbo, "DEFERRED_MAX", 1)
+    invoices = [
+        invoice(Id=str(i), DocNumber=f"T-{i}", SalesTermRef={"value": "3"})
+        for i in (1, 2)
+    ]
+    terms = [{"Id": "3", "Name": "Net 30", "SyncToken": "0", "DueDays": 30}]
+    batch = {
+        "BatchItemResponse": [
+            {"QueryResponse": {"Invoice": invoices}, "bId": "i"},
+            {"QueryResponse": {"Term": terms}, "bId": "t"},
+        ]
+    }
+    items = parse_json(tmp_path, batch)
+    docs = {d.number: d.terms for d in of(items, DocumentRecord)}
+    assert docs == {"T-1": "Net 30", "T-2": None}  # held back, then named; not held
+    assert any(
+        "terms named only by QuickBooks Id (3)" in n.message for n in of(items, Note)
+    )
