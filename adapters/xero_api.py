@@ -163,6 +163,7 @@ class _Reader:
         self.seen_record = False
         self.found_items = False
         self.refused: list[Rejection] = []  # bad email cells of records kept
+        self.refused_seen: set[tuple[str, str]] = set()
         self.skipped = {
             "bill": _Skipped(
                 "bill (an Invoice of Type ACCPAY)",
@@ -278,9 +279,11 @@ class _Reader:
         name = nfc_key(contact.text("Name") or "")
         try:
             email = contact.email("EmailAddress")
-        except CellError as exc:
+        except CellError as exc:  # said once per contact and address
             email = None
-            self.refused.append(refused_email(exc, f"contact {name or key}"))
+            if (key, exc.value) not in self.refused_seen:
+                self.refused_seen.add((key, exc.value))
+                self.refused.append(refused_email(exc, f"contact {name or key}"))
         known = self.contacts.get(key)
         if known is not None:
             name, email = name or known.name, email or known.email
