@@ -16,12 +16,13 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from adapters import quickbooks_copy as copy
 from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import CellError, FileRejected
 from adapters.quickbooks_names import quickbooks_account
 from adapters.toolkit.cells import parse_timestamp
-from adapters.toolkit.columns import nfc_key, normalise_header
-from adapters.toolkit.json_fields import Fields, JsonRules
+from adapters.toolkit.columns import nfc_key
+from adapters.toolkit.json_fields import Fields, JsonRules, refused_email
 from adapters.toolkit.json_stream import head_keys, iter_items
 from adapters.toolkit.keys import real_id
 from schemas.records import (
@@ -30,7 +31,6 @@ from schemas.records import (
     DocumentRecord,
     ExportInfo,
     Item,
-    LineRecord,
     Note,
     PaymentRecord,
     Record,
@@ -38,6 +38,12 @@ from schemas.records import (
 )
 
 ENTITIES = ("Customer", "Invoice", "CreditMemo", "Payment")
+# Entities read for what they tell about the others: names of payment methods and
+# terms (a reference often carries only the Id), and files attached to transactions.
+LOOKUPS = ("PaymentMethod", "Term", "Attachable")
+# Records held back for a PaymentMethod or Term later in the file: a file with none
+# (most invoice exports) holds back at most this many, then names by Id go unresolved.
+DEFERRED_MAX = 2_000
 # QuickBooks entities a query or batch may carry that billfold does not import; they
 # are counted and reported, not parsed.
 OTHER_ENTITIES = (
@@ -45,16 +51,16 @@ OTHER_ENTITIES = (
     "Vendor", "Bill", "Account", "Employee", "Purchase", "TimeActivity",
 )  # fmt: skip
 _QUERY_FIELDS = frozenset(("startPosition", "maxResults", "totalCount"))
-_BATCH_FIELDS = frozenset(("bId", "QueryResponse", "Fault", *ENTITIES))
+_BATCH_FIELDS = frozenset(("bId", "QueryResponse", "Fault", *ENTITIES, *LOOKUPS))
 
 
 def _prefixes() -> dict[str, str]:
     """Map every ijson prefix this adapter reads to the entity found there."""
     found = {}
-    for entity in (*ENTITIES, *OTHER_ENTITIES):
+    for entity in (*ENTITIES, *LOOKUPS, *OTHER_ENTITIES):
         found[f"QueryResponse.{entity}.item"] = entity
         found[f"BatchItemResponse.item.QueryResponse.{entity}.item"] = entity
-    for entity in ENTITIES:
+    for entity in (*ENTITIES, *LOOKUPS):
         found[f"BatchItemResponse.item.{entity}"] = entity
         found[entity] = entity  # single read
     found["item"] = "?"  # a plain list: the entity is told by its fields
@@ -75,11 +81,6 @@ RULES = JsonRules(
     numbers_as_text=True,
 )
 _VOID_NOTE = re.compile(r"^\s*void(?:ed)?\b", re.IGNORECASE)
-# CustomField names that hold the customer's PO or reference (compared normalised).
-REFERENCE_FIELDS = frozenset(
-    ("po", "pono", "ponumber", "ponum", "purchaseorder", "purchaseordernumber",
-     "customerpo", "reference", "ref", "customerreference")
-)  # fmt: skip
 
 
 class QuickBooksApi:
@@ -103,7 +104,7 @@ class QuickBooksApi:
             return "SyncToken" in first and bool({"CustomerRef", "DisplayName"} & first)
         if "QueryResponse" in top:
             inside = keys.get("QueryResponse", set())
-            known = _QUERY_FIELDS | set(ENTITIES) | set(OTHER_ENTITIES)
+            known = _QUERY_FIELDS | {*ENTITIES, *LOOKUPS, *OTHER_ENTITIES}
             return bool(inside & known) or (not inside and "time" in top)
         if "BatchItemResponse" in top:
             return bool(keys.get("BatchItemResponse.item", set()) & _BATCH_FIELDS)
@@ -151,6 +152,10 @@ class _Reader:
         self.skipped: dict[str, int] = {}
         self.orphans: dict[str, str] = {}  # sub-customer id -> name, parent id unknown
         self.yielded_record = False
+        self.lookups = copy.Lookups()
+        self.deferred: list[tuple[str, Any, int]] = []  # records waiting for a name
+        self.final = False
+        self.refused: list[Rejection] = []  # bad cells of the record being read
 
     def read(self, stream: Iterable[tuple[str, int, Any]]) -> Iterator[Item]:
         for prefix, _, value in stream:
@@ -166,6 +171,9 @@ class _Reader:
                     yield from self._entity(entity, element)
             else:
                 yield from self._entity(entity, value)
+        self.final = True  # every PaymentMethod and Term in the file has been read
+        for entity, value, n in self.deferred:
+            yield from self._entity(entity, value, n)
         yield from self._summary()
 
     def _time(self, value: Any) -> Iterator[Item]:
@@ -200,24 +208,32 @@ class _Reader:
             "would have returned are not in this file"
         )
 
-    def _entity(self, entity: str, value: Any) -> Iterator[Item]:
+    def _entity(self, entity: str, value: Any, n: int = 0) -> Iterator[Item]:
         if entity == "?":
             entity = _classify(value)
-        n = self.counts[entity] = self.counts.get(entity, 0) + 1
+        if not n:
+            n = self.counts[entity] = self.counts.get(entity, 0) + 1
         where = (
             f"the {_ordinal(n)} {'element' if entity == '?' else entity} in the file"
         )
         if not isinstance(value, dict) or entity == "?":
             yield Rejection(
-                reason="expected a QuickBooks Customer, Invoice, CreditMemo or Payment "
-                f"object ({where})",
+                reason="expected a QuickBooks Customer, Invoice, CreditMemo, Payment, "
+                f"PaymentMethod, Term or Attachable object ({where})",
                 record=where,
                 value=RULES.show(value),
             )
             return
         fields = Fields(value, RULES)
         note: Note | None = None
+        held = not self.final and len(self.deferred) < DEFERRED_MAX
+        if held and self.lookups.waits(entity, fields):
+            self.deferred.append((entity, value, n))
+            return
         try:
+            if entity in LOOKUPS:
+                yield from self.lookups.read(entity, fields)
+                return
             if entity == "Customer":
                 record: Record = self._customer(fields)
             elif entity == "Payment":
@@ -225,6 +241,7 @@ class _Reader:
             else:
                 record = self._document(entity, fields)
         except CellError as exc:
+            self.refused.clear()
             ident = value.get("Id")
             ident_text = f", Id {ident}" if isinstance(ident, str | int) else ""
             yield Rejection(
@@ -238,6 +255,8 @@ class _Reader:
             yield note
         self.yielded_record = True
         yield record
+        yield from self.refused
+        self.refused.clear()
 
     def _summary(self) -> Iterator[Item]:
         for entity, n in sorted(self.skipped.items()):
@@ -245,6 +264,7 @@ class _Reader:
                 f"skipped {n} {entity} entit{'y' if n == 1 else 'ies'}: billfold imports "
                 "Customer, Invoice, CreditMemo and Payment"
             )
+        yield from self.lookups.notes()
         if self.orphans:
             example = next(iter(self.orphans.values()))
             yield Note(
@@ -275,7 +295,7 @@ class _Reader:
         account = AccountRecord(
             key=ident,
             name=nfc_key(display) if display and ":" not in display else named.name,
-            email=f.text("PrimaryEmailAddr.Address"),
+            email=self._email(f, "PrimaryEmailAddr.Address", "Customer"),
             parent_key=parent_key,
             parent_name=parent_name if parent_key else None,
         )
@@ -284,8 +304,17 @@ class _Reader:
         self.orphans.pop(ident, None)
         return account
 
-    def _account(self, f: Fields) -> AccountRecord:
-        """Return the account a transaction's CustomerRef names, keyed on its Id."""
+    def _email(self, f: Fields, path: str, entity: str) -> str | None:
+        """An email address; a bad one is refused on its own (the record is kept)."""
+        try:
+            return f.email(path)
+        except CellError as exc:
+            self.refused.append(refused_email(exc, _label(entity, f.data)))
+            return None
+
+    def _account(self, f: Fields, email: str | None = None) -> AccountRecord:
+        """Return the account a transaction's CustomerRef names, keyed on its Id, with
+        the *email* the transaction was billed to unless its Customer gives one."""
         ident = real_id(f.text("CustomerRef.value"))  # "0" or "null" is no Id
         if not ident:
             raise CellError(
@@ -294,11 +323,15 @@ class _Reader:
                 "CustomerRef.value",
             )
         known = self.accounts.get(ident)
-        if known is not None:
-            return known
+        if known is not None:  # the Customer's own address comes first
+            if email is None or known.email:
+                return known
+            return AccountRecord(
+                known.key, known.name, email, known.parent_key, known.parent_name
+            )
         name = f.text("CustomerRef.name")
         if name is None:
-            return AccountRecord(key=ident, name=ident)
+            return AccountRecord(key=ident, name=ident, email=email)
         named = quickbooks_account(name)
         parent_key = (
             self.ids_by_name.get(named.parent_key) if named.parent_key else None
@@ -308,6 +341,7 @@ class _Reader:
         return AccountRecord(
             key=ident,
             name=named.name,
+            email=email,
             parent_key=parent_key,
             parent_name=named.parent_name if parent_key else None,
         )
@@ -350,7 +384,7 @@ class _Reader:
             kind=kind,  # type: ignore[arg-type]  # one of DocumentKind's values, mapped above
             external_id=ident,
             number=f.text("DocNumber") or ident,
-            account=self._account(f),
+            account=self._account(f, self._email(f, "BillEmail.Address", entity)),
             issue_date=f.date("TxnDate"),
             due_date=f.date("DueDate") if kind == "invoice" else None,
             currency=(f.text("CurrencyRef.value") or "").upper() or None,
@@ -358,12 +392,17 @@ class _Reader:
             total=total,
             lifecycle="void" if void else "issued",
             balance=balance,
-            reference=_reference(f),
+            reference=copy.reference(f),
             memo=memo,
             pay_url=f.text("InvoiceLink") if kind == "invoice" else None,
             updated_at=f.timestamp("MetaData.LastUpdatedTime"),
             version=_version(f),
-            lines=_lines(f),
+            lines=copy.lines(f),
+            terms=self.lookups.named(f, "SalesTermRef", "Term")
+            if kind == "invoice"
+            else None,
+            tax_mode=copy.tax_mode(f),
+            exchange_rate=copy.exchange_rate(f),
         )
 
     # -- payments -------------------------------------------------------------------
@@ -394,7 +433,7 @@ class _Reader:
             date=received,
             amount=amount,
             currency=(f.text("CurrencyRef.value") or "").upper() or None,
-            method=f.text("PaymentMethodRef.name"),
+            method=self.lookups.named(f, "PaymentMethodRef", "PaymentMethod"),
             reference=f.text("PaymentRefNum"),
             unapplied=f.amount("UnappliedAmt"),
             lifecycle="void" if void else "active",
@@ -422,6 +461,8 @@ def _label(entity: str, value: dict[str, Any]) -> str:
     )
     if entity == "Customer":
         return f"customer {text('DisplayName') or ident or '(no Id)'}"
+    if entity in LOOKUPS:
+        return f"{entity} {text('FileName') or text('Name') or ident or '(no Id)'}"
     if entity == "Payment":
         return f"payment {text('PaymentRefNum') or ident or '(no Id)'}"
     kind = "invoice" if entity == "Invoice" else "credit note"
@@ -438,55 +479,18 @@ def _classify(value: Any) -> str:
         return "Payment"
     if "DisplayName" in value and "TotalAmt" not in value:
         return "Customer"
+    if "AttachableRef" in value or "FileName" in value:
+        return "Attachable"
+    if "DueDays" in value or "DayOfMonthDue" in value:
+        return "Term"
+    if "Name" in value and value.get("Type") in ("CREDIT_CARD", "NON_CREDIT_CARD"):
+        return "PaymentMethod"
     others = ("DepositToAccountRef", "TxnStatus", "ExpirationDate", "PaymentMethodRef")
     if {"TotalAmt", "Balance", "DueDate", "CustomerRef"} <= value.keys() and not any(
         k in value for k in others
     ):
         return "Invoice"
     return "?"
-
-
-def _reference(f: Fields) -> str | None:
-    """Return the PO or reference a document's custom fields hold, if any."""
-    for cf in f.objects("CustomField"):
-        name = cf.text("Name")
-        if name and normalise_header(name) in REFERENCE_FIELDS:
-            value = cf.text("StringValue")
-            if value:
-                return value
-    return None
-
-
-def _lines(f: Fields) -> list[LineRecord]:
-    """Return a document's lines for its copy; QuickBooks' subtotal lines are skipped."""
-    lines: list[LineRecord] = []
-    for lf in f.objects("Line"):
-        detail = lf.text("DetailType")
-        if detail == "SubTotalLineDetail":
-            continue
-        item = quantity = unit_price = None
-        description = lf.text("Description") or ""
-        if detail == "SalesItemLineDetail":
-            item = lf.text("SalesItemLineDetail.ItemRef.name")
-            quantity = lf.quantity("SalesItemLineDetail.Qty")
-            unit_price = lf.quantity("SalesItemLineDetail.UnitPrice")
-        elif detail == "GroupLineDetail":
-            item = lf.text("GroupLineDetail.GroupItemRef.name")
-            quantity = lf.quantity("GroupLineDetail.Quantity")
-        elif detail == "DiscountLineDetail" and not description:
-            percent = lf.quantity("DiscountLineDetail.DiscountPercent")
-            description = f"Discount {percent}%" if percent is not None else "Discount"
-        lines.append(
-            LineRecord(
-                position=len(lines) + 1,
-                description=description,
-                item=item,
-                quantity=quantity,
-                unit_price=unit_price,
-                amount=lf.amount("Amount"),
-            )
-        )
-    return lines
 
 
 def _payment_links(f: Fields) -> list[tuple[str, str, Decimal]]:

@@ -23,10 +23,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from adapters import xero_copy as copy
 from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import CellError, FileRejected
 from adapters.toolkit.columns import nfc_key
-from adapters.toolkit.json_fields import Fields, JsonRules, fields
+from adapters.toolkit.json_fields import Fields, JsonRules, fields, refused_email
 from adapters.toolkit.json_stream import iter_items, top_level_keys, utf8_binary
 from adapters.toolkit.keys import real_id
 from adapters.toolkit.text import HEAD_SIZE
@@ -161,6 +162,8 @@ class _Reader:
         self.waiting: list[tuple[int, dict[str, Any]]] = []
         self.seen_record = False
         self.found_items = False
+        self.refused: list[Rejection] = []  # bad email cells of records kept
+        self.refused_seen: set[tuple[str, str]] = set()
         self.skipped = {
             "bill": _Skipped(
                 "bill (an Invoice of Type ACCPAY)",
@@ -217,7 +220,11 @@ class _Reader:
             for item in self._item(collection, index, value):
                 if isinstance(item, AccountRecord | DocumentRecord | PaymentRecord):
                     self.seen_record = True
-                yield item
+                    yield item
+                    yield from self.refused
+                else:
+                    yield item
+                self.refused.clear()
         for index, value in self.waiting:
             yield from self._payment(index, value, final=True)
         for skipped in self.skipped.values():
@@ -270,7 +277,13 @@ class _Reader:
                 contact.column("ContactID"),
             )
         name = nfc_key(contact.text("Name") or "")
-        email = contact.text("EmailAddress")
+        try:
+            email = contact.email("EmailAddress")
+        except CellError as exc:  # said once per contact and address
+            email = None
+            if (key, exc.value) not in self.refused_seen:
+                self.refused_seen.add((key, exc.value))
+                self.refused.append(refused_email(exc, f"contact {name or key}"))
         known = self.contacts.get(key)
         if known is not None:
             name, email = name or known.name, email or known.email
@@ -308,6 +321,7 @@ class _Reader:
                     kind or "", "Type ACCREC (sales invoice) or ACCPAY (bill)", "Type"
                 )
             record = self._document("invoice", raw, "InvoiceID", "InvoiceNumber")
+            attached = copy.attachments(raw, "invoice", record.external_id)
         except CellError as exc:
             yield _rejection(exc, label)
             return
@@ -316,6 +330,7 @@ class _Reader:
             record.currency,
         )
         yield record
+        yield from attached
 
     def _credit_note(self, index: int, value: Any) -> Iterator[Item]:
         where = f"CreditNotes[{index}]"
@@ -336,10 +351,12 @@ class _Reader:
                 "credit_note", raw, "CreditNoteID", "CreditNoteNumber"
             )
             record.allocations = self._allocations(raw, record.external_id)
+            attached = copy.attachments(raw, "credit_note", record.external_id)
         except CellError as exc:
             yield _rejection(exc, label)
             return
         yield record
+        yield from attached
 
     def _document(
         self, kind: str, raw: Fields, id_key: str, number_key: str
@@ -387,6 +404,8 @@ class _Reader:
             lines=_lines(raw),
             # List calls without page= leave LineItems out: keep the stored lines.
             lines_known="LineItems" in raw.data,
+            tax_mode=copy.tax_mode(raw),
+            exchange_rate=copy.exchange_rate(raw),
         )
 
     def _allocations(self, raw: Fields, credit_note_id: str) -> list[AllocationRecord]:

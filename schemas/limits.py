@@ -66,9 +66,25 @@ LIMITS: dict[str, Limit] = {
     "pay_url": Limit(2048, "the longest link browsers and mail programs handle well"),
     "applies_to": _ID,  # an allocation names an invoice or credit note by id or number
     "file_name": Limit(255, "the longest file name common file systems allow"),
+    "terms": Limit(100, "QuickBooks allows 31 characters in a term's name"),
+    "attachment_name": Limit(255, "the longest file name common file systems allow"),
 }
 
 PREVIEW_CHARACTERS = 60
+
+
+def is_email_address(text: str) -> bool:
+    """Whether *text* (trimmed) is one deliverable address: ``local@domain.tld``, no
+    spaces, quotes, brackets or separators (so never a name, a list or markup)."""
+    email = text.strip()
+    local, _, domain = email.rpartition("@")
+    return bool(
+        local
+        and "." in domain.strip(".")
+        and len(email) <= LIMITS["customer_email"].maximum
+        and email.isprintable()
+        and not any(c.isspace() or c in "<>,;\"'\\()[]:" for c in email)
+    )
 
 
 def clip(text: str | None, maximum: int) -> str:

@@ -18,6 +18,11 @@ DocumentKind = Literal["invoice", "credit_note"]
 Lifecycle = Literal["draft", "issued", "void", "deleted"]
 PaymentLifecycle = Literal["active", "void", "deleted"]
 AllocationKind = Literal["cash", "credit"]
+# An item line, a subtotal the source prints between lines, or a discount (its amount
+# is negative). Lines are what the copy shows; none of them is ever summed into a total.
+LineKind = Literal["item", "subtotal", "discount"]
+# How a document's line amounts stand to its tax (Xero's LineAmountTypes).
+TaxMode = Literal["exclusive", "inclusive", "no_tax"]
 
 
 @dataclass(slots=True)
@@ -40,6 +45,7 @@ class LineRecord:
     """One line of an invoice or credit note; informational, never summed into totals."""
 
     position: int
+    kind: LineKind = "item"
     description: str = ""
     item: str | None = None
     quantity: Decimal | None = None
@@ -100,6 +106,11 @@ class DocumentRecord:
     # The id an older billfold gave this document (a report's bare number): a record
     # stored under it for the same customer is this one (sync.former_ids).
     former_id: str | None = None
+    # What the copy shows beside the figures: payment terms ("Net 30"), how line
+    # amounts include tax, and the rate of a foreign-currency document to the home one.
+    terms: str | None = None
+    tax_mode: TaxMode | None = None
+    exchange_rate: Decimal | None = None
 
     @property
     def label(self) -> str:
@@ -134,6 +145,24 @@ class PaymentRecord:
 
 
 @dataclass(slots=True)
+class AttachmentRecord:
+    """A file attached to a document in the billing system, named but not yet fetched.
+
+    ``document_ref`` is the document's external id in the same source (the document may
+    arrive in another file). ``name`` is None when the export says only that the
+    document has attachments.
+    """
+
+    external_id: str
+    document_kind: DocumentKind
+    document_ref: str
+    name: str | None
+    content_type: str | None = None
+    size: int | None = None
+    line: int | None = None
+
+
+@dataclass(slots=True)
 class ExportInfo:
     """Facts about the whole export, yielded before any record when the file states them."""
 
@@ -164,4 +193,4 @@ class Note:
 
 
 Record = AccountRecord | DocumentRecord | PaymentRecord
-Item = Record | ExportInfo | Rejection | Note
+Item = Record | AttachmentRecord | ExportInfo | Rejection | Note

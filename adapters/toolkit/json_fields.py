@@ -26,6 +26,8 @@ from typing import Any
 
 from adapters.errors import CellError
 from adapters.toolkit.cells import parse_date, parse_timestamp
+from schemas.limits import is_email_address
+from schemas.records import Rejection
 
 _DECIMAL_TEXT = re.compile(r"^-?\d+(?:\.\d+)?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -75,6 +77,17 @@ class JsonRules:
         else:
             text = json.dumps(value, default=str, ensure_ascii=False)
         return text if len(text) <= 80 else text[:77] + "..."
+
+
+def refused_email(exc: CellError, record: str) -> Rejection:
+    """The rejection of a bad email cell whose record is kept without it."""
+    return Rejection(
+        reason=f"expected {exc.expected}; the {record} was kept without it. Correct "
+        "the address in the billing system and export again",
+        record=record,
+        column=exc.column,
+        value=exc.value,
+    )
 
 
 def fields(value: Any, rules: JsonRules, where: str, what: str) -> Fields:
@@ -159,6 +172,18 @@ class Fields:
         ):
             return str(value)
         raise CellError(self.rules.show(value), "text", self.column(path))
+
+    def email(self, path: str) -> str | None:
+        """One email address, or None; anything else (a name with it, a list, markup)
+        raises CellError. Callers keep the record without it (``refused_email``)."""
+        value = self.text(path)
+        if value is not None and not is_email_address(value):
+            raise CellError(
+                self.rules.show(value),
+                "one email address such as name@example.com",
+                self.column(path),
+            )
+        return value
 
     def required_text(self, path: str, what: str) -> str:
         """Text that must be there; *what* says what it is."""

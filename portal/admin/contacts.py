@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from portal import params
 from portal.admin import actor, bp, recent_sign_in, step_up_due
-from portal.admin.queries.accounts import AccountTree
+from portal.admin.queries.accounts import AccountTree, account_email
 from portal.admin.queries.contacts import contact_history, contact_page, last_invites
 from portal.context import client_ip, portal
 from schemas.tables import utcnow
@@ -175,12 +175,17 @@ def _invite_form(
 ) -> tuple[str, int]:
     with portal().store.read() as conn:
         tree = AccountTree.load(conn)
-    if values is None:  # a fresh form, maybe from an account's or a contact's page
-        chosen = params.record_id(request.args.get("account"))
-        values = {
-            "email": request.args.get("email", "")[:254],
-            "accounts": [chosen] if chosen in tree.nodes else [],
-        }
+        if values is None:  # a fresh form, maybe from an account's or a contact's page
+            chosen = params.record_id(request.args.get("account"))
+            email = request.args.get("email", "")[:254]
+            if (
+                chosen in tree.nodes and not email
+            ):  # the address its billing system gave
+                email = account_email(conn, chosen)
+            values = {
+                "email": email,
+                "accounts": [chosen] if chosen in tree.nodes else [],
+            }
     return render_template(
         "admin/invite.html", options=tree.options(), errors=errors or {}, values=values,
         max_mb=portal().settings.portal.upload_max_mb,

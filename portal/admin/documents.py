@@ -4,6 +4,8 @@ Every document that arrived (a PDF, PNG or JPEG through any source) and that not
 linked waits here with why it waits; the import that brought it said so ("it waits in
 the list of unmatched documents"). The office links one to an account, and optionally
 to that account's invoice or credit note; the link is audited (``link_document``).
+Below them, the attachments the billing system named that are not fetched yet, each
+with its document (or that the document is not imported yet).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from portal.admin import actor, bp
 from portal.context import portal
 from sync.engine.documents.links import link_named, unmatched_documents
 from sync.errors import UsageError
+from sync.ledger.invoices import waiting_attachments
 
 SHOWN = 200  # waiting documents listed; the count is always complete
 
@@ -26,11 +29,14 @@ def documents() -> str:
     p = portal()
     with p.store.read() as conn:
         waiting = unmatched_documents(conn, p.settings)
+        to_fetch, attachments = waiting_attachments(conn, SHOWN)
     return render_template(
         "admin/documents.html",
         rows=waiting[:SHOWN],
         count=len(waiting),
         kinds=DOCUMENT_KINDS,
+        attachments=attachments,
+        to_fetch=to_fetch,
     )
 
 

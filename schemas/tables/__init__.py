@@ -44,6 +44,7 @@ from schemas.tables.imports import (
 from schemas.tables.ledger import (
     Account,
     Allocation,
+    Attachment,
     Conflict,
     CreditNote,
     CreditNoteLine,
@@ -71,6 +72,7 @@ CREDIT_NOTE_LINES: Table = table_of(CreditNoteLine)
 PAYMENTS: Table = table_of(Payment)
 ALLOCATIONS: Table = table_of(Allocation)
 DOCUMENTS: Table = table_of(Document)
+ATTACHMENTS: Table = table_of(Attachment)
 IMPORT_BATCHES: Table = table_of(ImportBatch)
 ROW_ERRORS: Table = table_of(RowError)
 PAID_MARKS: Table = table_of(PaidMark)
@@ -92,6 +94,7 @@ __all__ = [
     "ACCOUNTS",
     "ADMIN_USERS",
     "ALLOCATIONS",
+    "ATTACHMENTS",
     "AUDIT_EVENTS",
     "CONFLICTS",
     "CONTACTS",
@@ -118,6 +121,7 @@ __all__ = [
     "Account",
     "AdminUser",
     "Allocation",
+    "Attachment",
     "AuditEvent",
     "Conflict",
     "Contact",

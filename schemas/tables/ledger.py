@@ -60,6 +60,10 @@ class _DocumentColumns(SQLModel):
     reference: str | None = None
     memo: str | None = None
     pay_url: str | None = None
+    # what the copy shows beside the figures (schemas.records.DocumentRecord)
+    terms: str | None = None
+    tax_mode: str | None = None  # exclusive, inclusive, no_tax; None: not said
+    exchange_rate: str | None = None  # decimal text, as the source wrote it
     source_updated_at: datetime | None = when()
     source_version: int | None = None
     content_hash: str
@@ -120,6 +124,7 @@ class CreditNote(_DocumentColumns, table=True):
 class _LineColumns(SQLModel):
     id: int | None = Field(default=None, primary_key=True)
     position: int
+    kind: str = "item"  # item, subtotal, discount (never summed into a total)
     description: str = ""
     item: str | None = None
     quantity: str | None = None  # decimal text: quantities may carry 4 places
@@ -234,6 +239,33 @@ class Document(SQLModel, table=True):
     invoice_id: int | None = ref("invoice.id")
     credit_note_id: int | None = ref("credit_note.id")
     batch_id: int | None = None
+    created_at: datetime = when(required=True)
+
+
+class Attachment(SQLModel, table=True):
+    """A file the billing system holds on a document, known by name, waiting to be fetched.
+
+    ``document_kind``/``document_ref`` name the invoice or credit note by its external id
+    in the same source (it may be imported later, so nothing is lost meanwhile);
+    ``document_id`` is the stored file once it has been fetched.
+    """
+
+    __tablename__ = "attachment"
+    __table_args__ = (
+        UniqueConstraint("source", "document_kind", "document_ref", "external_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    external_id: str
+    document_kind: str  # invoice or credit_note
+    document_ref: str
+    name: str | None = None  # None: the export says only that there are attachments
+    content_type: str | None = None
+    size: int | None = Field(default=None, sa_type=BigInteger)
+    document_id: int | None = ref("document.id")
+    first_batch_id: int | None = None
+    last_batch_id: int | None = None
     created_at: datetime = when(required=True)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, insert, select, update
 
+from schemas.limits import is_email_address
 from schemas.tables import (
     ADMIN_USERS,
     CONTACTS,
@@ -25,13 +26,7 @@ AD = ADMIN_USERS
 def normalise_email(text: str) -> str:
     """Return an email address in its stored form, or raise UsageError if it is not one."""
     email = text.strip().lower()
-    local, _, domain = email.rpartition("@")
-    if (
-        not local
-        or "." not in domain
-        or len(email) > 254
-        or any(c.isspace() or c in "<>,;\"'\\" for c in email)
-    ):
+    if not is_email_address(email):
         raise UsageError(f"{text!r} is not an email address")
     return email
 

@@ -58,7 +58,8 @@ from sync.store.bulk import (
 _DOC_COLUMNS = (
     "source", "external_id", "number", "currency", "issue_date", "due_date",
     "subtotal_minor", "tax_minor", "total_minor", "lifecycle", "reference", "memo",
-    "pay_url", "source_updated_at", "source_version", "content_hash",
+    "pay_url", "terms", "tax_mode", "exchange_rate", "source_updated_at",
+    "source_version", "content_hash",
 )  # fmt: skip
 COLUMNS = {
     "invoice": (
@@ -96,6 +97,7 @@ SEEN = Table(
 )
 LINE_COLUMNS = (
     "position",
+    "kind",
     "description",
     "item",
     "quantity",

@@ -26,6 +26,7 @@ from adapters.toolkit.text import decode_head
 from schemas.limits import clip
 from schemas.records import (
     AccountRecord,
+    AttachmentRecord,
     DocumentRecord,
     ExportInfo,
     Note,
@@ -36,13 +37,20 @@ from sync import faults
 from sync.config import Settings
 from sync.engine.allocations import reject_crossing
 from sync.engine.apply import BatchWriter
+from sync.engine.attachments import check_attachment, write_attachments
 from sync.engine.batch import Done, Handler, ImportResult
 from sync.engine.former_ids import adopt_former_ids
 from sync.engine.intake import Intake
 from sync.engine.namesakes import find_namesakes, namesake_warning
 from sync.engine.reconcile import reconcile
 from sync.engine.review import Diff
-from sync.engine.validate import Prepared, bounded, check_account, prepare
+from sync.engine.validate import (
+    Prepared,
+    bounded,
+    check_account,
+    prepare,
+    refuse_bad_email,
+)
 
 CHUNK_RECORDS = 2000
 NOTE_CHARACTERS = 1000  # a warning quotes cells; a hostile one could be megabytes
@@ -152,6 +160,7 @@ class ExportRun:
         self.notes: list[str] = []
         self.pending: list[Prepared] = []
         self.accounts: list[AccountRecord] = []
+        self.attachments: list[AttachmentRecord] = []
         self.columns: dict[str, str] | None = None  # the export's names for fields
         self.older_example: str | None = None
         self.phases = dict.fromkeys(("parse", "validate", "reconcile", "apply"), 0.0)
@@ -161,6 +170,8 @@ class ExportRun:
         clock = time.perf_counter
         started = clock()
         for item in items:
+            if isinstance(item, AccountRecord | DocumentRecord | PaymentRecord):
+                self._check_email(item)
             if isinstance(item, DocumentRecord | PaymentRecord):
                 seen_record = True
                 tick = clock()
@@ -184,6 +195,12 @@ class ExportRun:
                     self.accounts.append(item)
                 else:
                     self.rejections.append(too_long)
+            elif isinstance(item, AttachmentRecord):
+                refused = check_attachment(item)
+                if refused is None:
+                    self.attachments.append(item)
+                else:
+                    self.rejections.append(refused)
             elif isinstance(item, Rejection):
                 self.rejections.append(bounded(item))
             elif isinstance(item, Note):
@@ -233,7 +250,26 @@ class ExportRun:
             writer.apply(kind, plan)
             self.phases["apply"] += clock() - tick
         self.pending = []
+        if self.attachments:
+            tick = clock()
+            write_attachments(self.conn, self.source, self.batch_id, self.attachments)
+            self.attachments = []
+            self.phases["apply"] += clock() - tick
         faults.hit("chunk")
+
+    def _check_email(
+        self, item: AccountRecord | DocumentRecord | PaymentRecord
+    ) -> None:
+        account = item if isinstance(item, AccountRecord) else item.account
+        label = (
+            f"customer {account.name or account.key}"
+            if isinstance(item, AccountRecord)
+            else item.label
+        )
+        line = None if isinstance(item, AccountRecord) else item.line
+        refused = refuse_bad_email(account, label, line, self.columns)
+        if refused is not None:
+            self.rejections.append(refused)
 
     def warnings(self, flagged: int) -> list[str]:
         counts = self.writer.counts

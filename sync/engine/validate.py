@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, overload
 
-from schemas.limits import LIMITS, clip, preview
+from schemas.limits import LIMITS, clip, is_email_address, preview
 from schemas.money import (
     MoneyError,
     format_money,
@@ -89,6 +89,11 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+# Facts added with the invoice copy's details (migration 0009), left out of the hash
+# while empty.
+COPY_FACTS = frozenset(("terms", "tax_mode", "exchange_rate"))
+
+
 def _hash(parts: tuple) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
@@ -96,12 +101,28 @@ def _hash(parts: tuple) -> str:
 def content_hash(p: Prepared) -> str:
     """Return the hash re-imports compare: the record's facts, its lines, allocations."""
     facts = (
-        v for k, v in p.values.items() if k not in ("source_updated_at", "content_hash")
+        v
+        for k, v in p.values.items()
+        if k not in ("source_updated_at", "content_hash")
+        and (v is not None or k not in COPY_FACTS)
     )
     if p.kind == "payment":
         return _hash(("payment", p.account.key, *facts, tuple(p.allocations)))
-    lines = tuple(p.lines) if p.lines_known else "lines not in this export"
+    # A record without copy details hashes as before they were read (no re-import of
+    # an unchanged file looks like a change after the upgrade).
+    lines = (
+        tuple(ln if ln[1] != "item" else (ln[0], *ln[2:]) for ln in p.lines)
+        if p.lines_known
+        else "lines not in this export"
+    )
     return _hash((p.kind, p.account.key, *facts, lines, tuple(p.allocations)))
+
+
+def _rate(value: Decimal | None) -> str | None:
+    """An exchange rate as decimal text; a rate of zero or below says nothing."""
+    if value is None or not value.is_finite() or value <= 0:
+        return None
+    return f"{value.normalize():f}"
 
 
 def _currency(record_currency: str | None, default: str) -> str:
@@ -165,6 +186,30 @@ def check_account(
     return None
 
 
+def refuse_bad_email(
+    account: AccountRecord,
+    label: str,
+    line: int | None,
+    columns: Mapping[str, str] | None = None,
+) -> Rejection | None:
+    """Drop an account's email that is not one address, and say so; the record it
+    came with is kept (without the email: a known good one stays on the account)."""
+    email = account.email
+    if email is None or is_email_address(email):
+        return None
+    account.email = None
+    column = (columns or {}).get("customer_email", "customer_email")
+    return Rejection(
+        reason=f"expected one email address such as name@example.com in {column}; "
+        f"the {label} was kept without it. Correct the address in the billing "
+        "system and export again",
+        line=line,
+        record=clip(label, LABEL_CHARACTERS),
+        column=column,
+        value=preview(email),
+    )
+
+
 def bounded(item: Rejection) -> Rejection:
     """Return an adapter's rejection with its texts cut to a size any page can show."""
     value = item.value
@@ -195,7 +240,7 @@ def _check_lengths(
         fields.append(("number", r.number))
     fields += [("id", r.external_id), ("reference", r.reference), ("memo", r.memo)]
     if isinstance(r, DocumentRecord):
-        fields.append(("pay_url", r.pay_url))
+        fields += [("pay_url", r.pay_url), ("terms", r.terms)]
         for line in r.lines:
             fields += [
                 ("line_description", line.description), ("line_item", line.item),
@@ -260,6 +305,9 @@ def _document(
         "reference": r.reference,
         "memo": r.memo,
         "pay_url": r.pay_url if _safe_url(r.pay_url) else None,
+        "terms": r.terms,
+        "tax_mode": r.tax_mode,
+        "exchange_rate": _rate(r.exchange_rate),
         "source_updated_at": r.updated_at or as_of,
         "source_version": r.version,
     }
@@ -280,6 +328,7 @@ def _document(
     lines = [
         (
             line.position,
+            line.kind,
             line.description or "",
             line.item,
             _text(line.quantity),

@@ -6,13 +6,14 @@ from collections.abc import Collection
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from schemas.money import to_text
 from schemas.settlement import HIDDEN_LIFECYCLES, is_overdue
 from schemas.tables import (
     ACCOUNTS,
     ALLOCATIONS,
+    ATTACHMENTS,
     CREDIT_NOTE_LINES,
     CREDIT_NOTES,
     DOCUMENTS,
@@ -30,6 +31,77 @@ AL = ALLOCATIONS
 D = DOCUMENTS
 IL = INVOICE_LINES
 CL = CREDIT_NOTE_LINES
+AT = ATTACHMENTS
+TAX_MODES = {
+    "exclusive": "Tax exclusive",
+    "inclusive": "Tax inclusive",
+    "no_tax": "No tax",
+}
+
+
+def copy_facts(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a copy shows beside dates and figures: terms, how amounts stand to tax, and
+    the exchange rate (as the billing system states it)."""
+    facts = []
+    if document.get("terms"):
+        facts.append(("Terms", document["terms"]))
+    if document.get("tax_mode") in TAX_MODES:
+        facts.append(("Amounts", TAX_MODES[document["tax_mode"]]))
+    if document.get("exchange_rate"):
+        facts.append(("Exchange rate", document["exchange_rate"]))
+    return facts
+
+
+def attachments_of(
+    conn: Connection, kind: str, source: str, external_id: str
+) -> list[dict[str, Any]]:
+    """A document's attachments in the billing system, fetched or waiting to be.
+
+    The entry for "has attachments" without names is left out once names are known.
+    """
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            select(AT.c.name, AT.c.content_type, AT.c.size, AT.c.document_id)
+            .where(
+                AT.c.source == source,
+                AT.c.document_kind == kind,
+                AT.c.document_ref == external_id,
+            )
+            .order_by(AT.c.id)
+        ).mappings()
+    ]
+    named = [r for r in rows if r["name"] is not None]
+    return named or rows[:1]
+
+
+def waiting_attachments(conn: Connection, limit: int) -> tuple[int, list[dict]]:
+    """(how many, the oldest *limit*) attachments not fetched yet, each with the number
+    of its document, or None while that document is not imported."""
+    waiting = AT.c.document_id.is_(None)
+    count = conn.execute(
+        select(func.count()).select_from(AT).where(waiting)
+    ).scalar_one()
+    number = func.coalesce(
+        select(I.c.number)
+        .where(I.c.source == AT.c.source, I.c.external_id == AT.c.document_ref)
+        .where(AT.c.document_kind == "invoice")
+        .scalar_subquery(),
+        select(C.c.number)
+        .where(C.c.source == AT.c.source, C.c.external_id == AT.c.document_ref)
+        .where(AT.c.document_kind == "credit_note")
+        .scalar_subquery(),
+    )
+    rows = conn.execute(
+        select(
+            AT.c.source, AT.c.document_kind, AT.c.document_ref, AT.c.name,
+            AT.c.created_at, number.label("number"),
+        )
+        .where(waiting)
+        .order_by(AT.c.created_at, AT.c.id)
+        .limit(limit)
+    ).mappings()  # fmt: skip
+    return count, [dict(r) for r in rows]
 
 
 def invoice_list(
@@ -132,6 +204,10 @@ def invoice_detail(
         "lines": [dict(r) for r in lines],
         "applied": [dict(r) for r in applied],
         "documents": [dict(r) for r in documents],
+        "facts": copy_facts(dict(row)),
+        "attachments": attachments_of(
+            conn, "invoice", row["source"], row["external_id"]
+        ),
     }
 
 
@@ -201,4 +277,8 @@ def credit_note_detail(
         "credit_note": dict(row),
         "lines": [dict(r) for r in lines],
         "applied": [dict(r) for r in applied],
+        "facts": copy_facts(dict(row)),
+        "attachments": attachments_of(
+            conn, "credit_note", row["source"], row["external_id"]
+        ),
     }

@@ -204,7 +204,11 @@ def _letterhead(
     if business.tax_id:
         left.append(_para(f"Tax no. {business.tax_id}", st.small))
     right = [
-        Paragraph(f'<font name="{st.bold}" size="15">{escape(title)}</font>', st.right),
+        Paragraph(
+            f'<para leading="19"><font name="{st.bold}" size="15">{escape(title)}'
+            "</font></para>",
+            st.right,
+        ),
         Spacer(1, 3),
     ]
     fact_table = Table(
@@ -481,6 +485,7 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     ]
     if inv["reference"]:
         facts.append(("Reference", _fact(inv["reference"])))
+    facts += [(label, _fact(value)) for label, value in detail.get("facts", [])]
     facts.append(("Status", status_label(inv["status"], overdue)))
     title = "INVOICE (VOID)" if inv["status"] == "void" else "INVOICE"
     story: list = [_letterhead(business, st, title, facts), Spacer(1, 6 * mm)]
@@ -503,7 +508,7 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     widths = [doc.width - 76 * mm, 18 * mm, 28 * mm, 30 * mm]
     for line in detail["lines"]:
         text = line["description"] or line["item"] or ""
-        if line["item"] and line["description"]:
+        if line["item"] and line["description"] not in ("", line["item"]):
             text = f"{line['description']} ({line['item']})"
         first, *more = _rows(text, st, widths[0], "line_description")
         data.append(
@@ -511,11 +516,10 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
              money(line["amount_minor"], cur, unknown="")]
         )  # fmt: skip
         data += [[part, "", "", ""] for part in more]  # a long text goes on below
-    if len(data) == 1:
-        text = inv["memo"] or f"Invoice {_fact(inv['number'])}"
-        first, *more = _rows(text, st, widths[0], "memo")
-        data.append([first, "", "", money(inv["total_minor"], cur)])
-        data += [[part, "", "", ""] for part in more]
+    if len(data) == 1:  # the memo is no line: it is shown once, below
+        data.append(
+            [f"Invoice {_fact(inv['number'])}", "", "", money(inv["total_minor"], cur)]
+        )
     story.append(_grid(data, widths, st, numeric_from=1))
     totals = []
     if inv["subtotal_minor"] is not None:
@@ -528,12 +532,8 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
             totals.append(["Paid", money(-inv["paid_minor"], cur)])
         if inv["credited_minor"]:
             totals.append(["Credits applied", money(-inv["credited_minor"], cur)])
-        totals.append(
-            [
-                "Balance due",
-                money(inv["balance_minor"], cur, unknown="not reported"),
-            ]
-        )
+        balance = money(inv["balance_minor"], cur, unknown="not reported")
+        totals.append(["Balance due", balance])
     table = Table(totals, colWidths=[40 * mm, 32 * mm], hAlign="RIGHT")
     table.setStyle(
         TableStyle(
@@ -550,16 +550,12 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
         story.append(_para("Payments and credits", st.heading))
         rows = [["Date", "Applied from", "Amount"]]
         for a in detail["applied"]:
-            source = (
-                f"Credit note {_fact(a['credit_note_number'])}"
-                if a["kind"] == "credit"
-                else "Payment"
-                + (
-                    f" {_fact(a['payment_reference'])}"
-                    if a["payment_reference"]
-                    else ""
-                )
-            )
+            source = f"Credit note {_fact(a['credit_note_number'])}"
+            if a["kind"] != "credit":
+                ref, method = a["payment_reference"], a.get("payment_method")
+                source = "Payment" + (f" {_fact(ref)}" if ref else "")
+                if method:
+                    source += f" ({clip(method, LIMITS['payment_method'].maximum)})"
             rows.append(
                 [
                     _d(a["applied_on"]),
@@ -568,9 +564,13 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
                 ]
             )
         story.append(_grid(rows, [30 * mm, None, 30 * mm], st, numeric_from=2))
-    if inv["memo"] and detail["lines"]:
+    if inv["memo"]:
         memo = clip(inv["memo"], LIMITS["memo"].maximum)
         story += [Spacer(1, 4 * mm), _para(memo, st.small)]
+    if detail.get("attachments"):
+        names = [clip(a["name"], 255) or "unnamed" for a in detail["attachments"]]
+        text = f"Attachments (not yet fetched): {', '.join(names)}"
+        story += [Spacer(1, 3 * mm), _para(text, st.small)]
     if inv["pay_url"] and inv["status"] in ("unpaid", "partially_paid"):
         url = clip(inv["pay_url"], LIMITS["pay_url"].maximum)
         story += [Spacer(1, 4 * mm), _para(f"Pay online: {url}", st.body)]

@@ -495,13 +495,16 @@ def test_truncated_download_rejects_the_whole_file(tmp_path):
 # -- invoices and credit memos ---------------------------------------------------------
 
 
-def test_total_comes_from_totalamt_and_subtotal_lines_are_skipped(tmp_path):
+def test_total_comes_from_totalamt_and_subtotal_lines_are_kept_by_kind(tmp_path):
     inv = invoice(TotalAmt=999.99, Balance=999.99)
     [doc] = of(parse_json(tmp_path, query("Invoice", inv)), DocumentRecord)
-    assert doc.total == Decimal("999.99")
-    assert [(line.position, line.description, line.amount) for line in doc.lines] == [
-        (1, "Boiler annual service", Decimal("189.0")),
-        (2, "Expansion tank", Decimal("142.0")),
+    assert doc.total == Decimal("999.99")  # never the lines, subtotal or not
+    assert [
+        (line.position, line.kind, line.description, line.amount) for line in doc.lines
+    ] == [
+        (1, "item", "Boiler annual service", Decimal("189.0")),
+        (2, "item", "Expansion tank", Decimal("142.0")),
+        (3, "subtotal", "Subtotal", Decimal("331.0")),
     ]
     assert (doc.lines[1].item, doc.lines[1].quantity, doc.lines[1].unit_price) == (
         "Parts:Expansion Tank",
@@ -521,10 +524,12 @@ def test_discount_and_description_only_lines_are_kept_as_information(tmp_path):
     [doc] = of(
         parse_json(tmp_path, query("Invoice", invoice(Line=lines))), DocumentRecord
     )
-    assert [(line.description, line.amount) for line in doc.lines] == [
-        ("Boiler annual service", Decimal("189.0")),
-        ("Discount 10%", Decimal("18.9")),
-        ("Thank you!", None),
+    # A discount takes its amount off: it is kept negative, as the copy shows it.
+    assert [(line.kind, line.description, line.amount) for line in doc.lines] == [
+        ("item", "Boiler annual service", Decimal("189.0")),
+        ("discount", "Discount 10%", Decimal("-18.9")),
+        ("item", "Thank you!", None),
+        ("subtotal", "Subtotal", Decimal("170.1")),
     ]
 
 
@@ -815,15 +820,15 @@ def test_saved_copies_in_other_encodings_read_the_same(tmp_path, encoding):
 
 def test_detects_its_samples_and_no_other_format():
     ours = [
-        p for p in SAMPLE_DIR.glob("*.json") if not p.name.endswith(".expected.json")
+        p
+        for p in [*SAMPLE_DIR.glob("*.json"), *SAMPLES.glob("real_world/qbo_*.json")]
+        if not p.name.endswith(".expected.json")
     ]
-    assert len(ours) == 4
-    for path in [*ours, SAMPLES / "real_world" / "qbo_sandbox_query.json"]:
+    assert len(ours) == 6
+    for path in ours:
         assert QuickBooksApi.detect(head(path.read_bytes())), path.name
     # Every other bundled export (and every golden file), plus the shared reference
     # samples of the other formats where this checkout has them.
-    # real_world/ holds one QuickBooks answer of its own (its golden file names it).
-    ours += [SAMPLES / "real_world" / "qbo_sandbox_query.json"]
     others = [
         p
         for p in SAMPLES.rglob("*")
@@ -963,3 +968,47 @@ def test_arbitrary_field_values_raise_only_adapter_errors(tmp_path, kind, change
         assert isinstance(
             item, AccountRecord | DocumentRecord | PaymentRecord | Rejection | Note
         )
+
+
+def test_copy_details_tax_mode_exchange_rate_and_skipped_attachables(tmp_path):
+    inv = invoice(GlobalTaxCalculation="TaxInclusive", ExchangeRate=1)
+    [doc] = of(parse_json(tmp_path, query("Invoice", inv)), DocumentRecord)
+    assert (doc.tax_mode, doc.exchange_rate) == ("inclusive", None)
+    inv = invoice(GlobalTaxCalculation="Sideways", ExchangeRate="1.3412")
+    [doc] = of(parse_json(tmp_path, query("Invoice", inv)), DocumentRecord)
+    assert (doc.tax_mode, doc.exchange_rate) == (None, Decimal("1.3412"))
+    attachables = [
+        {"Id": "1", "SyncToken": "0", "Note": "called them"},
+        {"Id": "2", "SyncToken": "0", "FileName": "po.pdf",
+         "AttachableRef": [{"EntityRef": {"type": "Bill", "value": "9"}}]},
+        {"Id": "3", "SyncToken": "0", "FileName": "x.pdf", "Size": "many"},
+    ]  # fmt: skip
+    items = parse_json(tmp_path, query("Attachable", *attachables))
+    notes = [n.message for n in of(items, Note)]
+    assert any("1 Attachable entity (a note without a file)" in n for n in notes)
+    assert any("1 Attachable entity (linked to no invoice" in n for n in notes)
+    [refused] = of(items, Rejection)
+    assert (refused.column, refused.value) == ("Size", "many")
+
+
+def test_records_held_for_a_later_term_are_bounded(tmp_path, monkeypatch):
+    import adapters.quickbooks_api as qbo
+
+    monkeypatch.setattr(qbo, "DEFERRED_MAX", 1)
+    invoices = [
+        invoice(Id=str(i), DocNumber=f"T-{i}", SalesTermRef={"value": "3"})
+        for i in (1, 2)
+    ]
+    terms = [{"Id": "3", "Name": "Net 30", "SyncToken": "0", "DueDays": 30}]
+    batch = {
+        "BatchItemResponse": [
+            {"QueryResponse": {"Invoice": invoices}, "bId": "i"},
+            {"QueryResponse": {"Term": terms}, "bId": "t"},
+        ]
+    }
+    items = parse_json(tmp_path, batch)
+    docs = {d.number: d.terms for d in of(items, DocumentRecord)}
+    assert docs == {"T-1": "Net 30", "T-2": None}  # held back, then named; not held
+    assert any(
+        "terms named only by QuickBooks Id (3)" in n.message for n in of(items, Note)
+    )

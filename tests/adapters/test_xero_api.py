@@ -981,3 +981,14 @@ def test_messy_delta_sample_places_each_payment_and_status(store, settings):
         ("CHK 5512", "USD", "active", "Northgate Apartments"),
         ("POLi 88213", "NZD", "active", "Kōwhai Holiday Homes"),
     ]
+
+
+def test_a_bad_contact_email_is_refused_once_and_its_invoices_kept(tmp_path):
+    contact = {"ContactID": "c-9", "Name": "Kiosk", "EmailAddress": "kiosk at marina"}
+    invoices = [
+        invoice(f"INV-{n}", InvoiceID=f"i-{n}", Contact=dict(contact)) for n in (1, 2)
+    ]
+    items = parse_json(tmp_path, envelope(Invoices=invoices))
+    assert [d.account.email for d in of(items, DocumentRecord)] == [None, None]
+    [refused] = of(items, Rejection)
+    assert (refused.record, refused.column) == ("contact Kiosk", "Contact.EmailAddress")

@@ -205,6 +205,12 @@ def adoption(conn: Connection, tree: AccountTree) -> dict[int, Adoption]:
     return result
 
 
+def account_email(conn: Connection, account_id: int) -> str:
+    """The email the billing system gave an account ("" when it gave none)."""
+    found = conn.execute(select(A.c.email).where(A.c.id == account_id))
+    return found.scalar_one_or_none() or ""
+
+
 def people_of(conn: Connection, accounts: Iterable[int]) -> Sequence[Any]:
     """Contacts granted any of *accounts*, one row per grant, by email."""
     return conn.execute(
