@@ -79,5 +79,6 @@ def refund_receipt(refund: DocumentRecord) -> DocumentRecord:
     refund.external_id = receipt_key("RefundReceipt", refund.external_id)
     if refund.lifecycle != "void":
         refund.balance = Decimal(0)  # all of the credit went back to the customer
+        refund.refunded, refund.refunded_on = refund.total, refund.issue_date
     refund.pay_url = None
     return refund

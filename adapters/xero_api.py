@@ -32,7 +32,7 @@ from adapters.toolkit.json_stream import iter_items, top_level_keys, utf8_binary
 from adapters.toolkit.keys import real_id
 from adapters.toolkit.text import HEAD_SIZE
 from adapters.xero_prepayments import COLLECTIONS as PREPAYMENTS
-from adapters.xero_prepayments import prepayment_record
+from adapters.xero_prepayments import prepayment_record, refunds
 from schemas.money import is_currency_code
 from schemas.records import (
     AccountRecord,
@@ -176,8 +176,8 @@ class _Reader:
                 "AROVERPAYMENTPAYMENT or ARPREPAYMENTPAYMENT)",
                 "refunds to customers (PaymentType ARCREDITPAYMENT, "
                 "AROVERPAYMENTPAYMENT or ARPREPAYMENTPAYMENT)",
-                "money paid back is not cash received; the RemainingCredit of the "
-                "credit note, overpayment or prepayment it refunds already shows it",
+                "money paid back is not cash received; the refund is read from the "
+                "Payments of the credit note, overpayment or prepayment it pays back",
             ),
             "supplier_payment": _Skipped(
                 "supplier payment (an AP PaymentType)",
@@ -332,6 +332,7 @@ class _Reader:
                 "credit_note", raw, "CreditNoteID", "CreditNoteNumber"
             )
             record.allocations = self._allocations(raw, record.external_id)
+            record.refunded, record.refunded_on = refunds(raw)
         except CellError as exc:
             yield _rejection(exc, label)
             return

@@ -13,6 +13,7 @@ so the invoice's own figures already agree with these allocations.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from adapters.errors import CellError
@@ -72,6 +73,14 @@ def prepayment_record(
             "Total",
         )
     active = lifecycle == "active"
+    refunded, refunded_on = refunds(raw)
+    if applied + (remaining or Decimal(0)) + (refunded or Decimal(0)) > total:
+        raise CellError(
+            raw.show("Payments"),
+            f"refunds of no more than the Total {total} less what was applied and "
+            "remains",
+            "Payments",
+        )
     return (
         PaymentRecord(
             external_id=ident,
@@ -82,9 +91,28 @@ def prepayment_record(
             method=one,
             reference=raw.text("Reference"),
             unapplied=remaining if active else None,
+            refunded=refunded if active else None,
+            refunded_on=refunded_on if active else None,
             lifecycle=lifecycle,
             updated_at=raw.timestamp("UpdatedDateUTC"),
             allocations=allocations if active else [],
         ),
         deleted,
     )
+
+
+def refunds(raw: Fields) -> tuple[Decimal | None, date | None]:
+    """What a credit note's, overpayment's or prepayment's ``Payments`` paid back to
+    the customer (Xero lists its refund payments there), and the last refund's day;
+    ``(None, None)`` when the object lists none."""
+    total: Decimal | None = None
+    last: date | None = None
+    for payment in raw.objects("Payments", "a list of Payments", "a payment object"):
+        if payment.text("Status") == "DELETED":
+            continue
+        amount = abs(payment.required_amount("Amount", "the amount refunded"))
+        total = (total or Decimal(0)) + amount
+        day = payment.date("Date")
+        if day is not None and (last is None or day > last):
+            last = day
+    return total, last

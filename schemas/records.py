@@ -100,6 +100,10 @@ class DocumentRecord:
     # The id an older billfold gave this document (a report's bare number): a record
     # stored under it for the same customer is this one (sync.former_ids).
     former_id: str | None = None
+    # A credit note's credit paid back to the customer (a refund), and when (the last
+    # refund's day); None: the export does not say.
+    refunded: Decimal | None = None
+    refunded_on: date | None = None
 
     @property
     def label(self) -> str:
@@ -121,6 +125,9 @@ class PaymentRecord:
     reference: str | None = None
     memo: str | None = None
     unapplied: Decimal | None = None
+    # Cash of this payment paid back to the customer (an overpayment's refund), and when.
+    refunded: Decimal | None = None
+    refunded_on: date | None = None
     lifecycle: PaymentLifecycle = "active"
     updated_at: datetime | None = None
     version: int | None = None

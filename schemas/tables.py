@@ -180,6 +180,9 @@ class CreditNote(_DocumentColumns, table=True):
     # an export first reported that much
     reported_used_minor: int | None = _money()
     used_first_reported_on: date | None = None
+    # credit paid back to the customer, as the feed reports it, and the day it was
+    refunded_minor: int | None = _money()
+    refunded_on: date | None = None
 
 
 class _LineColumns(SQLModel):
@@ -239,6 +242,8 @@ class Payment(SQLModel, table=True):
     lifecycle: str = "active"  # active, void, deleted
     feed_unapplied_minor: int | None = _money()
     unapplied_minor: int | None = _money()  # derived
+    refunded_minor: int | None = _money()  # paid back to the customer (feed)
+    refunded_on: date | None = None
     source_updated_at: datetime | None = _when()
     source_version: int | None = None
     content_hash: str

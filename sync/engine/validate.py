@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -85,6 +85,24 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+_REFUND_KEYS = ("refunded_minor", "refunded_on")
+
+
+def _refunded(
+    refunded: Any, on: date | None, ceiling: int, currency: str, what: str
+) -> dict[str, Any]:
+    """A record's refund (money paid back), no more than *ceiling*."""
+    minor = _minor(refunded, currency, "refunded")
+    if minor is not None and not 0 <= minor <= ceiling:
+        raise _Invalid(
+            f"expected a refunded amount between 0 and the {what} "
+            f"{format_money(ceiling, currency)}",
+            "refunded",
+            refunded,
+        )
+    return {"refunded_minor": minor, "refunded_on": on if minor else None}
+
+
 def _hash(parts: tuple) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
@@ -92,7 +110,11 @@ def _hash(parts: tuple) -> str:
 def content_hash(p: Prepared) -> str:
     """Return the hash re-imports compare: the record's facts, its lines, allocations."""
     facts = (
-        v for k, v in p.values.items() if k not in ("source_updated_at", "content_hash")
+        v
+        for k, v in p.values.items()
+        if k not in ("source_updated_at", "content_hash")
+        # refunds are newer facts: a record without any hashes as it always did
+        and not (k in _REFUND_KEYS and v is None)
     )
     if p.kind == "payment":
         return _hash(("payment", p.account.key, *facts, tuple(p.allocations)))
@@ -272,6 +294,7 @@ def _document(
         )
     else:
         values.update(feed_remaining_minor=balance)
+        values.update(_refunded(r.refunded, r.refunded_on, total, currency, "total"))
     values.update(feed_figures(r.kind, values))
     lines = [
         (
@@ -383,6 +406,7 @@ def _payment(
         "lifecycle": r.lifecycle,
         "feed_unapplied_minor": _minor(r.unapplied, currency, "unapplied"),
         "unapplied_minor": unapplied,
+        **_refunded(r.refunded, r.refunded_on, amount, currency, "amount"),
         "source_updated_at": r.updated_at or as_of,
         "source_version": r.version,
     }
