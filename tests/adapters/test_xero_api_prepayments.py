@@ -268,3 +268,32 @@ def test_reimporting_changes_nothing(store, settings, tmp_path):
     data["Id"] = "y"  # other bytes, the same records
     again = run_import(store, settings, write(tmp_path, data, "b.json"))
     assert (first.created, again.created, again.updated) == (3, 0, 0)
+
+
+def test_a_refund_counts_where_the_net_is_not_made_of_balances(
+    store, settings, tmp_path
+):
+    """Without RemainingCredit the net is billed less payments less credit notes: the
+    2.00 refunded is not credit any more (it was 2.00 too much before)."""
+    note = {
+        "Type": "ACCRECCREDIT", "CreditNoteID": "cn-8", "CreditNoteNumber": "CN-0008",
+        "Contact": RIDGE, "Date": "2025-03-09", "Status": "PAID", "Total": 12,
+        "CurrencyCode": "USD",
+        "Payments": [{"PaymentID": "r-3", "Date": "2025-03-20", "Amount": 2}],
+    }  # fmt: skip
+    refunded = overpayment(
+        RemainingCredit=None,
+        Payments=[{"PaymentID": "r-4", "Date": "2025-03-12", "Amount": 15}],
+    )
+    data = envelope(CreditNotes=[note], Overpayments=[refunded])
+    run_import(store, settings, write(tmp_path, data))
+    b = balances_by_account(store)["Ridgeway Veterinary Clinic|USD"]
+    assert (b["remaining_credit"], b["total_paid"], b["net_balance"]) == (
+        None, "45.00", "-55.00"
+    )  # fmt: skip
+    lines = lines_of(store, "Ridgeway Veterinary Clinic")
+    assert (
+        date(2025, 3, 20), "refund", "Credit note CN-0008: refunded to the customer", 200
+    ) in lines  # fmt: skip
+    assert (date(2025, 3, 12), "refund", "Payment o-1: refunded to the customer", 1500) in lines
+    assert statement_disagreements(store) == []
