@@ -295,5 +295,10 @@ def test_a_refund_counts_where_the_net_is_not_made_of_balances(
     assert (
         date(2025, 3, 20), "refund", "Credit note CN-0008: refunded to the customer", 200
     ) in lines  # fmt: skip
-    assert (date(2025, 3, 12), "refund", "Payment o-1: refunded to the customer", 1500) in lines
+    assert (
+        date(2025, 3, 12),
+        "refund",
+        "Payment o-1: refunded to the customer",
+        1500,
+    ) in lines
     assert statement_disagreements(store) == []
