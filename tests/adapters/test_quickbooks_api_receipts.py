@@ -221,3 +221,16 @@ def test_reimporting_receipts_changes_nothing(store, settings, tmp_path):
         0,
         3,
     )
+
+
+def test_a_receipt_in_a_plain_list_is_rejected_by_its_place(tmp_path):
+    path = tmp_path / "list.json"
+    path.write_text(json.dumps([sales_receipt()]))
+    raw = path.read_bytes()
+    export = ExportFile(
+        path=path, name=path.name, encoding=sniff_bytes(raw), size=len(raw)
+    )
+    items = list(QuickBooksApi().parse(export, ParseOptions()))
+    [rejected] = of(items, Rejection)
+    assert rejected.record == "the 1st element in the file"
+    assert of(items, DocumentRecord) == []

@@ -302,3 +302,11 @@ def test_a_refund_counts_where_the_net_is_not_made_of_balances(
         1500,
     ) in lines
     assert statement_disagreements(store) == []
+
+
+def test_a_deleted_prepayment_counts_for_nothing(store, settings, tmp_path):
+    [cash] = of(
+        parse(tmp_path, envelope(Prepayments=[prepayment(Status="DELETED")])),
+        PaymentRecord,
+    )
+    assert (cash.lifecycle, cash.allocations, cash.unapplied) == ("deleted", [], None)
