@@ -240,7 +240,7 @@ class _Reader:
         if not top_level_keys(head) & set(COLLECTIONS):
             raise FileRejected(
                 "expected a Xero API response: a JSON object with Invoices, "
-                "CreditNotes, Payments or Contacts"
+                "CreditNotes, Payments, Contacts, Overpayments or Prepayments"
             )
 
     def _item(self, collection: str, index: int, value: Any) -> Iterator[Item]:

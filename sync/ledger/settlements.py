@@ -71,7 +71,7 @@ class Line:
     on: date
     kind: str  # invoice, credit_note, payment, paid_mark, transfer, credit_applied,
     # reported_payment, reported_credit, reported_settlement, credit_used,
-    # payment_adjustment, settlement_adjustment
+    # payment_adjustment, settlement_adjustment, refund
     reference: str
     description: str
     amount: int  # minor units
