@@ -8,9 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from adapters.base import ExportFile, ParseOptions
+from adapters.errors import AdapterError
 from adapters.quickbooks_api import QuickBooksApi
 from adapters.toolkit.text import sniff_bytes
 from schemas.records import DocumentRecord, Note, PaymentRecord, Rejection
@@ -234,3 +237,58 @@ def test_a_receipt_in_a_plain_list_is_rejected_by_its_place(tmp_path):
     [rejected] = of(items, Rejection)
     assert rejected.record == "the 1st element in the file"
     assert of(items, DocumentRecord) == []
+
+
+_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-10**6, 10**6)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str)
+    | st.text(max_size=8)
+    | st.sampled_from(["Voided", "2025-13-01", "SubTotalLineDetail"]),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.sampled_from(["value", "name", "Amount", "DetailType",
+                                       "LastUpdatedTime"]), children, max_size=3),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    kind=st.sampled_from(["SalesReceipt", "RefundReceipt"]),
+    changes=st.dictionaries(
+        st.sampled_from(["Id", "SyncToken", "DocNumber", "TxnDate", "CustomerRef",
+                         "TotalAmt", "Balance", "PaymentMethodRef", "PrivateNote",
+                         "Line", "MetaData", "CurrencyRef"]),
+        _values,
+        max_size=4,
+    ),
+)  # fmt: skip
+def test_arbitrary_values_give_a_consistent_receipt_or_a_named_rejection(
+    tmp_path, kind, changes
+):
+    base = sales_receipt() if kind == "SalesReceipt" else refund_receipt()
+    try:
+        items = parse(tmp_path, query(**{kind: [{**base, **changes}]}))
+    except AdapterError:
+        return
+    documents, payments = of(items, DocumentRecord), of(items, PaymentRecord)
+    if of(items, Rejection):
+        assert documents == payments == [] and len(of(items, Rejection)) == 1
+        return
+    [document] = documents
+    assert document.external_id.startswith(f"{kind} ")
+    if kind == "RefundReceipt":
+        assert payments == [] and document.kind == "credit_note"
+        assert document.lifecycle == "void" or document.refunded == document.total
+        return
+    [cash] = payments
+    assert (document.kind, cash.amount, cash.date) == (
+        "invoice", document.total, document.issue_date
+    )  # fmt: skip
+    assert cash.lifecycle == ("void" if document.lifecycle == "void" else "active")
+    assert sum((a.amount for a in cash.allocations), Decimal(0)) in (0, cash.amount)

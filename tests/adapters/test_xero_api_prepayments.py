@@ -8,12 +8,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from adapters.base import ExportFile, ParseOptions
+from adapters.errors import AdapterError
 from adapters.toolkit.text import sniff_bytes
 from adapters.xero_api import XeroApi
-from schemas.records import Note, PaymentRecord, Rejection
+from schemas.records import AccountRecord, Note, PaymentRecord, Rejection
 from sync.ledger.statement import build_statement
 from tests.helpers import balances_by_account, run_import, statement_disagreements
 
@@ -310,3 +313,53 @@ def test_a_deleted_prepayment_counts_for_nothing(store, settings, tmp_path):
         PaymentRecord,
     )
     assert (cash.lifecycle, cash.allocations, cash.unapplied) == ("deleted", [], None)
+
+
+_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-10**6, 10**6)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str)
+    | st.text(max_size=8)
+    | st.sampled_from(["RECEIVE-OVERPAYMENT", "SPEND-PREPAYMENT", "VOIDED", "PAID",
+                       "/Date(1740960000000+0000)/", "2025-13-01", "DELETED"]),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.sampled_from(["Amount", "Date", "Invoice", "InvoiceID",
+                                       "IsDeleted", "Status", "PaymentID"]),
+                      children, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    which=st.sampled_from(["Overpayments", "Prepayments"]),
+    changes=st.dictionaries(
+        st.sampled_from(["Type", "Status", "Total", "Date", "RemainingCredit",
+                         "Allocations", "Payments", "Contact", "CurrencyCode",
+                         "OverpaymentID", "PrepaymentID", "UpdatedDateUTC"]),
+        _values,
+        max_size=4,
+    ),
+)  # fmt: skip
+def test_arbitrary_values_give_a_consistent_payment_or_a_named_rejection(
+    tmp_path, which, changes
+):
+    base = overpayment() if which == "Overpayments" else prepayment()
+    try:
+        items = parse(tmp_path, envelope(**{which: [{**base, **changes}]}))
+    except AdapterError:
+        return
+    for item in items:
+        assert isinstance(item, AccountRecord | PaymentRecord | Rejection | Note), item
+    for cash in of(items, PaymentRecord):
+        assert cash.amount is not None and cash.amount >= 0
+        applied = sum((a.amount for a in cash.allocations), Decimal(0))
+        assert all(a.amount >= 0 and a.kind == "cash" for a in cash.allocations)
+        left = (cash.unapplied or 0) + (cash.refunded or 0)
+        assert applied + left <= cash.amount
+    assert len(of(items, PaymentRecord)) + len(of(items, Rejection)) <= 1
