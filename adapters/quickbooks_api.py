@@ -6,7 +6,8 @@ reads ``{"Invoice": {...}, "time": ...}`` and plain lists of entities, streamed 
 item. Customers become accounts keyed on their QuickBooks Id (``CustomerRef.value``), so
 an invoice names the same account whether or not its Customer is in the file. Invoices
 and credit memos keep QuickBooks' own totals and balances; Payment lines say which
-invoices and credit memos a payment settled, which gives cash and credit allocations.
+invoices and credit memos a payment settled (cash and credit allocations). Sales and
+refund receipts: ``adapters.quickbooks_receipts``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from adapters import quickbooks_copy as copy
 from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import CellError, FileRejected
 from adapters.quickbooks_names import quickbooks_account
+from adapters.quickbooks_receipts import RECEIPTS, receipt_records
 from adapters.toolkit.cells import parse_timestamp
 from adapters.toolkit.columns import nfc_key
 from adapters.toolkit.json_fields import Fields, JsonRules, refused_email
@@ -37,7 +39,7 @@ from schemas.records import (
     Rejection,
 )
 
-ENTITIES = ("Customer", "Invoice", "CreditMemo", "Payment")
+ENTITIES = ("Customer", "Invoice", "CreditMemo", "Payment", *RECEIPTS)
 # Entities read for what they tell about the others: names of payment methods and
 # terms (a reference often carries only the Id), and files attached to transactions.
 LOOKUPS = ("PaymentMethod", "Term", "Attachable")
@@ -47,8 +49,8 @@ DEFERRED_MAX = 2_000
 # QuickBooks entities a query or batch may carry that billfold does not import; they
 # are counted and reported, not parsed.
 OTHER_ENTITIES = (
-    "Estimate", "SalesReceipt", "RefundReceipt", "JournalEntry", "Deposit", "Item",
-    "Vendor", "Bill", "Account", "Employee", "Purchase", "TimeActivity",
+    "Estimate", "JournalEntry", "Deposit", "Item", "Vendor", "Bill", "Account",
+    "Employee", "Purchase", "TimeActivity",
 )  # fmt: skip
 _QUERY_FIELDS = frozenset(("startPosition", "maxResults", "totalCount"))
 _BATCH_FIELDS = frozenset(("bId", "QueryResponse", "Fault", *ENTITIES, *LOOKUPS))
@@ -235,11 +237,16 @@ class _Reader:
                 yield from self.lookups.read(entity, fields)
                 return
             if entity == "Customer":
-                record: Record = self._customer(fields)
+                records: list[Record] = [self._customer(fields)]
             elif entity == "Payment":
-                record, note = self._payment(fields)
+                payment, note = self._payment(fields)
+                records = [payment]
+            elif entity in RECEIPTS:
+                document = self._document(entity, fields)
+                method = fields.text("PaymentMethodRef.name")
+                records = receipt_records(entity, document, method)
             else:
-                record = self._document(entity, fields)
+                records = [self._document(entity, fields)]
         except CellError as exc:
             self.refused.clear()
             ident = value.get("Id")
@@ -254,7 +261,7 @@ class _Reader:
         if note is not None:
             yield note
         self.yielded_record = True
-        yield record
+        yield from records
         yield from self.refused
         self.refused.clear()
 
@@ -262,7 +269,7 @@ class _Reader:
         for entity, n in sorted(self.skipped.items()):
             yield Note(
                 f"skipped {n} {entity} entit{'y' if n == 1 else 'ies'}: billfold imports "
-                "Customer, Invoice, CreditMemo and Payment"
+                "Customer, Invoice, CreditMemo, Payment, SalesReceipt and RefundReceipt"
             )
         yield from self.lookups.notes()
         if self.orphans:
@@ -352,7 +359,7 @@ class _Reader:
         ident = f.text("Id")
         if ident is None:
             raise CellError("", "the transaction's Id", "Id")
-        kind = "invoice" if entity == "Invoice" else "credit_note"
+        kind = "invoice" if entity in ("Invoice", "SalesReceipt") else "credit_note"
         total = f.amount("TotalAmt")
         if total is None:
             raise CellError("", "a TotalAmt", "TotalAmt")
@@ -465,7 +472,8 @@ def _label(entity: str, value: dict[str, Any]) -> str:
         return f"{entity} {text('FileName') or text('Name') or ident or '(no Id)'}"
     if entity == "Payment":
         return f"payment {text('PaymentRefNum') or ident or '(no Id)'}"
-    kind = "invoice" if entity == "Invoice" else "credit note"
+    kind = {"Invoice": "invoice", "SalesReceipt": "sales receipt"}.get(entity)
+    kind = kind or ("refund receipt" if entity == "RefundReceipt" else "credit note")
     return f"{kind} {text('DocNumber') or ident or '(no Id)'}"
 
 

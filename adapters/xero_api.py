@@ -2,7 +2,8 @@
 
 A real response holds one collection under Xero's envelope (``{"Id", "Status",
 "ProviderName", "DateTimeUTC", "Invoices": [...]}``); a merged file may hold several.
-All four are read in one streaming pass (FORMATS.md section 7).
+All are read in one streaming pass (FORMATS.md section 7); Overpayments and
+Prepayments are cash received (``adapters.xero_prepayments``).
 
 Each payment, credit allocation and amount is counted once: cash comes only from the
 ``Payments`` collection (one Xero payment settles exactly one invoice; a cheque over
@@ -31,6 +32,8 @@ from adapters.toolkit.json_fields import Fields, JsonRules, fields, refused_emai
 from adapters.toolkit.json_stream import iter_items, top_level_keys, utf8_binary
 from adapters.toolkit.keys import real_id
 from adapters.toolkit.text import HEAD_SIZE
+from adapters.xero_prepayments import COLLECTIONS as PREPAYMENTS
+from adapters.xero_prepayments import prepayment_record, refunds
 from schemas.money import is_currency_code
 from schemas.records import (
     AccountRecord,
@@ -44,16 +47,12 @@ from schemas.records import (
     Rejection,
 )
 
-COLLECTIONS = ("Invoices", "CreditNotes", "Payments", "Contacts")
-UNREAD_COLLECTIONS = ("Overpayments", "Prepayments")
-PREFIXES = (
-    "DateTimeUTC",
-    *(f"{c}.item" for c in COLLECTIONS),
-    *(f"{c}.item" for c in UNREAD_COLLECTIONS),
-)
+COLLECTIONS = ("Invoices", "CreditNotes", "Payments", "Contacts", *PREPAYMENTS)
+PREFIXES = ("DateTimeUTC", *(f"{c}.item" for c in COLLECTIONS))
 # Keys only Xero writes; a JSON object with a collection key and one of these is ours.
 _XERO_FIELD = re.compile(
-    r'"(?:InvoiceID|CreditNoteID|PaymentID|ContactID|DateTimeUTC|ProviderName)"\s*:'
+    r'"(?:InvoiceID|CreditNoteID|PaymentID|ContactID|OverpaymentID|PrepaymentID|'
+    r'DateTimeUTC|ProviderName)"\s*:'
 )
 
 DOCUMENT_LIFECYCLE = {
@@ -90,7 +89,7 @@ class XeroApi:
         """Claim a JSON object with a Xero collection key and a Xero-only field."""
         if head.text is None:
             return False
-        if not top_level_keys(head.text) & {*COLLECTIONS, *UNREAD_COLLECTIONS}:
+        if not top_level_keys(head.text) & set(COLLECTIONS):
             return False
         return _XERO_FIELD.search(head.text) is not None
 
@@ -180,8 +179,8 @@ class _Reader:
                 "AROVERPAYMENTPAYMENT or ARPREPAYMENTPAYMENT)",
                 "refunds to customers (PaymentType ARCREDITPAYMENT, "
                 "AROVERPAYMENTPAYMENT or ARPREPAYMENTPAYMENT)",
-                "money paid back is not cash received; the refunded credit note's "
-                "RemainingCredit already shows it",
+                "money paid back is not cash received; the refund is read from the "
+                "Payments of the credit note, overpayment or prepayment it pays back",
             ),
             "supplier_payment": _Skipped(
                 "supplier payment (an AP PaymentType)",
@@ -198,12 +197,10 @@ class _Reader:
                 "deleted credit allocations (IsDeleted true)",
                 "they no longer apply credit to an invoice",
             ),
-            "unread": _Skipped(
-                "Overpayment/Prepayment",
-                "Overpayments/Prepayments",
-                "billfold does not read them, so credit a customer has not yet applied "
-                "to an invoice is missing from its balances (amounts applied are in "
-                "each invoice's AmountCredited)",
+            "supplier_prepayment": _Skipped(
+                "supplier overpayment or prepayment (Type SPEND-...)",
+                "supplier overpayments and prepayments (Type SPEND-...)",
+                "billfold imports what customers paid (RECEIVE-...) only",
             ),
         }
 
@@ -214,9 +211,6 @@ class _Reader:
                 continue
             self.found_items = True
             collection = prefix.partition(".")[0]
-            if collection in UNREAD_COLLECTIONS:
-                self.skipped["unread"].add(None)
-                continue
             for item in self._item(collection, index, value):
                 if isinstance(item, AccountRecord | DocumentRecord | PaymentRecord):
                     self.seen_record = True
@@ -250,10 +244,10 @@ class _Reader:
         """A file with no records must at least be a Xero response (an empty page)."""
         with utf8_binary(export) as file:
             head = file.read(HEAD_SIZE).decode("utf-8", errors="ignore")
-        if not top_level_keys(head) & {*COLLECTIONS, *UNREAD_COLLECTIONS}:
+        if not top_level_keys(head) & set(COLLECTIONS):
             raise FileRejected(
                 "expected a Xero API response: a JSON object with Invoices, "
-                "CreditNotes, Payments or Contacts"
+                "CreditNotes, Payments, Contacts, Overpayments or Prepayments"
             )
 
     def _item(self, collection: str, index: int, value: Any) -> Iterator[Item]:
@@ -263,6 +257,8 @@ class _Reader:
             return self._credit_note(index, value)
         if collection == "Payments":
             return self._payment(index, value, final=False)
+        if collection in PREPAYMENTS:
+            return self._prepayment(PREPAYMENTS[collection], index, value)
         return self._contact(index, value)
 
     # -- accounts -------------------------------------------------------------------
@@ -351,6 +347,7 @@ class _Reader:
                 "credit_note", raw, "CreditNoteID", "CreditNoteNumber"
             )
             record.allocations = self._allocations(raw, record.external_id)
+            record.refunded, record.refunded_on = refunds(raw)
             attached = copy.attachments(raw, "credit_note", record.external_id)
         except CellError as exc:
             yield _rejection(exc, label)
@@ -432,6 +429,30 @@ class _Reader:
         return result
 
     # -- payments -------------------------------------------------------------------
+
+    def _prepayment(self, one: str, index: int, value: Any) -> Iterator[Item]:
+        """An Overpayment or Prepayment: cash received, applied or on account."""
+        where = f"{one}s[{index}]"
+        what = f"an {one.lower()}" if one[0] == "O" else f"a {one.lower()}"
+        label = _label(one.lower(), value, "Reference", where)
+        try:
+            raw = fields(value, RULES, where, f"{what} object")
+            kind = raw.text("Type")
+            if kind == f"SPEND-{one.upper()}":
+                self.skipped["supplier_prepayment"].add(raw.text(f"{one}ID"))
+                return
+            if kind is not None and kind != f"RECEIVE-{one.upper()}":
+                raise CellError(
+                    kind, f"Type RECEIVE-{one.upper()} or SPEND-{one.upper()}", "Type"
+                )
+            account = self._account(raw.object("Contact", _CONTACT))
+            record, deleted = prepayment_record(one, raw, account, _currency(raw))
+        except CellError as exc:
+            yield _rejection(exc, label)
+            return
+        for _ in range(deleted):
+            self.skipped["deleted_allocation"].add(None)
+        yield record
 
     def _payment(self, index: int, value: Any, *, final: bool) -> Iterator[Item]:
         where = f"Payments[{index}]"

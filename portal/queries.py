@@ -190,9 +190,13 @@ def summary(conn: Connection, scope: Scope, today: date) -> list[dict[str, Any]]
         select(P.c.currency, func.sum(P.c.unapplied_minor))
         .where(scope.where(P), P.c.lifecycle == "active", P.c.unapplied_minor > 0)
         .group_by(P.c.currency)
-    ):
-        if r[0] in out:
-            out[r[0]]["credit"] += int(r[1] or 0)
+    ):  # cash on account (an overpayment, a prepayment) is credit too
+        slot = out.setdefault(
+            r[0],
+            {"currency": r[0], "due": 0, "open_count": 0, "overdue": 0,
+             "overdue_count": 0, "unknown_count": 0, "credit": 0},
+        )  # fmt: skip
+        slot["credit"] += int(r[1] or 0)
     return [out[k] for k in sorted(out)]
 
 
@@ -290,6 +294,7 @@ CASH_LABELS = {
     "reported_payment": "Reported paid by the billing system on invoice {number}",
     "reported_settlement": "Reported paid or credited by the billing system on invoice {number}",
     "paid_mark": "Recorded by our office for invoice {number}",
+    "refund": "Refunded to you",
 }
 
 
@@ -299,7 +304,9 @@ def reported_payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     The same lines as the statements (``sync.ledger.settlements``): what an export reports
     paid on an invoice but carries no payment record for, dated when first reported,
     and what the office recorded paid (a customer's confirmed "I've paid" included)
-    beyond what the exports show. Issued invoices of billing accounts only.
+    beyond what the exports show; and money paid back to the customer (a refund of a
+    credit note or of an overpayment: a negative amount). Issued invoices of billing
+    accounts only.
     """
     ids = sorted(scope.billing_ids)
     if not ids:
@@ -317,10 +324,11 @@ def reported_payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
             "number": line.reference,
             "invoice_id": line.invoice_id,
             "date_known": line.date_known,
+            "description": line.description,
         }
         for (account_id, currency), lines in settled.lines.items()
         for line in lines
-        if line.kind in CASH_KINDS and line.amount < 0
+        if (line.kind in CASH_KINDS and line.amount < 0) or line.kind == "refund"
     ]
     rows.sort(key=lambda r: (r["on"], r["number"]), reverse=True)
     return rows

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+Day = date  # a field named ``date`` hides the type inside PaymentRecord
 DocumentKind = Literal["invoice", "credit_note"]
 Lifecycle = Literal["draft", "issued", "void", "deleted"]
 PaymentLifecycle = Literal["active", "void", "deleted"]
@@ -111,6 +112,10 @@ class DocumentRecord:
     terms: str | None = None
     tax_mode: TaxMode | None = None
     exchange_rate: Decimal | None = None
+    # A credit note's credit paid back to the customer (a refund), and when (the last
+    # refund's day); None: the export does not say.
+    refunded: Decimal | None = None
+    refunded_on: date | None = None
 
     @property
     def label(self) -> str:
@@ -132,6 +137,9 @@ class PaymentRecord:
     reference: str | None = None
     memo: str | None = None
     unapplied: Decimal | None = None
+    # Cash of this payment paid back to the customer (an overpayment's refund), and when.
+    refunded: Decimal | None = None
+    refunded_on: Day | None = None
     lifecycle: PaymentLifecycle = "active"
     updated_at: datetime | None = None
     version: int | None = None

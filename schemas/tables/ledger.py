@@ -119,6 +119,9 @@ class CreditNote(_DocumentColumns, table=True):
     # an export first reported that much
     reported_used_minor: int | None = money()
     used_first_reported_on: date | None = None
+    # credit paid back to the customer, as the feed reports it, and the day it was
+    refunded_minor: int | None = money()
+    refunded_on: date | None = None
 
 
 class _LineColumns(SQLModel):
@@ -179,6 +182,8 @@ class Payment(SQLModel, table=True):
     lifecycle: str = "active"  # active, void, deleted
     feed_unapplied_minor: int | None = money()
     unapplied_minor: int | None = money()  # derived
+    refunded_minor: int | None = money()  # paid back to the customer (feed)
+    refunded_on: date | None = None
     source_updated_at: datetime | None = when()
     source_version: int | None = None
     content_hash: str

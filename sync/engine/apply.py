@@ -71,11 +71,13 @@ COLUMNS = {
     "credit_note": (
         *_DOC_COLUMNS,
         "feed_remaining_minor", "applied_minor", "remaining_minor", "status",
+        "refunded_minor", "refunded_on",
     ),
     "payment": (
         "source", "external_id", "received_on", "currency", "amount_minor", "method",
         "reference", "memo", "lifecycle", "feed_unapplied_minor", "unapplied_minor",
-        "source_updated_at", "source_version", "content_hash",
+        "refunded_minor", "refunded_on", "source_updated_at", "source_version",
+        "content_hash",
     ),
 }  # fmt: skip
 TABLES: dict[str, Table] = {

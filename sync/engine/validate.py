@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, overload
 
@@ -89,9 +89,25 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-# Facts added with the invoice copy's details (migration 0009), left out of the hash
-# while empty.
+# Facts added with the invoice copy's details (migration 0010) and refunds (migration
+# 0011), left out of the hash while empty: a record without them hashes as it always did.
 COPY_FACTS = frozenset(("terms", "tax_mode", "exchange_rate"))
+_REFUND_KEYS = ("refunded_minor", "refunded_on")
+
+
+def _refunded(
+    refunded: Any, on: date | None, ceiling: int, currency: str, what: str
+) -> dict[str, Any]:
+    """A record's refund (money paid back), no more than *ceiling*."""
+    minor = _minor(refunded, currency, "refunded")
+    if minor is not None and not 0 <= minor <= ceiling:
+        raise _Invalid(
+            f"expected a refunded amount between 0 and the {what} "
+            f"{format_money(ceiling, currency)}",
+            "refunded",
+            refunded,
+        )
+    return {"refunded_minor": minor, "refunded_on": on if minor else None}
 
 
 def _hash(parts: tuple) -> str:
@@ -104,7 +120,7 @@ def content_hash(p: Prepared) -> str:
         v
         for k, v in p.values.items()
         if k not in ("source_updated_at", "content_hash")
-        and (v is not None or k not in COPY_FACTS)
+        and (v is not None or (k not in COPY_FACTS and k not in _REFUND_KEYS))
     )
     if p.kind == "payment":
         return _hash(("payment", p.account.key, *facts, tuple(p.allocations)))
@@ -324,6 +340,7 @@ def _document(
         )
     else:
         values.update(feed_remaining_minor=balance)
+        values.update(_refunded(r.refunded, r.refunded_on, total, currency, "total"))
     values.update(feed_figures(r.kind, values))
     lines = [
         (
@@ -436,6 +453,7 @@ def _payment(
         "lifecycle": r.lifecycle,
         "feed_unapplied_minor": _minor(r.unapplied, currency, "unapplied"),
         "unapplied_minor": unapplied,
+        **_refunded(r.refunded, r.refunded_on, amount, currency, "amount"),
         "source_updated_at": r.updated_at or as_of,
         "source_version": r.version,
     }

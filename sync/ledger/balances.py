@@ -51,6 +51,7 @@ def _account_figures(
                 "balance": 0, "invoice_paid": 0, "marked_excess": 0,
                 "credit_note_count": 0, "credit_note_total": 0, "remaining": 0,
                 "payment_count": 0, "payments": 0, "unapplied": 0,
+                "credit_refunded": 0, "payment_refunded": 0,
             },
         )  # fmt: skip
 
@@ -83,11 +84,13 @@ def _account_figures(
         func.sum(case((cn_issued, C.c.total_minor), else_=0)),
         func.sum(case((cn_issued & C.c.remaining_minor.is_(None), 1), else_=0)),
         func.sum(case((cn_issued, C.c.remaining_minor), else_=0)),
+        func.sum(case((cn_issued, C.c.refunded_minor), else_=0)),
     ).group_by(C.c.account_id, C.c.currency)
     for r in conn.execute(scoped(stmt, C)):
         s = slot(r[0], r[1])
         s["credit_note_count"], s["credit_note_total"] = int(r[2] or 0), int(r[3] or 0)
         s["remaining"] = _known_sum(r[4], r[5])
+        s["credit_refunded"] = int(r[6] or 0)
 
     active = P.c.lifecycle == "active"
     stmt = select(
@@ -97,11 +100,13 @@ def _account_figures(
         func.sum(case((active, P.c.amount_minor), else_=0)),
         func.sum(case((active & P.c.unapplied_minor.is_(None), 1), else_=0)),
         func.sum(case((active, P.c.unapplied_minor), else_=0)),
+        func.sum(case((active, P.c.refunded_minor), else_=0)),
     ).group_by(P.c.account_id, P.c.currency)
     for r in conn.execute(scoped(stmt, P)):
         s = slot(r[0], r[1])
         s["payment_count"], s["payments"] = int(r[2] or 0), int(r[3] or 0)
         s["unapplied"] = _known_sum(r[4], r[5])
+        s["payment_refunded"] = int(r[6] or 0)
 
     sources = {
         row[0]: row[1]
@@ -186,8 +191,8 @@ def _net(
     """Return (net balance, its basis, cash paid) from one account's sums."""
     unknown = s["invoice_paid"] is None and s["balance"] is None
     from_payments = bool(s["payment_count"] or (records_payments and unknown))
-    if from_payments:
-        paid: int | None = s["payments"] + s["marked_excess"]
+    if from_payments:  # cash kept: what was paid back to the customer is not paid
+        paid: int | None = s["payments"] - s["payment_refunded"] + s["marked_excess"]
     else:
         paid = s["invoice_paid"]
     # A source whose exports never carry credit notes (or payments) cannot say there
@@ -199,8 +204,8 @@ def _net(
     known_unapplied = 0 if _unapplied_silent(s, records_payments) else s["unapplied"]
     if None not in (s["balance"], known_remaining, known_unapplied):
         return s["balance"] - known_remaining - known_unapplied, "balances", paid
-    if paid is not None:
-        net = s["billed"] - paid - s["credit_note_total"]
+    if paid is not None:  # credit refunded to the customer is no longer theirs
+        net = s["billed"] - paid - s["credit_note_total"] + s["credit_refunded"]
         return net, "payments" if from_payments else "invoices", paid
     return None, "unknown", paid
 

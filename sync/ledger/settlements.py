@@ -10,9 +10,10 @@ records themselves for its lines to add up to it:
   files): a line per invoice on the day an export first reported it
   (``sync.engine.first_reports``), marked as not dated by the export, since it says paid but
   not when;
-* credit a credit note's export reports used beyond what it was applied to here
-  (refunded, say), and cash a payment record reports neither applied nor left on
-  account;
+* credit a credit note's export reports used beyond what it was applied to here, and
+  cash a payment record reports neither applied nor left on account: a refund on its
+  day where the export says what was refunded and when (``refunded_minor``), else
+  "refunded or otherwise used";
 * payments and credit notes applied to an invoice of another account (a parent's cheque
   paying a site's invoice), on both accounts, and credit from a credit note that is
   not in the exports;
@@ -77,7 +78,7 @@ class Line:
     on: date
     kind: str  # invoice, credit_note, payment, paid_mark, transfer, credit_applied,
     # reported_payment, reported_credit, reported_settlement, credit_used,
-    # payment_adjustment, settlement_adjustment
+    # payment_adjustment, settlement_adjustment, refund
     reference: str
     description: str
     amount: int  # minor units
@@ -205,6 +206,7 @@ def settle(
         if balanced(ledger):
             rest = c.total_minor - c.remaining_minor - given[("credit_note", c.id)]
             day = first_reported(c, c.used_first_reported_on)
+            rest -= _refund(out, ledger, c, ("Credit note", c.number), rest, day)
             if rest > 0:
                 used[ledger].append((c, rest, day))  # type: ignore[arg-type]  # an undated record's line keeps on=None; build_statement leaves such lines out
             elif rest < 0:
@@ -213,12 +215,19 @@ def settle(
                          f"Credit note {c.number}: applied beyond what the billing "
                          "system reports used", rest)
                 )  # fmt: skip
+        elif bases.get(ledger) in ("payments", "invoices"):  # credit notes count whole
+            day = first_reported(c, c.used_first_reported_on)
+            _refund(out, ledger, c, ("Credit note", c.number), c.refunded_minor, day)
     for p in records.payments:
         ledger = (p.account_id, p.currency)
+        named = ("Payment", p.reference or p.external_id)
         if balanced(ledger):
             rest = p.amount_minor - p.unapplied_minor - given[("payment", p.id)]
+            rest -= _refund(out, ledger, p, named, rest, p.received_on)
             if rest:
                 out.lines[ledger].append(_payment_rest(p, rest))
+        elif bases.get(ledger) == "payments":  # the net counts every payment whole
+            _refund(out, ledger, p, named, p.refunded_minor, p.received_on)
     for ledger in credit.keys() | used.keys():
         _match_credit(ledger, credit[ledger], used[ledger], out)
     return out
@@ -345,6 +354,28 @@ def _leaving(
     return Line(
         on, "transfer", reference, f"{what} {reference} applied to {where}", a.amount
     )
+
+
+def _refund(
+    out: Settlements,
+    ledger: tuple[int, str],
+    record: Any,
+    named: tuple[str, str],
+    up_to: int | None,
+    day: date | None,
+) -> int:
+    """A line for what *record*'s export says was paid back to the customer (no more
+    than *up_to*), on the day it was, else *day*; return the amount it shows."""
+    amount = min(record.refunded_minor or 0, max(up_to or 0, 0))
+    on = record.refunded_on or day
+    if amount <= 0 or on is None:
+        return 0
+    what, reference = named
+    out.lines[ledger].append(
+        Line(on, "refund", reference,
+             f"{what} {reference}: refunded to the customer", amount)
+    )  # fmt: skip
+    return amount
 
 
 def _payment_rest(p: Any, rest: int) -> Line:

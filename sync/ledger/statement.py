@@ -287,6 +287,7 @@ _KIND_ORDER = {
     "reported_credit": 4,
     "reported_settlement": 4,
     "credit_used": 4,
+    "refund": 4,
     "payment_adjustment": 4,
     "settlement_adjustment": 4,
     "paid_mark": 5,

@@ -433,7 +433,8 @@ def test_other_entities_are_skipped_with_a_note(tmp_path):
     )
     assert len(of(items, DocumentRecord)) == 1
     assert [n.message for n in of(items, Note)] == [
-        "skipped 2 Estimate entities: billfold imports Customer, Invoice, CreditMemo and Payment"
+        "skipped 2 Estimate entities: billfold imports Customer, Invoice, CreditMemo, "
+        "Payment, SalesReceipt and RefundReceipt"
     ]
 
 
@@ -824,7 +825,7 @@ def test_detects_its_samples_and_no_other_format():
         for p in [*SAMPLE_DIR.glob("*.json"), *SAMPLES.glob("real_world/qbo_*.json")]
         if not p.name.endswith(".expected.json")
     ]
-    assert len(ours) == 6
+    assert len(ours) == 7
     for path in ours:
         assert QuickBooksApi.detect(head(path.read_bytes())), path.name
     # Every other bundled export (and every golden file), plus the shared reference

@@ -835,13 +835,17 @@ def test_contacts_become_accounts_and_suppliers_are_skipped(tmp_path, store, set
     assert tuple(row) == ("Café Lumière", "ap@cafe.example")
 
 
-def test_overpayments_and_prepayments_are_reported_not_imported(tmp_path):
+def test_an_overpayment_missing_its_contact_is_rejected_and_the_rest_imports(
+    tmp_path,
+):
     data = envelope(Invoices=[invoice()], Overpayments=[{"OverpaymentID": "o-1"}])
     items = parse_json(tmp_path, data)
     assert len(of(items, DocumentRecord)) == 1
-    assert any(
-        n.message.startswith("skipped 1 Overpayment/Prepayment:")
-        for n in of(items, Note)
+    [rejected] = of(items, Rejection)
+    assert rejected.record == "overpayment (Overpayments[0])"
+    assert (rejected.column, rejected.reason) == (
+        "Contact",
+        "expected a Contact object with a ContactID",
     )
 
 
