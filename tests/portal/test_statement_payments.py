@@ -8,8 +8,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from portal import create_app
+from schemas.tables import Invoice
 from sync.cli.demo import DEMO_CONTACT, run_demo
 from sync.ledger.marks import claim_payment, confirm_claim, mark_paid
 from tests.portal.conftest import sign_in
@@ -19,9 +21,16 @@ def text_of(response) -> str:  # type: ignore[no-untyped-def]
     return response.get_data(as_text=True)
 
 
-def reported_on() -> str:
-    """The day the fixture's export was read: A1-200's 150.00 was first reported then."""
-    return f"{datetime.now(UTC).date():%d %b %Y}"
+def reported_on(app) -> str:  # type: ignore[no-untyped-def]
+    """The day the fixture's export was read (the world is seeded once per session,
+    maybe before midnight): A1-200's 150.00 was first reported then."""
+    I = Invoice.__table__  # noqa: E741
+    with app.extensions["billfold"].store.read() as conn:
+        day = conn.execute(
+            select(I.c.settled_first_reported_on).where(I.c.number == "A1-200")
+        ).scalar_one()
+    assert day is not None and day <= datetime.now(UTC).date()
+    return f"{day:%d %b %Y}"
 
 
 def test_a_statement_before_the_report_lists_the_invoice_paid_not_late(
@@ -30,7 +39,7 @@ def test_a_statement_before_the_report_lists_the_invoice_paid_not_late(
     sign_in(app, client, "a_parent")
     html = text_of(client.get("/statements?from=2025-01-01&to=2025-12-31"))
     # A1-200 (200.00): the export says 150.00 paid, not when; it was read today.
-    assert f"paid (date not in the export), first reported {reported_on()}" in html
+    assert f"paid (date not in the export), first reported {reported_on(app)}" in html
     assert "Paid, date not in export" in html
     assert "Note: The billing system&#39;s exports say some invoices were paid" in html
     # Over 90 days late: A-100 100.00 and the 50.00 still due on A1-200, not 300.00.
