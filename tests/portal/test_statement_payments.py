@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, datetime
 
 from pypdf import PdfReader
-from sqlalchemy import text
+from sqlalchemy import select
 
 from portal import create_app
+from schemas.tables import Invoice
 from sync.cli.demo import DEMO_CONTACT, run_demo
 from sync.ledger.marks import claim_payment, confirm_claim, mark_paid
 from tests.portal.conftest import sign_in
@@ -21,15 +22,15 @@ def text_of(response) -> str:  # type: ignore[no-untyped-def]
 
 
 def reported_on(app) -> str:  # type: ignore[no-untyped-def]
-    """The day the fixture's export was read: A1-200's 150.00 was first reported then.
-
-    Read from the store, not the clock: the world may be seeded before midnight UTC.
-    """
+    """The day the fixture's export was read (the world is seeded once per session,
+    maybe before midnight): A1-200's 150.00 was first reported then."""
+    I = Invoice.__table__  # noqa: E741
     with app.extensions["billfold"].store.read() as conn:
         day = conn.execute(
-            text("SELECT max(settled_first_reported_on) FROM invoice")
+            select(I.c.settled_first_reported_on).where(I.c.number == "A1-200")
         ).scalar_one()
-    return f"{date.fromisoformat(str(day)):%d %b %Y}"
+    assert day is not None and day <= datetime.now(UTC).date()
+    return f"{day:%d %b %Y}"
 
 
 def test_a_statement_before_the_report_lists_the_invoice_paid_not_late(

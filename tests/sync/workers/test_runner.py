@@ -253,6 +253,9 @@ def test_kill_9_at_random_points_loses_nothing_and_imports_each_file_once(
         point = rng.choice((*FAULT_POINTS, None))
         env = {"BILLFOLD_FAULT": f"{point}@{rng.randint(1, 2)}:kill"} if point else {}
         with Worker(config, log=tmp_path / f"w{i:02d}.log", env=env) as worker:
+            # The random moment counts from when the worker is running: on a busy
+            # machine starting Python alone can take longer than the whole window.
+            worker.wait_for_log("event=run.started")
             deadline = time.monotonic() + rng.uniform(0.5, 4.0)
             while worker.proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
