@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Table,
+    and_,
+    case,
     func,
     select,
-    text,
+    update,
 )
 
 from schemas.records import Rejection
@@ -112,32 +115,46 @@ def reject_crossing(
     return [r for r in records if id(r) not in rejected], list(rejected.values())
 
 
-def _owner_account_sql(a: str) -> str:
-    """The account of the payment or credit note allocation *a* comes from."""
-    return (
-        f"CASE {a}.owner_kind WHEN 'payment'"
-        f" THEN (SELECT o.account_id FROM payment o WHERE o.id = {a}.owner_id)"
-        f" ELSE (SELECT o.account_id FROM credit_note o WHERE o.id = {a}.owner_id) END"
+def _owner_account(a: Any) -> ColumnElement[Any]:
+    """The account of the payment or credit note the allocation row *a* comes from."""
+    payment, credit_note = PAYMENTS.alias(), CREDIT_NOTES.alias()
+    return case(
+        (
+            a.c.owner_kind == "payment",
+            select(payment.c.account_id)
+            .where(payment.c.id == a.c.owner_id)
+            .correlate(a)
+            .scalar_subquery(),
+        ),
+        else_=select(credit_note.c.account_id)
+        .where(credit_note.c.id == a.c.owner_id)
+        .correlate(a)
+        .scalar_subquery(),
     )
 
 
-def _chosen_sql(target: str, ref: str, a: str) -> str:
-    """The record allocation *a* names: the one with that external id, else the one
-    with that number, else (two customers may share a number) the one with that number
-    among the payer's own records; NULL when none, or more than one, matches."""
-    one = (
-        f"(SELECT max(t.id) FROM {target} t WHERE t.source = {a}.source"
-        f" AND {{match}} = {a}.{ref} HAVING count(*) = 1)"
-    )
-    own_number = f"t.account_id = {_owner_account_sql(a)} AND t.number"
-    return (
-        f"coalesce({one.format(match='t.external_id')}, {one.format(match='t.number')},"
-        f" {one.format(match=own_number)})"
-    )
+def _chosen(target: str, ref: str, a: Any) -> ColumnElement[Any]:
+    """The record the allocation row *a* names: the one with that external id, else the
+    one with that number, else (two customers may share a number) the one with that
+    number among the payer's own records; NULL when none, or more than one, matches."""
 
+    def one(match: Callable[[Any], ColumnElement[bool]]) -> ColumnElement[Any]:
+        t = TABLES[target].alias()
+        return (
+            select(func.max(t.c.id))
+            .where(t.c.source == a.c.source, match(t))
+            .having(func.count() == 1)
+            .correlate(a)
+            .scalar_subquery()
+        )
 
-def _pending_sql(ref: str, column: str, a: str) -> str:
-    return f"{a}.source = :source AND {a}.{column} IS NULL AND {a}.{ref} IS NOT NULL"
+    return func.coalesce(
+        one(lambda t: t.c.external_id == a.c[ref]),
+        one(lambda t: t.c.number == a.c[ref]),
+        one(
+            lambda t: and_(t.c.account_id == _owner_account(a), t.c.number == a.c[ref])
+        ),
+    )
 
 
 @dataclass
@@ -170,41 +187,65 @@ def resolve(
     """
     crossings: list[Crossing] = []
     for target, ref, column in TARGETS:
-        chosen = _chosen_sql(target, ref, "allocation")
         # The common case, set-based: the record is the payer's own account's.
+        record = TABLES[target].alias()
         conn.execute(
-            text(
-                f"UPDATE allocation SET {column} = {chosen}"
-                f" WHERE {_pending_sql(ref, column, 'allocation')}"
-                f" AND (SELECT t.account_id FROM {target} t WHERE t.id = {chosen})"
-                f" = {_owner_account_sql('allocation')}"
-            ),
-            {"source": source},
+            update(ALLOCATIONS)
+            .where(
+                ALLOCATIONS.c.source == source,
+                ALLOCATIONS.c[column].is_(None),
+                ALLOCATIONS.c[ref].is_not(None),
+                select(record.c.account_id)
+                .where(record.c.id == _chosen(target, ref, ALLOCATIONS))
+                .correlate(ALLOCATIONS)
+                .scalar_subquery()
+                == _owner_account(ALLOCATIONS),
+            )
+            .values({column: _chosen(target, ref, ALLOCATIONS)})
         )
         # The rest names another account's record: resolved only within one tree.
+        a = ALLOCATIONS.alias("a")
+        pending = select(
+            a.c.id,
+            a.c.owner_kind,
+            a.c.owner_id,
+            _owner_account(a).label("owner_account"),
+            _chosen(target, ref, a).label("target_id"),
+        ).where(a.c.source == source, a.c[column].is_(None), a.c[ref].is_not(None))
+        c = pending.subquery("c")
+        found = TABLES[target].alias()
         rows: list[Any] = list(
             conn.execute(
-                text(
-                    f"SELECT id, owner_kind, owner_id, owner_account, target_id,"
-                    f" (SELECT t.account_id FROM {target} t WHERE t.id = c.target_id)"
-                    f" FROM (SELECT a.id, a.owner_kind, a.owner_id,"
-                    f" {_owner_account_sql('a')} AS owner_account,"
-                    f" {_chosen_sql(target, ref, 'a')} AS target_id"
-                    f" FROM allocation a WHERE {_pending_sql(ref, column, 'a')}) c"
-                    f" WHERE c.target_id IS NOT NULL"
-                ),
-                {"source": source},
+                select(
+                    c.c.id,
+                    c.c.owner_kind,
+                    c.c.owner_id,
+                    c.c.owner_account,
+                    c.c.target_id,
+                    select(found.c.account_id)
+                    .where(found.c.id == c.c.target_id)
+                    .correlate(c)
+                    .scalar_subquery(),
+                ).where(c.c.target_id.is_not(None))
             ).all()
         )
         # A record this batch moved to another account may have left its payer's tree.
+        moved = TABLES[target].alias("t")
         rows += conn.execute(
-            text(
-                f"SELECT a.id, a.owner_kind, a.owner_id, {_owner_account_sql('a')}, t.id,"
-                f" t.account_id FROM allocation a JOIN {target} t ON t.id = a.{column}"
-                f" WHERE a.source = :source AND t.last_batch_id = :batch"
-                f" AND t.account_id <> {_owner_account_sql('a')}"
-            ),
-            {"source": source, "batch": batch_id},
+            select(
+                a.c.id,
+                a.c.owner_kind,
+                a.c.owner_id,
+                _owner_account(a),
+                moved.c.id,
+                moved.c.account_id,
+            )
+            .select_from(a.join(moved, moved.c.id == a.c[column]))
+            .where(
+                a.c.source == source,
+                moved.c.last_batch_id == batch_id,
+                moved.c.account_id != _owner_account(a),
+            )
         ).all()
         crossings += [
             Crossing(row[0], row[1], row[2], row[3], target, row[4], row[5])
