@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, g, render_template, request
 from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
 
 from portal import csrf
 from portal.context import Portal
@@ -86,6 +87,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def healthz() -> tuple[str, int]:
         return "ok", 200
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        # Browsers ask for /favicon.ico whatever the page links: the same icon, no 404.
+        return app.send_static_file("favicon.svg")
+
     return app
 
 
@@ -129,11 +135,15 @@ def _template_helpers(app: Flask, settings: Settings) -> None:
         return f"{value:%d %b %Y}"
 
     @app.template_global()
-    def status_badge(status: str, due: date | None, today: date) -> Markup:
+    def status_badge(
+        status: str, due: date | None, today: date, paid: int | None = None
+    ) -> Markup:
         label = STATUS_LABELS.get(status, status)
         badge = Markup('<span class="badge badge-{}">{}</span>').format(status, label)
         if is_overdue(status, due, today):  # a flag beside the status, never instead
             badge += Markup(' <span class="badge badge-overdue">Overdue</span>')
+            if status != "partially_paid" and paid:  # overdue, yet something was paid
+                badge += Markup(' <span class="badge badge-partly">Partly paid</span>')
         return badge
 
     @app.context_processor
