@@ -90,7 +90,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @app.get("/favicon.ico")
     def favicon() -> Response:
         # Browsers ask for /favicon.ico whatever the page links: the same icon, no 404.
-        return app.send_static_file("favicon.svg")
+        icon = Path(app.static_folder or "", "favicon.svg").read_bytes()
+        response = Response(icon, mimetype="image/svg+xml")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
 
     return app
 
