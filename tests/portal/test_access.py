@@ -12,7 +12,6 @@ from sqlalchemy import select
 from werkzeug.routing import Rule
 
 from schemas.tables import Payment
-
 from tests.portal.conftest import csrf_from, sign_in
 
 # Which records each id parameter names, and who may see each record.

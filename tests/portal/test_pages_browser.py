@@ -80,7 +80,9 @@ def _pages(app, world) -> tuple[list[str], list[str]]:  # type: ignore[no-untype
 
 
 def _name(path: str) -> str:
-    return path.strip("/").replace("/", "-").replace("?", "-").replace("&", "-") or "home"
+    return (
+        path.strip("/").replace("/", "-").replace("?", "-").replace("&", "-") or "home"
+    )
 
 
 def test_every_page_at_phone_and_desktop_sizes(portal_settings, store, world):

@@ -42,7 +42,10 @@ def _runs(page) -> list[tuple[str, float, float]]:  # type: ignore[no-untyped-de
 def _statement(store, settings, tmp_path, sites: dict[str, int]):  # type: ignore[no-untyped-def]
     header = [*header_without_lines(), "site", "parent_id"]
     rows = [[*invoice_row("HUB-1", "Hub Co", "25.00", customer_id="HUB"), "", ""]]
-    for site, count in sites.items():  # a site's row: its parent's id and the site's name
+    for (
+        site,
+        count,
+    ) in sites.items():  # a site's row: its parent's id and the site's name
         rows += [
             [*invoice_row(f"{site}-{i}", "Hub Co", "10.00", customer_id="HUB",
                           issue_date=f"2025-{1 + i % 12:02d}-{1 + i % 27:02d}"), site, ""]
