@@ -3,9 +3,12 @@ filters that keep their place, sites, quick periods, how to pay, receipts in sco
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import replace
 from datetime import date
 
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from portal import create_app
@@ -171,3 +174,84 @@ def test_favicon_is_served(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 200 and b"<svg" in response.data
     assert 'rel="icon"' in text_of(client.get("/sign-in"))
+
+
+def test_the_demo_fills_every_customer_page(store, settings, tmp_path):
+    from sync.cli.demo import DEMO_CONTACT, run_demo
+
+    run_demo(store, settings, lambda _line: None)
+    app = create_app(replace(settings, base_url="https://portal.example"), store=store)
+    client = app.test_client()
+    sign_in(app, client, DEMO_CONTACT.split("@")[0])
+    listing = text_of(client.get("/invoices?q=N-507"))
+    [invoice_id] = {int(x) for x in re.findall(r'href="/invoices/(\d+)"', listing)}
+    invoice = text_of(client.get(f"/invoices/{invoice_id}"))
+    assert "Labor - replace shut-off valves" in invoice and "$375.00" in invoice
+    payments = text_of(client.get("/payments"))
+    assert "Check 10452" in payments and 'href="/payments/' in payments
+    assert "CN-N1" in text_of(client.get("/credit-notes"))
+    documents = text_of(client.get("/documents"))
+    assert "jobsheet-N-507.pdf" in documents and "receipt-PAY-N507.pdf" in documents
+    statement = text_of(client.get("/statements"))  # the default period
+    assert "There is no activity" not in statement and "N-502" in statement
+    home = text_of(client.get("/"))
+    assert "By site" in home and "12 Elm Street" in home
+
+
+def test_serve_on_the_demo_data_speaks_as_the_demo_business(
+    store, settings, tmp_path, monkeypatch
+):
+    from click.testing import CliRunner
+
+    import sync.cli.server
+    from sync.cli import main
+    from sync.cli.demo import demo_env, run_demo
+
+    assert demo_env(store, settings) == {}  # no demo data: nothing changes
+    run_demo(store, settings, lambda _line: None)
+    assert demo_env(store, settings)["BILLFOLD_BUSINESS_NAME"] == (
+        "Harbor Plumbing & Heating"
+    )
+    named = replace(settings, business=replace(settings.business, name="Acme"))
+    assert demo_env(store, named) == {}  # a business of its own keeps its name
+    seen = {}
+    monkeypatch.setattr(
+        sync.cli.server, "run_server", lambda *a, env=None, **k: seen.update(env or {})
+    )
+    monkeypatch.setenv("BILLFOLD_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("BILLFOLD_DATABASE_URL", settings.resolved_database_url)
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert seen["BILLFOLD_BUSINESS_NAME"] == "Harbor Plumbing & Heating"
+    assert "PO Box 4410" in seen["BILLFOLD_BUSINESS_REMIT_TO"]
+
+
+def test_invoice_copy_pdf_says_what_it_lacks_and_how_to_pay(
+    portal_settings, store, world
+):
+    settings = replace(
+        portal_settings,
+        business=replace(
+            portal_settings.business, locale="en_GB", remit_to="PO Box 12, Portland"
+        ),
+    )
+    app = create_app(settings, store=store)
+    client = app.test_client()
+    sign_in(app, client, "a_parent")
+    pdf = client.get(f"/invoices/{world.invoices['A1-200']}/pdf").data
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert "No line items were recorded for this invoice" in text
+    assert "Paid" in text and "US$150.00" in text and "-US$150.00" not in text
+    assert "How to pay" in text and "By cheque, payable to Harbor Plumbing" in text
+    assert "Page 1 of 1" in text
+
+
+def test_admin_chrome_brand_goes_to_admin_home_and_the_footer_is_for_staff(app, world):
+    from tests.portal.test_admin import admin_sign_in
+
+    office = app.test_client()
+    admin_sign_in(app, office)
+    html = text_of(office.get("/admin/contacts"))
+    assert '<a class="brand" href="/admin/">' in html
+    assert "for staff only" in html and "Questions about an invoice?" not in html
+    assert 'rel="icon"' in html
