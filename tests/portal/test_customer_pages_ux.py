@@ -255,3 +255,11 @@ def test_admin_chrome_brand_goes_to_admin_home_and_the_footer_is_for_staff(app, 
     assert '<a class="brand" href="/admin/">' in html
     assert "for staff only" in html and "Questions about an invoice?" not in html
     assert 'rel="icon"' in html
+
+
+def test_overdue_and_unpaid_with_money_paid_on_it_is_partly_paid(app):
+    badge = app.jinja_env.globals["status_badge"]
+    late, today = date(2025, 1, 31), date(2025, 3, 1)
+    assert "Partly paid" in badge("unpaid", late, today, 500)
+    assert "Partly paid" not in badge("unpaid", late, today, 0)
+    assert "Partly paid" not in badge("unpaid", date(2025, 4, 1), today, 500)
