@@ -147,7 +147,7 @@ def _template_helpers(app: Flask, settings: Settings) -> None:
             badge += Markup(' <span class="badge badge-overdue">Overdue</span>')
             if status != "partially_paid" and paid:  # overdue, yet something was paid
                 badge += Markup(' <span class="badge badge-partly">Partly paid</span>')
-        return badge
+        return Markup('<span class="badges">{}</span>').format(badge)
 
     @app.context_processor
     def globals_() -> dict:
