@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask, g, render_template, request
 from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
 
 from portal import csrf, ops
 from portal.context import Portal
@@ -82,6 +83,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(customer.bp)
     app.register_blueprint(admin.bp)
     _error_pages(app)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        # Browsers ask for /favicon.ico whatever the page links: the same icon, no 404.
+        icon = Path(app.static_folder or "", "favicon.svg").read_bytes()
+        response = Response(icon, mimetype="image/svg+xml")
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
+
     return app
 
 
@@ -125,12 +135,16 @@ def _template_helpers(app: Flask, settings: Settings) -> None:
         return f"{value:%d %b %Y}"
 
     @app.template_global()
-    def status_badge(status: str, due: date | None, today: date) -> Markup:
+    def status_badge(
+        status: str, due: date | None, today: date, paid: int | None = None
+    ) -> Markup:
         label = STATUS_LABELS.get(status, status)
         badge = Markup('<span class="badge badge-{}">{}</span>').format(status, label)
         if is_overdue(status, due, today):  # a flag beside the status, never instead
             badge += Markup(' <span class="badge badge-overdue">Overdue</span>')
-        return badge
+            if status != "partially_paid" and paid:  # overdue, yet something was paid
+                badge += Markup(' <span class="badge badge-partly">Partly paid</span>')
+        return Markup('<span class="badges">{}</span>').format(badge)
 
     @app.context_processor
     def globals_() -> dict:

@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from portal import params
@@ -31,9 +41,13 @@ from portal.queries import (
     invoice_detail,
     invoice_page,
     invoices_by_id,
+    oldest_open_issue_date,
+    payable_online,
+    payment_detail,
     payments,
     recent_invoices,
     reported_payments,
+    site_totals,
     statement,
     summary,
 )
@@ -49,6 +63,7 @@ from sync.store.blobs import BlobMissing, read_blob
 
 bp = Blueprint("customer", __name__)
 ZIP_LIMIT = 100
+_LIST_KEYS = ("q", "status", "site", "from", "to", "sort")
 
 
 def today() -> date:
@@ -69,6 +84,9 @@ def _audit(action: str, **kw: Any) -> None:
 
 def _filter_from_request() -> InvoiceFilter:
     args = request.args
+    account = params.id_filter(args.get("site"), "site")
+    if account is not None and account not in g.scope.billing_ids:
+        abort(404)  # another customer's site: as if it did not exist
     return InvoiceFilter(
         q=args.get("q", "").strip()[:100],
         status=params.choice("status", STATUS_FILTERS, "all"),
@@ -76,7 +94,49 @@ def _filter_from_request() -> InvoiceFilter:
         end=params.day(args.get("to"), "to"),
         sort=params.choice("sort", list(SORTS), "newest"),
         page=params.page(args.get("page")),
+        account=account,
     )
+
+
+def date_presets(day: date) -> list[tuple[str, date, date]]:
+    """The invoice list's quick periods: (label, from, to), counted from *day*."""
+    month = day.month - 3
+    year = day.year + (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    three_ago = date(year, month, min(day.day, 28))
+    return [
+        ("Last 3 months", three_ago, day),
+        ("This year", date(day.year, 1, 1), day),
+        ("Last year", date(day.year - 1, 1, 1), date(day.year - 1, 12, 31)),
+    ]
+
+
+def _preset_links(f: InvoiceFilter) -> list[tuple[str, str, bool]]:
+    """(label, url, chosen) for each quick period, the other filters kept."""
+    args: dict[str, Any] = {
+        k: v for k, v in _list_args(f).items() if k not in ("from", "to")
+    }
+    links = [
+        (label, url_for("customer.invoices", **{**args, "from": a, "to": b}), chosen)
+        for label, start, end in date_presets(today())
+        for a, b, chosen in [(start.isoformat(), end.isoformat(), (f.start, f.end) == (start, end))]
+    ]  # fmt: skip
+    if f.start or f.end:
+        links.append(("Any date", url_for("customer.invoices", **args), False))
+    return links
+
+
+def _list_args(f: InvoiceFilter) -> dict[str, Any]:
+    """The filters of *f* as query arguments (empty ones left out)."""
+    args = {
+        "q": f.q,
+        "status": f.status if f.status != "all" else "",
+        "site": "" if f.account is None else str(f.account),
+        "from": f.start.isoformat() if f.start else "",
+        "to": f.end.isoformat() if f.end else "",
+        "sort": f.sort if f.sort != "newest" else "",
+    }
+    return {k: v for k, v in args.items() if v}
 
 
 @bp.get("/")
@@ -85,24 +145,38 @@ def home() -> str:
     """What is owed, what is overdue, what is new."""
     scope: Scope = g.scope
     p = portal()
+    amounts = scope.sees_amounts
     with p.store.read() as conn:
-        totals = summary(conn, scope, today()) if scope.sees_amounts else []
-        recent = recent_invoices(conn, scope) if scope.sees_amounts else []
+        totals = summary(conn, scope, today()) if amounts else []
+        sites = site_totals(conn, scope, today()) if amounts else []
+        online = payable_online(conn, scope) if amounts else 0
+        recent = recent_invoices(conn, scope) if amounts else []
         docs = documents(conn, scope, limit=5)
         fresh = freshness(conn, scope)
+    first = p.settings.default_currency  # the business's own currency leads
+    totals.sort(key=lambda t: (t["currency"] != first, t["currency"]))
     return render_template(
-        "customer/home.html",
-        totals=totals,
-        recent=recent,
-        docs=docs,
-        fresh=fresh,
-        today=today(),
-    )
+        "customer/home.html", totals=totals, recent=recent, docs=docs, today=today(),
+        sites=sites if scope.several_accounts else [], online=online,
+        fresh=_freshness_line(fresh),
+    )  # fmt: skip
+
+
+def _freshness_line(
+    fresh: list[tuple[str, datetime | None, datetime | None]],
+) -> tuple[datetime, datetime | None] | None:
+    """(figures as of, last received) over every source in view: the oldest export
+    date, so no figure is claimed fresher than it is; source names are internal."""
+    dates = [d for _, as_of, imported in fresh if (d := as_of or imported) is not None]
+    if not dates:
+        return None
+    received = [imported for _, _, imported in fresh if imported]
+    return min(dates), max(received) if received else None
 
 
 @bp.get("/invoices")
 @contact_required
-def invoices() -> str:
+def invoices() -> str | Response:
     """Search, filter, sort and page through invoices."""
     scope = require_amounts()
     f = _filter_from_request()
@@ -111,9 +185,14 @@ def invoices() -> str:
     with p.store.read() as conn:
         rows, total = invoice_page(conn, scope, f, today(), size)
     pages = max(1, -(-total // size))
+    if f.page > pages:  # an old link or a typed number past the end: the last page
+        return redirect(url_for("customer.invoices", **_list_args(f), page=pages))
+    sites = sorted(scope.billing_ids, key=lambda a: (scope.names[a].casefold(), a))
     return render_template(
         "customer/invoices.html", rows=rows, total=total, f=f, pages=pages, today=today(),
-        statuses=STATUS_FILTERS, sorts=list(SORTS),
+        statuses=STATUS_FILTERS, sorts=list(SORTS), args=_list_args(f),
+        back=urlencode({**_list_args(f), "page": f.page}),
+        presets=_preset_links(f), sites=sites if len(sites) > 1 else [],
     )  # fmt: skip
 
 
@@ -246,7 +325,14 @@ def invoices_zip() -> Response:
         if invoice_id is None:
             abort(404)
         ids.append(invoice_id)
-    if not ids or len(ids) > ZIP_LIMIT:
+    if not ids:  # back to the same page and filters, saying what to do
+        flash("Tick the invoices you want, then download them as a ZIP.", "error")
+        back = dict(parse_qsl(request.form.get("back", "")[:2000]))
+        kept: dict[str, Any] = {
+            k: back[k] for k in (*_LIST_KEYS, "page") if back.get(k)
+        }
+        return redirect(url_for("customer.invoices", **kept))
+    if len(ids) > ZIP_LIMIT:
         abort(400, description=f"Choose between 1 and {ZIP_LIMIT} invoices.")
     buffer = io.BytesIO()
     with portal().store.read() as conn:
@@ -313,9 +399,41 @@ def payment_list() -> str:
     return render_template("customer/payments.html", rows=rows)
 
 
+def default_statement_start(day: date, oldest_open: date | None) -> date:
+    """The last 12 months, or further back to the oldest invoice still open."""
+    try:
+        year_ago = day.replace(year=day.year - 1) + timedelta(days=1)
+    except ValueError:  # 29 February
+        year_ago = date(day.year - 1, 3, 1)
+    return min(year_ago, oldest_open) if oldest_open else year_ago
+
+
+@bp.get("/payments/<id:payment_id>")
+@contact_required
+def payment_receipt(payment_id: int) -> str:
+    """A receipt: what one payment paid, when and how."""
+    scope = require_amounts()
+    with portal().store.read() as conn:
+        detail = payment_detail(conn, scope, payment_id)
+    if detail is None:
+        abort(404)
+    _audit(
+        "view_payment",
+        account_id=detail["payment"].account_id,
+        record_kind="payment",
+        record_id=payment_id,
+    )
+    return render_template(
+        "customer/payment.html", p=detail["payment"], applied=detail["applied"]
+    )
+
+
 def _statement_request(scope: Scope) -> tuple[int, date, date]:
-    year_start = date(today().year, 1, 1)
-    start = params.day(request.args.get("from"), "from") or year_start
+    start = params.day(request.args.get("from"), "from")
+    if start is None:
+        with portal().store.read() as conn:
+            oldest = oldest_open_issue_date(conn, scope)
+        start = default_statement_start(today(), oldest)
     end = params.day(request.args.get("to"), "to") or today()
     if end < start:
         start, end = end, start
@@ -417,8 +535,6 @@ def report_payment(invoice_id: int) -> Response | tuple[str, int]:
     The amount is read in the business's locale (schemas.typed_amount) and may not be
     more than the balance due; a refusal shows the form again, as typed, with why.
     """
-    from flask import flash, redirect, url_for
-
     from schemas.money import format_money
     from schemas.typed_amount import AmountError, read_minor
     from sync.errors import UsageError

@@ -46,8 +46,14 @@ SORTS = {
     "newest": (I.c.issue_date.desc(), I.c.id.desc()),
     "oldest": (I.c.issue_date.asc(), I.c.id.asc()),
     "due": (I.c.due_date.asc(), I.c.id.asc()),
-    "amount": (I.c.total_minor.desc(), I.c.id.desc()),
-    "balance": (I.c.balance_minor.desc(), I.c.id.desc()),
+    # Amounts are compared within a currency only: EUR 900 is not "more" than USD 800.
+    "amount": (I.c.currency.asc(), I.c.total_minor.desc(), I.c.id.desc()),
+    "balance": (
+        I.c.currency.asc(),
+        I.c.balance_minor.is_(None).asc(),
+        I.c.balance_minor.desc(),
+        I.c.id.desc(),
+    ),
     "number": (I.c.number.asc(), I.c.id.asc()),
 }
 STATUS_FILTERS = ("all", "open", "overdue", "paid", "void")
@@ -63,6 +69,7 @@ class InvoiceFilter:
     end: date | None = None
     sort: str = "newest"
     page: int = 1
+    account: int | None = None  # one site or account (already checked to be in scope)
 
 
 def _invoice_conditions(scope: Scope, f: InvoiceFilter, today: date) -> Sequence[Any]:
@@ -91,6 +98,8 @@ def _invoice_conditions(scope: Scope, f: InvoiceFilter, today: date) -> Sequence
         conditions.append(I.c.status == "paid")
     elif f.status == "void":
         conditions.append(I.c.status == "void")
+    if f.account is not None:
+        conditions.append(I.c.account_id == f.account)
     if f.start:
         conditions.append(I.c.issue_date >= f.start)
     if f.end:
@@ -200,6 +209,59 @@ def summary(conn: Connection, scope: Scope, today: date) -> list[dict[str, Any]]
     return [out[k] for k in sorted(out)]
 
 
+def site_totals(conn: Connection, scope: Scope, today: date) -> list[dict[str, Any]]:
+    """Balance due and overdue per account in view and currency (a parent's sites)."""
+    open_ = I.c.status.in_(OPEN_INVOICE_STATUSES)
+    overdue = and_(open_, I.c.due_date < today)
+    rows = conn.execute(
+        select(
+            I.c.account_id,
+            I.c.currency,
+            func.coalesce(func.sum(I.c.balance_minor).filter(open_), 0),
+            func.count().filter(open_),
+            func.coalesce(func.sum(I.c.balance_minor).filter(overdue), 0),
+        )
+        .where(scope.where(I), I.c.lifecycle == "issued")
+        .group_by(I.c.account_id, I.c.currency)
+    ).all()
+    out = [
+        {
+            "account_id": r[0],
+            "name": scope.names.get(r[0], ""),
+            "currency": r[1],
+            "due": int(r[2]),
+            "open_count": r[3],
+            "overdue": int(r[4]),
+        }
+        for r in rows
+    ]
+    out.sort(key=lambda t: (t["name"].casefold(), t["account_id"], t["currency"]))
+    return out
+
+
+def payable_online(conn: Connection, scope: Scope) -> int:
+    """How many open invoices in view the billing system gave a payment link."""
+    return conn.execute(
+        select(func.count()).where(
+            scope.where(I),
+            I.c.lifecycle == "issued",
+            I.c.status.in_(OPEN_INVOICE_STATUSES),
+            I.c.pay_url.is_not(None),
+        )
+    ).scalar_one()
+
+
+def oldest_open_issue_date(conn: Connection, scope: Scope) -> date | None:
+    """The issue date of the oldest invoice in view still open (for a statement's start)."""
+    return conn.execute(
+        select(func.min(I.c.issue_date)).where(
+            scope.where(I),
+            I.c.lifecycle == "issued",
+            I.c.status.in_(OPEN_INVOICE_STATUSES),
+        )
+    ).scalar_one_or_none()
+
+
 def recent_invoices(conn: Connection, scope: Scope, limit: int = 5) -> Sequence[Any]:
     """The newest invoices in view."""
     return conn.execute(
@@ -286,6 +348,39 @@ def payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
         ):
             applied.setdefault(a.payment_id, []).append(a)
     return [{"payment": r, "applied": applied.get(r.id, [])} for r in rows]
+
+
+def payment_detail(
+    conn: Connection, scope: Scope, payment_id: int
+) -> dict[str, Any] | None:
+    """One payment in view (a receipt): what it paid and what is left on account."""
+    row = conn.execute(
+        select(P, A.c.name.label("account_name"))
+        .join(A, A.c.id == P.c.account_id)
+        .where(
+            P.c.id == payment_id,
+            scope.where(P),
+            P.c.lifecycle == "active",
+            P.c.amount_minor > 0,
+        )
+    ).first()
+    if row is None:
+        return None
+    applied = conn.execute(
+        select(
+            AL.c.amount_minor,
+            AL.c.invoice_id,
+            I.c.number,
+            I.c.issue_date,
+            A.c.name.label("account_name"),
+        )
+        .join(I, I.c.id == AL.c.invoice_id)
+        .join(A, A.c.id == I.c.account_id)
+        .where(AL.c.payment_id == payment_id, AL.c.kind == "cash")
+        .where(scope.where(I), I.c.lifecycle.not_in(HIDDEN_LIFECYCLES))
+        .order_by(AL.c.id)
+    ).all()
+    return {"payment": row, "applied": applied}
 
 
 # -- cash without a payment record (kept apart from ``payments``: records) ------------

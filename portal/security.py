@@ -73,7 +73,12 @@ def install_headers(app: Flask, settings: Settings) -> None:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
-        if request.endpoint not in ("static", "branding.css", "branding.logo"):
+        if request.endpoint not in (
+            "static",
+            "favicon",
+            "branding.css",
+            "branding.logo",
+        ):
             response.headers["Cache-Control"] = "no-store"
         return response
 

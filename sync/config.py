@@ -48,6 +48,14 @@ class BusinessSettings:
     colour: str = "#1f4e79"
     paper: str = "letter"
     locale: str = "en_US"
+    remit_to: str = ""
+    bank_details: str = ""
+    payable_to: str = ""
+
+    @property
+    def cheque(self) -> str:
+        """The word for a paper payment in the business's locale: check in the US."""
+        return "check" if self.locale.endswith("_US") else "cheque"
 
 
 @dataclass(frozen=True)

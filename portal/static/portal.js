@@ -8,6 +8,16 @@ document.addEventListener("DOMContentLoaded", function () {
     select.addEventListener("change", function () { select.form.submit(); });
   }
 
+  // "Select all on this page" for the invoice ZIP (without script, tick each one).
+  var all = document.getElementById("pick-all");
+  if (all) {
+    var boxes = document.querySelectorAll("input[name='" + all.dataset.picks + "']");
+    all.closest("[hidden]").hidden = false;
+    all.addEventListener("change", function () {
+      for (var j = 0; j < boxes.length; j++) boxes[j].checked = all.checked;
+    });
+  }
+
   // In an admin's preview the server refuses customer forms; say so before a click.
   if (document.body.classList.contains("preview")) {
     var buttons = document.querySelectorAll("main form[method='post'] button");

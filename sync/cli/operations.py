@@ -168,11 +168,15 @@ def db_upgrade(ctx: Context) -> None:
 @guard
 def serve(ctx: Context, host: str, port: int, workers: int) -> None:
     """Run the portal under gunicorn (a production WSGI server)."""
+    from sync.cli.demo import demo_env
     from sync.cli.server import run_server
 
     configure_logging(fmt=ctx.settings.logging.format)
-    ctx.store()  # SQLite: migrated here, before the workers start; PostgreSQL: checked
-    run_server(ctx.config_path, host, port, workers)
+    store = (
+        ctx.store()
+    )  # SQLite: migrated here, before the workers start; PostgreSQL: checked
+    # On the demo's data with no business configured: the demo business, not "Your business".
+    run_server(ctx.config_path, host, port, workers, env=demo_env(store, ctx.settings))
 
 
 # -- demo -------------------------------------------------------------------------------

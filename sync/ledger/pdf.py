@@ -32,7 +32,9 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    CondPageBreak,
     Image,
     KeepTogether,
     LongTable,
@@ -41,7 +43,7 @@ from reportlab.platypus import (
     Spacer,
     Table,
     TableStyle,
-)
+)  # fmt: skip
 
 from schemas.limits import LIMITS, clip
 from schemas.money import format_money
@@ -179,8 +181,14 @@ def _fact(text: str | None) -> str:
     return clip(text, FACT_CHARACTERS)
 
 
-def _page_size(business: BusinessSettings):
-    return A4 if business.paper.lower() == "a4" else LETTER
+def _doc(
+    buffer: io.BytesIO, business: BusinessSettings, title: str
+) -> SimpleDocTemplate:
+    size = A4 if business.paper.lower() == "a4" else LETTER
+    return SimpleDocTemplate(
+        buffer, pagesize=size, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=14 * mm,
+        bottomMargin=18 * mm, title=title, author=business.name,
+    )  # fmt: skip
 
 
 def _letterhead(
@@ -203,14 +211,11 @@ def _letterhead(
         left.append(_para(contact, st.small))
     if business.tax_id:
         left.append(_para(f"Tax no. {business.tax_id}", st.small))
-    right = [
-        Paragraph(
-            f'<para leading="19"><font name="{st.bold}" size="15">{escape(title)}'
-            "</font></para>",
-            st.right,
-        ),
-        Spacer(1, 3),
-    ]
+    # The title's own leading: at the body's, its 15-point line ran into the facts below.
+    big = ParagraphStyle(
+        "t", parent=st.right, fontName=st.bold, fontSize=15, leading=19
+    )
+    right = [Paragraph(escape(title), big), Spacer(1, 4)]
     fact_table = Table(
         [[_para(k, st.small), _para(v, st.right)] for k, v in facts],
         colWidths=[32 * mm, 45 * mm],
@@ -230,22 +235,42 @@ def _letterhead(
     return table
 
 
-def _footer(business: BusinessSettings, st: _Style, label: str):
-    def draw(canvas, doc) -> None:
-        canvas.saveState()
-        canvas.setFont(st.regular, 7)
-        canvas.setFillColor(colors.HexColor("#666666"))
-        width = doc.pagesize[0]
-        text = f"{business.name} · {label}"
-        if business.email or business.phone:
-            text += " · questions: " + " / ".join(
-                x for x in (business.email, business.phone) if x
-            )
-        canvas.drawString(doc.leftMargin, 10 * mm, text[:150])
-        canvas.drawRightString(width - doc.rightMargin, 10 * mm, f"Page {doc.page}")
-        canvas.restoreState()
+def _footer(business: BusinessSettings, st: _Style, label: str) -> type[Canvas]:
+    """A canvas that holds its pages until the end, then draws on each the footer and
+    "Page N of M"; the footer text is cut to the room left of the page number."""
+    text = f"{business.name} · {label}"
+    if business.email or business.phone:
+        text += " · questions: " + " / ".join(
+            x for x in (business.email, business.phone) if x
+        )
 
-    return draw
+    class Footed(Canvas):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.pages: list[dict] = []
+
+        def showPage(self) -> None:
+            self.pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            for n, state in enumerate(self.pages, 1):
+                self.__dict__.update(state)
+                number, right = (
+                    f"Page {n} of {len(self.pages)}",
+                    self._pagesize[0] - 15 * mm,
+                )
+                self.setFont(st.regular, 7)
+                self.setFillColor(colors.HexColor("#666666"))
+                room = right - stringWidth(number, st.regular, 7) - 6 * mm - 15 * mm
+                self.drawString(
+                    15 * mm, 10 * mm, _fit(text[:300], st.regular, 7, room)[0]
+                )
+                self.drawRightString(right, 10 * mm, number)
+                super().showPage()
+            super().save()
+
+    return Footed
 
 
 def _grid(
@@ -284,16 +309,7 @@ def statement_pdf(
     money = partial(format_money, locale=business.locale)
     st = _style(business)
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=_page_size(business),
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=14 * mm,
-        bottomMargin=18 * mm,
-        title=f"Statement {_fact(statement.account)}",
-        author=business.name,
-    )
+    doc = _doc(buffer, business, f"Statement {_fact(statement.account)}")
     period = f"{statement.start:%d %b %Y} – {statement.end:%d %b %Y}"
     totals = statement.totals()
     due = [
@@ -368,79 +384,42 @@ def statement_pdf(
                 if section.parent is None
                 else f"{_fact(section.name)} (site of {_fact(section.parent)})"
             )
-            story.append(_para(f"{name} · {lg.currency}", st.heading))
+            # A heading with less than a few rows' room left moves to the next page.
+            story += [
+                CondPageBreak(30 * mm),
+                _para(f"{name} · {lg.currency}", st.heading),
+            ]
             data: list = [["Date", "Reference", "Description", "Amount", "Balance"]]
             widths = [22 * mm, 32 * mm, doc.width - 106 * mm, 26 * mm, 26 * mm]
-            data.append(
-                [
-                    f"{statement.start:%d %b %Y}",
-                    "",
-                    "Opening balance",
-                    "",
-                    money(lg.opening, lg.currency),
-                ]
-            )
+            data.append([f"{statement.start:%d %b %Y}", "", "Opening balance", "", money(lg.opening, lg.currency)])  # fmt: skip
             for line, running in lg.lines:
                 data.append(
                     [f"{line.on:%d %b %Y}", _cell(line.reference, st, widths[1], "reference"),
                      _cell(line.description, st, widths[2]),
                      money(line.amount, lg.currency), money(running, lg.currency)]
                 )  # fmt: skip
-            data.append(
-                [
-                    f"{statement.end:%d %b %Y}",
-                    "",
-                    "Closing balance",
-                    "",
-                    money(lg.closing, lg.currency),
-                ]
-            )
-            story.append(
-                _grid(
-                    data,
-                    widths,
-                    st,
-                    numeric_from=3,
-                    bold_rows=[1, len(data) - 1],
-                )
-            )
+            data.append([f"{statement.end:%d %b %Y}", "", "Closing balance", "", money(lg.closing, lg.currency)])  # fmt: skip
+            story.append(_grid(data, widths, st, numeric_from=3, bold_rows=[1, len(data) - 1]))  # fmt: skip
             if lg.open_items:
-                story.append(
-                    _para("Open invoices at the end of the period", st.heading)
-                )
-                rows = [["Invoice", "Date", "Due", "Total", "Open", "Days late"]]
-                open_widths = [
-                    doc.width - 134 * mm,
-                    26 * mm,
-                    26 * mm,
-                    28 * mm,
-                    28 * mm,
-                    26 * mm,
+                story += [
+                    CondPageBreak(30 * mm),
+                    _para("Open invoices at the end of the period", st.heading),
                 ]
+                rows = [["Invoice", "Date", "Due", "Total", "Open", "Days late"]]
+                open_widths = [doc.width - 134 * mm, 26 * mm, 26 * mm, 28 * mm, 28 * mm, 26 * mm]  # fmt: skip
                 rows += [
                     [_cell(o.number, st, open_widths[0], "number"), _d(o.issue_date), _d(o.due_date), money(o.total, lg.currency),
                      money(o.open, lg.currency), str(o.days_past_due) if o.days_past_due else "not yet due"]
                     for o in lg.open_items
                 ]  # fmt: skip
-                story.append(
-                    _grid(
-                        rows,
-                        open_widths,
-                        st,
-                        numeric_from=3,
-                    )
-                )
+                story.append(_grid(rows, open_widths, st, numeric_from=3))
             if lg.undated:
-                story.append(_para("Paid, date not in the export", st.heading))
-                rows = [["Invoice", "Date", "Due", "Status", "Total", "Paid"]]
-                widths = [
-                    doc.width - 150 * mm,
-                    22 * mm,
-                    22 * mm,
-                    58 * mm,
-                    24 * mm,
-                    24 * mm,
+                story += [
+                    CondPageBreak(30 * mm),
+                    _para("Paid, date not in the export", st.heading),
                 ]
+                rows = [["Invoice", "Date", "Due", "Status", "Total", "Paid"]]
+                widths = [doc.width - 150 * mm, 22 * mm, 22 * mm, 58 * mm, 24 * mm, 24 * mm]  # fmt: skip
                 rows += [
                     [_cell(u.number, st, widths[0], "number"), _d(u.issue_date), _d(u.due_date),
                      _cell(u.note, st, widths[3]), money(u.total, lg.currency),
@@ -449,8 +428,7 @@ def statement_pdf(
                 ]  # fmt: skip
                 story.append(_grid(rows, widths, st, numeric_from=4))
     label = f"Statement for {statement.account}, {period}"
-    draw = _footer(business, st, label)
-    doc.build(story, onFirstPage=draw, onLaterPages=draw)
+    doc.build(story, canvasmaker=_footer(business, st, label))
     return buffer.getvalue()
 
 
@@ -467,16 +445,7 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     inv = detail["invoice"]
     cur = inv["currency"]
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=_page_size(business),
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=14 * mm,
-        bottomMargin=18 * mm,
-        title=f"Invoice {_fact(inv['number'])}",
-        author=business.name,
-    )
+    doc = _doc(buffer, business, f"Invoice {_fact(inv['number'])}")
     overdue = is_overdue(inv["status"], inv["due_date"], generated_on)
     facts = [
         ("Invoice no.", _fact(inv["number"])),
@@ -516,10 +485,11 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
              money(line["amount_minor"], cur, unknown="")]
         )  # fmt: skip
         data += [[part, "", "", ""] for part in more]  # a long text goes on below
-    if len(data) == 1:  # the memo is no line: it is shown once, below
+    if len(data) == 1:  # say so rather than show a lone "Invoice N" (the memo is below)
         data.append(
-            [f"Invoice {_fact(inv['number'])}", "", "", money(inv["total_minor"], cur)]
-        )
+            ["No line items were recorded for this invoice.", "", "",
+             money(inv["total_minor"], cur)]
+        )  # fmt: skip
     story.append(_grid(data, widths, st, numeric_from=1))
     totals = []
     if inv["subtotal_minor"] is not None:
@@ -529,9 +499,11 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     totals.append(["Total", money(inv["total_minor"], cur)])
     if inv["status"] != "void":
         if inv["paid_minor"]:
-            totals.append(["Paid", money(-inv["paid_minor"], cur)])
+            totals.append(
+                ["Paid", money(inv["paid_minor"], cur)]
+            )  # as the page shows it
         if inv["credited_minor"]:
-            totals.append(["Credits applied", money(-inv["credited_minor"], cur)])
+            totals.append(["Credits applied", money(inv["credited_minor"], cur)])
         balance = money(inv["balance_minor"], cur, unknown="not reported")
         totals.append(["Balance due", balance])
     table = Table(totals, colWidths=[40 * mm, 32 * mm], hAlign="RIGHT")
@@ -574,13 +546,28 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     if inv["pay_url"] and inv["status"] in ("unpaid", "partially_paid"):
         url = clip(inv["pay_url"], LIMITS["pay_url"].maximum)
         story += [Spacer(1, 4 * mm), _para(f"Pay online: {url}", st.body)]
-    draw = _footer(
-        business,
-        st,
-        f"Copy of invoice {_fact(inv['number'])}, produced {generated_on:%d %b %Y}",
-    )
-    doc.build(story, onFirstPage=draw, onLaterPages=draw)
+    if inv["status"] in ("unpaid", "partially_paid") and (
+        business.remit_to or business.bank_details
+    ):
+        story.append(
+            KeepTogether(
+                [_para("How to pay", st.heading), _para(remit_text(business), st.body)]
+            )
+        )
+    label = f"Copy of invoice {_fact(inv['number'])}, produced {generated_on:%d %b %Y}"
+    doc.build(story, canvasmaker=_footer(business, st, label))
     return buffer.getvalue()
+
+
+def remit_text(business: BusinessSettings) -> str:
+    """Bank and cheque (check) details from ``[business]``, one paragraph."""
+    ways = (
+        [f"By bank transfer: {business.bank_details}"] if business.bank_details else []
+    )
+    if business.remit_to:
+        word, to = business.cheque, business.payable_to or business.name
+        ways.append(f"By {word}, payable to {to}, sent to: {business.remit_to}")
+    return "\n".join([*ways, "Please quote the invoice number with your payment."])
 
 
 def _unit(value: str | None, currency: str, locale: str) -> str:

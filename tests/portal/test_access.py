@@ -8,8 +8,10 @@ outside a contact's scope is a 404, never a 403 and never data.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from werkzeug.routing import Rule
 
+from schemas.tables import Payment
 from tests.portal.conftest import csrf_from, sign_in
 
 # Which records each id parameter names, and who may see each record.
@@ -17,17 +19,27 @@ ID_KINDS = {
     "invoice_id": "invoices",
     "credit_note_id": "credit_notes",
     "document_id": "documents",
+    "payment_id": "payments",
 }
 VISIBLE = {
     "a_parent": {"invoices": {"A-100", "A1-200", "A2-300"}, "credit_notes": {"CN-A1"},
-                 "documents": {"jobsheet-A1.pdf", "original-A-100.pdf"}, "statement_accounts": {"A", "A:Elm Court", "A:Oak Plaza"}},
+                 "documents": {"jobsheet-A1.pdf", "original-A-100.pdf"}, "statement_accounts": {"A", "A:Elm Court", "A:Oak Plaza"},
+                 "payments": {"PAY-A2"}},
     "a1_only": {"invoices": {"A1-200"}, "credit_notes": {"CN-A1"}, "documents": {"jobsheet-A1.pdf"},
-                "statement_accounts": {"A:Elm Court"}},
-    "a_docs": {"invoices": set(), "credit_notes": set(), "documents": {"jobsheet-A1.pdf"}, "statement_accounts": set()},
-    "b_user": {"invoices": {"B-400"}, "credit_notes": set(), "documents": {"contract-B.pdf"}, "statement_accounts": {"B"}},
-    "e_user": {"invoices": set(), "credit_notes": set(), "documents": set(), "statement_accounts": {"E"}},
+                "statement_accounts": {"A:Elm Court"}, "payments": set()},
+    "a_docs": {"invoices": set(), "credit_notes": set(), "documents": {"jobsheet-A1.pdf"}, "statement_accounts": set(), "payments": set()},
+    "b_user": {"invoices": {"B-400"}, "credit_notes": set(), "documents": {"contract-B.pdf"}, "statement_accounts": {"B"}, "payments": set()},
+    "e_user": {"invoices": set(), "credit_notes": set(), "documents": set(), "statement_accounts": {"E"}, "payments": set()},
 }  # fmt: skip
+P = Payment.__table__  # type: ignore[attr-defined]
 MARKERS = {"A": ("Alder", "A-100", "Elm Court", "Oak Plaza"), "B": ("Birch", "B-400")}
+
+
+def payment_ids(app) -> dict[str, int]:
+    """The fixture's payments by their number (the export's id)."""
+    with app.extensions["billfold"].store.read() as conn:
+        rows = conn.execute(select(P.c.external_id, P.c.id)).all()
+    return {key.rsplit("/", 1)[-1]: payment_id for key, payment_id in rows}
 
 
 def customer_rules(app) -> list[Rule]:
@@ -61,6 +73,7 @@ def test_records_outside_scope_are_404_on_every_route(app, client, world, contac
         "invoices": world.invoices,
         "credit_notes": world.credit_notes,
         "documents": world.documents,
+        "payments": payment_ids(app),
     }
     checked = 0
     for rule in customer_rules(app):
