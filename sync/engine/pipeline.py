@@ -63,6 +63,7 @@ def import_file(
     as_of: datetime | None = None,
     hold_namesakes: bool = False,
     known: Fingerprint | None = None,
+    before_apply: Callable[[], None] | None = None,
 ) -> ImportResult:
     """Import one file into the store and return what happened.
 
@@ -72,7 +73,10 @@ def import_file(
     accounts of another source warns (``sync.engine.namesakes``); with *hold_namesakes*
     (an upload from the portal) it is staged instead, until an admin confirms it.
     *known* is the file's fingerprint when the caller already read it (a folder
-    source hashes a file to claim it): the file is not hashed again.
+    source hashes a file to claim it): the file is not hashed again. *before_apply*
+    is called once the export is kept and parsed, just before its transaction takes
+    the ledger lock (a bucket worker waits there for older exports of its source; what
+    it raises is the caller's own and passes through).
 
     For a source with ``review = true`` (or *review* True) the file is staged: its
     effect is computed and shown to an admin, and nothing is written until it is
@@ -127,6 +131,8 @@ def import_file(
             settings, intake, source, adapter=adapter, review=review,
             hold_namesakes=hold_namesakes, as_of=as_of, on_progress=on_progress,
         )  # fmt: skip
+    if before_apply is not None:
+        before_apply()
     return run_batch(store, settings, values, handler, publishing=publishing)
 
 

@@ -65,6 +65,10 @@ def _as_object(claim: claims.Claim) -> S3Object:
     return S3Object(claim.file_key, claim.signature, 0, claim.last_modified)
 
 
+class _GiveBack(Exception):
+    """An older object must be applied first: give this one back for now."""
+
+
 class _Gone(Exception):
     """The object (that ETag of it) is no longer in the bucket."""
 
@@ -168,10 +172,10 @@ class S3Source(SourceWorker):
     def _older_applied(self, claim: claims.Claim) -> bool:
         """Wait until no older object of this source is held by another worker.
 
-        Workers download at once but apply one source's objects oldest first: an older
-        export is never applied after a newer one. False (give the claim back) when an
-        older object waits for a worker, or its holder is gone, or the run stops: the
-        caller takes the oldest first.
+        Workers download, keep and parse at once but apply one source's objects oldest
+        first: an older export is never applied after a newer one. False (give the
+        claim back) when an older object waits for a worker, or its holder is gone, or
+        the run stops: the caller takes the oldest first.
         """
         mine = _as_object(claim).oldest_first()
         while not self.stopping.is_set():
@@ -239,11 +243,18 @@ class S3Source(SourceWorker):
                     retry_at=retry,
                 )
                 return True
-            try:
+
+            def in_order() -> None:  # kept and parsed: wait only to apply
                 if not self._older_applied(claim):
-                    claims.step_back(self.store, claim)
-                    return False
-                self.import_claimed(claim, path, obj.name, claim.last_modified)
+                    raise _GiveBack
+
+            try:
+                self.import_claimed(
+                    claim, path, obj.name, claim.last_modified, before_apply=in_order
+                )
+            except _GiveBack:
+                claims.step_back(self.store, claim)
+                return False
             finally:
                 path.unlink(missing_ok=True)
         except StoreError as exc:  # the claim could not be written: its lease expires

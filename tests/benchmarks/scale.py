@@ -125,9 +125,7 @@ def timed_run(args, work, endpoint, bucket, workers: int, run: str) -> float:
     config = _config(work, run, url, endpoint, bucket)
     try:
         started = time.perf_counter()
-        procs = [
-            Worker(config, log=work / run / f"w{n}.log") for n in range(workers)
-        ]
+        procs = [Worker(config, log=work / run / f"w{n}.log") for n in range(workers)]
         try:
             wait_until(
                 lambda: _applied(store) >= args.files, 1800, "every object applied"
@@ -166,9 +164,7 @@ def takeover(args, work, endpoint, bucket, host: str | None, run: str) -> float:
                     ),
                     {"who": f"%:{victim.pid}"},
                 ).scalar_one()
-            wait_until(
-                lambda: _claim_done(store, held), 600, "the object taken over"
-            )
+            wait_until(lambda: _claim_done(store, held), 600, "the object taken over")
             seconds = time.perf_counter() - died
             wait_until(lambda: _applied(store) >= args.files, 1800, "every object")
         finally:
@@ -226,7 +222,9 @@ def main() -> int:
     times: dict[int, list[float]] = {1: [], 2: []}
     for r in range(args.repeat):
         for workers in (1, 2):
-            seconds = timed_run(args, work, endpoint, bucket, workers, f"r{r}w{workers}")
+            seconds = timed_run(
+                args, work, endpoint, bucket, workers, f"r{r}w{workers}"
+            )
             times[workers].append(seconds)
             print(f"{workers} worker(s), run {r + 1}: {seconds:.1f} s", flush=True)
     one, two = statistics.median(times[1]), statistics.median(times[2])
@@ -241,7 +239,9 @@ def main() -> int:
         here = takeover(args, work, endpoint, bucket, None, "kill_here")
         print(f"takeover after kill -9, same machine: {here:.1f} s", flush=True)
         if other_hosts_possible():
-            away = takeover(args, work, endpoint, bucket, "billfold-bench-b", "kill_away")
+            away = takeover(
+                args, work, endpoint, bucket, "billfold-bench-b", "kill_away"
+            )
             print(
                 f"takeover after kill -9, another machine: {away:.1f} s "
                 f"(lease {lease} s)",

@@ -20,6 +20,7 @@ from sync.store import Store
 from sync.store.migrate import upgrade
 from sync.workers import claims
 from sync.workers.s3 import S3Source
+from sync.workers.status import source_status
 from tests.helpers import header_without_lines, invoice_row, write_csv
 from tests.sync.workers.test_sources_s3 import s3_settings, source_for
 from tests.workers import Worker, other_hosts_possible, wait_until, write_config
@@ -259,5 +260,8 @@ def test_listing_alone_holds_the_job_lock(store, settings, bucket, tmp_path):
     source = source_for(store, cfg)
     assert claims.run_exclusively(store, "poll:bucket", 30, source.list_new)
     assert applied_per_sha(store) == Counter()  # listed, not imported, lock released
+    with store.read() as conn:
+        status = source_status(conn, cfg)[0]
+    assert (status["files_pending"], status["in_progress"]) == (1, 0)
     assert claims.acquire_lock(store, "poll:bucket", 30) is not None
     assert source.retry_due() == 1
