@@ -58,6 +58,7 @@ class S3Object:
 
 
 ORDER_WAIT_SECONDS = 0.05  # not money
+MAX_PASSES = 1000  # passes of one retry_due that start again after a give-back
 
 
 def _as_object(claim: claims.Claim) -> S3Object:
@@ -78,6 +79,7 @@ class S3Source(SourceWorker):
 
     def setup(self) -> None:
         self._client: Any = None  # built on first use
+        self.gave_back = False  # the last take gave its object back (an older first)
 
     @property
     def client(self) -> Any:
@@ -143,12 +145,32 @@ class S3Source(SourceWorker):
     def retry_due(self) -> int:
         """Import what waits, oldest first: listed objects nobody holds, claims whose
         holder is gone, and objects whose download or import failed and are due.
-        Several workers run this at once; each object goes to one of them."""
+        Several workers run this at once; each object goes to one of them. When an
+        object had to be given back (an older one waits for a worker, or its holder
+        died), the pass starts again from the oldest."""
+        count = 0
+        for _ in range(MAX_PASSES):
+            todo = self._due()
+            self.gave_back = False
+            for index, obj in enumerate(todo):
+                if self.stopping.is_set():
+                    return count
+                count += self.take(obj)
+                with contextlib.suppress(StoreError):
+                    note_pending(self.store, self.name, len(todo) - index - 1)
+                if self.gave_back:
+                    break
+            if not self.gave_back:
+                break
+        return count
+
+    def _due(self) -> list[S3Object]:
+        """The objects waiting for a worker now, oldest first."""
         try:
             with self.store.read() as conn:
                 stale = claims.open_claims(conn, self.name)
         except StoreError:
-            return 0
+            return []
         now = utcnow()
         due = [
             _as_object(claim)
@@ -159,15 +181,7 @@ class S3Source(SourceWorker):
                 else claim.retry_at is not None and claim.retry_at <= now
             )
         ]
-        count = 0
-        todo = sorted(due, key=S3Object.oldest_first)
-        for index, obj in enumerate(todo):
-            if self.stopping.is_set():
-                break
-            count += self.take(obj)
-            with contextlib.suppress(StoreError):
-                note_pending(self.store, self.name, len(todo) - index - 1)
-        return count
+        return sorted(due, key=S3Object.oldest_first)
 
     def _older_applied(self, claim: claims.Claim) -> bool:
         """Wait until no older object of this source is held by another worker.
@@ -254,6 +268,7 @@ class S3Source(SourceWorker):
                 )
             except _GiveBack:
                 claims.step_back(self.store, claim)
+                self.gave_back = True
                 return False
             finally:
                 path.unlink(missing_ok=True)

@@ -5,13 +5,15 @@ and a crashed worker's object is taken over within the lease."""
 from __future__ import annotations
 
 import hashlib
+import socket
+import subprocess
 import threading
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from schemas.tables import FileClaim, ImportBatch, Invoice
 from sync.config import RunnerSettings, load_settings
@@ -265,3 +267,54 @@ def test_listing_alone_holds_the_job_lock(store, settings, bucket, tmp_path):
     assert (status["files_pending"], status["in_progress"]) == (1, 0)
     assert claims.acquire_lock(store, "poll:bucket", 30) is not None
     assert source.retry_due() == 1
+
+
+def test_when_an_older_objects_holder_dies_the_worker_takes_it_first_at_once(
+    store, settings, bucket, tmp_path, monkeypatch
+):
+    cfg = _s3(settings, bucket)
+    put_exports(bucket, tmp_path, 3)
+    source = source_for(store, cfg)
+    source.list_new()
+    oldest = min(source.objects(), key=lambda o: o.oldest_first())
+    held = claims.claim_file(
+        store, "bucket", oldest.key, oldest.etag, lease_seconds=30,
+        last_modified=oldest.last_modified,
+    )  # fmt: skip
+    assert held.won  # a live worker holds the oldest object
+    downloads: Counter = Counter()
+    real_download = S3Source.download
+
+    def download(self, obj):  # type: ignore[no-untyped-def]
+        downloads[obj.key] += 1
+        return real_download(self, obj)
+
+    monkeypatch.setattr(S3Source, "download", download)
+    taken: list[int] = []
+    worker = threading.Thread(target=lambda: taken.append(source.retry_due()))
+    worker.start()
+    wait_until(
+        lambda: _state(store, "in/object-01.csv") == ("claimed", 1),
+        30,
+        "the next object claimed and waiting for the oldest",
+    )
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with store.write(ledger=False) as conn:  # ... and the oldest one's holder dies
+        conn.execute(
+            update(C)
+            .where(C.c.id == held.claim.id)
+            .values(claimed_by=f"{socket.gethostname()}:{dead.pid}")
+        )
+    claims.let_go(held.claim)
+    worker.join(120)
+
+    assert taken == [3]
+    with store.read() as conn:
+        order = conn.execute(select(B.c.file_name).order_by(B.c.id)).scalars().all()
+    assert order == ["object-00.csv", "object-01.csv", "object-02.csv"]
+    # Given back once, then the pass started again from the oldest: the newest object
+    # was not fetched (and given back) while the oldest waited.
+    assert downloads == Counter(
+        {"in/object-00.csv": 1, "in/object-01.csv": 2, "in/object-02.csv": 1}
+    )
