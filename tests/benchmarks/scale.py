@@ -196,6 +196,18 @@ def _claim_done(store: Store, claim_id: int) -> bool:
     return state == "imported"
 
 
+def _compare(args, size, backend, times, spans) -> None:
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    one_span, two_span = statistics.median(spans[1]), statistics.median(spans[2])
+    print(
+        f"{args.files} objects ({args.invoices} invoices each, {size / 1e6:.1f} MB), "
+        f"{backend}, medians of {args.repeat}: 1 worker {one:.1f} s, 2 workers "
+        f"{two:.1f} s from start (speed-up {one / two:.2f}x); first import to last "
+        f"{one_span:.1f} s vs {two_span:.1f} s (speed-up {one_span / two_span:.2f}x)",
+        flush=True,
+    )
+
+
 def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -245,15 +257,8 @@ def main() -> int:
                 f"({span:.1f} s first import to last)",
                 flush=True,
             )
-    one, two = statistics.median(times[1]), statistics.median(times[2])
-    one_span, two_span = statistics.median(spans[1]), statistics.median(spans[2])
-    print(
-        f"{args.files} objects ({args.invoices} invoices each, {size / 1e6:.1f} MB), "
-        f"{backend}, medians of {args.repeat}: 1 worker {one:.1f} s, 2 workers "
-        f"{two:.1f} s from start (speed-up {one / two:.2f}x); first import to last "
-        f"{one_span:.1f} s vs {two_span:.1f} s (speed-up {one_span / two_span:.2f}x)",
-        flush=True,
-    )
+    if args.repeat:
+        _compare(args, size, backend, times, spans)
     if not args.no_takeover:
         lease = RunnerSettings().lease_seconds
         here = takeover(args, work, endpoint, bucket, None, "kill_here")
