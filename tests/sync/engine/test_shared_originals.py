@@ -17,6 +17,7 @@ from sync.errors import UsageError
 from sync.store.blobs import BlobMissing, read_original
 from tests.helpers import SAMPLE_LEDGER, count, dump_business_tables, run_import
 from tests.portal.test_admin import admin_sign_in
+from tests.workers import free_port
 
 B = ImportBatch.__table__
 
@@ -118,3 +119,21 @@ def test_a_path_that_is_not_an_original_is_never_read(store, settings, tmp_path)
     for path in (str(secret), str(local.data_dir / "originals" / ".." / ".." / "s")):
         with pytest.raises(BlobMissing, match="not a kept original"):
             read_original(local, path)
+
+
+def test_an_unreachable_bucket_fails_the_import_to_be_retried_saying_why(
+    store, settings, tmp_path, aws_env
+):
+    closed = StorageSettings(
+        backend="s3",
+        bucket="nowhere",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        region="us-east-1",
+    )
+    node_a = replace(node(settings, tmp_path, "node-a"), storage=closed)
+
+    result = run_import(store, node_a, SAMPLE_LEDGER, source="books")
+
+    assert (result.status, result.batch_id) == ("failed", None)
+    assert result.reason.startswith("cannot keep the original in storage: ")
+    assert count(store, "import_batch") == 0 and count(store, "invoice") == 0
