@@ -220,24 +220,23 @@ def test_kill_9_of_a_worker_on_another_host_is_taken_over_within_the_lease(
     )
     lease = RunnerSettings().lease_seconds
     host = "billfold-node-a" if other_hosts_possible() else None
-    with (
-        Worker(
-            config,
-            log=tmp_path / "a.log",
-            env={"BILLFOLD_FAULT": "before_commit@2:kill"},  # mid-import, uncommitted
-            host=host,
-        ) as a,
-        Worker(config, log=tmp_path / "b.log") as b,
-    ):
-        wait_until(lambda: a.proc.poll() is not None, 120, "worker A killed")
-        killed = datetime.now(UTC).replace(tzinfo=None)
-        assert "event=fault.injected" in a.log(), a.log()
-        wait_until(
-            lambda: sum(applied_per_sha(store).values()) >= len(files),
-            lease + 60,
-            "every object imported by worker B",
-        )
-        assert b.stop() == 0, b.log()
+    with Worker(
+        config,
+        log=tmp_path / "a.log",
+        env={"BILLFOLD_FAULT": "before_commit@1:kill"},  # mid-import, uncommitted
+        host=host,
+    ) as a:
+        a.wait_for_log("event=file.importing", 120)  # A holds the oldest object
+        with Worker(config, log=tmp_path / "b.log") as b:
+            wait_until(lambda: a.proc.poll() is not None, 120, "worker A killed")
+            killed = datetime.now(UTC).replace(tzinfo=None)
+            assert "event=fault.injected" in a.log(), a.log()
+            wait_until(
+                lambda: sum(applied_per_sha(store).values()) >= len(files),
+                lease + 60,
+                "every object imported by worker B",
+            )
+            assert b.stop() == 0, b.log()
 
     with store.read() as conn:
         retaken = conn.execute(
