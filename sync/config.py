@@ -143,7 +143,8 @@ class RunnerSettings:
     """How ``billfold run`` workers share sources, schedules and retries."""
 
     housekeeping: str = "every 10 minutes"
-    lease_seconds: int = 300
+    lease_seconds: int = 30
+    renew_seconds: float = 5.0  # not money: how often held leases are renewed
     retry_seconds: int = 60
     max_attempts: int = 5
     download_attempts: int = 3
@@ -465,6 +466,12 @@ def _check_runner(runner: RunnerSettings, where: str) -> None:
     for name in ("lease_seconds", "retry_seconds", "max_attempts", "download_attempts"):
         if getattr(runner, name) <= 0:
             raise ConfigError(f"runner.{name} in {where} must be greater than 0")
+    if not 0 < runner.renew_seconds < runner.lease_seconds:
+        raise ConfigError(
+            f"runner.renew_seconds in {where} must be greater than 0 and less than "
+            f"runner.lease_seconds ({runner.lease_seconds}), so a live worker's leases "
+            "never run out"
+        )
     if runner.download_backoff_seconds < 0:
         raise ConfigError(
             f"runner.download_backoff_seconds in {where} must not be negative"

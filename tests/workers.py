@@ -95,11 +95,20 @@ class Worker:
         *args: str,
         log: Path,
         env: dict[str, str] | None = None,
+        host: str | None = None,
     ) -> None:
+        """*host*: run the worker as if on another machine of that name (its own UTS
+        namespace, so this machine cannot see whether it lives: its lease decides)."""
         self.log_path = log
         self._log = log.open("ab")
+        command = [sys.executable, "-m", "sync", "--config", str(config), "run", *args]
+        if host is not None:
+            command = [
+                "unshare", "--uts", "sh", "-c", f'hostname {host} && exec "$@"',
+                "worker", *command,
+            ]  # fmt: skip
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sync", "--config", str(config), "run", *args],
+            command,
             cwd=ROOT,
             env=worker_env(env),
             stdout=self._log,
@@ -155,6 +164,19 @@ def run_once(config: Path, *, log: Path, env: dict[str, str] | None = None) -> i
     """Run ``billfold run --once`` to the end; return its exit code."""
     with Worker(config, "--once", log=log, env=env) as worker:
         return worker.wait(180)
+
+
+def other_hosts_possible() -> bool:
+    """True when a worker can run under another host name (``Worker(host=...)``)."""
+    try:
+        done = subprocess.run(
+            ["unshare", "--uts", "sh", "-c", "hostname billfold-probe"],
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 def wait_until(

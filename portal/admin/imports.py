@@ -18,11 +18,17 @@ from portal.admin.queries import batches
 from portal.context import portal
 from portal.downloads import download
 from schemas.tables import utcnow
-from sync.engine.intake import IntakeError, display_name, stored_path_for, take_in
+from sync.engine.intake import IntakeError, display_name, take_in
 from sync.engine.pipeline import import_file, publish_staged
 from sync.engine.review import discard
 from sync.errors import UsageError
-from sync.store.blobs import BlobMissing, read_original
+from sync.store.blobs import (
+    BlobMissing,
+    keep_original,
+    original_file,
+    original_location,
+    read_original,
+)
 from sync.store.permissions import private_dir
 from sync.workers.source_match import choose_source
 
@@ -107,6 +113,11 @@ def upload() -> Response | str:
     if choice.source is not None:
         flash(f"Source {choice.source} chosen: {choice.reason}.", "ok")
         return _import_upload(intake.stored_path, name, choice.source)
+    try:  # the choice may be posted to another node: keep the upload where it looks
+        keep_original(p.settings, intake.stored_path, intake.sha256)
+    except Exception as exc:
+        flash(f"{name}: cannot keep the upload in storage ({exc}); try again.", "error")
+        return redirect(url_for("admin.imports"))
     return render_template(
         "admin/upload_source.html",
         name=name,
@@ -124,8 +135,9 @@ def upload_into() -> Response:
     source = request.form.get("source", "")
     if source not in _sources() or not SHA256.fullmatch(sha):
         abort(400, description="Choose one of the listed sources.")
-    path = stored_path_for(Path(p.settings.data_dir), sha)
-    if not path.is_file():
+    try:
+        path = original_file(p.settings, original_location(p.settings, sha))
+    except BlobMissing:
         flash("That upload is no longer here: upload the file again.", "error")
         return redirect(url_for("admin.imports"))
     return _import_upload(path, display_name(request.form.get("name", "")), source)

@@ -2,7 +2,8 @@
 
 The handler ``export_handler`` runs inside the batch's transaction
 (``sync.engine.batch``): it picks the adapter (forced, or detected from the file's
-first bytes), streams the adapter's items through ``validate``, groups records into
+first bytes), streams the adapter's items (parsed before the transaction began, for an
+export of up to ``PARSE_AHEAD`` bytes) through ``validate``, groups records into
 chunks of ``CHUNK_RECORDS``, reconciles each chunk against the store and applies it
 with set-based writes (``sync.engine.apply``). At the end of the file the writer
 resolves allocations, lets the paid marks judge the feed (``sync.ledger.marks``),
@@ -53,6 +54,9 @@ from sync.engine.validate import (
 )
 
 CHUNK_RECORDS = 2000
+# Exports up to this size are parsed before the batch's transaction (``_ParsedAhead``);
+# larger ones stream through it chunk by chunk, in bounded memory.
+PARSE_AHEAD = 4 << 20
 NOTE_CHARACTERS = 1000  # a warning quotes cells; a hostile one could be megabytes
 MAX_WARNINGS = 50
 KIND_ORDER = ("invoice", "credit_note", "payment")
@@ -75,29 +79,32 @@ def export_handler(
         source_settings.adapter if source_settings.adapter != "auto" else None
     )
 
-    def handle(conn: Connection, batch_id: int, result: ImportResult) -> Done:
+    def pick() -> type[Any]:
         head = Head(
             intake.name,
             intake.head,
             decode_head(intake.head, intake.encoding),
             source_settings.columns,
         )
-        adapter_cls = get_adapter(forced) if forced else detect_adapter(head)
+        return get_adapter(forced) if forced else detect_adapter(head)
+
+    options = ParseOptions(
+        date_order=source_settings.date_order or None,
+        columns=source_settings.columns,
+        default_currency=source_settings.currency or settings.default_currency,
+    )
+    export = ExportFile(
+        path=intake.stored_path,
+        name=intake.name,
+        encoding=intake.encoding,
+        size=intake.size,
+        on_progress=(lambda n: on_progress(n, intake.size)) if on_progress else None,
+    )
+    ahead = _ParsedAhead(pick, export, options) if intake.size <= PARSE_AHEAD else None
+
+    def handle(conn: Connection, batch_id: int, result: ImportResult) -> Done:
+        adapter_cls = (ahead and ahead.adapter) or pick()
         result.adapter = adapter_cls.name
-        options = ParseOptions(
-            date_order=source_settings.date_order or None,
-            columns=source_settings.columns,
-            default_currency=source_settings.currency or settings.default_currency,
-        )
-        export = ExportFile(
-            path=intake.stored_path,
-            name=intake.name,
-            encoding=intake.encoding,
-            size=intake.size,
-            on_progress=(lambda n: on_progress(n, intake.size))
-            if on_progress
-            else None,
-        )
         staging = source_settings.review if review is None else review
         run = ExportRun(
             conn,
@@ -109,10 +116,12 @@ def export_handler(
             diff=Diff() if staging or hold_namesakes else None,
             as_of=as_of,
         )
-        run.take(adapter_cls().parse(export, options))
+        run.take(ahead.items() if ahead else adapter_cls().parse(export, options))
         tick = time.perf_counter()
         flagged = run.writer.finish(as_of=run.as_of)
         phases = {**run.phases, "finish": time.perf_counter() - tick}
+        if ahead is not None:
+            phases["parse"] += ahead.seconds
         counts = run.writer.counts
         warnings = run.warnings(flagged)
         namesakes = find_namesakes(conn, source, run.writer.accounts.created_names)
@@ -131,6 +140,35 @@ def export_handler(
         )  # fmt: skip
 
     return handle
+
+
+class _ParsedAhead:
+    """An export parsed before its batch's transaction begins.
+
+    The transaction holds the ledger lock (one writer at a time), so what needs no
+    store is done first: workers importing different files of one source at once then
+    overlap their parsing. Whatever the adapter raised is raised again inside the
+    transaction (``items``), so the batch ends exactly as when parsed in it.
+    """
+
+    def __init__(
+        self, pick: Callable[[], type[Any]], export: ExportFile, options: ParseOptions
+    ) -> None:
+        tick = time.perf_counter()
+        self.adapter: type[Any] | None = None
+        self.parsed: list[Any] = []
+        self.error: Exception | None = None
+        try:
+            self.adapter = pick()
+            self.parsed = list(self.adapter().parse(export, options))
+        except Exception as exc:  # raised again where the batch decides its outcome
+            self.error = exc
+        self.seconds = time.perf_counter() - tick  # not money
+
+    def items(self) -> list[Any]:
+        if self.error is not None:
+            raise self.error
+        return self.parsed
 
 
 class ExportRun:

@@ -20,7 +20,7 @@ from typing import IO, BinaryIO
 
 from adapters.toolkit.text import HEAD_SIZE, Encoding, EncodingSniffer
 from sync.errors import SyncError
-from sync.store.blobs import Fingerprint
+from sync.store.blobs import Fingerprint, original_path_for
 from sync.store.permissions import private_dir
 
 CHUNK = 1 << 20
@@ -50,7 +50,7 @@ def originals_dir(data_dir: Path) -> Path:
 
 def stored_path_for(data_dir: Path, sha256: str) -> Path:
     """Return the content-addressed path of a file with digest *sha256*."""
-    return originals_dir(data_dir) / sha256[:2] / sha256
+    return original_path_for(data_dir, sha256)
 
 
 def display_name(name: str) -> str:

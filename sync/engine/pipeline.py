@@ -33,16 +33,20 @@ from sync.engine.batch import (
 from sync.engine.documents.incoming import document_handler, sniff_content_type
 from sync.engine.documents.manifests import manifest_handler
 from sync.engine.exports import export_handler
-from sync.engine.intake import (
-    IntakeError,
-    display_name,
-    stored_path_for,
-    take_in,
-)
+from sync.engine.intake import IntakeError, display_name, take_in
 from sync.engine.review import mark_published, staged_batch
+from sync.errors import UsageError
 from sync.log import event
 from sync.store import Store
-from sync.store.blobs import Fingerprint, fingerprint, store_document_file
+from sync.store.blobs import (
+    BlobMissing,
+    Fingerprint,
+    fingerprint,
+    keep_original,
+    original_file,
+    original_location,
+    store_document_file,
+)
 
 
 def import_file(
@@ -59,6 +63,7 @@ def import_file(
     as_of: datetime | None = None,
     hold_namesakes: bool = False,
     known: Fingerprint | None = None,
+    before_apply: Callable[[], None] | None = None,
 ) -> ImportResult:
     """Import one file into the store and return what happened.
 
@@ -68,7 +73,10 @@ def import_file(
     accounts of another source warns (``sync.engine.namesakes``); with *hold_namesakes*
     (an upload from the portal) it is staged instead, until an admin confirms it.
     *known* is the file's fingerprint when the caller already read it (a folder
-    source hashes a file to claim it): the file is not hashed again.
+    source hashes a file to claim it): the file is not hashed again. *before_apply*
+    is called once the export is kept and parsed, just before its transaction takes
+    the ledger lock (a bucket worker waits there for older exports of its source; what
+    it raises is the caller's own and passes through).
 
     For a source with ``review = true`` (or *review* True) the file is staged: its
     effect is computed and shown to an admin, and nothing is written until it is
@@ -95,7 +103,7 @@ def import_file(
         values = {
             "source": source, "file_name": display, "sha256": known.sha256,
             "size": known.size, "mode": mode,
-            "stored_path": str(stored_path_for(settings.data_dir, known.sha256)),
+            "stored_path": original_location(settings, known.sha256),
         }  # fmt: skip
         result = ImportResult(display, known.sha256, None, "applied")
         with store.write() as conn:
@@ -104,10 +112,16 @@ def import_file(
         intake = take_in(path, settings.data_dir, name, known)
     except IntakeError as exc:
         return _unreadable(name or path.name, str(exc))
+    try:
+        kept = keep_original(settings, intake.stored_path, intake.sha256)
+    except Exception as exc:  # the blob store (S3) unreachable: retried later
+        reason = f"cannot keep the original in storage: {exc}"
+        event("import.failed", logging.ERROR, file=intake.name, reason=reason)
+        return ImportResult(intake.name, intake.sha256, None, "failed", reason=reason)
     values = {
         "source": source, "file_name": intake.name, "sha256": intake.sha256,
         "size": intake.size, "encoding": intake.encoding.codec,
-        "stored_path": str(intake.stored_path), "mode": mode,
+        "stored_path": kept, "mode": mode,
     }  # fmt: skip
     if is_manifest(decode_head(intake.head, intake.encoding)):
         assert intake.encoding.codec is not None
@@ -117,6 +131,8 @@ def import_file(
             settings, intake, source, adapter=adapter, review=review,
             hold_namesakes=hold_namesakes, as_of=as_of, on_progress=on_progress,
         )  # fmt: skip
+    if before_apply is not None:
+        before_apply()
     return run_batch(store, settings, values, handler, publishing=publishing)
 
 
@@ -156,11 +172,21 @@ def _unreadable(name: str, reason: str) -> ImportResult:
 def publish_staged(
     store: Store, settings: Settings, batch_id: int, actor: str
 ) -> ImportResult:
-    """Import a staged batch's kept original for real, then close the staged batch."""
+    """Import a staged batch's kept original for real, then close the staged batch.
+
+    The original may have been kept by another node: it is read from the blob store
+    (``sync.store.blobs.original_file``).
+    """
     with store.read() as conn:
         batch = staged_batch(conn, batch_id)
+    try:
+        path = original_file(settings, batch.stored_path)
+    except BlobMissing as exc:
+        raise UsageError(
+            f"batch {batch_id} cannot be published: {exc}; import the file again"
+        ) from exc
     result = import_file(
-        store, settings, Path(batch.stored_path), source=batch.source, name=batch.file_name,
+        store, settings, path, source=batch.source, name=batch.file_name,
         adapter=batch.adapter, review=False, publishing=True, as_of=batch.as_of,
     )  # fmt: skip
     if result.ok:

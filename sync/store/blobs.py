@@ -1,9 +1,13 @@
 """Where stored files live: content-addressed, in the data directory or an S3 bucket.
 
-Original exports are kept by the pipeline (``sync.engine.intake``); documents (invoice
-originals, job sheets, receipts, contracts) are kept here, keyed by their SHA-256:
-``documents/ab/<sha256>`` under the data directory (the default), or the same key under
-``[storage]``'s bucket and prefix, recorded as ``s3://bucket/prefix/documents/…``. The
+Documents (invoice originals, job sheets, receipts, contracts) are kept here, keyed by
+their SHA-256: ``documents/ab/<sha256>`` under the data directory (the default), or the
+same key under ``[storage]``'s bucket and prefix, recorded as
+``s3://bucket/prefix/documents/…``. Export originals are copied into ``originals/ab/…``
+of the data directory by the pipeline (``sync.engine.intake``, which parses that copy)
+and kept here too (``keep_original``): with S3 storage they are uploaded under
+``originals/`` of the bucket, so any node serves an original or publishes a staged
+batch another node imported (``read_original``, ``original_file``). The
 bytes are copied and hashed in one pass, so the stored copy is exactly what was hashed.
 """
 
@@ -11,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +31,7 @@ from sync.store.permissions import private_dir
 CHUNK = 1 << 20
 HEAD_BYTES = 64
 FINGERPRINT_HEAD = 64 * 1024  # what detection reads (adapters.toolkit.text.HEAD_SIZE)
+SHA256_NAME = re.compile(r"[0-9a-f]{64}")
 
 
 class BlobMissing(SyncError):
@@ -171,8 +178,6 @@ def _signature(path: Path) -> tuple[int, int]:
 
 def put_document(settings: Settings, data: bytes) -> tuple[str, str]:
     """Store *data*; return (sha256, storage key). Storing the same bytes twice is a no-op."""
-    import io
-
     stored = _store(settings, io.BytesIO(data))
     return stored.sha256, stored.storage_key
 
@@ -193,20 +198,116 @@ def read_blob(settings: Settings, storage_key: str) -> bytes:
         raise BlobMissing(f"stored file {storage_key} is missing from {base}") from exc
 
 
-def read_original(settings: Settings, stored_path: str) -> bytes:
-    """Return a batch's kept original (``originals/`` under the data directory).
+def original_path_for(data_dir: Path, sha256: str) -> Path:
+    """Return where this node keeps (or caches) the original with digest *sha256*."""
+    return Path(data_dir) / _original_key(sha256)
 
-    Raises BlobMissing when the path is not an original's or its bytes are gone, like
-    ``read_blob`` for documents: one error for "the stored bytes are not there".
+
+def _original_key(sha: str) -> str:
+    return f"originals/{sha[:2]}/{sha}"
+
+
+def _original_s3_key(storage: StorageSettings, sha: str) -> str:
+    prefix = storage.prefix.strip("/")
+    return f"{prefix}/{_original_key(sha)}" if prefix else _original_key(sha)
+
+
+def keep_original(settings: Settings, local: Path, sha256: str) -> str:
+    """Keep the original at *local* (already under ``originals/``) where every node
+    finds it; return the batch's ``stored_path``.
+
+    Local storage: the file stays where it is and its path is the answer. With
+    ``[storage] backend = "s3"`` it is uploaded (once: the key is its SHA-256) and
+    its ``s3://`` key is the answer; the local copy stays as this node's cache.
     """
+    storage = settings.storage
+    if storage.backend != "s3":
+        return str(local)
+    key = _original_s3_key(storage, sha256)
+    client = _client(storage)
+    if not _s3_exists(client, storage.bucket, key):
+        client.upload_file(str(local), storage.bucket, key)
+    return f"s3://{storage.bucket}/{key}"
+
+
+def original_location(settings: Settings, sha256: str) -> str:
+    """Return the ``stored_path`` of an original already kept (see ``keep_original``)."""
+    storage = settings.storage
+    if storage.backend != "s3":
+        return str(original_path_for(settings.data_dir, sha256))
+    return f"s3://{storage.bucket}/{_original_s3_key(storage, sha256)}"
+
+
+def _sha_of_original(stored_path: str) -> str | None:
+    """The digest a kept original is named by (its last path part), if it is one."""
+    name = stored_path.rsplit("/", 1)[-1]
+    return name if SHA256_NAME.fullmatch(name) else None
+
+
+def _local_original(settings: Settings, stored_path: str) -> Path | None:
+    """This node's copy of an original, if it has one (by path, else by digest)."""
     base = (Path(settings.data_dir) / "originals").resolve()
-    path = Path(stored_path).resolve()
-    if base not in path.parents:
+    if not stored_path.startswith("s3://"):
+        path = Path(stored_path).resolve()
+        if base in path.parents and path.is_file():
+            return path
+    sha = _sha_of_original(stored_path)
+    if sha is None:
+        return None
+    path = original_path_for(settings.data_dir, sha)
+    return path if path.is_file() else None
+
+
+def read_original(settings: Settings, stored_path: str) -> bytes:
+    """Return a batch's kept original, from whichever node or bucket holds it.
+
+    *stored_path* is an ``s3://`` key (``[storage] backend = "s3"``) or a path under
+    ``originals/`` of the data directory (local storage, and every original kept before
+    originals went to the blob store). A path this node does not have is looked up by
+    its digest: in this node's ``originals/``, then in the bucket. Raises BlobMissing
+    when the path is not an original's or its bytes are nowhere, like ``read_blob``.
+    """
+    if stored_path.startswith("s3://"):
+        local = _local_original(settings, stored_path)
+        if local is not None:
+            return local.read_bytes()
+        return _read_s3(settings.storage, stored_path)
+    sha = _sha_of_original(stored_path)
+    local = _local_original(settings, stored_path)
+    if local is not None:
+        try:
+            return local.read_bytes()
+        except OSError as exc:
+            raise BlobMissing(
+                f"the original {stored_path} cannot be read: {exc}"
+            ) from exc
+    if sha is None or "/originals/" not in f"/{stored_path}":
         raise BlobMissing(f"{stored_path!r} is not a kept original")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BlobMissing(f"the original {stored_path} cannot be read: {exc}") from exc
+    if settings.storage.backend == "s3":
+        return _read_s3(settings.storage, original_location(settings, sha))
+    raise BlobMissing(
+        f"the original {stored_path} is not on this node; keep originals where every "
+        'node reads them with [storage] backend = "s3"'
+    )
+
+
+def original_file(settings: Settings, stored_path: str) -> Path:
+    """Return a local file holding a batch's kept original (fetched into this node's
+    ``originals/`` when another node kept it), checked against its digest."""
+    local = _local_original(settings, stored_path)
+    if local is not None:
+        return local
+    data = read_original(settings, stored_path)
+    sha = _sha_of_original(stored_path)
+    if sha is None or hashlib.sha256(data).hexdigest() != sha:
+        raise BlobMissing(
+            f"the original {stored_path} does not hold the bytes it names"
+        )
+    final = original_path_for(settings.data_dir, sha)
+    private_dir(final.parent)
+    with _hashed_copy(io.BytesIO(data), final.parent, sha) as (tmp, _, _, _):
+        os.replace(tmp, final)
+    return final
 
 
 def _client(storage: StorageSettings) -> Any:

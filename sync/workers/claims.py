@@ -51,6 +51,9 @@ DUPLICATE = "duplicate"
 REJECTED = "rejected"
 FAILED = "failed"
 FINAL_STATES = (IMPORTED, DUPLICATE, REJECTED, FAILED)
+# A listed file nobody holds yet: a claim with no holder whose lease has run out, so
+# any worker takes it (``claim_file``) exactly as it takes over a crashed worker's.
+LISTED = "listed"
 
 # Claims and job locks this process holds (so a reused pid is not mistaken for us).
 _held_claims: set[int] = set()
@@ -271,15 +274,67 @@ def claim_file(
         if held is not None:
             _forget(held)
         raise
-    event(
-        "claim.taken_over",
-        source=source,
-        file=file_key,
-        previous=row.claimed_by,
-        state=row.state,
-        attempt=fresh.attempts,
-    )
+    if row.claimed_by != LISTED:
+        event(
+            "claim.taken_over",
+            source=source,
+            file=file_key,
+            previous=row.claimed_by,
+            state=row.state,
+            attempt=fresh.attempts,
+        )
     return ClaimResult("won", fresh)
+
+
+def list_files(
+    store: Store,
+    source: str,
+    files: list[tuple[str, str, int | None, datetime | None]],
+) -> int:
+    """Record files a source lists, (key, signature, size, last modified) each, as
+    claims nobody holds yet; return how many were new.
+
+    Listing runs under the source's job lock; importing does not: every worker takes
+    listed files one by one with ``claim_file`` (``waiting_claims`` finds them).
+    """
+    now = utcnow()
+    lapsed = now - timedelta(seconds=1)
+    added = 0
+    with store.write(ledger=False) as conn:
+        for key, signature, size, last_modified in files:
+            added += _insert_ignore(
+                conn,
+                C,
+                {
+                    "source": source,
+                    "file_key": key,
+                    "signature": signature,
+                    "state": CLAIMED,
+                    "claimed_by": LISTED,
+                    "lease_until": lapsed,
+                    "attempts": 0,
+                    "size": size,
+                    "claimed_at": now,
+                    "last_modified": last_modified,
+                },
+            )
+    return added
+
+
+def step_back(store: Store, claim: Claim) -> None:
+    """Give a held claim back unimported (listed again: any worker may take it)."""
+    lapsed = utcnow() - timedelta(seconds=1)
+    with store.write(ledger=False) as conn:
+        conn.execute(
+            update(C)
+            .where(
+                C.c.id == claim.id,
+                C.c.attempts == claim.attempts,
+                C.c.state == CLAIMED,
+            )
+            .values(claimed_by=LISTED, lease_until=lapsed)
+        )
+    _forget(claim.id)
 
 
 def _hold(claim_id: int) -> int:
@@ -471,7 +526,7 @@ def release_lock(store: Store, name: str, holder: str) -> None:
 
 
 def run_exclusively(
-    store: Store, name: str, lease_seconds: int, fn: Callable[[], None]
+    store: Store, name: str, lease_seconds: int, fn: Callable[[], object]
 ) -> bool:
     """Run *fn* while holding job lock *name*; return False if another run holds it."""
     try:

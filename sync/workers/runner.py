@@ -4,9 +4,13 @@ Threads of one worker:
 
 * watchdog observers (``sync.workers.watch``) note which folder files changed;
 * the intake thread takes each folder file once it has settled (``sync.workers.sources``);
-* the scheduler (``sync.workers.schedule``) runs S3 polls, folder rescans and housekeeping,
-  each under a job lock shared with every other worker;
-* the heartbeat renews the leases of the claims and job locks this worker holds.
+* the scheduler (``sync.workers.schedule``) runs S3 listings, folder rescans and
+  housekeeping, each under a job lock shared with every other worker;
+* the importer takes the listed S3 objects one at a time, outside any job lock, so
+  every worker imports a bucket's objects at once (``S3Source.retry_due``);
+* the heartbeat renews the leases of the claims and job locks this worker holds,
+  every ``runner.renew_seconds`` (a crashed worker's claims are taken over once their
+  ``runner.lease_seconds`` ran out, at once when it was a process on this machine).
 
 SIGTERM or SIGINT stops taking new files, lets the import under way finish (it commits
 or rolls back as one transaction), stops the scheduler and observers, and exits 0. A
@@ -40,6 +44,7 @@ from sync.workers.schedule import Scheduler
 from sync.workers.watch import start_observer, stop_observer
 
 ONCE_MIN_WAIT_SECONDS = 60.0
+IMPORT_RECHECK_SECONDS = 1.0  # how often a worker looks for objects others listed
 
 
 class Runner:
@@ -70,6 +75,8 @@ class Runner:
         self._heartbeat_done = threading.Event()
         self._signals = 0
         self.lease_seconds = settings.runner.lease_seconds
+        self.renew_seconds = settings.runner.renew_seconds
+        self.listed = threading.Event()  # a listing found objects: import them now
 
     # -- stopping ----------------------------------------------------------------------
 
@@ -77,6 +84,7 @@ class Runner:
         """Stop taking new files; the run returns once the current import is done."""
         self.stopping.set()
         self.wake.set()
+        self.listed.set()
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self._signals += 1
@@ -102,7 +110,7 @@ class Runner:
         self._threads.append(thread)
 
     def _heartbeat(self) -> None:
-        interval = max(1.0, self.lease_seconds / 3)
+        interval = self.renew_seconds
         while not self._heartbeat_done.wait(interval):
             try:
                 claims.renew_leases(self.store, self.lease_seconds)
@@ -134,6 +142,23 @@ class Runner:
             self.wake.wait(tick)
             self.wake.clear()
 
+    def _import_listed(self) -> None:
+        """Import listed S3 objects (whoever listed them) until the run stops."""
+        while not self.stopping.is_set():
+            for bucket in self.buckets:
+                if self.stopping.is_set():
+                    break
+                try:
+                    bucket.retry_due()
+                except Exception as exc:  # keep the worker alive; the object waits
+                    event("intake.crashed", logging.ERROR, source=bucket.name,
+                          error=repr(exc))  # fmt: skip
+                    logging.getLogger("billfold").exception(
+                        "import from %s failed", bucket.name
+                    )
+            self.listed.wait(min(IMPORT_RECHECK_SECONDS, self.renew_seconds))
+            self.listed.clear()
+
     def _watch(self, folder: FolderSource) -> None:
         with self._observers_lock:
             if folder.name in self._observers or self.stopping.is_set():
@@ -153,8 +178,9 @@ class Runner:
         self.wake.set()
 
     def _poll(self, bucket: S3Source) -> None:
-        bucket.poll()
-        bucket.retry_due()
+        """List *bucket* (under its job lock); the importer threads take the objects."""
+        bucket.list_new()
+        self.listed.set()
 
     def _housekeeping(self) -> None:
         tidy(self.store, self.settings, self.folders, self.buckets)
@@ -195,6 +221,10 @@ class Runner:
         )
         intake = threading.Thread(target=self._intake, name="intake", daemon=True)
         intake.start()
+        importer = threading.Thread(
+            target=self._import_listed, name="importer", daemon=True
+        )
+        importer.start()
         scheduler.start()
         first_polls = [
             threading.Thread(
@@ -215,7 +245,7 @@ class Runner:
                 stop_observer(observer)
             self._observers.clear()
         scheduler.shutdown()
-        for thread in [intake, *first_polls]:
+        for thread in [intake, importer, *first_polls]:
             while thread.is_alive():  # short joins: a second signal can still abort
                 thread.join(0.5)
         self._stop_heartbeat()
@@ -244,8 +274,10 @@ class Runner:
                         self.store,
                         f"poll:{bucket.name}",
                         self.lease_seconds,
-                        functools.partial(self._poll, bucket),
+                        bucket.list_new,
                     )
+                if not self.stopping.is_set():  # outside the lock: with the others
+                    bucket.retry_due()
             if not self.stopping.is_set():
                 claims.run_exclusively(
                     self.store,

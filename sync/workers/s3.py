@@ -1,5 +1,8 @@
 """S3 sources: a bucket listed under a prefix, each object imported once per (key, ETag).
 
+Listing runs under the source's job lock (one worker lists) and records each new
+object version as a listed claim; importing does not: every worker takes listed
+objects one at a time (``retry_due``), so several workers import one bucket at once.
 Objects are taken oldest (LastModified, then key) first, with their LastModified as the
 export's as-of time (kept on the claim, so a takeover after a crash does the same). An
 object is downloaded (that exact ETag) to a temp file in the data directory, checked
@@ -54,6 +57,19 @@ class S3Object:
         return PurePosixPath(self.key).name
 
 
+ORDER_WAIT_SECONDS = 0.05  # not money
+MAX_PASSES = 1000  # passes of one retry_due that start again after a give-back
+
+
+def _as_object(claim: claims.Claim) -> S3Object:
+    """The object a claim is for, as far as ordering goes."""
+    return S3Object(claim.file_key, claim.signature, 0, claim.last_modified)
+
+
+class _GiveBack(Exception):
+    """An older object must be applied first: give this one back for now."""
+
+
 class _Gone(Exception):
     """The object (that ETag of it) is no longer in the bucket."""
 
@@ -63,6 +79,7 @@ class S3Source(SourceWorker):
 
     def setup(self) -> None:
         self._client: Any = None  # built on first use
+        self.gave_back = False  # the last take gave its object back (an older first)
 
     @property
     def client(self) -> Any:
@@ -94,40 +111,69 @@ class S3Source(SourceWorker):
                 f"cannot list s3://{self.source.bucket}/{self.source.prefix}: {exc}"
             ) from exc
 
-    def poll(self) -> int:
-        """List the bucket and import every object version not imported yet, oldest first."""
+    def list_new(self) -> int | None:
+        """List the bucket and record every object version not imported yet as a
+        listed claim (run under the source's job lock); return how many are waiting,
+        or None when the bucket could not be listed."""
         try:
             found = list(self.objects())
             with self.store.read() as conn:
                 done = claims.finished_keys(conn, self.name)
+            todo = [o for o in found if (o.key, o.etag) not in done]
+            claims.list_files(
+                self.store,
+                self.name,
+                [(o.key, o.etag, o.size or None, o.last_modified) for o in todo],
+            )
         except SourceError as exc:
             self.problems += 1
             event("source.error", logging.ERROR, source=self.name, error=str(exc))
             self._note(error=str(exc))
-            return 0
-        todo = sorted(
-            (o for o in found if (o.key, o.etag) not in done), key=S3Object.oldest_first
-        )
+            return None
+        except StoreError as exc:
+            self._warn("claim.failed", self.source.prefix, exc)
+            return None
         self._note(pending=len(todo))
-        taken = 0
-        for index, obj in enumerate(todo):
-            if self.stopping.is_set():
-                break
-            taken += self.take(obj)
-            with contextlib.suppress(StoreError):
-                note_pending(self.store, self.name, len(todo) - index - 1)
-        return taken
+        return len(todo)
+
+    def poll(self) -> int:
+        """List the bucket and import every object version not imported yet, oldest first."""
+        if self.list_new() is None:
+            return 0
+        return self.retry_due()
 
     def retry_due(self) -> int:
-        """Try again the objects whose download or import failed and are due."""
+        """Import what waits, oldest first: listed objects nobody holds, claims whose
+        holder is gone, and objects whose download or import failed and are due.
+        Several workers run this at once; each object goes to one of them. When an
+        object had to be given back (an older one waits for a worker, or its holder
+        died), the pass starts again from the oldest."""
+        count = 0
+        for _ in range(MAX_PASSES):
+            todo = self._due()
+            self.gave_back = False
+            for index, obj in enumerate(todo):
+                if self.stopping.is_set():
+                    return count
+                count += self.take(obj)
+                with contextlib.suppress(StoreError):
+                    note_pending(self.store, self.name, len(todo) - index - 1)
+                if self.gave_back:
+                    break
+            if not self.gave_back:
+                break
+        return count
+
+    def _due(self) -> list[S3Object]:
+        """The objects waiting for a worker now, oldest first."""
         try:
             with self.store.read() as conn:
                 stale = claims.open_claims(conn, self.name)
         except StoreError:
-            return 0
+            return []
         now = utcnow()
         due = [
-            S3Object(claim.file_key, claim.signature, 0, claim.last_modified)
+            _as_object(claim)
             for claim in stale
             if (
                 claim.orphaned(now)
@@ -135,12 +181,32 @@ class S3Source(SourceWorker):
                 else claim.retry_at is not None and claim.retry_at <= now
             )
         ]
-        count = 0
-        for obj in sorted(due, key=S3Object.oldest_first):
-            if self.stopping.is_set():
-                break
-            count += self.take(obj)
-        return count
+        return sorted(due, key=S3Object.oldest_first)
+
+    def _older_applied(self, claim: claims.Claim) -> bool:
+        """Wait until no older object of this source is held by another worker.
+
+        Workers download, keep and parse at once but apply one source's objects oldest
+        first: an older export is never applied after a newer one. False (give the
+        claim back) when an older object waits for a worker, or its holder is gone, or
+        the run stops: the caller takes the oldest first.
+        """
+        mine = _as_object(claim).oldest_first()
+        while not self.stopping.is_set():
+            with self.store.read() as conn:
+                older = [
+                    c
+                    for c in claims.open_claims(conn, self.name)
+                    if c.state == claims.CLAIMED
+                    and c.id != claim.id
+                    and _as_object(c).oldest_first() < mine
+                ]
+            if not older:
+                return True
+            if any(c.orphaned() for c in older):
+                return False
+            self.stopping.wait(ORDER_WAIT_SECONDS)
+        return False
 
     def take(self, obj: S3Object) -> bool:
         """Claim one object version, download it, import it; False if not ours to take."""
@@ -191,8 +257,19 @@ class S3Source(SourceWorker):
                     retry_at=retry,
                 )
                 return True
+
+            def in_order() -> None:  # kept and parsed: wait only to apply
+                if not self._older_applied(claim):
+                    raise _GiveBack
+
             try:
-                self.import_claimed(claim, path, obj.name, claim.last_modified)
+                self.import_claimed(
+                    claim, path, obj.name, claim.last_modified, before_apply=in_order
+                )
+            except _GiveBack:
+                claims.step_back(self.store, claim)
+                self.gave_back = True
+                return False
             finally:
                 path.unlink(missing_ok=True)
         except StoreError as exc:  # the claim could not be written: its lease expires

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -93,6 +94,7 @@ class SourceWorker:
         name: str,
         as_of: datetime | None = None,
         known: Fingerprint | None = None,
+        before_apply: Callable[[], None] | None = None,
     ) -> tuple[ImportResult, bool]:
         """Import a claimed file and record how its claim ended.
 
@@ -108,7 +110,7 @@ class SourceWorker:
         )
         result = import_file(
             self.store, self.settings, path, source=self.name, name=name, as_of=as_of,
-            known=known,
+            known=known, before_apply=before_apply,
         )  # fmt: skip
         faults.hit("imported")
         state = claim_state(result)

@@ -21,7 +21,7 @@ from schemas.tables import (
 )
 from sync.config import Settings
 from sync.store import Store
-from sync.workers.claims import CLAIMED, FAILED, REJECTED, worker_id
+from sync.workers.claims import CLAIMED, FAILED, LISTED, REJECTED, worker_id
 
 S = SOURCE_STATES
 C = FILE_CLAIMS
@@ -74,7 +74,11 @@ def source_status(conn: Connection, settings: Settings) -> list[dict[str, Any]]:
     for source in settings.sources:
         state = states.get(source.name)
         in_progress = conn.execute(
-            select(func.count()).where(C.c.source == source.name, C.c.state == CLAIMED)
+            select(func.count()).where(
+                C.c.source == source.name,
+                C.c.state == CLAIMED,
+                C.c.claimed_by != LISTED,  # listed, waiting for a worker: pending
+            )
         ).scalar_one()
         failed = conn.execute(
             select(C)

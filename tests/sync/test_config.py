@@ -205,6 +205,11 @@ def test_example_source_block_shows_each_default():
             r"runner\.lease_seconds in .*c\.toml must be greater than 0",
         ),
         (
+            "[runner]\nlease_seconds = 10\nrenew_seconds = 10\n",
+            r"runner\.renew_seconds in .*c\.toml must be greater than 0 and less than "
+            r"runner\.lease_seconds \(10\)",
+        ),
+        (
             '[runner]\nhousekeeping = "hourly"\n',
             r"runner\.housekeeping in .*c\.toml: 'hourly' is not",
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import pytest
@@ -358,7 +359,14 @@ def test_documents_can_live_in_an_s3_bucket(store, docs_settings, bucket, tmp_pa
         doc.storage_key
         == f"s3://{bucket.name}/billfold/documents/{doc.sha256[:2]}/{doc.sha256}"
     )
-    assert bucket.list_keys() == [f"billfold/documents/{doc.sha256[:2]}/{doc.sha256}"]
+    ledger = hashlib.sha256(SAMPLE_LEDGER.read_bytes()).hexdigest()
+    assert (
+        bucket.list_keys()
+        == [  # the export's original is kept there too
+            f"billfold/documents/{doc.sha256[:2]}/{doc.sha256}",
+            f"billfold/originals/{ledger[:2]}/{ledger}",
+        ]
+    )
     assert read_blob(s3_settings, doc.storage_key) == pdf("in s3")
     assert doc.invoice_id == _invoice(store, "1001").id
     assert not (docs_settings.data_dir / "documents").exists()
