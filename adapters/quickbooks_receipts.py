@@ -44,6 +44,7 @@ def sales_receipt(
     void = sale.lifecycle == "void"
     assert sale.total is not None
     sale.external_id = receipt_key("SalesReceipt", sale.external_id)
+    sale.document_type = "sales_receipt"
     if not void:
         sale.amount_paid, sale.amount_credited = sale.total, Decimal(0)
         sale.balance, sale.paid_flag = Decimal(0), True
@@ -77,6 +78,7 @@ def sales_receipt(
 def refund_receipt(refund: DocumentRecord) -> DocumentRecord:
     """Turn a RefundReceipt read as a credit note into one whose credit was paid back."""
     refund.external_id = receipt_key("RefundReceipt", refund.external_id)
+    refund.document_type = "refund_receipt"
     if refund.lifecycle != "void":
         refund.balance = Decimal(0)  # all of the credit went back to the customer
         refund.refunded, refund.refunded_on = refund.total, refund.issue_date

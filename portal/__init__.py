@@ -16,6 +16,7 @@ from portal.params import IdConverter
 from portal.security import install_headers, secret_key, uses_https
 from schemas.limits import LIMITS, clip
 from schemas.money import format_money, typed_text
+from schemas.records import document_title
 from schemas.settlement import STATUS_LABELS, is_overdue
 from sync.access.sender import OutboxSender
 from sync.config import Settings, load_settings
@@ -133,6 +134,8 @@ def _template_helpers(app: Flask, settings: Settings) -> None:
         if value is None:
             return ""
         return f"{value:%d %b %Y}"
+
+    app.add_template_global(document_title)
 
     @app.template_global()
     def status_badge(

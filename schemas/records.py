@@ -24,6 +24,18 @@ AllocationKind = Literal["cash", "credit"]
 LineKind = Literal["item", "subtotal", "discount"]
 # How a document's line amounts stand to its tax (Xero's LineAmountTypes).
 TaxMode = Literal["exclusive", "inclusive", "no_tax"]
+# What a document is called when it is not a plain invoice or credit note: a sale paid
+# on the spot (QuickBooks SalesReceipt, IIF CASH SALE) or a refund paid out at once.
+DocumentType = Literal["sales_receipt", "refund_receipt"]
+_TITLES = {
+    "invoice": "Invoice", "credit_note": "Credit note",
+    "sales_receipt": "Sales receipt", "refund_receipt": "Refund receipt",
+}  # fmt: skip
+
+
+def document_title(kind: str, document_type: str | None = None) -> str:
+    """What a document is called on its copy, page and statement line."""
+    return _TITLES.get(document_type or kind, _TITLES.get(kind, "Invoice"))
 
 
 @dataclass(slots=True)
@@ -112,6 +124,8 @@ class DocumentRecord:
     terms: str | None = None
     tax_mode: TaxMode | None = None
     exchange_rate: Decimal | None = None
+    # None: a plain invoice or credit note; else what its copy and statement call it.
+    document_type: DocumentType | None = None
     # A credit note's credit paid back to the customer (a refund), and when (the last
     # refund's day); None: the export does not say.
     refunded: Decimal | None = None

@@ -248,6 +248,7 @@ class Transactions:
             reference=self._text(txn, "PONUM"),
             memo=memo,
             lines=lines,
+            document_type="sales_receipt" if cash_sale else None,
             line=txn.trns.line,
         )
 

@@ -64,6 +64,7 @@ class _DocumentColumns(SQLModel):
     terms: str | None = None
     tax_mode: str | None = None  # exclusive, inclusive, no_tax; None: not said
     exchange_rate: str | None = None  # decimal text, as the source wrote it
+    doc_type: str | None = None  # sales_receipt, refund_receipt; None: plain
     source_updated_at: datetime | None = when()
     source_version: int | None = None
     content_hash: str

@@ -58,7 +58,7 @@ from sync.store.bulk import (
 _DOC_COLUMNS = (
     "source", "external_id", "number", "currency", "issue_date", "due_date",
     "subtotal_minor", "tax_minor", "total_minor", "lifecycle", "reference", "memo",
-    "pay_url", "terms", "tax_mode", "exchange_rate", "source_updated_at",
+    "pay_url", "terms", "tax_mode", "exchange_rate", "doc_type", "source_updated_at",
     "source_version", "content_hash",
 )  # fmt: skip
 COLUMNS = {

@@ -91,7 +91,7 @@ def _text(value: Decimal | None) -> str | None:
 
 # Facts added with the invoice copy's details (migration 0010) and refunds (migration
 # 0011), left out of the hash while empty: a record without them hashes as it always did.
-COPY_FACTS = frozenset(("terms", "tax_mode", "exchange_rate"))
+COPY_FACTS = frozenset(("terms", "tax_mode", "exchange_rate", "doc_type"))
 _REFUND_KEYS = ("refunded_minor", "refunded_on")
 
 
@@ -323,6 +323,7 @@ def _document(
         "pay_url": r.pay_url if _safe_url(r.pay_url) else None,
         "terms": r.terms,
         "tax_mode": r.tax_mode,
+        "doc_type": r.document_type,
         "exchange_rate": _rate(r.exchange_rate),
         "source_updated_at": r.updated_at or as_of,
         "source_version": r.version,

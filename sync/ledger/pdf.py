@@ -47,6 +47,7 @@ from reportlab.platypus import (
 
 from schemas.limits import LIMITS, clip
 from schemas.money import format_money
+from schemas.records import document_title
 from sync.config import BusinessSettings
 from sync.ledger.statement import BUCKETS, Statement
 
@@ -445,7 +446,8 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
     inv = detail["invoice"]
     cur = inv["currency"]
     buffer = io.BytesIO()
-    doc = _doc(buffer, business, f"Invoice {_fact(inv['number'])}")
+    name = document_title("invoice", inv.get("doc_type"))
+    doc = _doc(buffer, business, f"{name} {_fact(inv['number'])}")
     overdue = is_overdue(inv["status"], inv["due_date"], generated_on)
     facts = [
         ("Invoice no.", _fact(inv["number"])),
@@ -456,7 +458,7 @@ def invoice_pdf(detail: dict, business: BusinessSettings, generated_on: date) ->
         facts.append(("Reference", _fact(inv["reference"])))
     facts += [(label, _fact(value)) for label, value in detail.get("facts", [])]
     facts.append(("Status", status_label(inv["status"], overdue)))
-    title = "INVOICE (VOID)" if inv["status"] == "void" else "INVOICE"
+    title = name.upper() + (" (VOID)" if inv["status"] == "void" else "")
     story: list = [_letterhead(business, st, title, facts), Spacer(1, 6 * mm)]
     name, limit = _fact(inv["account_name"]), LIMITS["customer_email"].maximum
     bill_to = name

@@ -38,6 +38,7 @@ from typing import Any, TypeGuard
 
 from sqlalchemy import Connection, func, select
 
+from schemas.records import document_title
 from schemas.settlement import HIDDEN_LIFECYCLES
 from schemas.tables import (
     ALLOCATIONS,
@@ -206,7 +207,14 @@ def settle(
         if balanced(ledger):
             rest = c.total_minor - c.remaining_minor - given[("credit_note", c.id)]
             day = first_reported(c, c.used_first_reported_on)
-            rest -= _refund(out, ledger, c, ("Credit note", c.number), rest, day)
+            rest -= _refund(
+                out,
+                ledger,
+                c,
+                (document_title("credit_note", c.doc_type), c.number),
+                rest,
+                day,
+            )
             if rest > 0:
                 used[ledger].append((c, rest, day))  # type: ignore[arg-type]  # an undated record's line keeps on=None; build_statement leaves such lines out
             elif rest < 0:
@@ -217,7 +225,14 @@ def settle(
                 )  # fmt: skip
         elif bases.get(ledger) in ("payments", "invoices"):  # credit notes count whole
             day = first_reported(c, c.used_first_reported_on)
-            _refund(out, ledger, c, ("Credit note", c.number), c.refunded_minor, day)
+            _refund(
+                out,
+                ledger,
+                c,
+                (document_title("credit_note", c.doc_type), c.number),
+                c.refunded_minor,
+                day,
+            )
     for p in records.payments:
         ledger = (p.account_id, p.currency)
         named = ("Payment", p.reference or p.external_id)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from schemas.records import document_title
 from schemas.tables import ACCOUNTS
 from sync.ledger.accounts import with_sites
 from sync.ledger.settlements import Line, Part, day_text, read_records, settle
@@ -295,7 +296,7 @@ _KIND_ORDER = {
 
 
 def _describe_invoice(inv: Any) -> str:
-    text = f"Invoice {inv.number}"
+    text = f"{document_title('invoice', inv.doc_type)} {inv.number}"
     if inv.reference:
         text += f" ({inv.reference})"
     elif inv.memo:
@@ -304,7 +305,8 @@ def _describe_invoice(inv: Any) -> str:
 
 
 def _describe_credit(cn: Any) -> str:
-    return f"Credit note {cn.number}" + (f": {cn.memo}" if cn.memo else "")
+    title = document_title("credit_note", cn.doc_type)
+    return f"{title} {cn.number}" + (f": {cn.memo}" if cn.memo else "")
 
 
 def _describe_payment(p: Any) -> str:

@@ -134,6 +134,7 @@ def test_a_refund_receipt_is_a_credit_paid_back_at_once(store, settings, tmp_pat
         "credit_note", "RefundReceipt 66", 0
     )  # fmt: skip
     assert (refund.refunded, refund.refunded_on) == (Decimal("87.5"), date(2025, 4, 2))
+    assert refund.document_type == "refund_receipt"
     data = query(SalesReceipt=[sales_receipt()], RefundReceipt=[refund_receipt()])
     run_import(store, settings, write(tmp_path, data))
     b = balances_by_account(store)["Dylan Sollfrank|USD"]
@@ -152,13 +153,13 @@ def test_a_refund_receipt_is_a_credit_paid_back_at_once(store, settings, tmp_pat
     assert (
         date(2025, 4, 2),
         "credit_note",
-        "Credit note 1020: Design hours not used",
+        "Refund receipt 1020: Design hours not used",
         -8750,
     ) in lines
     assert (
         date(2025, 4, 2),
         "refund",
-        "Credit note 1020: refunded to the customer",
+        "Refund receipt 1020: refunded to the customer",
         8750,
     ) in lines
     assert statement_disagreements(store) == []

@@ -434,6 +434,8 @@ def test_cash_sale_is_an_invoice_paid_by_an_equal_payment(tmp_path):
     items = parse_bytes(tmp_path, iif(*rows))
     sale, same_number = of(items, DocumentRecord)
     [cash] = of(items, PaymentRecord)
+    # Named on its copy and statement as what it is.
+    assert (sale.document_type, same_number.document_type) == ("sales_receipt", None)
     # Sales receipts are numbered apart from invoices: both 3001s are kept.
     assert (sale.external_id, sale.number, same_number.external_id) == (
         "cash sale 3001",

@@ -110,10 +110,13 @@ def test_a_sales_receipt_is_a_paid_invoice_with_its_payment_and_a_copy(
     assert (receipt.status, receipt.balance_minor) == ("paid", 0)
     html = page(client, f"/invoices/{receipt.id}")
     assert "Custom Design" in html
+    # Called what the billing system called it: a sales receipt, not an invoice.
+    assert "<h1>Sales receipt 1003" in html and "Invoice 1003" not in html
     pdf = client.get(f"/invoices/{receipt.id}/pdf")
     assert pdf.status_code == 200
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
     assert "1003" in text and "337.50" in text
+    assert "SALES RECEIPT" in text and "INVOICE" not in text
 
 
 def test_a_statement_shows_the_sale_its_payment_and_the_refund_receipt(
@@ -122,4 +125,5 @@ def test_a_statement_shows_the_sale_its_payment_and_the_refund_receipt(
     sign_in(app, client, "dylan")
     html = page(client, "/statements?from=2014-09-01&to=2014-10-31")
     assert "Sales receipt 1003" in html
-    assert "Credit note 1020: refunded to the customer" in html
+    assert "Invoice 1003" not in html  # the sale's own line says what it is
+    assert "Refund receipt 1020: refunded to the customer" in html
