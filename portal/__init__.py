@@ -15,7 +15,7 @@ from portal.context import Portal
 from portal.params import IdConverter
 from portal.security import install_headers, secret_key, uses_https
 from schemas.limits import LIMITS, clip
-from schemas.money import format_money, typed_text
+from schemas.money import format_money, format_unit_price, typed_text
 from schemas.records import document_title
 from schemas.settlement import STATUS_LABELS, is_overdue
 from sync.access.sender import OutboxSender
@@ -118,6 +118,11 @@ def _template_helpers(app: Flask, settings: Settings) -> None:
     @app.template_filter("money")
     def money(minor: int | None, currency: str, unknown: str = "not reported") -> str:
         return format_money(minor, currency, unknown=unknown, locale=locale)
+
+    @app.template_filter("unit_price")
+    def unit_price(value: str | None, currency: str) -> str:
+        limit = LIMITS["line_unit_price"].maximum
+        return format_unit_price(clip(value, limit), currency, locale)
 
     @app.template_filter("typed")
     def typed(minor: int | None, currency: str) -> str:

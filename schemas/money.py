@@ -127,6 +127,17 @@ def format_money(
     return _formatted(minor, currency, locale)
 
 
+def format_unit_price(value: str | None, currency: str, locale: str) -> str:
+    """A line's unit price (decimal text as stored) as money with the currency's places;
+    a price with more places than the currency holds (``0.125``) is shown as written."""
+    if not value:
+        return ""
+    try:
+        return format_money(to_minor(Decimal(value), currency), currency, locale=locale)
+    except (InvalidOperation, MoneyError):
+        return value
+
+
 @lru_cache(maxsize=8192)
 def _formatted(minor: int, currency: str, locale: str) -> str:
     pattern, loc = _formatter(locale, currency)

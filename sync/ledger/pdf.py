@@ -46,7 +46,7 @@ from reportlab.platypus import (
 )  # fmt: skip
 
 from schemas.limits import LIMITS, clip
-from schemas.money import format_money
+from schemas.money import format_money, format_unit_price
 from schemas.records import document_title
 from sync.config import BusinessSettings
 from sync.ledger.statement import BUCKETS, Statement
@@ -576,13 +576,6 @@ def _unit(value: str | None, currency: str, locale: str) -> str:
     """A unit price: money with the currency's places, or all the places it was given."""
     if not value:
         return ""
-    value = clip(value, LIMITS["line_unit_price"].maximum)
-    from decimal import Decimal, InvalidOperation
-
-    from schemas.money import MoneyError, to_minor
-
-    try:
-        amount = Decimal(value)
-        return format_money(to_minor(amount, currency), currency, locale=locale)
-    except (InvalidOperation, MoneyError):
-        return value
+    return format_unit_price(
+        clip(value, LIMITS["line_unit_price"].maximum), currency, locale
+    )

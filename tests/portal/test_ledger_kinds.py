@@ -112,6 +112,8 @@ def test_a_sales_receipt_is_a_paid_invoice_with_its_payment_and_a_copy(
     assert "Custom Design" in html
     # Called what the billing system called it: a sales receipt, not an invoice.
     assert "<h1>Sales receipt 1003" in html and "Invoice 1003" not in html
+    # Unit prices as money, as the copy shows them (the export wrote 75).
+    assert 'data-label="Unit price" class="num">$75.00</td>' in html
     pdf = client.get(f"/invoices/{receipt.id}/pdf")
     assert pdf.status_code == 200
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)

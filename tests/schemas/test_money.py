@@ -124,3 +124,13 @@ def test_typed_text_reads_back_in_its_locale():
         for minor, currency in ((123456789, "USD"), (1500, "JPY"), (1234, "KWD")):
             text = typed_text(minor, currency, locale)
             assert read_minor(text, currency, locale) == minor, (text, locale)
+
+
+def test_a_unit_price_is_money_with_the_currency_places_or_shown_as_written():
+    from schemas.money import format_unit_price
+
+    assert format_unit_price("75", "USD", "en_US") == "$75.00"
+    assert format_unit_price("1234.5", "EUR", "de_DE") == "1.234,50\xa0€"
+    assert format_unit_price("0.125", "USD", "en_US") == "0.125"  # more places: as is
+    assert format_unit_price("lots", "USD", "en_US") == "lots"
+    assert format_unit_price(None, "USD", "en_US") == ""
