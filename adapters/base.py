@@ -43,7 +43,7 @@ class Resemblance:
     under [sources.columns] (number = \"...\")".
     """
 
-    score: float
+    score: float  # not money: 0 (nothing alike) to 1
     lacks: str
 
 

@@ -41,7 +41,10 @@ class OutboxSender:
     """
 
     def __init__(
-        self, settings: Settings, store: Store, poll_seconds: float = POLL_SECONDS
+        self,
+        settings: Settings,
+        store: Store,
+        poll_seconds: float = POLL_SECONDS,  # not money
     ) -> None:
         self.settings = settings
         self.store = store

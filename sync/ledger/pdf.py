@@ -131,7 +131,12 @@ def _para(text: str | None, style: ParagraphStyle) -> Paragraph:
     return Paragraph(safe, style)
 
 
-def _cell(text: str | None, st: _Style, width: float, field: str = "memo") -> str:
+def _cell(
+    text: str | None,
+    st: _Style,
+    width: float,  # not money: points
+    field: str = "memo",
+) -> str:
     """Untrusted text for a table cell *width* points wide: broken into lines that fit
     (a word longer than the cell is cut), drawn as written, never read as markup. At
     most ``CELL_LINES`` lines (an ellipsis says there was more), so that a row always
@@ -142,7 +147,12 @@ def _cell(text: str | None, st: _Style, width: float, field: str = "memo") -> st
     return "\n".join(lines)
 
 
-def _lines(text: str | None, st: _Style, width: float, field: str) -> list[str]:
+def _lines(
+    text: str | None,
+    st: _Style,
+    width: float,  # not money: points
+    field: str,
+) -> list[str]:
     """*text* (cut to its field's limit) as the lines a cell *width* points wide holds."""
     size, padding = 8.5, 12  # the grid's font size; its left and right padding
     room = width - padding
@@ -153,7 +163,12 @@ def _lines(text: str | None, st: _Style, width: float, field: str) -> list[str]:
     return lines
 
 
-def _fit(line: str, font: str, size: float, room: float) -> list[str]:
+def _fit(
+    line: str,
+    font: str,
+    size: float,  # not money: points
+    room: float,  # not money: points
+) -> list[str]:
     """Cut a line wider than *room* (one long word) into pieces that fit, in one pass."""
     if stringWidth(line, font, size) <= room:
         return [line]

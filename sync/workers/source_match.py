@@ -183,7 +183,7 @@ def _sample(items: Iterator[object], found: Identities) -> None:
             elif isinstance(item, AccountRecord):
                 _customer(item, found)
     except (FileRejected, AdapterError):
-        pass  # what was read before the problem still counts
+        return  # what was read before the problem still counts
     except Exception as exc:  # an adapter's own bug: the import itself reports it
         event("source_match.unreadable", logging.WARNING, error=repr(exc))
     finally:
