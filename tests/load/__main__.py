@@ -572,7 +572,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"work folder {work}; database {database_url or 'SQLite'}", flush=True)
     prepared = _prepare(config, work, args.invoices, args.contacts)
     plan_path = work / "plan.json"
-    plan_path.write_text(json.dumps({"maildir": str(maildir), **prepared}))
+    plan_path.write_text(
+        json.dumps({"maildir": str(maildir), "tour": args.quick, **prepared})
+    )
     users_cap = len(prepared["contacts"]) * USER_RATE
     before = {"ledger": _ledger_digest(config), "audit": _audit_counts(config)}
     log = work / "server.log"

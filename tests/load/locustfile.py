@@ -7,6 +7,8 @@ invoice list (plain, filtered, searched, later pages), invoices, invoice PDFs, t
 statement page, a 12-month statement PDF or CSV, payments, the invoices CSV and now and
 then a ZIP of several PDFs; after about twenty pages they sign out and the next visit
 signs in again. Every user paces itself to ``LOAD_USER_RATE`` requests per second.
+With ``"tour": true`` in the plan (the harness's ``--quick`` check) each user walks every
+part in turn instead, starting at a different part, so a short run reaches them all.
 
 The plan (contacts, their invoice ids, the statement period, the mail folder) is the
 JSON file named by ``LOAD_PLAN``, written by the harness.
@@ -74,6 +76,7 @@ class Contact(FastHttpUser):
 
     def on_start(self) -> None:
         n = next(_next_contact)
+        self.turn = n
         contacts = PLAN["contacts"]
         if n >= len(contacts):
             raise RuntimeError(f"the plan has {len(contacts)} contacts; {n + 1} needed")
@@ -137,11 +140,19 @@ class Contact(FastHttpUser):
 
     # -- browsing --------------------------------------------------------------------
 
-    @task(3)
+    @task
+    def browse(self) -> None:
+        """One part of a visit: chosen by weight, or the next one on a tour."""
+        if PLAN.get("tour"):
+            self.turn += 1
+            part = _PARTS[self.turn % len(_PARTS)][0]
+        else:
+            part = random.choices(_PARTS, weights=[w for _, w in _PARTS])[0][0]
+        getattr(self, part)()
+
     def home(self) -> None:
         self._page("/", "/")
 
-    @task(5)
     def invoice_list(self) -> None:
         choice = random.random()
         if choice < 0.5:
@@ -154,37 +165,33 @@ class Contact(FastHttpUser):
         else:
             self._page("/invoices?page=2", "/invoices?page=")
 
-    @task(4)
     def invoice(self) -> None:
         invoice_id = random.choice(self.me["invoices"])
         self._page(f"/invoices/{invoice_id}", "/invoices/<id>")
 
-    @task(2)
     def invoice_pdf(self) -> None:
         invoice_id = random.choice(self.me["invoices"])
         self._page(f"/invoices/{invoice_id}/pdf", "/invoices/<id>/pdf")
 
-    @task(1)
     def statement_page(self) -> None:
         self._page("/statements", "/statements")
 
-    @task(1)
     def statement_download(self) -> None:
-        fmt = "pdf" if random.random() < 0.7 else "csv"
+        if PLAN.get("tour"):  # the first lap of a tour takes the PDF, the next the CSV
+            fmt = "pdf" if (self.turn // len(_PARTS)) % 2 == 0 else "csv"
+        else:
+            fmt = "pdf" if random.random() < 0.7 else "csv"
         query = f"format={fmt}&from={self.me['from']}&to={self.me['to']}"
         self._page(
             f"/statements/download?{query}", f"/statements/download [{fmt}, 12 months]"
         )
 
-    @task(1)
     def payments(self) -> None:
         self._page("/payments", "/payments")
 
-    @task(1)
     def invoices_csv(self) -> None:
         self._page("/invoices.csv", "/invoices.csv")
 
-    @task(1)
     def invoices_zip(self) -> None:
         html = self._page("/invoices", "/invoices")
         chosen = random.sample(self.me["invoices"], min(5, len(self.me["invoices"])))
@@ -193,3 +200,17 @@ class Contact(FastHttpUser):
             **_form({"csrf_token": _csrf(html), "invoice": chosen}),
             name="/invoices/download [ZIP of 5 PDFs]",
         )
+
+
+# What a contact does, with how often relative to the others.
+_PARTS: list[tuple[str, int]] = [
+    ("home", 3),
+    ("invoice_list", 5),
+    ("invoice", 4),
+    ("invoice_pdf", 2),
+    ("statement_page", 1),
+    ("statement_download", 1),
+    ("payments", 1),
+    ("invoices_csv", 1),
+    ("invoices_zip", 1),
+]
