@@ -1013,3 +1013,16 @@ def test_records_held_for_a_later_term_are_bounded(tmp_path, monkeypatch):
     assert any(
         "terms named only by QuickBooks Id (3)" in n.message for n in of(items, Note)
     )
+
+
+def test_a_hostile_nest_inside_an_invoice_is_refused_with_a_reason(tmp_path):
+    """``[[[[…`` thousands deep inside a record once cost the parser time growing with the
+    square of the depth (minutes for a megabyte); now the file is refused at once."""
+    nest = "[" * 20_000 + "]" * 20_000
+    data = (
+        '{"QueryResponse": {"Invoice": [{"Id": "1", "SyncToken": "0", "X": '
+        + nest
+        + "}]}}"
+    ).encode()
+    with pytest.raises(FileRejected, match="nests deeper than any API export"):
+        parse_bytes(tmp_path, data)
