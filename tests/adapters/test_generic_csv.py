@@ -255,6 +255,7 @@ _cell = st.text(
 )
 
 
+@pytest.mark.slow  # long fuzz: many generated cases, most through a store
 @settings(
     max_examples=150,
     deadline=None,

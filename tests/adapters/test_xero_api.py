@@ -933,6 +933,7 @@ _json = st.recursive(
 )  # fmt: skip
 
 
+@pytest.mark.slow  # long fuzz: many generated cases, most through a store
 @settings(
     max_examples=200,
     deadline=None,

@@ -231,6 +231,7 @@ def typed_texts(draw):  # type: ignore[no-untyped-def]
     return around + body if draw(st.booleans()) else body + around
 
 
+@pytest.mark.slow  # long fuzz: many generated cases, most through a store
 @settings(max_examples=1500, deadline=None)
 @given(
     typed_texts(),

@@ -39,6 +39,7 @@ def canonical(store) -> list[tuple]:
         )
 
 
+@pytest.mark.slow  # long fuzz: many generated cases, most through a store
 def test_imp10_independent_files_give_the_same_ledger_in_any_order(
     store, settings, tmp_path, database
 ):
@@ -131,6 +132,7 @@ def test_money02_no_column_stores_money_as_a_float_or_decimal():
                 )
 
 
+@pytest.mark.slow  # long fuzz: many generated cases, most through a store
 @settings(
     max_examples=25,
     deadline=None,

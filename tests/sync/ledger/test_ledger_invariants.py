@@ -232,6 +232,7 @@ def xero_ledgers(draw):  # type: ignore[no-untyped-def]
     return {"Id": "x", "Status": "OK", "Invoices": invoices, **collections}
 
 
+@pytest.mark.slow  # long fuzz: many generated cases, most through a store
 @settings(
     max_examples=40,
     deadline=None,

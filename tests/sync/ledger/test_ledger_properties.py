@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -54,6 +55,7 @@ def _write(path, rows, header=HEADER):
     return write_csv(path, header, [[r.get(h, "") for h in header] for r in rows])
 
 
+@pytest.mark.slow  # long fuzz: many generated cases, most through a store
 @settings(
     max_examples=25,
     deadline=None,
@@ -77,6 +79,7 @@ def test_reimport_in_another_layout_changes_nothing(
     assert dump_business_tables(store) == before
 
 
+@pytest.mark.slow  # long fuzz: many generated cases, most through a store
 @settings(
     max_examples=25,
     deadline=None,

@@ -291,6 +291,7 @@ def random_ledgers(draw):  # type: ignore[no-untyped-def]
     return rows
 
 
+@pytest.mark.slow  # long fuzz: many generated cases, most through a store
 @settings(
     max_examples=40,
     deadline=None,
