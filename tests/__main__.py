@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +123,15 @@ def ensure_chromium() -> None:
         print("Chromium is not installed; the browser tests will fail", flush=True)
 
 
+def pytest_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of the pytest passes: the leg sets the database, and compiled
+    modules are kept (even where PYTHONDONTWRITEBYTECODE is set, as on this project's CI
+    machine): every pytest process would otherwise compile and rewrite every test module
+    again, about 5 s of CPU each, and a run starts a dozen."""
+    dropped = ("BILLFOLD_TEST_DATABASE", "PYTHONDONTWRITEBYTECODE")
+    return {k: v for k, v in base.items() if k not in dropped}
+
+
 def main(argv: list[str]) -> None:
     sqlite_only = "--sqlite-only" in argv
     args = [a for a in argv if a != "--sqlite-only"]
@@ -130,11 +140,7 @@ def main(argv: list[str]) -> None:
     step("ruff format", [python, "-m", "ruff", "format", "--check", "."])
     step("mypy", [python, "-m", "mypy"])
     ensure_chromium()
-    # Compiled modules are kept (even where PYTHONDONTWRITEBYTECODE is set, as on this
-    # project's CI machine): every pytest process would otherwise compile and rewrite
-    # every test module again, about 5 s of CPU each, and a run starts a dozen.
-    dropped = ("BILLFOLD_TEST_DATABASE", "PYTHONDONTWRITEBYTECODE")
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env = pytest_environment(os.environ)
     pytest_leg("SQLite", python, args, {**env, "BILLFOLD_TEST_DATABASE": "sqlite"})
     if sqlite_only:
         return

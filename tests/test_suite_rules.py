@@ -103,3 +103,12 @@ def test_tests_marked_alone_are_left_out_of_a_parallel_run_and_run_by_themselves
         tmp_path, {"test_alone.py": ALONE}, "--alone=only", "-n", "2"
     )
     assert code != 0 and "add -n 0" in out, out
+
+
+def test_the_test_command_keeps_compiled_modules_and_sets_the_database_per_leg():
+    from tests.__main__ import pytest_environment
+
+    env = pytest_environment(
+        {"PATH": "/bin", "PYTHONDONTWRITEBYTECODE": "1", "BILLFOLD_TEST_DATABASE": "x"}
+    )
+    assert env == {"PATH": "/bin"}
