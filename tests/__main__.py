@@ -2,11 +2,12 @@
 
 1. ruff check and ruff format --check;
 2. mypy (configured in pyproject.toml, ``[tool.mypy]``) over the product code;
-3. the whole pytest suite on SQLite: in parallel (pytest-xdist, ``-n auto`` from
-   pyproject.toml), then the tests marked ``alone`` in one process (``--alone=only``);
-4. the same two passes on PostgreSQL at 127.0.0.1:5432 (database ``test``), started
-   or installed first when it is not running. If it still cannot be reached the run
-   fails: tests that need PostgreSQL never skip, and a skipped test fails its pass.
+3. the whole pytest suite on SQLite and on PostgreSQL at 127.0.0.1:5432 (database
+   ``test``; started or installed first when it is not running; if it still cannot be
+   reached the run fails: tests that need PostgreSQL never skip, and a skipped test
+   fails its pass): the two legs' parallel passes (pytest-xdist, ``-n auto`` from
+   pyproject.toml) at the same time, then each leg's tests marked ``alone`` in one
+   process (``--alone=only``), one after the other.
 
 Extra arguments go to pytest (``python -m tests -k balances``). ``--sqlite-only`` skips
 the PostgreSQL leg for a quick local loop; CI never passes it.
@@ -18,8 +19,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,10 +53,39 @@ def step(
         sys.exit(code)
 
 
-def pytest_leg(name: str, python: str, args: list[str], env: dict[str, str]) -> None:
-    """The leg's two passes: everything else in parallel, then the tests marked
-    ``alone`` in one process (none selected by *args* is fine)."""
-    step(f"pytest on {name}", [python, "-m", "pytest", *args], env=env)
+def parallel_passes(runs: list[tuple[str, list[str], dict[str, str]]]) -> None:
+    """Run the legs' parallel passes at the same time. Most of their slow tests wait
+    (browsers, worker processes, mail) rather than compute, so one leg alone keeps the
+    machine half idle. Each pass's output is printed whole when it ends."""
+    started = time.monotonic()
+    failed = 0
+    with ExitStack() as logs:
+        running = []
+        for title, cmd, env in runs:
+            print(f"\n=== {title}: {' '.join(cmd)} (output when it ends)", flush=True)
+            log = logs.enter_context(tempfile.TemporaryFile(mode="w+"))
+            process = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
+            running.append((title, process, log))
+        for title, process, log in running:
+            code = process.wait()
+            log.seek(0)
+            print(f"\n=== {title}:", flush=True)
+            shutil.copyfileobj(log, sys.stdout)
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            print(
+                f"=== {title}: {'ok' if code == 0 else f'FAILED (exit {code})'} after "
+                f"{time.monotonic() - started:.1f}s (load average {load:.1f})",
+                flush=True,
+            )
+            failed = failed or code
+    if failed:
+        sys.exit(failed)
+
+
+def alone_pass(name: str, python: str, args: list[str], env: dict[str, str]) -> None:
+    """The tests marked ``alone`` of one leg, in one process (none selected is fine)."""
     step(
         f"pytest on {name}, tests that run alone",
         [python, "-m", "pytest", *args, "-n", "0", "--alone=only"],
@@ -141,11 +173,14 @@ def main(argv: list[str]) -> None:
     step("mypy", [python, "-m", "mypy"])
     ensure_chromium()
     env = pytest_environment(os.environ)
-    pytest_leg("SQLite", python, args, {**env, "BILLFOLD_TEST_DATABASE": "sqlite"})
-    if sqlite_only:
-        return
-    ensure_postgres()
-    pytest_leg("PostgreSQL", python, args, {**env, "BILLFOLD_TEST_DATABASE": PG_URL})
+    legs = {"SQLite": {**env, "BILLFOLD_TEST_DATABASE": "sqlite"}}
+    if not sqlite_only:
+        ensure_postgres()
+        legs["PostgreSQL"] = {**env, "BILLFOLD_TEST_DATABASE": PG_URL}
+    pytest = [python, "-m", "pytest", *args]
+    parallel_passes([(f"pytest on {name}", pytest, e) for name, e in legs.items()])
+    for name, leg_env in legs.items():
+        alone_pass(name, python, args, leg_env)
     print("\nall checks passed", flush=True)
 
 
