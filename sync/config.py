@@ -154,6 +154,18 @@ class RunnerSettings:
 
 
 @dataclass(frozen=True)
+class NoticeSettings:
+    """Statements and digests by email, to the contacts who opted in (``billfold run``)."""
+
+    statement_day: int = 1
+    digest: str = "weekly"
+    schedule: str = "every 1 hour"
+
+
+DIGESTS = ("daily", "weekly", "off")
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """How billfold, gunicorn and Flask write their log lines."""
 
@@ -176,6 +188,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     runner: RunnerSettings = field(default_factory=RunnerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    notices: NoticeSettings = field(default_factory=NoticeSettings)
     sources: tuple[SourceSettings, ...] = ()
     config_path: Path | None = None
 
@@ -202,6 +215,7 @@ _TABLES = {
     "logging": LoggingSettings,
     "storage": StorageSettings,
     "runner": RunnerSettings,
+    "notices": NoticeSettings,
 }
 
 
@@ -436,6 +450,23 @@ def _check(settings: Settings, where: str) -> None:
                 )
     _check_storage(settings.storage, where)
     _check_runner(settings.runner, where)
+    _check_notices(settings.notices, where)
+
+
+def _check_notices(notices: NoticeSettings, where: str) -> None:
+    if not 0 <= notices.statement_day <= 28:
+        raise ConfigError(
+            f"notices.statement_day in {where} must be a day of the month from 1 to 28 "
+            f"(0: no monthly statements), not {notices.statement_day!r}"
+        )
+    if notices.digest not in DIGESTS:
+        raise ConfigError(
+            f"notices.digest in {where} must be one of {', '.join(DIGESTS)}, "
+            f"not {notices.digest!r}"
+        )
+    if not notices.schedule:
+        raise ConfigError(f"notices.schedule in {where} must not be empty")
+    _check_schedule(notices.schedule, "notices.schedule", where)
 
 
 def _check_schedule(text: str, key: str, where: str) -> None:
