@@ -24,7 +24,6 @@ from sync.config import Settings
 from sync.errors import SyncError
 from sync.log import event
 
-
 _LONG_HEADERS = default.clone(max_line_length=998)  # RFC 5322's hard limit
 
 

@@ -384,7 +384,6 @@ def _plan_one(
 def plan_due(store: Store, settings: Settings, today: date | None = None) -> Planned:
     """Record every notice due on *today* (default: today, UTC) with its outbox row."""
     today = today or utcnow().date()
-    done = Planned()
     with store.read() as conn:
         subs = conn.execute(
             select(S.c.contact_id, S.c.account_id, S.c.kind, S.c.since)
@@ -393,55 +392,79 @@ def plan_due(store: Store, settings: Settings, today: date | None = None) -> Pla
             .order_by(S.c.contact_id, S.c.account_id)
         ).all()
         contacts: dict[int, dict[str, Any]] = {}
-        for r in subs:
-            found = contact_by_id(conn, r.contact_id)
+        for sub in subs:
+            found = contact_by_id(conn, sub.contact_id)
             if found is not None:
-                contacts[r.contact_id] = found
+                contacts[sub.contact_id] = found
         scopes = {c: scope_for(conn, c, None) for c in contacts}
+    done = Planned()
     period = statement_period(today, settings.notices.statement_day)
     for sub in subs:
-        if sub.kind != "statement" or period is None:
-            continue
-        if "statement" not in allowed_kinds(scopes[sub.contact_id], sub.account_id):
-            continue  # no longer granted, or documents only: nothing
-        key = f"statement:{sub.account_id}:{period[0]:%Y-%m}"
-        values = {"kind": "statement", "account_id": sub.account_id,
-                  "period_start": period[0], "period_end": period[1]}  # fmt: skip
-        if _plan_one(store, contacts[sub.contact_id], key, values):
+        if period is not None and sub.kind == "statement" and _plan_statement(
+            store, contacts[sub.contact_id], scopes[sub.contact_id], sub.account_id,
+            period,
+        ):  # fmt: skip
             done.statements += 1
     key = digest_key(today, settings.notices.digest)
-    digest_subs: dict[int, list[Any]] = {}
+    wanted: dict[int, list[tuple[int, datetime]]] = {}
     for sub in subs:
         if sub.kind == "digest":
-            digest_subs.setdefault(sub.contact_id, []).append(sub)
-    for contact_id, wanted in digest_subs.items() if key is not None else ():
-        assert key is not None
-        invoices: list[int] = []
-        documents: list[int] = []
-        with store.read() as conn:
-            if conn.execute(
-                select(N.c.id).where(
-                    N.c.contact_id == contact_id, N.c.period_key == key
-                )
-            ).first():
-                continue
-            for sub in wanted:  # each account: what arrived since it was chosen
-                if sub.account_id not in scopes[contact_id].roles:
-                    continue  # no longer granted: nothing of it
-                found = new_items(
-                    conn, scopes[contact_id].narrowed(sub.account_id), sub.since
-                )
-                invoices += [i for i in found[0] if i not in invoices]
-                documents += [d for d in found[1] if d not in documents]
-        if not invoices and not documents:
-            continue  # nothing new: no digest
-        items = [("invoice", i) for i in invoices] + [
-            ("document", d) for d in documents
-        ]
-        values = {"kind": "digest", "period_end": today}
-        if _plan_one(store, contacts[contact_id], key, values, items):
+            wanted.setdefault(sub.contact_id, []).append((sub.account_id, sub.since))
+    for contact_id, accounts in wanted.items():
+        scope = scopes[contact_id]
+        if key is not None and _plan_digest(
+            store, contacts[contact_id], scope, accounts, key, today
+        ):
             done.digests += 1
     if done.statements or done.digests:
         event("notices.planned", logging.INFO, statements=done.statements,
               digests=done.digests)  # fmt: skip
     return done
+
+
+def _plan_statement(
+    store: Store,
+    contact: dict[str, Any],
+    scope: Scope,
+    account_id: int,
+    period: tuple[date, date],
+) -> bool:
+    """Plan one account's statement of *period*; False when not allowed or planned."""
+    if "statement" not in allowed_kinds(scope, account_id):
+        return False  # no longer granted, or documents only: nothing
+    key = f"statement:{account_id}:{period[0]:%Y-%m}"
+    values = {"kind": "statement", "account_id": account_id,
+              "period_start": period[0], "period_end": period[1]}  # fmt: skip
+    return _plan_one(store, contact, key, values)
+
+
+def _plan_digest(
+    store: Store,
+    contact: dict[str, Any],
+    scope: Scope,
+    accounts: list[tuple[int, datetime]],
+    key: str,
+    today: date,
+) -> bool:
+    """Plan a contact's digest (*accounts*: each with when it was chosen); False when
+    nothing is new or it was planned already."""
+    invoices: list[int] = []
+    documents: list[int] = []
+    with store.read() as conn:
+        if conn.execute(
+            select(N.c.id).where(N.c.contact_id == contact["id"], N.c.period_key == key)
+        ).first():
+            return False
+        for account_id, since in accounts:
+            if account_id not in scope.roles:
+                continue  # no longer granted: nothing of it
+            new_invoices, new_documents = new_items(
+                conn, scope.narrowed(account_id), since
+            )
+            invoices += [i for i in new_invoices if i not in invoices]
+            documents += [d for d in new_documents if d not in documents]
+    if not invoices and not documents:
+        return False  # nothing new: no digest
+    items = [("invoice", i) for i in invoices] + [("document", d) for d in documents]
+    values = {"kind": "digest", "period_end": today}
+    return _plan_one(store, contact, key, values, items)

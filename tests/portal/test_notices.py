@@ -202,7 +202,9 @@ def test_digest_lists_only_new_visible_items_once(
         {"number": "B-901", "customer_id": "B", "customer_name": "Birch Dental",
          "total": "99.00"},
     ])  # fmt: skip
-    with store.write(ledger=False) as conn:  # a hostile site name, as an import may bring
+    with store.write(
+        ledger=False
+    ) as conn:  # a hostile site name, as an import may bring
         conn.execute(update(ACCOUNTS).where(ACCOUNTS.c.id == world.accounts["A:Elm Court"])
                      .values(name=XSS))  # fmt: skip
     _add_document(store, portal_settings, world, "jobsheet-new-A.pdf", "A")
@@ -216,7 +218,9 @@ def test_digest_lists_only_new_visible_items_once(
     _send(store, portal_settings)
     mail = sink.wait_for("a_parent@example.com")
     body = _part(mail, "text/plain")
-    assert mail["Subject"] == "Harbor Plumbing & Heating: 2 new items in your account", body
+    assert (
+        mail["Subject"] == "Harbor Plumbing & Heating: 2 new items in your account"
+    ), body
     body = _part(mail, "text/plain")
     assert "Invoice A-900" in body and "jobsheet-new-A.pdf" in body
     for hidden in ("A-901", "B-901", "contract-new-B.pdf", "A-100", "jobsheet-A1.pdf"):
