@@ -462,3 +462,106 @@ def test_admins_see_who_receives_what_and_switch_it(app, store, world):  # type:
         ).one()
     assert event.actor == "admin:office@harbor.example"
     assert "a_parent@example.com" in page(admin, "/admin/notices")
+
+
+# -- billfold run, configuration and README ------------------------------------------------
+
+
+def test_billfold_run_once_plans_and_sends_the_statement(
+    store, portal_settings, world, smtp_sink, tmp_path
+):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from sync.cli import main
+
+    sink, port = smtp_sink
+    _subscribe(store, world, "a_parent", "A", "statement")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'data_dir = "{portal_settings.data_dir}"\n'
+        f'database_url = "{portal_settings.resolved_database_url}"\n'
+        'secret_key = "test-secret-key"\nbase_url = "https://portal.example"\n'
+        '[business]\nname = "Harbor Plumbing & Heating"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        'from_address = "portal@harbor.example"\n'
+        '[notices]\nstatement_day = 1\ndigest = "off"\n'
+        f'[[sources]]\nname = "books"\nkind = "folder"\npath = "{inbox}"\n'
+    )
+    ran = CliRunner().invoke(main, ["run", "--once", "--config", str(config)])
+    assert ran.exit_code == 0, ran.output
+    mail = sink.wait_for("a_parent@example.com")
+    last_month = utcnow().date().replace(day=1) - timedelta(days=1)
+    assert f"your statement for {last_month:%B %Y}" in mail["Subject"]
+    again = CliRunner().invoke(main, ["run", "--once", "--config", str(config)])
+    assert again.exit_code == 0, again.output
+    assert len(_mails(sink, "a_parent@example.com")) == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ("statement_day = 31", "notices.statement_day"),
+        ('digest = "hourly"', "notices.digest"),
+        ('schedule = "now and then"', "notices.schedule"),
+    ],
+)
+def test_bad_notice_settings_are_named(tmp_path, table, problem):  # type: ignore[no-untyped-def]
+    from sync.config import load_settings
+    from sync.errors import ConfigError
+
+    config = tmp_path / "config.toml"
+    config.write_text(f"[notices]\n{table}\n")
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(config, env={})
+
+
+def test_readme_documents_the_notice_settings_and_their_defaults():  # type: ignore[no-untyped-def]
+    import tomllib
+    from dataclasses import fields
+    from pathlib import Path
+
+    from sync.config import NoticeSettings
+
+    root = Path(__file__).resolve().parents[2]
+    readme = root.joinpath("README.md").read_text()
+    section = readme.split("### Notices by email", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```toml", 1)[1].split("```", 1)[0]
+    documented = tomllib.loads(block)["notices"]
+    defaults = {f.name: f.default for f in fields(NoticeSettings)}
+    assert documented == defaults
+    example = tomllib.loads(root.joinpath("config.example.toml").read_text())
+    assert example["notices"] == defaults
+    for words in (
+        "/notices",
+        "/admin/notices",
+        "List-Unsubscribe-Post",
+        "billfold run",
+    ):
+        assert words in section
+
+
+def test_an_account_closed_to_the_portal_or_held_gets_no_notice(
+    store, portal_settings, world, smtp_sink, tmp_path
+):  # type: ignore[no-untyped-def]
+    sink, _ = smtp_sink
+    _subscribe(store, world, "b_user", "B", "statement")
+    _subscribe(store, world, "b_user", "B", "digest")
+    _add_document(store, portal_settings, world, "contract-new-B.pdf", "B")
+    with store.write(ledger=False) as conn:  # the pilot is rolled back for B
+        grants.set_portal_enabled(conn, world.accounts["B"], False, actor="test")
+        assert notices.choices(conn, world.contacts["b_user"]) == []
+    planned = notices.plan_due(store, portal_settings, date(2025, 4, 6))  # a Sunday
+    daily = replace(
+        portal_settings, notices=replace(portal_settings.notices, digest="daily")
+    )
+    planned_daily = notices.plan_due(store, daily, date(2025, 4, 7))
+    assert (planned.statements, planned_daily.digests) == (0, 0)
+    with store.write(ledger=False) as conn:  # held for its names: the same
+        grants.set_portal_enabled(conn, world.accounts["B"], True, actor="test")
+        conn.execute(update(ACCOUNTS).where(ACCOUNTS.c.id == world.accounts["B"])
+                     .values(names_to_confirm='["Birch Dental", "Birch Dental Ltd"]'))  # fmt: skip
+    assert notices.plan_due(store, daily, date(2025, 5, 1)).statements == 0
+    _send(store, portal_settings)
+    assert sink.messages == []
