@@ -216,7 +216,8 @@ def recipients(conn: Connection, contact_id: int | None = None) -> list[dict[str
                 "label": KIND_LABELS.get(r.kind, r.kind),
                 "active": active,
                 "last_at": last.planned_at if last else None,
-                "last_state": (last.state or "sent") if last else None,
+                # None once housekeeping purged the finished outbox row
+                "last_state": last.state if last else None,
             }
         )
     return out

@@ -440,12 +440,20 @@ def test_a_contact_chooses_notices_on_the_portal(app, client, store, world):  # 
     )  # no CSRF
 
 
-def test_admins_see_who_receives_what_and_switch_it(app, store, world):  # type: ignore[no-untyped-def]
+def test_admins_see_who_receives_what_and_switch_it(
+    app, store, portal_settings, world, smtp_sink
+):  # type: ignore[no-untyped-def]
+    sink, _ = smtp_sink
     _subscribe(store, world, "b_user", "B", "digest")
+    _add_document(store, portal_settings, world, "contract-new-B.pdf", "B")
+    assert notices.plan_due(store, portal_settings, MONDAY).digests == 1
+    _send(store, portal_settings)
+    sink.wait_for("b_user@example.com")
     admin = app.test_client()
     admin_sign_in(app, admin)
     listing = page(admin, "/admin/notices")
     assert "b_user@example.com" in listing and "New invoices and documents" in listing
+    assert "(sent)" in listing
     contact_id = world.contacts["a_parent"]
     shown = page(admin, f"/admin/contacts/{contact_id}")
     assert "Email notices" in shown
