@@ -50,9 +50,9 @@ class Message:
     link: str | None = None  # the sign-in link it carries, for the log when unsent
     html: str | None = None  # already escaped by whoever wrote it
     attachments: tuple[Attached, ...] = ()
-    headers: tuple[
-        tuple[str, str], ...
-    ] = ()  # e.g. ("List-Unsubscribe", "<https://…>")
+    # extra headers, e.g. ("List-Unsubscribe", "<https://…>")
+    headers: tuple[tuple[str, str], ...] = ()
+    message_id: str | None = None  # the same on every attempt (a notice): see send()
 
 
 def _clean_header(text: str) -> str:
@@ -88,7 +88,14 @@ def send(settings: Settings, message: Message) -> bool:
     email["From"] = formataddr((_clean_header(settings.business.name), sender))
     email["To"] = _clean_header(message.to)
     email["Subject"] = _clean_header(message.subject)
-    email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    domain = sender.rpartition("@")[2] or None
+    # A notice keeps one Message-ID on every attempt: should a crash in the middle of
+    # an SMTP conversation make it go twice, mail systems can tell it is one message.
+    email["Message-ID"] = (
+        f"<{message.message_id}@{domain or 'billfold.invalid'}>"
+        if message.message_id
+        else make_msgid(domain=domain)
+    )
     for name, value in message.headers:
         email[name] = _clean_header(value)
     email.set_content(message.body)

@@ -87,6 +87,7 @@ def _list(rows: list[tuple[str, str]]) -> _Part:
 
 def _message(
     settings: Settings,
+    notice_id: int,
     to: str,
     subject: str,
     parts: list[_Part],
@@ -128,6 +129,7 @@ def _message(
         body=text,
         html=html,
         attachments=attachments,
+        message_id=f"billfold-notice-{notice_id}",
         headers=(
             ("List-Unsubscribe", f"<{unsubscribe}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
@@ -185,7 +187,8 @@ def _statement(
     )
     unsubscribe = unsubscribe_url(settings, contact["id"], "statement")
     return _message(
-        settings, contact["email"], f"{business.name}: your statement for {month}",
+        settings, notice.id, contact["email"],
+        f"{business.name}: your statement for {month}",
         parts, unsubscribe, f"{KIND_LABELS['statement']} of {name}",
         (Attached(f"statement-{start:%Y-%m}.pdf", "application/pdf", pdf),),
     )  # fmt: skip
@@ -255,7 +258,7 @@ def _digest(
     unsubscribe = unsubscribe_url(settings, contact["id"], "digest")
     count = len(invoices) + len(documents)
     return _message(
-        settings, contact["email"],
+        settings, notice_id, contact["email"],
         f"{settings.business.name}: {count} new {'item' if count == 1 else 'items'} "
         "in your account",
         parts, unsubscribe, KIND_LABELS["digest"],

@@ -45,6 +45,7 @@ from schemas.tables import (
     OUTBOX,
     utcnow,
 )
+from sync import faults
 from sync.access.contacts import contact_by_id
 from sync.access.outbox import enqueue_notice
 from sync.access.scope import Scope, scope_for
@@ -379,6 +380,7 @@ def _plan_one(
     except IntegrityError:  # another planner recorded it first
         return False
     event("notice.planned", contact=contact["id"], key=key)
+    faults.hit("notice_planned")
     return True
 
 

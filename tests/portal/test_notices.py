@@ -138,6 +138,7 @@ def test_statement_arrives_by_smtp_with_the_portals_figures_in_its_pdf(
     unsubscribe = mail["List-Unsubscribe"]
     assert unsubscribe.startswith("<https://portal.example/notices/unsubscribe/")
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert mail["Message-ID"].startswith("<billfold-notice-")  # the same on a retry
     name, text = _pdf_text(mail)
     assert name == "statement-2025-03.pdf"
     sign_in(app, client, "a_parent")
@@ -484,19 +485,7 @@ def test_billfold_run_once_plans_and_sends_the_statement(
 
     sink, port = smtp_sink
     _subscribe(store, world, "a_parent", "A", "statement")
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        f'data_dir = "{portal_settings.data_dir}"\n'
-        f'database_url = "{portal_settings.resolved_database_url}"\n'
-        'secret_key = "test-secret-key"\nbase_url = "https://portal.example"\n'
-        '[business]\nname = "Harbor Plumbing & Heating"\n'
-        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-        'from_address = "portal@harbor.example"\n'
-        '[notices]\nstatement_day = 1\ndigest = "off"\n'
-        f'[[sources]]\nname = "books"\nkind = "folder"\npath = "{inbox}"\n'
-    )
+    config = _run_config(tmp_path, portal_settings, port)
     ran = CliRunner().invoke(main, ["run", "--once", "--config", str(config)])
     assert ran.exit_code == 0, ran.output
     mail = sink.wait_for("a_parent@example.com")
@@ -505,6 +494,65 @@ def test_billfold_run_once_plans_and_sends_the_statement(
     again = CliRunner().invoke(main, ["run", "--once", "--config", str(config)])
     assert again.exit_code == 0, again.output
     assert len(_mails(sink, "a_parent@example.com")) == 1
+
+
+@pytest.mark.slow
+def test_a_worker_killed_between_plan_and_send_sends_each_notice_once(
+    store, portal_settings, world, smtp_sink, tmp_path
+):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from tests.workers import ROOT, worker_env
+
+    sink, port = smtp_sink
+    _subscribe(store, world, "a_parent", "A", "statement")
+    _subscribe(store, world, "b_user", "B", "statement")
+    config = _run_config(tmp_path, portal_settings, port)
+
+    def run(fault: str = "") -> int:
+        env = worker_env({"BILLFOLD_FAULT": fault} if fault else None)
+        command = [
+            sys.executable,
+            "-m",
+            "sync",
+            "run",
+            "--once",
+            "--config",
+            str(config),
+        ]
+        return subprocess.run(command, env=env, cwd=ROOT, capture_output=True,
+                              timeout=120, check=False).returncode  # fmt: skip
+
+    # SIGKILLed right after the first notice and its mail were recorded: nothing sent.
+    assert run("notice_planned:kill") == -9
+    with store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(NOTICES)).scalar_one() == 1
+    assert sink.messages == []
+    assert run() == 0  # the restart plans the other and sends both, once
+    assert run() == 0
+    sink.wait_for("a_parent@example.com")
+    sink.wait_for("b_user@example.com")
+    assert sorted(m["To"] for m in sink.messages) == [
+        "a_parent@example.com", "b_user@example.com",
+    ]  # fmt: skip
+
+
+def _run_config(tmp_path, settings, port: int):  # type: ignore[no-untyped-def]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir(exist_ok=True)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'data_dir = "{settings.data_dir}"\n'
+        f'database_url = "{settings.resolved_database_url}"\n'
+        'secret_key = "test-secret-key"\nbase_url = "https://portal.example"\n'
+        '[business]\nname = "Harbor Plumbing & Heating"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        'from_address = "portal@harbor.example"\n'
+        '[notices]\nstatement_day = 1\ndigest = "off"\n'
+        f'[[sources]]\nname = "books"\nkind = "folder"\npath = "{inbox}"\n'
+    )
+    return config
 
 
 @pytest.mark.parametrize(
