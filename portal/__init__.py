@@ -76,12 +76,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     install_headers(app, settings)
     _template_helpers(app, settings)
 
-    from portal import admin, auth, branding, customer
+    from portal import admin, auth, branding, customer, notices
 
     app.before_request(auth.load_principal)
     app.register_blueprint(auth.bp)
     app.register_blueprint(branding.bp)
     app.register_blueprint(customer.bp)
+    app.register_blueprint(notices.bp)
     app.register_blueprint(admin.bp)
     _error_pages(app)
 
@@ -106,6 +107,7 @@ ADMIN_NAV = [
     ("admin.documents", "Documents"),
     ("admin.contacts", "Contacts"),
     ("admin.accounts", "Accounts"),
+    ("admin.notices", "Email notices"),
     ("admin.audit_log", "Audit log"),
 ]
 

@@ -31,6 +31,9 @@ FIELD = "csrf_token"
 HEADERS = ("X-CSRFToken", "X-CSRF-Token")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NONCE_KEY = "csrf_nonce"
+# Endpoints authenticated by a signed token in their URL, not by a session: a mail
+# provider's one-click unsubscribe POST (RFC 8058) has no session and no form token.
+EXEMPT = frozenset({"notices.unsubscribe_link"})
 
 
 class CSRFError(BadRequest):
@@ -76,6 +79,8 @@ def protect() -> None:
     """Refuse an unsafe request that does not carry this session's token."""
     if request.method not in UNSAFE or request.endpoint is None:
         return  # safe methods never act; unknown routes answer 404/405 anyway
+    if request.endpoint in EXEMPT:
+        return
     sent = request.form.get(FIELD) or next(
         (request.headers[h] for h in HEADERS if request.headers.get(h)), ""
     )

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
-from portal.scope import AMOUNT_DOCUMENT_KINDS, Scope
+from portal.scope import Scope
 from schemas.settlement import HIDDEN_LIFECYCLES, OPEN_INVOICE_STATUSES
 from schemas.tables import (
     ACCOUNTS,
@@ -430,35 +430,8 @@ def reported_payments(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
 
 
 def _document_conditions(scope: Scope) -> Any:
-    """Copies of invoices and credit notes carry amounts: billing role only. A document
-    linked to an invoice or credit note goes with it: hidden while the record is
-    (draft, deleted), and never filed under another account than the record's."""
-    return and_(
-        or_(
-            and_(
-                D.c.kind.in_(AMOUNT_DOCUMENT_KINDS),
-                D.c.account_id.in_(sorted(scope.billing_ids)),
-            ),
-            and_(
-                D.c.kind.not_in(AMOUNT_DOCUMENT_KINDS),
-                D.c.account_id.in_(sorted(scope.account_ids)),
-            ),
-        ),
-        *(
-            or_(
-                D.c[column].is_(None),
-                exists().where(
-                    record.c.id == D.c[column],
-                    record.c.account_id == D.c.account_id,
-                    record.c.lifecycle.not_in(HIDDEN_LIFECYCLES),
-                ),
-            )
-            for column, record in (
-                ("invoice_id", I.alias("linked_invoice")),
-                ("credit_note_id", C.alias("linked_credit_note")),
-            )
-        ),
-    )
+    """The documents in view (``Scope.documents_where``: the notices use it too)."""
+    return scope.documents_where()
 
 
 def documents(

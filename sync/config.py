@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
-
 from sync.errors import ConfigError
+from sync.schedules import parse_schedule
 
 DEFAULT_DATA_DIR = "billfold-data"
 SOURCE_KINDS = ("folder", "s3")
@@ -154,6 +151,18 @@ class RunnerSettings:
 
 
 @dataclass(frozen=True)
+class NoticeSettings:
+    """Statements and digests by email, to the contacts who opted in (``billfold run``)."""
+
+    statement_day: int = 1
+    digest: str = "weekly"
+    schedule: str = "every 1 hour"
+
+
+DIGESTS = ("daily", "weekly", "off")
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """How billfold, gunicorn and Flask write their log lines."""
 
@@ -176,6 +185,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     runner: RunnerSettings = field(default_factory=RunnerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    notices: NoticeSettings = field(default_factory=NoticeSettings)
     sources: tuple[SourceSettings, ...] = ()
     config_path: Path | None = None
 
@@ -202,6 +212,7 @@ _TABLES = {
     "logging": LoggingSettings,
     "storage": StorageSettings,
     "runner": RunnerSettings,
+    "notices": NoticeSettings,
 }
 
 
@@ -436,6 +447,23 @@ def _check(settings: Settings, where: str) -> None:
                 )
     _check_storage(settings.storage, where)
     _check_runner(settings.runner, where)
+    _check_notices(settings.notices, where)
+
+
+def _check_notices(notices: NoticeSettings, where: str) -> None:
+    if not 0 <= notices.statement_day <= 28:
+        raise ConfigError(
+            f"notices.statement_day in {where} must be a day of the month from 1 to 28 "
+            f"(0: no monthly statements), not {notices.statement_day!r}"
+        )
+    if notices.digest not in DIGESTS:
+        raise ConfigError(
+            f"notices.digest in {where} must be one of {', '.join(DIGESTS)}, "
+            f"not {notices.digest!r}"
+        )
+    if not notices.schedule:
+        raise ConfigError(f"notices.schedule in {where} must not be empty")
+    _check_schedule(notices.schedule, "notices.schedule", where)
 
 
 def _check_schedule(text: str, key: str, where: str) -> None:
@@ -549,45 +577,3 @@ def load_settings(
     settings = replace(settings, data_dir=data_dir, sources=resolved_sources)
     _check(settings, where)
     return settings
-
-
-# -- schedules ----------------------------------------------------------------------------
-
-_EVERY = re.compile(
-    r"every\s+(?:(?P<n>\d+)\s+)?(?P<unit>second|minute|hour|day)s?", re.IGNORECASE
-)
-_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """A parsed schedule: a fixed interval, or a cron line."""
-
-    text: str
-    interval_seconds: int | None = None
-    cron: str | None = None
-
-
-def parse_schedule(text: str) -> Schedule:
-    """Parse ``every N minutes`` (seconds, hours, days) or a five-field cron line."""
-    cleaned = " ".join(text.split())
-    match = _EVERY.fullmatch(cleaned)
-    if match:
-        n = int(match["n"] or 1)
-        if n <= 0:
-            raise ConfigError(
-                f'{text!r}: the interval must be at least 1, as in "every 15 minutes"'
-            )
-        return Schedule(
-            cleaned, interval_seconds=n * _UNIT_SECONDS[match["unit"].lower()]
-        )
-    if len(cleaned.split(" ")) == 5:
-        try:
-            CronTrigger.from_crontab(cleaned, timezone=UTC)
-        except ValueError as exc:
-            raise ConfigError(f"{text!r} is not a valid cron line: {exc}") from None
-        return Schedule(cleaned, cron=cleaned)
-    raise ConfigError(
-        f'{text!r} is not a schedule; write "every 15 minutes", "every 1 hour" or a '
-        'five-field cron line such as "0 6 * * *"'
-    )

@@ -7,7 +7,9 @@ Points: ``chunk`` (after each chunk is written), ``before_commit``; in sources
 (``sync.workers.sources``): ``claimed`` (a file's claim committed, import not started),
 ``imported`` (import committed, claim not yet marked), ``before_move`` (claim marked,
 folder file not yet moved), ``moved`` (file moved, claim not yet told) and
-``download_chunk`` (after each chunk of an S3 download).
+``download_chunk`` (after each chunk of an S3 download); in notices
+(``sync.access.notices``): ``notice_planned`` (a notice and its outbox row committed,
+nothing sent yet).
 """
 
 from __future__ import annotations

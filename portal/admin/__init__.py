@@ -74,6 +74,7 @@ from portal.admin import (  # noqa: E402,F401
     imports,
     invoices,
     marks,
+    notices,
     preview,
     views,
 )

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from portal import params
 from portal.admin import actor, bp, recent_sign_in, step_up_due
+from portal.admin.notices import contact_notices
 from portal.admin.queries.accounts import AccountTree, account_email
 from portal.admin.queries.contacts import contact_history, contact_page, last_invites
 from portal.context import client_ip, portal
@@ -147,8 +148,10 @@ def contacts_show(contact_id: int) -> str:
         history = contact_history(conn, contact_id, now)
         can_sign_in = may_sign_in(conn, contact)
         last_invite = last_invites(conn, [contact_id]).get(contact_id)
+        notices = contact_notices(conn, contact_id)
     return render_template(
         "admin/contact.html", contact=contact, tree=tree, grants=history.grants,
+        notices=notices,
         invites=history.invites, sessions=history.sessions, activity=history.activity,
         can_sign_in=can_sign_in, now=now,
         status=status_of(contact, last_invite), options=tree.options(),

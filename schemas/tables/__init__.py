@@ -55,6 +55,7 @@ from schemas.tables.ledger import (
     Payment,
     PaymentClaim,
 )
+from schemas.tables.notices import Notice, NoticeItem, NoticeSubscription
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -89,6 +90,9 @@ JOB_LOCKS: Table = table_of(JobLock)
 SOURCE_STATES: Table = table_of(SourceState)
 MANIFEST_ENTRIES: Table = table_of(ManifestEntry)
 SCHEDULER_JOBS: Table = SchedulerJob
+NOTICE_SUBSCRIPTIONS: Table = table_of(NoticeSubscription)
+NOTICES: Table = table_of(Notice)
+NOTICE_ITEMS: Table = table_of(NoticeItem)
 
 __all__ = [
     "ACCOUNTS",
@@ -109,6 +113,9 @@ __all__ = [
     "JOB_LOCKS",
     "LOGIN_TOKENS",
     "MANIFEST_ENTRIES",
+    "NOTICES",
+    "NOTICE_ITEMS",
+    "NOTICE_SUBSCRIPTIONS",
     "OUTBOX",
     "PAID_MARKS",
     "PAYMENTS",
@@ -136,6 +143,9 @@ __all__ = [
     "JobLock",
     "LoginToken",
     "ManifestEntry",
+    "Notice",
+    "NoticeItem",
+    "NoticeSubscription",
     "OutboxMessage",
     "PaidMark",
     "Payment",

@@ -79,7 +79,8 @@ class OutboxMessage(SQLModel, table=True):
     ``kind`` is ``request`` (someone asked the sign-in form for a link: the sender
     decides whether one is due), ``link`` (a sign-in or invitation link: the sender
     gives ``token_id``'s row a new secret at send time, so no usable secret is stored)
-    or ``message`` (subject and body as written). ``state`` goes waiting -> sent |
+    ``message`` (subject and body as written) or ``notice`` (composed from
+    ``notice_id``'s row when sent, ``sync.access.notice_mail``). ``state`` goes waiting -> sent |
     logged (no SMTP host) | dropped (the link died first) | failed (``attempts`` ran
     out). A sender holds a row while ``lease_until`` is ahead.
     """
@@ -88,11 +89,12 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (Index("ix_outbox_state_due", "state", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str  # request, link, message
+    kind: str  # request, link, message, notice
     recipient: str
     principal_kind: str | None = None  # request: contact or admin
     requested_ip: str | None = None
     token_id: int | None = None  # link: the login_token row it re-keys
+    notice_id: int | None = None  # notice: the notice row it is composed from
     admin_link: bool = False
     invited: bool = False
     subject: str | None = None

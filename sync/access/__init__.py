@@ -7,6 +7,7 @@ of the database gives no working link or session.
 
     contacts       the people (and admins) who may sign in; revoke, change of address
     grants         which accounts a contact sees, with which role; who may sign in
+    scope          what a contact sees right now (the portal's read model and notices)
     invites        one invitation and bulk invitations from a CSV
     links          one-time sign-in links: issued, inspected, consumed once
     sessions       server-side sessions: start, find, touch, end
@@ -15,6 +16,8 @@ of the database gives no working link or session.
     link_requests  a requested sign-in link, answered the same whether or not known
     outbox         mail as rows, written in the event's transaction; leased, retried
     sender         the outbox's sender thread (web workers, ``billfold run``)
+    notices        email notices: who asked for which, planning what is due
+    notice_mail    a planned notice written out as an email when it is sent
 
 Imports: foundation and ledger (accounts, identity) only.
 """

@@ -1,11 +1,13 @@
-"""Outgoing mail: sign-in links and invitations over SMTP.
+"""Outgoing mail: sign-in links, invitations and notices over SMTP.
 
 With no SMTP host configured nothing is sent: the message's link is written to the log
 at WARNING (``event=mail.not_sent ... link=...``, shown by ``billfold serve`` and
 ``billfold demo``) for the operator, which is how a fresh install works before mail is
 set up.
 Messages are plain text: no tracking, no remote images, nothing a mail client can render
-from imported data.
+from imported data. A notice (``sync.access.notice_mail``) adds an HTML alternative in
+the business's colours, every imported string escaped, files attached, and its
+``List-Unsubscribe`` headers.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.policy import default
 from email.utils import formataddr, make_msgid
 
 from sync.config import Settings
 from sync.errors import SyncError
 from sync.log import event
+
+_LONG_HEADERS = default.clone(max_line_length=998)  # RFC 5322's hard limit
 
 
 class MailError(SyncError):
@@ -27,13 +32,27 @@ class MailError(SyncError):
 
 
 @dataclass(frozen=True)
+class Attached:
+    """A file sent with a message."""
+
+    file_name: str
+    content_type: str  # "application/pdf"
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Message:
-    """One plain-text email."""
+    """One email: plain text, optionally an HTML alternative, files and extra headers."""
 
     to: str
     subject: str
     body: str
     link: str | None = None  # the sign-in link it carries, for the log when unsent
+    html: str | None = None  # already escaped by whoever wrote it
+    attachments: tuple[Attached, ...] = ()
+    # extra headers, e.g. ("List-Unsubscribe", "<https://…>")
+    headers: tuple[tuple[str, str], ...] = ()
+    message_id: str | None = None  # the same on every attempt (a notice): see send()
 
 
 def _clean_header(text: str) -> str:
@@ -58,16 +77,36 @@ def send(settings: Settings, message: Message) -> bool:
             subject=message.subject,
             link=message.link,
             body=None if message.link else message.body,
+            attachments=", ".join(a.file_name for a in message.attachments) or None,
         )
         return False
     if not sender:
         raise MailError("set smtp.from_address (or business.email) to send mail")
-    email = EmailMessage()
+    # A List-Unsubscribe URL must reach the client as written: folded at 78 columns
+    # it would become an RFC 2047 encoded word, which no client reads as a URL.
+    email = EmailMessage(policy=_LONG_HEADERS if message.headers else default)
     email["From"] = formataddr((_clean_header(settings.business.name), sender))
     email["To"] = _clean_header(message.to)
     email["Subject"] = _clean_header(message.subject)
-    email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    domain = sender.rpartition("@")[2] or None
+    # A notice keeps one Message-ID on every attempt: should a crash in the middle of
+    # an SMTP conversation make it go twice, mail systems can tell it is one message.
+    email["Message-ID"] = (
+        f"<{message.message_id}@{domain or 'billfold.invalid'}>"
+        if message.message_id
+        else make_msgid(domain=domain)
+    )
+    for name, value in message.headers:
+        email[name] = _clean_header(value)
     email.set_content(message.body)
+    if message.html is not None:
+        email.add_alternative(message.html, subtype="html")
+    for item in message.attachments:
+        maintype, _, subtype = item.content_type.partition("/")
+        email.add_attachment(
+            item.data, maintype=maintype, subtype=subtype,
+            filename=_clean_header(item.file_name),
+        )  # fmt: skip
     try:
         if smtp.security == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(

@@ -63,6 +63,11 @@ def enqueue_message(conn: Connection, message: Message) -> int:
     )  # fmt: skip
 
 
+def enqueue_notice(conn: Connection, notice_id: int, to: str) -> int:
+    """Queue a planned notice (composed when sent: ``sync.access.notice_mail``)."""
+    return _insert(conn, kind="notice", recipient=to, notice_id=notice_id)
+
+
 def enqueue_link(
     conn: Connection, token: str, to: str, *, admin: bool = False, invited: bool = False
 ) -> int:
@@ -183,8 +188,18 @@ def _prepare(store: Store, settings: Settings, row_id: int) -> Message | str | N
     """Turn a leased row into its mail: a Message, a reason to drop it, or None (gone).
 
     A request is resolved here (``link_requests``: issue the link and its audit event,
-    or delete the row); a link row gets its fresh secret. One transaction each.
+    or delete the row); a link row gets its fresh secret. One transaction each. A
+    notice is composed in a read transaction (``sync.access.notice_mail``).
     """
+    with store.read() as conn:
+        notice_id = conn.execute(
+            select(O.c.notice_id).where(O.c.id == row_id, O.c.kind == "notice")
+        ).scalar_one_or_none()
+        if notice_id is not None:
+            # Imported here: notices plan through enqueue_notice, in this module.
+            from sync.access.notice_mail import compose
+
+            return compose(conn, settings, notice_id)
     with store.write(ledger=False) as conn:
         row = conn.execute(select(O).where(O.c.id == row_id)).one()
         if row.kind == "message":

@@ -37,15 +37,21 @@ from sync.log import configure as configure_logging
 @guard
 def run(ctx: Context, once: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Watch folders, poll buckets, run schedules and send mail until SIGTERM or Ctrl-C."""
+    import functools
     import logging
 
+    from sync.access.notices import plan_due
     from sync.access.sender import OutboxSender
-    from sync.workers.runner import Runner
+    from sync.workers.runner import Job, Runner
 
     # Unattended: every event goes to stderr, one line each, whatever -v says.
     configure_logging(logging.INFO, ctx.settings.logging.format)
     store = ctx.store()
-    runner = Runner(ctx.settings, store)
+    notices = Job(
+        "notices", ctx.settings.notices.schedule,
+        functools.partial(plan_due, store, ctx.settings),
+    )  # fmt: skip
+    runner = Runner(ctx.settings, store, jobs=[notices])
     if metrics_port is not None:
         from sync.store.metrics import serve_metrics
 

@@ -4,8 +4,9 @@ Threads of one worker:
 
 * watchdog observers (``sync.workers.watch``) note which folder files changed;
 * the intake thread takes each folder file once it has settled (``sync.workers.sources``);
-* the scheduler (``sync.workers.schedule``) runs S3 listings, folder rescans and
-  housekeeping, each under a job lock shared with every other worker;
+* the scheduler (``sync.workers.schedule``) runs S3 listings, folder rescans,
+  housekeeping and the jobs the command line adds (planning email notices:
+  ``sync.access.notices``), each under a job lock shared with every other worker;
 * the importer takes the listed S3 objects one at a time, outside any job lock, so
   every worker imports a bucket's objects at once (``S3Source.retry_due``);
 * the heartbeat renews the leases of the claims and job locks this worker holds,
@@ -29,7 +30,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sync.config import Settings
@@ -47,10 +49,21 @@ ONCE_MIN_WAIT_SECONDS = 60.0
 IMPORT_RECHECK_SECONDS = 1.0  # how often a worker looks for objects others listed
 
 
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job besides the sources' own, e.g. planning email notices."""
+
+    name: str  # also its job lock: one worker runs it at a time
+    schedule: str
+    fn: Callable[[], object]
+
+
 class Runner:
     """One worker: every configured source, the schedules and a graceful stop."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, jobs: Sequence[Job] = ()
+    ) -> None:
         if not settings.sources:
             raise UsageError(
                 "no sources are configured; add a [[sources]] table to the config file "
@@ -58,6 +71,7 @@ class Runner:
             )
         self.settings = settings
         self.store = store
+        self.jobs = tuple(jobs)
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.folders: list[FolderSource] = []
@@ -200,7 +214,7 @@ class Runner:
             self.store,
             lease_seconds=self.lease_seconds,
             timezone=self.settings.runner.timezone,
-            max_workers=len(self.settings.sources) + 1,
+            max_workers=len(self.settings.sources) + len(self.jobs) + 1,
         )
         for folder in self.folders:
             self._watch(folder)
@@ -219,6 +233,8 @@ class Runner:
         scheduler.add(
             "housekeeping", self.settings.runner.housekeeping, self._housekeeping
         )
+        for job in self.jobs:
+            scheduler.add(job.name, job.schedule, job.fn)
         intake = threading.Thread(target=self._intake, name="intake", daemon=True)
         intake.start()
         importer = threading.Thread(
@@ -285,6 +301,11 @@ class Runner:
                     self.lease_seconds,
                     functools.partial(tidy, self.store, self.settings),
                 )
+            for job in self.jobs:
+                if not self.stopping.is_set():
+                    claims.run_exclusively(
+                        self.store, job.name, self.lease_seconds, job.fn
+                    )
         finally:
             self._stop_heartbeat()
         problems = sum(s.problems for s in [*self.folders, *self.buckets])

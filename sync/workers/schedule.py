@@ -26,8 +26,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from sync.config import Schedule, parse_schedule
 from sync.log import event
+from sync.schedules import Schedule, parse_schedule
 from sync.store import Store
 from sync.workers.claims import run_exclusively
 
@@ -112,7 +112,7 @@ class Scheduler:
             **options,
         )
 
-    def guarded(self, name: str, fn: Callable[[], None]) -> Callable[[], None]:
+    def guarded(self, name: str, fn: Callable[[], object]) -> Callable[[], None]:
         """Return *fn* wrapped to run only under job lock *name*."""
 
         def run() -> None:
@@ -124,7 +124,7 @@ class Scheduler:
 
         return run
 
-    def add(self, name: str, schedule: str, fn: Callable[[], None]) -> None:
+    def add(self, name: str, schedule: str, fn: Callable[[], object]) -> None:
         """Run *fn* on *schedule* under job lock *name*."""
         _handlers[name] = self.guarded(name, fn)
         self.names.append(name)

@@ -317,6 +317,20 @@ def use_link(ctx: Ctx) -> Request:
     return f"/admin/sign-in/{token}", {}
 
 
+def notices_on(ctx: Ctx) -> Request:
+    contact, account = ctx.world.contacts["a_parent"], ctx.world.accounts["A"]
+    return f"/admin/contacts/{contact}/notices", {"notice": f"{account}:statement"}
+
+
+def notices_off(ctx: Ctx) -> Request:
+    from sync.access.notices import set_notice
+
+    contact, account = ctx.world.contacts["a_parent"], ctx.world.accounts["A"]
+    with ctx.store.write(ledger=False) as conn:
+        set_notice(conn, contact, account, "digest", True, actor="test")
+    return f"/admin/contacts/{contact}/notices", {}
+
+
 ROUTES: dict[str, tuple[Case, ...]] = {
     "admin.accounts_portal": (
         Case(portal_on, ("portal_enabled",), "on"),
@@ -330,6 +344,10 @@ ROUTES: dict[str, tuple[Case, ...]] = {
     "admin.contacts_grant": (Case(grant, ("grant_added",)),),
     "admin.contacts_ungrant": (Case(ungrant, ("grant_removed",)),),
     "admin.contacts_email": (Case(change_email, ("change_email",)),),
+    "admin.contact_notices_save": (
+        Case(notices_on, ("notice_on",), "on"),
+        Case(notices_off, ("notice_off",), "off"),
+    ),
     "admin.upload": (Case(upload, ("upload_import",)),),
     "admin.upload_into": (Case(upload_into, ("upload_import",)),),
     "admin.publish": (Case(publish, ("publish_import",)),),

@@ -66,7 +66,7 @@ def _pages(app, world) -> tuple[list[str], list[str]]:  # type: ignore[no-untype
         f"/invoices/{world.invoices['A1-200']}", f"/invoices/{world.invoices['A-100']}",
         "/credit-notes", f"/credit-notes/{world.credit_notes['CN-A1']}", "/payments",
         f"/payments/{payment}", "/statements", "/statements?from=2025-01-01",
-        "/documents",
+        "/documents", "/notices",
     ]  # fmt: skip
     admin = [
         "/admin/", "/admin/imports", f"/admin/imports/{batch}", "/admin/invoices",
@@ -74,7 +74,7 @@ def _pages(app, world) -> tuple[list[str], list[str]]:  # type: ignore[no-untype
         "/admin/claims", "/admin/documents", "/admin/contacts",
         f"/admin/contacts/{world.contacts['a_parent']}", "/admin/contacts/invite",
         "/admin/accounts", f"/admin/accounts/{world.accounts['A']}", "/admin/audit",
-        "/admin/marks/bulk",
+        "/admin/marks/bulk", "/admin/notices",
     ]  # fmt: skip
     return customer, admin
 
