@@ -10,6 +10,7 @@ parents.
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -83,10 +84,13 @@ def accounts_show(account_id: int) -> str:
         above = tree.ancestors(account_id)
         people = accounts_q.people_of(conn, [*family, *above])
         activity, emails = accounts_q.customer_activity(conn, family)
+        owed = accounts_q.balances(conn, tree, account_id, datetime.now(UTC).date())
+    first = portal().settings.default_currency  # the business's own currency leads
+    owed.sort(key=lambda t: (t["currency"] != first, t["currency"]))
     return render_template(
         "admin/account.html", tree=tree, account=tree.nodes[account_id], stats=stats,
         rows=list(tree.walk([account_id])), people=people, activity=activity,
-        emails=emails, above=above,
+        emails=emails, above=above, owed=owed,
         held_reason=identity.held_reason(tree.nodes[account_id].key,
                                          list(tree.nodes[account_id].held)),
     )  # fmt: skip
