@@ -17,15 +17,13 @@ from werkzeug.wrappers import Response
 
 from portal import params
 from portal.admin import audit, bp
-from portal.admin.audit_words import Wording, label
+from portal.admin.audit_words import label, wording_for
 from portal.admin.queries.accounts import AccountTree
 from portal.admin.queries.audit import (
     AuditFilter,
-    Mentions,
     choices,
     event_count,
     events,
-    mentions,
     people,
 )
 from portal.context import portal
@@ -65,18 +63,14 @@ def audit_log() -> str:
         pages = max(1, -(-total // PAGE_SIZE))
         f.page = min(f.page, pages)
         rows = events(conn, clauses, f.page, PAGE_SIZE)
-        found = mentions(conn, rows)
         tree = AccountTree.load(conn)
+        words = wording_for(conn, rows, tree)
         actions, kinds = choices(conn)
     return render_template(
-        "admin/audit_log.html", f=f, rows=rows, names=people(rows, found), tree=tree,
-        total=total, pages=pages, actions=actions, kinds=kinds, found=found,
-        words=_wording(found, tree), label=label,
+        "admin/audit_log.html", f=f, rows=rows, names=people(rows, words.found),
+        tree=tree, total=total, pages=pages, actions=actions, kinds=kinds,
+        found=words.found, words=words, label=label,
     )  # fmt: skip
-
-
-def _wording(found: Mentions, tree: AccountTree) -> Wording:
-    return Wording(found, tree, portal().settings.business.locale)
 
 
 @bp.get("/audit.csv")
@@ -93,9 +87,10 @@ def audit_log_csv() -> Response:
                 f"{CSV_LIMIT:,}. Narrow the dates or other filters and try again.",
             )
         rows = events(conn, clauses)
-        found = mentions(conn, rows)
         tree = AccountTree.load(conn)
-    names, words = people(rows, found), _wording(found, tree)
+        words = wording_for(conn, rows, tree)
+    found = words.found
+    names = people(rows, found)
     header = ["at_utc", "person", "actor", "action", "account_key", "account", "source",
               "record_kind", "record_id", "record", "ip", "detail"]  # fmt: skip
     data = write_csv(

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import Connection
+
 from portal.admin.queries.accounts import AccountTree
-from portal.admin.queries.audit import Mentions, detail_of
+from portal.admin.queries.audit import Mentions, detail_of, mentions
+from portal.context import portal
 from schemas.money import format_money
 
 LABELS = {
@@ -142,6 +145,11 @@ class Wording:
         if write is None:
             return plain(detail)
         return write(self, event, detail)
+
+
+def wording_for(conn: Connection, rows: Any, tree: AccountTree) -> Wording:
+    """The words for audit events *rows* (their records named in one read per kind)."""
+    return Wording(mentions(conn, rows), tree, portal().settings.business.locale)
 
 
 def day(value: Any) -> str:

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from portal import params
 from portal.admin import actor, bp, recent_sign_in, step_up_due
+from portal.admin.audit_words import wording_for
 from portal.admin.queries.accounts import AccountTree, account_email
 from portal.admin.queries.contacts import contact_history, contact_page, last_invites
 from portal.context import client_ip, portal
@@ -174,11 +175,12 @@ def contacts_show(contact_id: int) -> str:
         history = contact_history(conn, contact_id, now)
         can_sign_in = may_sign_in(conn, contact)
         last_invite = last_invites(conn, [contact_id]).get(contact_id)
+        words = wording_for(conn, history.activity, tree)
     role = request.args.get("role", "billing")
     return render_template(
         "admin/contact.html", contact=contact, tree=tree, grants=history.grants,
         invites=history.invites, sessions=history.sessions, activity=history.activity,
-        can_sign_in=can_sign_in, now=now, ended_by=history.ended_by,
+        can_sign_in=can_sign_in, now=now, ended_by=history.ended_by, words=words,
         status=status_of(contact, last_invite), role=role if role in ROLES else "billing",
         picker=picker_for(tree, request.args.get("find", ""), []),
     )  # fmt: skip
@@ -247,6 +249,7 @@ def _invite_form(
                 "email": email,
                 "accounts": [chosen] if chosen in tree.nodes else [],
             }
+            find = find or request.args.get("find", "")
     return render_template(
         "admin/invite.html", tree=tree, errors=errors or {}, values=values,
         max_mb=portal().settings.portal.upload_max_mb,
