@@ -64,7 +64,8 @@ def audit_log() -> str:
         f.page = min(f.page, pages)
         rows = events(conn, clauses, f.page, PAGE_SIZE)
         tree = AccountTree.load(conn)
-        words = wording_for(conn, rows, tree)
+        named = [f.contact_id] if f.contact_id is not None else []
+        words = wording_for(conn, rows, tree, named)
         actions, kinds = choices(conn)
     return render_template(
         "admin/audit_log.html", f=f, rows=rows, names=people(rows, words.found),

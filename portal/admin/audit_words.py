@@ -9,7 +9,7 @@ The sentences are plain text; the template escapes them like any other imported 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -147,9 +147,13 @@ class Wording:
         return write(self, event, detail)
 
 
-def wording_for(conn: Connection, rows: Any, tree: AccountTree) -> Wording:
-    """The words for audit events *rows* (their records named in one read per kind)."""
-    return Wording(mentions(conn, rows), tree, portal().settings.business.locale)
+def wording_for(
+    conn: Connection, rows: Any, tree: AccountTree, contacts: Sequence[int] = ()
+) -> Wording:
+    """The words for audit events *rows* (their records named in one read per kind),
+    and for the *contacts* the page names besides."""
+    found = mentions(conn, rows, contacts)
+    return Wording(found, tree, portal().settings.business.locale)
 
 
 def day(value: Any) -> str:

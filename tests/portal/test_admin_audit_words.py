@@ -172,3 +172,11 @@ def test_every_action_the_code_writes_has_a_label_and_a_sentence():
     assert {"mark_paid", "revoke", "view_invoice", "upload_import"} <= written
     missing = sorted(a for a in written if a not in LABELS or a not in SENTENCES)
     assert missing == []
+
+
+def test_a_filter_on_a_contact_names_them_even_with_no_events(app, world):
+    office = admin_client(app)
+    quiet = world.contacts["d_user"]
+    shown = page(office, f"/admin/audit?contact_id={quiet}&action=view_invoice")
+    assert "Also limited to d_user@example.com." in re.sub(r"\s+", " ", shown)
+    assert "No events match." in shown

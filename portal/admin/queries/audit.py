@@ -201,9 +201,13 @@ def _ids(value: Any) -> set[int]:
     return {v for v in values if isinstance(v, int) and not isinstance(v, bool)}
 
 
-def mentions(conn: Connection, rows: Sequence[Any]) -> Mentions:
-    """Name every record the page's events mention, as record or in their details."""
+def mentions(
+    conn: Connection, rows: Sequence[Any], contacts: Sequence[int] = ()
+) -> Mentions:
+    """Name every record the page's events mention, as record or in their details (and
+    the *contacts* the page names besides, such as a filter's)."""
     wanted: dict[str, set[int]] = defaultdict(set)
+    wanted["contact"].update(contacts)
     for r in rows:
         if r.record_kind and r.record_id is not None:
             wanted[r.record_kind].add(r.record_id)
