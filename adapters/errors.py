@@ -9,6 +9,16 @@ AdapterError                  base class; the pipeline records it against the fi
 
 from __future__ import annotations
 
+import ast
+import re
+
+# How FileRejected.__str__ appends where the problem is: "(line 3, column Date, value 'x')".
+_WHERE = re.compile(
+    r"^(?P<reason>.*?) \((?:line (?P<line>\d+))?(?:, )?(?:column (?P<column>.*?))?"
+    r"(?:, )?(?:value (?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"))?\)$",
+    re.S,
+)
+
 
 class AdapterError(Exception):
     """Base class for errors raised while reading an export."""
@@ -40,6 +50,21 @@ class FileRejected(AdapterError):
         if self.value is not None:
             where.append(f"value {self.value!r}")
         return f"{self.reason} ({', '.join(where)})" if where else self.reason
+
+
+def split_reason(text: str) -> tuple[str, int | None, str | None, str | None]:
+    """``(reason, line, column, value)`` of a rejection kept as text (the inverse of
+    ``FileRejected.__str__``); a text without a place is all reason."""
+    match = _WHERE.match(text)
+    if match is None or not any(match.group(k) for k in ("line", "column", "value")):
+        return text, None, None, None
+    line = int(match.group("line")) if match.group("line") else None
+    value = match.group("value")
+    try:
+        shown = str(ast.literal_eval(value)) if value else None
+    except (ValueError, SyntaxError):
+        shown = value  # not a repr after all: shown as written
+    return match.group("reason"), line, match.group("column"), shown
 
 
 class CellError(AdapterError):

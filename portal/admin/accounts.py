@@ -10,12 +10,14 @@ parents.
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from portal import params
 from portal.admin import actor, bp, recent_sign_in
+from portal.admin.audit_words import wording_for
 from portal.admin.queries import accounts as accounts_q
 from portal.admin.queries.accounts import AccountTree, adoption
 from portal.context import client_ip, portal
@@ -83,10 +85,14 @@ def accounts_show(account_id: int) -> str:
         above = tree.ancestors(account_id)
         people = accounts_q.people_of(conn, [*family, *above])
         activity, emails = accounts_q.customer_activity(conn, family)
+        words = wording_for(conn, activity, tree)
+        owed = accounts_q.balances(conn, tree, account_id, datetime.now(UTC).date())
+    first = portal().settings.default_currency  # the business's own currency leads
+    owed.sort(key=lambda t: (t["currency"] != first, t["currency"]))
     return render_template(
         "admin/account.html", tree=tree, account=tree.nodes[account_id], stats=stats,
         rows=list(tree.walk([account_id])), people=people, activity=activity,
-        emails=emails, above=above,
+        emails=emails, above=above, owed=owed, words=words,
         held_reason=identity.held_reason(tree.nodes[account_id].key,
                                          list(tree.nodes[account_id].held)),
     )  # fmt: skip

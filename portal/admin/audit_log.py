@@ -4,12 +4,12 @@ id), action and dates; paged on screen and exported as CSV with the same filters
 
 The CSV is formula-safe (``sync.ledger.csv_out``): names, file names and details come from
 imports and from customers, and a cell starting with ``=`` must never run in a
-spreadsheet. Exporting the log is itself audited.
+spreadsheet. Exporting the log is itself audited. Each event reads as a sentence
+(``audit_words``) naming accounts, contacts, invoices and files, never their ids.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from flask import abort, render_template, request
@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from portal import params
 from portal.admin import audit, bp
+from portal.admin.audit_words import label, wording_for
 from portal.admin.queries.accounts import AccountTree
 from portal.admin.queries.audit import (
     AuditFilter,
@@ -24,7 +25,6 @@ from portal.admin.queries.audit import (
     event_count,
     events,
     people,
-    record_names,
 )
 from portal.context import portal
 from portal.downloads import download
@@ -53,20 +53,6 @@ def _filter_from_request() -> AuditFilter:
     )
 
 
-def describe(detail: str) -> str:
-    """An event's JSON detail as ``key: value`` text."""
-    try:
-        data = json.loads(detail or "{}")
-    except ValueError:
-        return detail
-    if not isinstance(data, dict):
-        return str(data)
-    return "; ".join(
-        f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-        for k, v in data.items()
-    )
-
-
 @bp.get("/audit")
 def audit_log() -> str:
     """The audit log, newest first, with filters and pages."""
@@ -77,13 +63,14 @@ def audit_log() -> str:
         pages = max(1, -(-total // PAGE_SIZE))
         f.page = min(f.page, pages)
         rows = events(conn, clauses, f.page, PAGE_SIZE)
-        names = people(conn, rows)
-        records = record_names(conn, rows)
         tree = AccountTree.load(conn)
+        named = [f.contact_id] if f.contact_id is not None else []
+        words = wording_for(conn, rows, tree, named)
         actions, kinds = choices(conn)
     return render_template(
-        "admin/audit_log.html", f=f, rows=rows, names=names, tree=tree, total=total,
-        pages=pages, actions=actions, kinds=kinds, describe=describe, records=records,
+        "admin/audit_log.html", f=f, rows=rows, names=people(rows, words.found),
+        tree=tree, total=total, pages=pages, actions=actions, kinds=kinds,
+        found=words.found, words=words, label=label,
     )  # fmt: skip
 
 
@@ -101,9 +88,10 @@ def audit_log_csv() -> Response:
                 f"{CSV_LIMIT:,}. Narrow the dates or other filters and try again.",
             )
         rows = events(conn, clauses)
-        names = people(conn, rows)
-        records = record_names(conn, rows)
         tree = AccountTree.load(conn)
+        words = wording_for(conn, rows, tree)
+    found = words.found
+    names = people(rows, found)
     header = ["at_utc", "person", "actor", "action", "account_key", "account", "source",
               "record_kind", "record_id", "record", "ip", "detail"]  # fmt: skip
     data = write_csv(
@@ -117,11 +105,11 @@ def audit_log_csv() -> Response:
                 tree.nodes[r.account_id].key if r.account_id in tree.nodes else "",
                 tree.label(r.account_id) if r.account_id in tree.nodes else "",
                 tree.nodes[r.account_id].source if r.account_id in tree.nodes else "",
-                r.record_kind,
-                r.record_id,
-                records.get((r.record_kind, r.record_id), ""),
-                r.ip,
-                describe(r.detail),
+                r.record_kind or "",
+                "" if r.record_id is None else r.record_id,
+                found.record_name(r.record_kind, r.record_id),
+                r.ip or "",
+                words.sentence(r),
             ]
             for r in rows
         ),

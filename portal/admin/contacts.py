@@ -12,6 +12,7 @@ same transaction as the change; mail goes out after the commit.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
@@ -21,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from portal import params
 from portal.admin import actor, bp, recent_sign_in, step_up_due
+from portal.admin.audit_words import wording_for
 from portal.admin.notices import contact_notices
 from portal.admin.queries.accounts import AccountTree, account_email
 from portal.admin.queries.contacts import contact_history, contact_page, last_invites
@@ -103,6 +105,32 @@ def status_of(contact: Mapping[str, Any], last_invite: Any | None) -> tuple[str,
     return "none", "No access"
 
 
+PICKER_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Picker:
+    """What the account picker shows: the search, its matches, and the accounts already
+    chosen (listed first and kept, whatever the search)."""
+
+    q: str
+    found: list[int]
+    total: int
+    chosen: list[int]
+
+    @property
+    def picks(self) -> list[int]:
+        """The chosen accounts, then the matches not among them."""
+        return [*self.chosen, *(a for a in self.found if a not in self.chosen)]
+
+
+def picker_for(tree: AccountTree, q: str, chosen: list[int]) -> Picker:
+    """Search the accounts for the picker (by name, customer number, source, parent)."""
+    q = q.strip()[:100]
+    found, total = tree.find(q, PICKER_SIZE)
+    return Picker(q, found, total, [a for a in chosen if a in tree.nodes])
+
+
 def _sees_something(tree: AccountTree, account_ids: list[int]) -> bool:
     return any(
         tree.enabled_by(a) is not None
@@ -149,12 +177,44 @@ def contacts_show(contact_id: int) -> str:
         can_sign_in = may_sign_in(conn, contact)
         last_invite = last_invites(conn, [contact_id]).get(contact_id)
         notices = contact_notices(conn, contact_id)
+        words = wording_for(conn, history.activity, tree)
+    role = request.args.get("role", "billing")
     return render_template(
         "admin/contact.html", contact=contact, tree=tree, grants=history.grants,
         notices=notices,
         invites=history.invites, sessions=history.sessions, activity=history.activity,
-        can_sign_in=can_sign_in, now=now,
-        status=status_of(contact, last_invite), options=tree.options(),
+        can_sign_in=can_sign_in, now=now, ended_by=history.ended_by, words=words,
+        status=status_of(contact, last_invite), role=role if role in ROLES else "billing",
+        picker=picker_for(tree, request.args.get("find", ""), []),
+    )  # fmt: skip
+
+
+@bp.post("/contacts/<id:contact_id>/grants/find")
+def contacts_grant_find(contact_id: int) -> Response:
+    """The grant form's search (works without JavaScript): show the matches."""
+    return redirect(
+        url_for(
+            "admin.contacts_show", contact_id=contact_id,
+            find=request.form.get("find", "")[:100] or None,
+            role=request.form.get("role") or None, _anchor="add-access",
+        )
+    )  # fmt: skip
+
+
+@bp.get("/contacts/<id:contact_id>/revoke")
+def contacts_revoke_confirm(contact_id: int) -> Response | str:
+    """Ask before revoking: what the contact loses, at once."""
+    now = utcnow()
+    with portal().store.read() as conn:
+        contact = _contact_or_404(conn, contact_id)
+        tree = AccountTree.load(conn)
+        history = contact_history(conn, contact_id, now)
+    if contact["revoked_at"] is not None:
+        flash(f"{contact['email']}'s access has already ended.", "ok")
+        return redirect(url_for("admin.contacts_show", contact_id=contact_id))
+    return render_template(
+        "admin/revoke.html", contact=contact, tree=tree, grants=history.grants,
+        sessions=history.sessions,
     )  # fmt: skip
 
 
@@ -174,7 +234,10 @@ def _no_smtp_warning() -> None:
 
 
 def _invite_form(
-    errors: dict[str, str] | None = None, values: dict | None = None, status: int = 200
+    errors: dict[str, str] | None = None,
+    values: dict | None = None,
+    status: int = 200,
+    find: str = "",
 ) -> tuple[str, int]:
     with portal().store.read() as conn:
         tree = AccountTree.load(conn)
@@ -189,9 +252,11 @@ def _invite_form(
                 "email": email,
                 "accounts": [chosen] if chosen in tree.nodes else [],
             }
+            find = find or request.args.get("find", "")
     return render_template(
-        "admin/invite.html", options=tree.options(), errors=errors or {}, values=values,
+        "admin/invite.html", tree=tree, errors=errors or {}, values=values,
         max_mb=portal().settings.portal.upload_max_mb,
+        picker=picker_for(tree, find, values["accounts"]),
     ), status  # fmt: skip
 
 
@@ -199,6 +264,25 @@ def _invite_form(
 def contacts_invite_form() -> tuple[str, int]:
     """The invite form (one contact) and the CSV upload (many)."""
     return _invite_form()
+
+
+def _typed_invite() -> dict[str, Any]:
+    """The invite form as typed (accounts: the ids chosen, unreadable ones dropped)."""
+    form = request.form
+    chosen = [params.record_id(v) for v in form.getlist("account")]
+    return {
+        "email": form.get("email", "")[:254],
+        "name": form.get("name", "")[:200],
+        "role": form.get("role", "billing"),
+        "accounts": sorted({a for a in chosen if a is not None}),
+    }
+
+
+@bp.post("/contacts/invite/find")
+def contacts_invite_find() -> tuple[str, int]:
+    """The invite form's account search (works without JavaScript): the form again, as
+    typed, with the matches; nothing is sent."""
+    return _invite_form(None, _typed_invite(), 200, request.form.get("find", ""))
 
 
 @bp.post("/contacts/invite")
@@ -224,7 +308,7 @@ def contacts_invite() -> Response | tuple[str, int]:
     if not values["accounts"]:
         errors["accounts"] = "Choose at least one account."
     if errors:
-        return _invite_form(errors, values, 400)
+        return _invite_form(errors, values, 400, form.get("find", ""))
     p = portal()
     with p.store.write(ledger=False) as conn:
         tree = AccountTree.load(conn)

@@ -7,11 +7,14 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from adapters.errors import split_reason
 from portal import params
 from portal.admin import actor, audit, bp
 from portal.admin.queries import batches
@@ -164,11 +167,63 @@ def _import_upload(path: Path, name: str, source: str) -> Response:
     return redirect(url_for("admin.batch", batch_id=result.batch_id))
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a file was not imported at all, where in it, and what the office can do."""
+
+    reason: str
+    line: int | None
+    column: str | None
+    value: str | None
+    advice: str
+
+
+# What to do about a file rejected whole, by what its reason says (first match wins).
+ADVICE = (
+    ("unrecognised file", "Export it again from the billing system in one of the "
+     "formats billfold reads (the list is in the reason above), then upload the new file."),
+    ("more than one adapter", "Upload it again into a source whose settings name its "
+     "format (adapter = \"...\"), or ask whoever runs billfold to set one."),
+    ("missing required column", "Export it again with those columns, or rename them "
+     "in the file, then upload it again."),
+    ("day/month order", "Export the dates as 2025-03-31, or ask whoever runs billfold "
+     "to set the source's date order, then upload it again."),
+    ("dates contradict", "Correct the dates on the line named above in the billing "
+     "system, export again and upload the new file."),
+    ("not valid", "The file may be cut off or damaged: download the export again and "
+     "upload the new file."),
+    ("cannot be read", "Save the export as UTF-8 text (or export it again) and upload "
+     "the new file."),
+)  # fmt: skip
+GENERAL_ADVICE = (
+    "Correct the file (or export it again from the billing system) and upload it again."
+)
+FAILED_ADVICE = (
+    "billfold itself could not finish, so nothing changed. Upload the file again; if it "
+    "fails again, tell whoever runs billfold (the server log has event=import.failed)."
+)
+
+
+def refusal_of(row: Any) -> Refusal | None:
+    """Why batch *row* was rejected as a whole (or failed), or None when it was not."""
+    if row.status not in ("rejected", "failed"):
+        return None
+    reason, line, column, value = split_reason(row.reason or "no reason was recorded")
+    if row.status == "failed":
+        return Refusal(reason, line, column, value, FAILED_ADVICE)
+    lowered = reason.casefold()
+    advice = next((a for key, a in ADVICE if key in lowered), GENERAL_ADVICE)
+    return Refusal(reason, line, column, value, advice)
+
+
 @bp.get("/imports/<id:batch_id>")
 def batch(batch_id: int) -> str:
-    """One batch: what it did, what it would do (staged), every rejected record."""
+    """One batch: what it did, what it would do (staged), every rejected record; for a
+    file rejected whole, why, where and what to do; for a duplicate, the batch it
+    repeats."""
     with portal().store.read() as conn:
         row, errors = batches.batch_with_errors(conn, batch_id, SHOWN_ERRORS)
+        earlier = batches.earlier_batch(conn, row.duplicate_of_id if row else None)
     if row is None:
         abort(404)
     warnings = json.loads(row.warnings or "[]")
@@ -180,6 +235,8 @@ def batch(batch_id: int) -> str:
         warnings=warnings,
         diff=diff,
         shown=SHOWN_ERRORS,
+        refusal=refusal_of(row),
+        earlier=earlier,
     )
 
 

@@ -102,9 +102,13 @@ def test_access_pages_in_a_real_browser(live, world, tmp_path, size):
         page.get_by_role("link", name="Invite contacts").click()
         page.get_by_label("Email address").fill("kim@example.com")
         page.get_by_label(re.compile("^Name")).fill("Kim <Site Manager>")
-        page.get_by_label(re.compile("^Accounts")).select_option(
-            value=str(world.accounts["A:Elm Court"])
-        )
+        # The account picker searches on the server: what was typed stays.
+        page.get_by_label("Find by name, customer number or source").fill("elm court")
+        page.get_by_role("button", name="Search").click()
+        expect(page.get_by_label("Email address")).to_have_value("kim@example.com")
+        page.get_by_role(
+            "checkbox", name=re.compile("^Elm Court site of Alder")
+        ).check()
         page.get_by_label(re.compile("Documents only")).check()
         shot("invite")
         page.get_by_role("button", name="Send invitation").click()

@@ -51,20 +51,20 @@ def test_filters_by_account_person_record_action_and_dates(app, world):
     office = admin_client(app)
     activity(app, world)
     everything = shown(page(office, "/admin/audit"))
-    assert ("b_user@example.com", "view invoice") in everything
-    assert ("admin office@harbor.example", "sign in") in everything
+    assert ("b_user@example.com", "Viewed an invoice") in everything
+    assert ("admin office@harbor.example", "Signed in") in everything
 
     alder = shown(page(office, "/admin/audit?account=Alder+Property+Group"))
     assert sorted(alder) == [
-        ("a_parent@example.com", "download invoice pdf"),
-        ("a_parent@example.com", "view invoice"),
+        ("a_parent@example.com", "Downloaded an invoice PDF"),
+        ("a_parent@example.com", "Viewed an invoice"),
     ]
     only_parent = shown(page(office, "/admin/audit?account=A&sites=0"))
-    assert only_parent == [("a_parent@example.com", "download invoice pdf")]
+    assert only_parent == [("a_parent@example.com", "Downloaded an invoice PDF")]
     birch = shown(page(office, "/admin/audit?person=B_USER@example.com"))
     assert set(birch) == {
-        ("b_user@example.com", "view invoice"),
-        ("b_user@example.com", "sign in"),
+        ("b_user@example.com", "Viewed an invoice"),
+        ("b_user@example.com", "Signed in"),
     }
     record = shown(
         page(
@@ -72,11 +72,11 @@ def test_filters_by_account_person_record_action_and_dates(app, world):
             f"/admin/audit?record_kind=invoice&record_id={world.invoices['A1-200']}",
         )
     )
-    assert record == [("a_parent@example.com", "view invoice")]
+    assert record == [("a_parent@example.com", "Viewed an invoice")]
     views = shown(page(office, "/admin/audit?action=view_invoice"))
     assert sorted(views) == [
-        ("a_parent@example.com", "view invoice"),
-        ("b_user@example.com", "view invoice"),
+        ("a_parent@example.com", "Viewed an invoice"),
+        ("b_user@example.com", "Viewed an invoice"),
     ]
     today = utcnow().date()
     assert shown(page(office, f"/admin/audit?from={today + timedelta(days=1)}")) == []

@@ -132,7 +132,7 @@ def test_invite_form_offers_the_accounts_email_and_lets_it_be_changed(
     admin_sign_in(app, admin)
     html = page(admin, f"/admin/contacts/invite?account={account_id}")
     assert re.search(r'id="email" name="email"[^>]*value="Cool_Cars@intuit.com"', html)
-    assert re.search(rf'<option value="{account_id}" selected', html)
+    assert re.search(rf'name="account" value="{account_id}" checked', html)
     # An address in the link (from a contact's page) wins; it stays an editable field.
     html = page(admin, f"/admin/contacts/invite?account={account_id}&email=x@y.example")
     assert re.search(

@@ -471,6 +471,8 @@ def test_admins_see_who_receives_what_and_switch_it(
         ).one()
     assert event.actor == "admin:office@harbor.example"
     assert "a_parent@example.com" in page(admin, "/admin/notices")
+    log = page(admin, "/admin/audit")
+    assert "a_parent@example.com will get the monthly statement for" in log
 
 
 # -- billfold run, configuration and README ------------------------------------------------

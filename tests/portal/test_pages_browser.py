@@ -13,11 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from werkzeug.serving import make_server
 
+from adapters.errors import FileRejected
 from portal import create_app
-from schemas.tables import ImportBatch, Payment
+from schemas.tables import ImportBatch, Payment, utcnow
 from sync.access import contacts, links
 from tests.portal.conftest import free_port
 from tests.portal.test_browser import ARGS, CHROMIUM
@@ -61,6 +62,7 @@ def _pages(app, world) -> tuple[list[str], list[str]]:  # type: ignore[no-untype
         batch = conn.execute(
             select(ImportBatch.__table__.c.id).limit(1)  # type: ignore[attr-defined]
         ).scalar_one()
+    rejected, duplicate = _office_batches(app, batch)
     customer = [
         "/", "/invoices", "/invoices?status=open&sort=balance",
         f"/invoices/{world.invoices['A1-200']}", f"/invoices/{world.invoices['A-100']}",
@@ -75,8 +77,44 @@ def _pages(app, world) -> tuple[list[str], list[str]]:  # type: ignore[no-untype
         f"/admin/contacts/{world.contacts['a_parent']}", "/admin/contacts/invite",
         "/admin/accounts", f"/admin/accounts/{world.accounts['A']}", "/admin/audit",
         "/admin/marks/bulk", "/admin/notices",
+        f"/admin/imports/{rejected}", f"/admin/imports/{duplicate}",
+        f"/admin/contacts/{world.contacts['b_user']}/revoke",
+        f"/admin/contacts/{world.contacts['revoked_user']}",
+        "/admin/contacts/invite?find=alder",
+        f"/admin/contacts/{world.contacts['b_user']}?find=o",
     ]  # fmt: skip
     return customer, admin
+
+
+def _office_batches(app, batch: int) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """A file rejected whole (with where and what) and a duplicate of *batch*."""
+    table = ImportBatch.__table__  # type: ignore[attr-defined]
+    reason = str(
+        FileRejected(
+            "missing required column(s) total; the header has 'Invoice', 'Customer "
+            "name that goes on and on', 'Date'. Rename the columns or map them under "
+            "[sources.columns] in the config",
+            line=1,
+            column="Customer name that goes on and on",
+            value="<script>alert(1)</script>",
+        )
+    )
+    with app.extensions["billfold"].store.write() as conn:
+        made = [
+            conn.execute(
+                insert(table).values(
+                    source="books", file_name=name, sha256=sha * 64, size=120,
+                    status=status, reason=why, duplicate_of_id=of, started_at=utcnow(),
+                    finished_at=utcnow(),
+                ).returning(table.c.id)
+            ).scalar_one()
+            for name, sha, status, why, of in (
+                ("invoices-march-with-a-long-file-name-2026.csv", "c", "rejected",
+                 reason, None),
+                ("ledger (1).csv", "d", "duplicate", None, batch),
+            )
+        ]  # fmt: skip
+    return made[0], made[1]
 
 
 def _name(path: str) -> str:

@@ -5,13 +5,17 @@ admin's rollout pages: who was invited, who signed in, what they viewed and down
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from portal.queries import summary
+from portal.scope import Scope
 from schemas.tables import (
     ACCOUNTS,
     AUDIT_EVENTS,
@@ -125,6 +129,26 @@ class AccountTree:
         """``Parent › Site`` for a site, the name for a top-level account."""
         names = [self.nodes[a].name for a in reversed(self.ancestors(account_id))]
         return " › ".join([*names, self.nodes[account_id].name])
+
+    def find(self, q: str, limit: int) -> tuple[list[int], int]:
+        """Accounts whose name, customer number, source or parent's name holds *q*
+        (any case, NFC), in tree order: the first *limit* and how many match."""
+        needle = unicodedata.normalize("NFC", q).strip().casefold()
+        matches = [
+            n
+            for n, _ in self.walk(self.roots)
+            if not needle
+            or any(
+                needle in unicodedata.normalize("NFC", text).casefold()
+                for text in (
+                    self.nodes[n].name,
+                    self.nodes[n].key,
+                    self.nodes[n].source,
+                    self.label(n),
+                )
+            )
+        ]
+        return matches[:limit], len(matches)
 
     def options(self) -> list[tuple[int, str]]:
         """(id, label) for every account in tree order, for a <select>."""
@@ -245,3 +269,20 @@ def customer_activity(
         for r in conn.execute(select(C.c.id, C.c.email).where(C.c.id.in_(sorted(ids))))
     }
     return activity, emails
+
+
+def balances(
+    conn: Connection, tree: AccountTree, account_id: int, today: date
+) -> list[dict[str, Any]]:
+    """What *account_id* (with its sites) owes and holds in credit, per currency: the
+    customer home page's own figures (``portal.queries.summary``), read through a scope
+    that sees the account as a contact granted it with the billing role would."""
+    family = tree.subtree(account_id)
+    scope = Scope(
+        contact_id=0,
+        roles={a: "billing" for a in family},
+        names={a: tree.nodes[a].name for a in family},
+        parents={a: tree.parent(a) for a in family},
+        current=None,
+    )
+    return summary(conn, scope, today)

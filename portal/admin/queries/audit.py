@@ -1,9 +1,11 @@
 """The audit log as the admin filters it: by account (with its sites), person (a
 contact or an admin, by address), record, action and dates; who each actor is and
-what each record is called."""
+what each record it mentions is called (``mentions``: one query per kind a page)."""
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -20,6 +22,7 @@ from schemas.tables import (
     DOCUMENTS,
     IMPORT_BATCHES,
     INVOICES,
+    PAYMENTS,
 )
 from sync.ledger.accounts import with_sites
 
@@ -138,56 +141,141 @@ class Who:
     contact_id: int | None = None
 
 
-def people(conn: Connection, rows: Sequence[Any]) -> dict[str, Who]:
-    """Name every actor on the page: contacts by address, admins are named by theirs."""
-    contact_ids = set()
-    for r in rows:
-        kind, _, ident = r.actor.partition(":")
-        if kind == "contact" and ident.isdigit():
-            contact_ids.add(int(ident))
-    contacts = {
-        r.id: r.email
-        for r in conn.execute(
-            select(C.c.id, C.c.email).where(C.c.id.in_(sorted(contact_ids)))
-        )
-    }
+def people(rows: Sequence[Any], found: Mentions) -> dict[str, Who]:
+    """Name every actor on the page: contacts and admins by address."""
     names: dict[str, Who] = {}
     for r in rows:
         kind, _, ident = r.actor.partition(":")
         if kind == "contact" and ident.isdigit():
             cid = int(ident)
-            names[r.actor] = Who(contacts.get(cid, f"contact {cid} (gone)"), cid)
+            gone = "a contact since deleted"
+            names[r.actor] = Who(found.contacts.get(cid, gone), cid)
         elif kind == "admin":
             names[r.actor] = Who(f"admin {ident}")
+        elif kind == "source":
+            names[r.actor] = Who(f"import from {ident}")
+        elif r.actor == "cli":
+            names[r.actor] = Who("the command line")
         else:
             names[r.actor] = Who(r.actor)
     return names
 
 
-RECORD_TABLES = {
-    "contact": (C, C.c.email),
-    "invoice": (INVOICES, INVOICES.c.number),
-    "credit_note": (CREDIT_NOTES, CREDIT_NOTES.c.number),
-    "document": (DOCUMENTS, DOCUMENTS.c.file_name),
-    "import_batch": (IMPORT_BATCHES, IMPORT_BATCHES.c.file_name),
-    "admin": (AD, AD.c.email),
+@dataclass
+class Mentions:
+    """What the records an audit page mentions are called: read once per page (one
+    query per kind of record), never once per row."""
+
+    contacts: dict[int, str] = field(default_factory=dict)  # id -> email
+    admins: dict[int, str] = field(default_factory=dict)  # id -> email
+    invoices: dict[int, Any] = field(default_factory=dict)  # id -> number, currency
+    credit_notes: dict[int, Any] = field(default_factory=dict)
+    payments: dict[int, Any] = field(default_factory=dict)  # amount, date, currency
+    documents: dict[int, str] = field(default_factory=dict)  # id -> file name
+    batches: dict[int, Any] = field(default_factory=dict)  # file name, started
+
+    def record_name(self, kind: str | None, record_id: int | None) -> str:
+        """The record's own name (an address, a number, a file name), or ""."""
+        if record_id is None:
+            return ""
+        found: Any = {
+            "contact": self.contacts,
+            "admin": self.admins,
+            "document": self.documents,
+        }.get(kind or "", {}).get(record_id)
+        if found is not None:
+            return str(found)
+        row = {
+            "invoice": self.invoices,
+            "credit_note": self.credit_notes,
+            "import_batch": self.batches,
+        }.get(kind or "", {}).get(record_id)
+        if row is None:
+            return ""
+        return str(row.file_name if kind == "import_batch" else row.number)
+
+
+def _ids(value: Any) -> set[int]:
+    """The record ids an event's detail holds under one key (an id or a list)."""
+    values = value if isinstance(value, list) else [value]
+    return {v for v in values if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def mentions(
+    conn: Connection, rows: Sequence[Any], contacts: Sequence[int] = ()
+) -> Mentions:
+    """Name every record the page's events mention, as record or in their details (and
+    the *contacts* the page names besides, such as a filter's)."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    wanted["contact"].update(contacts)
+    for r in rows:
+        if r.record_kind and r.record_id is not None:
+            wanted[r.record_kind].add(r.record_id)
+        detail = detail_of(r)
+        for key, kind in DETAIL_RECORDS.items():
+            wanted[kind] |= _ids(detail.get(key))
+        kind, _, ident = r.actor.partition(":")
+        if kind == "contact" and ident.isdigit():
+            wanted["contact"].add(int(ident))
+    found = Mentions()
+
+    def read(kind: str, table: Any, *columns: Any) -> list[Any]:
+        ids = sorted(wanted.get(kind, ()))
+        if not ids:
+            return []
+        return list(
+            conn.execute(select(table.c.id, *columns).where(table.c.id.in_(ids)))
+        )
+
+    found.contacts = {r.id: r.email for r in read("contact", C, C.c.email)}
+    found.admins = {r.id: r.email for r in read("admin", AD, AD.c.email)}
+    found.documents = {
+        r.id: r.file_name for r in read("document", DOCUMENTS, DOCUMENTS.c.file_name)
+    }
+    found.invoices = {
+        r.id: r
+        for r in read("invoice", INVOICES, INVOICES.c.number, INVOICES.c.currency)
+    }
+    found.credit_notes = {
+        r.id: r
+        for r in read(
+            "credit_note", CREDIT_NOTES, CREDIT_NOTES.c.number, CREDIT_NOTES.c.currency
+        )
+    }
+    found.payments = {
+        r.id: r
+        for r in read(
+            "payment", PAYMENTS, PAYMENTS.c.amount_minor, PAYMENTS.c.currency,
+            PAYMENTS.c.received_on,
+        )
+    }  # fmt: skip
+    found.batches = {
+        r.id: r
+        for r in read(
+            "import_batch", IMPORT_BATCHES, IMPORT_BATCHES.c.file_name,
+            IMPORT_BATCHES.c.started_at,
+        )
+    }  # fmt: skip
+    return found
+
+
+# Detail keys that hold the id of another record, and that record's kind.
+DETAIL_RECORDS = {
+    "invoice_id": "invoice",
+    "credit_note_id": "credit_note",
+    "invoices": "invoice",
+    "contact": "contact",
+    "applied": "import_batch",
 }
 
 
-def record_names(conn: Connection, rows: Sequence[Any]) -> dict[tuple[str, int], str]:
-    """Name the records the page mentions: a contact by address, an invoice by number."""
-    wanted: dict[str, set[int]] = {}
-    for r in rows:
-        if r.record_kind in RECORD_TABLES and r.record_id is not None:
-            wanted.setdefault(r.record_kind, set()).add(r.record_id)
-    names: dict[tuple[str, int], str] = {}
-    for kind, ids in wanted.items():
-        table, column = RECORD_TABLES[kind]
-        for row in conn.execute(
-            select(table.c.id, column.label("name")).where(table.c.id.in_(sorted(ids)))
-        ):
-            names[(kind, row.id)] = str(row.name)
-    return names
+def detail_of(row: Any) -> dict[str, Any]:
+    """An event's detail as a dict (an unreadable one is kept as ``{"text": ...}``)."""
+    try:
+        data = json.loads(row.detail or "{}")
+    except ValueError:
+        return {"text": row.detail}
+    return data if isinstance(data, dict) else {"text": data}
 
 
 def choices(conn: Connection) -> tuple[list[str], list[str]]:

@@ -93,3 +93,15 @@ def original_of(conn: Connection, batch_id: int) -> Any | None:
     return conn.execute(
         select(B.c.stored_path, B.c.file_name).where(B.c.id == batch_id)
     ).first()
+
+
+def earlier_batch(conn: Connection, batch_id: int | None) -> Any | None:
+    """The batch a duplicate repeats: its id, file name, source, status and when it
+    arrived (None when there is none)."""
+    if batch_id is None:
+        return None
+    return conn.execute(
+        select(B.c.id, B.c.file_name, B.c.source, B.c.status, B.c.started_at).where(
+            B.c.id == batch_id
+        )
+    ).first()

@@ -115,6 +115,7 @@ class ContactHistory:
     invites: Sequence[Any]
     sessions: int
     activity: Sequence[Any]
+    ended_by: str | None = None  # who revoked the contact's access, last time
 
 
 def contact_history(conn: Connection, contact_id: int, now: datetime) -> ContactHistory:
@@ -149,4 +150,26 @@ def contact_history(conn: Connection, contact_id: int, now: datetime) -> Contact
         .order_by(E.c.at.desc(), E.c.id.desc())
         .limit(15)
     ).all()
-    return ContactHistory(grants, invites, sessions, activity)
+    ended = conn.execute(
+        select(E.c.actor)
+        .where(
+            E.c.action == "revoke",
+            E.c.record_kind == "contact",
+            E.c.record_id == contact_id,
+        )
+        .order_by(E.c.at.desc(), E.c.id.desc())
+        .limit(1)
+    ).scalar()
+    return ContactHistory(grants, invites, sessions, activity, _actor_words(ended))
+
+
+def _actor_words(actor: str | None) -> str | None:
+    """Who an audit actor is, in words (an admin by address)."""
+    if actor is None:
+        return None
+    kind, _, ident = actor.partition(":")
+    if kind == "admin":
+        return ident
+    if actor == "cli":
+        return "the command line (billfold revoke)"
+    return actor
