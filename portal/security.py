@@ -9,17 +9,11 @@ HSTS when the portal is served over HTTPS.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-import tempfile
-from pathlib import Path
-
 from flask import Flask, request
 from werkzeug.wrappers import Response
 
 from sync.config import Settings
-from sync.store.permissions import private_dir
+from sync.store.secret_key import secret_key as secret_key
 
 SESSION_COOKIE = "billfold_session"
 CSP = (
@@ -27,27 +21,6 @@ CSP = (
     "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
-
-
-def secret_key(settings: Settings) -> str:
-    """Return the configured secret, or one generated once and kept in the data dir.
-
-    Several workers may start at once: the key is written to a temporary file and
-    linked into place, so exactly one key wins and every worker reads the same one.
-    """
-    if settings.secret_key:
-        return settings.secret_key
-    path = Path(settings.data_dir) / "secret_key"
-    if not path.exists():
-        private_dir(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
-        os.chmod(tmp, 0o600)
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
-        os.unlink(tmp)
-    return path.read_text().strip()
 
 
 def uses_https(settings: Settings) -> bool:
