@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from schemas.tables import API_CONNECTIONS, utcnow
 from sync.config import Settings
+from sync.pulls.config import API_KINDS
 from sync.pulls.errors import NotConnected
 from sync.store import Store
 from sync.store.secret_key import secret_key
@@ -172,6 +173,15 @@ def mark_revoked(store: Store, source: str, error: str) -> None:
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
+
+
+def api_status(conn: Connection, settings: Settings) -> list[dict[str, Any]]:
+    """One object per API source: its name and kind, then ``status``."""
+    return [
+        {"source": s.name, "kind": s.kind, **status(conn, s.name)}
+        for s in settings.sources
+        if s.kind in API_KINDS
+    ]
 
 
 def status(conn: Connection, source: str) -> dict[str, Any]:
