@@ -7,7 +7,8 @@ Points: ``chunk`` (after each chunk is written), ``before_commit``; in sources
 (``sync.workers.sources``): ``claimed`` (a file's claim committed, import not started),
 ``imported`` (import committed, claim not yet marked), ``before_move`` (claim marked,
 folder file not yet moved), ``moved`` (file moved, claim not yet told) and
-``download_chunk`` (after each chunk of an S3 download).
+``download_chunk`` (after each chunk of an S3 download); in API pulls
+(``sync.pulls.pull``): ``pulled_page`` (a page applied and the pull's cursor moved past it).
 """
 
 from __future__ import annotations

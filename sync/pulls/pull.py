@@ -130,8 +130,11 @@ class Puller:
             mark_revoked(self.store, self.name, f"{exc} after a token refresh")
             raise
 
-    def import_page(self, body: bytes, label: str) -> ImportResult:
-        """Save one page as an original and import it as its own batch.
+    def import_page(
+        self, body: bytes, label: str, cursor: dict[str, Any]
+    ) -> ImportResult:
+        """Save one page as an original, import it as its own batch, then record
+        *cursor* (where to go on from).
 
         A page the store could not apply (``failed``) stops the pull, to be resumed
         from this page; a page rejected whole is counted and the pull goes on (its
@@ -160,6 +163,7 @@ class Puller:
         if result.status == "rejected":
             self.problems += 1
         self.pages += 1
+        self.save_cursor(cursor)
         faults.hit("pulled_page")
         return result
 

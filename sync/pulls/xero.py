@@ -91,11 +91,10 @@ def pull_xero(p: Puller) -> None:
             items = _items(answer.body, collection, label)
             if not items:
                 break
-            p.import_page(answer.body, label)
             stamps = [s for s in map(updated_at, items) if s]
             if stamps:
                 newest[collection] = max([*stamps, newest.get(collection, "")])
-            p.save_cursor({"since": since, "resume": {
+            p.import_page(answer.body, label, {"since": since, "resume": {
                 "collection": collection, "page": page + 1, "newest": newest}})  # fmt: skip
             if len(items) < PAGE_SIZE:
                 break

@@ -52,4 +52,3 @@ def xero_settings(
 
 def data_dir_files(settings: Settings) -> list[Path]:
     return [p for p in Path(settings.data_dir).rglob("*") if p.is_file()]
-
