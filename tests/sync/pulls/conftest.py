@@ -15,7 +15,7 @@ from tests.conftest import SAMPLES
 from tests.fakes.xero import API, FakeXero
 
 XERO_SAMPLE = SAMPLES / "xero_api" / "harbor_merged_envelope.json"
-XERO_SECRET = "xero-secret-value"  # noqa: S105 (the fake's)
+XERO_SECRET = "xero-secret-value"
 
 
 @pytest.fixture
