@@ -34,6 +34,7 @@ from sync.log import event
 from sync.pulls.client import Answer, ApiClient, limiter_for
 from sync.pulls.config import API_KINDS
 from sync.pulls.connections import (
+    DISCONNECTED,
     REVOKED,
     ensure_row,
     mark_revoked,
@@ -52,7 +53,7 @@ from sync.workers.status import note_poll
 @dataclass(frozen=True)
 class PullOutcome:
     """How a pull ended: ``done``, ``skipped`` (another worker pulls), ``failed``,
-    ``revoked`` or ``not connected``; pages applied; the error shown to admins."""
+    ``revoked``, ``disconnected`` or ``not connected``; pages applied; the error."""
 
     source: str
     status: str
@@ -184,10 +185,10 @@ def _pull(
 ) -> PullOutcome:
     with store.read() as conn:
         row = read_row(conn, source.name)
-    if row is not None and row.state == REVOKED:  # not retried until reconnected
-        error = f"connection revoked: {row.last_error}; reconnect it to pull again"
+    if row is not None and row.state in (REVOKED, DISCONNECTED):  # until reconnected
+        error = f"connection {row.state}: {row.last_error}; reconnect it to pull again"
         _note(store, source.name, error)
-        return PullOutcome(source.name, "revoked", error=error)
+        return PullOutcome(source.name, row.state, error=error)
     event("pull.started", source=source.name, kind=source.kind)
     puller = Puller(settings, store, source, stopping)
     started = utcnow()
