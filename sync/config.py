@@ -23,8 +23,8 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
+from sync.api_sources import API_KINDS, ApiKeys, check_api_source
 from sync.errors import ConfigError
-from sync.pulls.config import API_KINDS, ApiKeys, check_api_source
 
 DEFAULT_DATA_DIR = "billfold-data"
 SOURCE_KINDS = ("folder", "s3", *API_KINDS)

@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from schemas.tables import API_CONNECTIONS, SCHEDULER_JOBS, utcnow
+from sync.api_sources import API_KINDS, QUICKBOOKS_AUTHORIZE_URL, XERO_AUTHORIZE_URL
 from sync.config import Settings, SourceSettings
 from sync.errors import UsageError
 from sync.pulls.client import ApiClient, limiter_for
-from sync.pulls.config import API_KINDS, QUICKBOOKS_AUTHORIZE_URL, XERO_AUTHORIZE_URL
 from sync.pulls.connections import (
     CONNECTED,
     DISCONNECTED,

@@ -21,8 +21,8 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schemas.tables import API_CONNECTIONS, utcnow
+from sync.api_sources import API_KINDS
 from sync.config import Settings
-from sync.pulls.config import API_KINDS
 from sync.pulls.errors import NotConnected
 from sync.store import Store
 from sync.store.secret_key import secret_key

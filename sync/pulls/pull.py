@@ -1,7 +1,6 @@
-"""One pull of one API source: ``pull_source``, the entry point of schedules, ``billfold
-run --once``, webhooks and "Pull now".
+"""One pull of one API source (``pull``; its entry point, which takes the source's job
+lock, is ``sync.workers.api.pull_source``).
 
-A pull runs under the job lock ``pull:<source>`` (one worker pulls a source at a time).
 Each page the API returns is saved as an original, byte for byte, and imported through
 the pipeline as its own batch (``sync.engine.pipeline.import_file``), under the
 source's identity namespace, or under the file source it ``takes_over``: a pulled
@@ -20,19 +19,18 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from schemas.tables import utcnow
 from sync import faults
+from sync.api_sources import API_KINDS
 from sync.config import Settings, SourceSettings
 from sync.engine.batch import ImportResult
 from sync.engine.pipeline import import_file
 from sync.errors import StoreError, UsageError
 from sync.log import event
 from sync.pulls.client import Answer, ApiClient, limiter_for
-from sync.pulls.config import API_KINDS
 from sync.pulls.connections import (
     DISCONNECTED,
     REVOKED,
@@ -43,11 +41,9 @@ from sync.pulls.connections import (
     set_values,
 )
 from sync.pulls.errors import ConnectionRevoked, NotConnected, PullError
-from sync.pulls.tokens import TokenKeeper
+from sync.pulls.tokens import Locks, TokenKeeper
 from sync.store import Store
 from sync.store.permissions import private_dir
-from sync.workers.claims import run_exclusively
-from sync.workers.status import note_poll
 
 
 @dataclass(frozen=True)
@@ -75,6 +71,7 @@ class Puller:
         store: Store,
         source: SourceSettings,
         stopping: threading.Event,
+        locks: Locks | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -88,7 +85,7 @@ class Puller:
             limiter_for(source.kind, self.tenant or source.name),
             stopping=stopping,
         )
-        self.tokens = TokenKeeper(settings, store, source, self.client)
+        self.tokens = TokenKeeper(settings, store, source, self.client, locks)
         self.pages = 0
         self.problems = 0
         self.fetched_at = utcnow()
@@ -180,19 +177,29 @@ def _run(puller: Puller) -> None:
         pull_quickbooks(puller)
 
 
-def _pull(
-    settings: Settings, store: Store, source: SourceSettings, stopping: threading.Event
+def pull(
+    settings: Settings,
+    store: Store,
+    name: str,
+    *,
+    stopping: threading.Event | None = None,
+    locks: Locks | None = None,
 ) -> PullOutcome:
+    """Pull API source *name* once. The caller holds its job lock ``pull:<name>``
+    (``sync.workers.api.pull_source`` takes it) and hands in the job locks tokens are
+    renewed under (*locks*)."""
+    source = settings.source(name)
+    if source.kind not in API_KINDS or source not in settings.sources:
+        raise UsageError(f"{name!r} is not a configured xero or quickbooks source")
+    stopping = stopping or threading.Event()
     with store.read() as conn:
         row = read_row(conn, source.name)
     if row is not None and row.state in (REVOKED, DISCONNECTED):  # until reconnected
         error = f"connection {row.state}: {row.last_error}; reconnect it to pull again"
-        _note(store, source.name, error)
         return PullOutcome(source.name, row.state, error=error)
     event("pull.started", source=source.name, kind=source.kind)
-    puller = Puller(settings, store, source, stopping)
-    started = utcnow()
-    set_values(store, source.name, last_pull_at=started)
+    puller = Puller(settings, store, source, stopping, locks)
+    set_values(store, source.name, last_pull_at=utcnow())
     try:
         _run(puller)
     except (ConnectionRevoked, NotConnected, PullError, StoreError) as exc:
@@ -206,44 +213,7 @@ def _pull(
               error=error, pages=puller.pages)  # fmt: skip
         with contextlib.suppress(StoreError):
             set_values(store, source.name, last_error=error)
-        _note(store, source.name, error)
         return PullOutcome(source.name, status, puller.pages, puller.problems, error)
     set_values(store, source.name, last_success_at=utcnow(), last_error=None)
-    _note(store, source.name, None)
     event("pull.done", source=source.name, pages=puller.pages, problems=puller.problems)
     return PullOutcome(source.name, "done", puller.pages, puller.problems)
-
-
-def _note(store: Store, source: str, error: str | None) -> None:
-    with contextlib.suppress(StoreError):
-        note_poll(store, source, error=error, pending=0)
-
-
-def pull_source(
-    settings: Settings,
-    store: Store,
-    name: str,
-    *,
-    stopping: threading.Event | None = None,
-    locked: bool = False,
-) -> PullOutcome:
-    """Pull API source *name* once (under its job lock unless the caller holds it)."""
-    source = settings.source(name)
-    if source.kind not in API_KINDS or source not in settings.sources:
-        raise UsageError(f"{name!r} is not a configured xero or quickbooks source")
-    stopping = stopping or threading.Event()
-    if locked:
-        return _pull(settings, store, source, stopping)
-    outcome: list[PullOutcome] = []
-    ran = run_exclusively(
-        store, f"pull:{name}", settings.runner.lease_seconds,
-        lambda: outcome.append(_pull(settings, store, source, stopping)),
-    )  # fmt: skip
-    if not ran:
-        return PullOutcome(name, "skipped")
-    return outcome[0]
-
-
-def when_iso(value: datetime) -> str:
-    """A naive-UTC time as the APIs' filters write it: ``2025-03-03T09:30:00``."""
-    return value.replace(microsecond=0).isoformat()

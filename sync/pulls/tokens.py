@@ -4,7 +4,7 @@ Xero Custom Connections use the client credentials grant (no refresh token; an
 access token lasts 30 minutes). A Xero or QuickBooks connection made with the
 authorisation-code flow keeps a refresh token, which QuickBooks rotates on every
 refresh: the new one must be stored before anyone uses the old one again. So a renewal
-happens under the job lock ``token:<source>``, with the row read again once the lock
+happens under the job lock ``token:<source>`` (``Locks``, handed in by the workers), with the row read again once the lock
 is held: of two workers that find the access token expired, one asks the token
 endpoint and the other uses what it stored. A refused grant (``invalid_grant``) marks
 the connection revoked; nothing retries it until an admin reconnects.
@@ -12,23 +12,35 @@ the connection revoked; nothing retries it until an admin reconnects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from schemas.tables import utcnow
+from sync.api_sources import client_secret
 from sync.config import Settings, SourceSettings
 from sync.pulls.client import ApiClient
-from sync.pulls.config import client_secret
 from sync.pulls.connections import REVOKED, Row, mark_revoked, read_row, save_tokens
 from sync.pulls.errors import ConnectionRevoked, NotConnected, PullError
 from sync.store import Store
-from sync.workers.claims import acquire_lock, release_lock
 
 EXPIRY_MARGIN = timedelta(seconds=60)
 LOCK_WAIT_SECONDS = 60.0  # not money
 LOCK_POLL_SECONDS = 0.05  # not money
 XERO_SCOPES = "accounting.transactions.read accounting.contacts.read"
 QUICKBOOKS_SCOPES = "com.intuit.quickbooks.accounting"
+
+
+@dataclass(frozen=True)
+class Locks:
+    """Job locks shared by workers (``sync.workers.claims``), handed in from above:
+    ``take(name)`` returns a holder token or None (held elsewhere); ``give(name,
+    holder)`` lets go."""
+
+    take: Callable[[str], str | None]
+    give: Callable[[str, str], None]
 
 
 class TokenKeeper:
@@ -40,11 +52,13 @@ class TokenKeeper:
         store: Store,
         source: SourceSettings,
         client: ApiClient,
+        locks: Locks | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.source = source
         self.client = client
+        self.locks = locks  # None: one process alone (the Connect flow's first grant)
 
     @property
     def name(self) -> str:
@@ -77,13 +91,14 @@ class TokenKeeper:
         return expires is not None and expires > utcnow() + EXPIRY_MARGIN
 
     def _renew(self, seen: Row) -> str:
-        lease = self.settings.runner.lease_seconds
+        if self.locks is None:
+            return self._grant(self._row().tokens(self.settings).refresh)
         lock = f"token:{self.name}"
         stopping = self.client.stopping
         holder = None
         waited = 0.0  # not money
         while holder is None:
-            holder = acquire_lock(self.store, lock, lease)
+            holder = self.locks.take(lock)
             if holder is None:
                 if waited >= LOCK_WAIT_SECONDS or stopping.wait(LOCK_POLL_SECONDS):
                     raise PullError(
@@ -93,15 +108,12 @@ class TokenKeeper:
         try:
             row = self._row()
             tokens = row.tokens(self.settings)
-            if (
-                row.refreshed_at != seen.refreshed_at
-                and tokens.access
-                and self._fresh(row)
-            ):
+            renewed = row.refreshed_at != seen.refreshed_at
+            if renewed and tokens.access and self._fresh(row):
                 return tokens.access  # another worker renewed it meanwhile
             return self._grant(tokens.refresh)
         finally:
-            release_lock(self.store, lock, holder)
+            self.locks.give(lock, holder)
 
     def _grant(self, refresh: str | None) -> str:
         if refresh:
@@ -117,7 +129,8 @@ class TokenKeeper:
 
     def _ask(self, form: dict[str, str]) -> str:
         """POST *form* to the token URL and store what comes back."""
-        base = (self.settings.config_path or self.settings.data_dir / "x").parent
+        config = self.settings.config_path
+        base = config.parent if config is not None else Path.cwd()
         secret = client_secret(self.source, self.name, base)
         try:
             data = self.client.post_token(

@@ -34,10 +34,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sync.api_sources import API_KINDS
 from sync.config import Settings
 from sync.errors import StoreError, UsageError
 from sync.log import event
-from sync.pulls.config import API_KINDS
 from sync.store import Store
 from sync.workers import claims
 from sync.workers.api import ApiSource

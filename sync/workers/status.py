@@ -19,8 +19,8 @@ from schemas.tables import (
     SOURCE_STATES,
     utcnow,
 )
+from sync.api_sources import API_KINDS
 from sync.config import Settings
-from sync.pulls.config import API_KINDS
 from sync.pulls.connections import status as connection_status
 from sync.store import Store
 from sync.workers.claims import CLAIMED, FAILED, LISTED, REJECTED, worker_id

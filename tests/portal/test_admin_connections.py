@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from portal import create_app
 from schemas.tables import AUDIT_EVENTS
-from sync.pulls.config import QUICKBOOKS_AUTHORIZE_URL
+from sync.api_sources import QUICKBOOKS_AUTHORIZE_URL
 from sync.pulls.connections import read_row
-from sync.pulls.pull import pull_source
+from sync.workers.api import pull_source
 from tests.portal.test_admin import admin_sign_in, page, post
 from tests.sync.pulls.conftest import QBO_SECRET, fake_qbo, qbo_source
 

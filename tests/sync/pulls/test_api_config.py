@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sync.api_sources import client_secret
 from sync.config import load_settings
 from sync.errors import ConfigError, SourceError
-from sync.pulls.config import client_secret
 
 XERO = """
 [[sources]]

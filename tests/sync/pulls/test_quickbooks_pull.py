@@ -12,8 +12,8 @@ from sync.ledger.balances import balances
 from sync.pulls import quickbooks
 from sync.pulls.client import ApiClient, RateLimiter
 from sync.pulls.connections import ensure_row, read_row, save_cursor, set_values
-from sync.pulls.pull import pull_source
 from sync.pulls.tokens import TokenKeeper
+from sync.workers.api import pull_source
 from sync.workers.status import source_status
 from tests.helpers import count
 from tests.sync.pulls.conftest import QBO_SAMPLE

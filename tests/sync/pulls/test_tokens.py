@@ -19,9 +19,9 @@ from schemas.tables import (
 from sync.cli import main
 from sync.pulls.client import ApiClient, RateLimiter
 from sync.pulls.connections import ensure_row, read_row, save_tokens
-from sync.pulls.pull import pull_source
 from sync.pulls.tokens import TokenKeeper
 from sync.store.metrics import StoreCollector
+from sync.workers.api import job_locks, pull_source
 from tests.helpers import dump_business_tables
 from tests.sync.pulls.conftest import XERO_SECRET
 
@@ -44,7 +44,9 @@ def test_two_workers_never_refresh_one_token_twice(store, xero_settings, fake_xe
 
     def worker() -> None:
         client = ApiClient("xero", RateLimiter(60))
-        keeper = TokenKeeper(xero_settings, store, source, client)
+        keeper = TokenKeeper(
+            xero_settings, store, source, client, job_locks(store, xero_settings)
+        )
         start.wait()
         got.append(keeper.access_token())
 

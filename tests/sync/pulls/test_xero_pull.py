@@ -12,7 +12,7 @@ from sync import faults
 from sync.config import SourceSettings
 from sync.engine.pipeline import import_file
 from sync.ledger.balances import balances
-from sync.pulls.pull import pull_source
+from sync.workers.api import pull_source
 from sync.workers.status import source_status
 from tests.helpers import count
 from tests.sync.pulls.conftest import XERO_SAMPLE, xero_source
