@@ -109,4 +109,5 @@ def test_disconnect_stops_the_pulls_until_reconnected(office, store, fake_qbo):
     assert len(fake_qbo.seen) == seen
     listing = page(client, "/admin/connections")
     assert "disconnected" in listing and "Reconnect" in listing
+    assert "disconnected" in page(client, "/admin/imports")
     assert _events(store, "connection_disconnected") == 1

@@ -138,3 +138,20 @@ def test_an_unconnected_source_says_so_and_asks_nothing(store, qbo_settings, fak
     assert row["connection"]["state"] == "not connected"
     assert "Connect QuickBooks" in row["last_error"]
     assert count(store, "import_batch") == 0
+
+
+def test_a_source_not_pulled_for_30_days_reads_everything_again(
+    store, qbo_settings, fake_qbo
+):
+    connect(store, qbo_settings, fake_qbo)
+    assert pull_source(qbo_settings, store, "qbo").status == "done"
+    long_ago = (utcnow() - timedelta(days=31)).replace(microsecond=0)
+    save_cursor(store, "qbo", {"cdc_since": long_ago.isoformat() + "+00:00"})
+    before = len(fake_qbo.data_requests())
+
+    assert pull_source(qbo_settings, store, "qbo").status == "done"
+
+    asked = fake_qbo.data_requests()[before:]
+    assert not any(s.path.endswith("/cdc") for s in asked)
+    assert asked[0].query["query"].startswith("SELECT * FROM Customer WHERE")
+    assert count(store, "invoice") == 14

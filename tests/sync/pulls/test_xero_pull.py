@@ -12,6 +12,7 @@ from sync import faults
 from sync.config import SourceSettings
 from sync.engine.pipeline import import_file
 from sync.ledger.balances import balances
+from sync.store.metrics import StoreCollector
 from sync.workers.api import pull_source
 from sync.workers.status import source_status
 from tests.helpers import count
@@ -100,6 +101,7 @@ def test_a_pull_stopped_after_page_two_resumes_at_page_three(
         assert balances(conn) == _golden_balances()
 
 
+@pytest.mark.alone  # measures a wait
 def test_429_is_honoured_with_its_retry_after(store, xero_settings, fake_xero):
     fake_xero.fail_next(429, retry_after="1")
     fake_xero.fail_next(503)
@@ -123,6 +125,11 @@ def test_billfold_sends_nothing_but_reads(store, xero_settings, fake_xero):
     assert methods == {("GET", False), ("POST", True)}
     assert all(s.body == "" for s in fake_xero.data_requests())
     assert fake_xero.tokens.grants.count("client_credentials") >= 2
+    token_posts = [s for s in fake_xero.seen if s.method == "POST"]
+    assert all(
+        "scope=accounting.transactions.read+accounting.contacts.read" in s.body
+        for s in token_posts
+    )
 
 
 def test_a_revoked_connection_stops_pulling_and_shows(store, xero_settings, fake_xero):
@@ -139,3 +146,9 @@ def test_a_revoked_connection_stops_pulling_and_shows(store, xero_settings, fake
     assert row["connection"]["state"] == "revoked"
     assert "invalid_grant" in row["connection"]["error"]
     assert "reconnect" in row["last_error"]
+    (up,) = [
+        m
+        for m in StoreCollector(store).collect()
+        if m.name == "billfold_api_connection_up"
+    ]
+    assert [(s.labels, s.value) for s in up.samples] == [({"source": "xero"}, 0)]
