@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
 from schemas.tables import utcnow
+from sync import faults
 from sync.ledger.balances import balances
 from sync.pulls import quickbooks
 from sync.pulls.client import ApiClient, RateLimiter
@@ -155,3 +157,24 @@ def test_a_source_not_pulled_for_30_days_reads_everything_again(
     assert not any(s.path.endswith("/cdc") for s in asked)
     assert asked[0].query["query"].startswith("SELECT * FROM Customer WHERE")
     assert count(store, "invoice") == 14
+
+
+def test_a_first_pull_cut_off_resumes_at_its_page(
+    store, qbo_settings, fake_qbo, monkeypatch
+):
+    connect(store, qbo_settings, fake_qbo)
+    monkeypatch.setenv("BILLFOLD_FAULT", "pulled_page@3:raise")
+    monkeypatch.setattr(faults, "_hits", {})
+    with pytest.raises(faults.InjectedFault):
+        pull_source(qbo_settings, store, "qbo")
+    monkeypatch.delenv("BILLFOLD_FAULT")
+    before = len(fake_qbo.data_requests())
+
+    assert pull_source(qbo_settings, store, "qbo").status == "done"
+
+    resumed = fake_qbo.data_requests()[before].query["query"]
+    assert resumed.startswith("SELECT * FROM Invoice WHERE")
+    assert resumed.endswith("STARTPOSITION 6 MAXRESULTS 5")
+    assert count(store, "import_batch", "source = 'qbo'") == 8
+    with store.read() as conn:
+        assert balances(conn) == _golden_balances()
