@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 ADMIN_NAV = [
     ("admin.dashboard", "Overview"),
     ("admin.imports", "Imports"),
+    ("admin.connections", "Connections"),
     ("admin.invoices", "Invoices"),
     ("admin.conflicts", "Conflicts"),
     ("admin.claims", "I've paid"),

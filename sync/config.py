@@ -19,11 +19,12 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sync.api_sources import API_KINDS, ApiKeys, check_api_source
 from sync.errors import ConfigError
 from sync.schedules import parse_schedule
 
 DEFAULT_DATA_DIR = "billfold-data"
-SOURCE_KINDS = ("folder", "s3")
+SOURCE_KINDS = ("folder", "s3", *API_KINDS)
 MODES = ("incremental", "snapshot")
 DATE_ORDERS = ("DMY", "MDY")
 STORAGE_BACKENDS = ("local", "s3")
@@ -88,7 +89,7 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
-class SourceSettings:
+class SourceSettings(ApiKeys):
     """One place exports come from; its name is the identity namespace of its records."""
 
     name: str
@@ -114,14 +115,14 @@ class SourceSettings:
         """Return where the source reads from, as a person would write it."""
         if self.kind == "s3":
             return f"s3://{self.bucket}/{self.prefix}"
-        return self.path
+        return self.api_base if self.kind in API_KINDS else self.path
 
     @property
     def effective_schedule(self) -> str:
         """Return the schedule, or the default for the kind (S3 polls, folder rescans)."""
         if self.schedule:
             return self.schedule
-        return DEFAULT_S3_SCHEDULE if self.kind == "s3" else DEFAULT_RESCAN_SCHEDULE
+        return DEFAULT_RESCAN_SCHEDULE if self.kind == "folder" else DEFAULT_S3_SCHEDULE
 
 
 @dataclass(frozen=True)
@@ -439,6 +440,7 @@ def _check(settings: Settings, where: str) -> None:
                 f"not {source.quiet_seconds!r}"
             )
         _check_schedule(source.schedule, f"{key}.schedule", where)
+        check_api_source(source, settings.sources, key, where)
         for pattern in source.document_patterns:
             if pattern.count("{number}") != 1:
                 raise ConfigError(

@@ -9,7 +9,8 @@ Points: ``chunk`` (after each chunk is written), ``before_commit``; in sources
 folder file not yet moved), ``moved`` (file moved, claim not yet told) and
 ``download_chunk`` (after each chunk of an S3 download); in notices
 (``sync.access.notices``): ``notice_planned`` (a notice and its outbox row committed,
-nothing sent yet).
+nothing sent yet); in API pulls (``sync.pulls.pull``): ``pulled_page`` (a page applied
+and the pull's cursor moved past it).
 """
 
 from __future__ import annotations

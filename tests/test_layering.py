@@ -45,9 +45,10 @@ ROOMS = {
     "store": {"core", "store"},
     "ledger": {"core", "store", "ledger"},
     "engine": {"core", "store", "ledger", "engine"},
-    "workers": {"core", "store", "ledger", "engine", "workers"},
+    "pulls": {"core", "store", "ledger", "engine", "pulls"},
+    "workers": {"core", "store", "ledger", "engine", "pulls", "workers"},
     "access": {"core", "store", "ledger", "access"},
-    "cli": {"core", "store", "ledger", "engine", "workers", "access", "cli"},
+    "cli": {"core", "store", "ledger", "engine", "pulls", "workers", "access", "cli"},
 }
 SYNC = ROOT / "sync"
 

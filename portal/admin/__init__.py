@@ -69,6 +69,7 @@ def recent_sign_in(view: Callable[..., Any]) -> Callable[..., Any]:
 from portal.admin import (  # noqa: E402,F401
     accounts,
     audit_log,
+    connections,
     contacts,
     documents,
     imports,

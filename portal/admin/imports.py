@@ -25,6 +25,7 @@ from sync.engine.intake import IntakeError, display_name, take_in
 from sync.engine.pipeline import import_file, publish_staged
 from sync.engine.review import discard
 from sync.errors import UsageError
+from sync.pulls.connections import api_status
 from sync.store.blobs import (
     BlobMissing,
     keep_original,
@@ -64,6 +65,7 @@ def imports() -> str:
     page = params.page(request.args.get("page"))
     with portal().store.read() as conn:
         total, rows, per_source = batches.batch_page(conn, source, status, page, PAGE)
+        connections = api_status(conn, portal().settings)
     return render_template(
         "admin/imports.html",
         recent=rows,
@@ -75,6 +77,7 @@ def imports() -> str:
         statuses=STATUSES,
         sources=_sources(),
         per_source=per_source,
+        connections=connections,
         limit_mb=portal().settings.portal.upload_max_mb,
     )
 

@@ -33,6 +33,7 @@ from schemas.tables.access import (
 )
 from schemas.tables.columns import utcnow
 from schemas.tables.imports import (
+    ApiConnection,
     FileClaim,
     ImportBatch,
     JobLock,
@@ -88,6 +89,7 @@ PAYMENT_CLAIMS: Table = table_of(PaymentClaim)
 FILE_CLAIMS: Table = table_of(FileClaim)
 JOB_LOCKS: Table = table_of(JobLock)
 SOURCE_STATES: Table = table_of(SourceState)
+API_CONNECTIONS: Table = table_of(ApiConnection)
 MANIFEST_ENTRIES: Table = table_of(ManifestEntry)
 SCHEDULER_JOBS: Table = SchedulerJob
 NOTICE_SUBSCRIPTIONS: Table = table_of(NoticeSubscription)
@@ -98,6 +100,7 @@ __all__ = [
     "ACCOUNTS",
     "ADMIN_USERS",
     "ALLOCATIONS",
+    "API_CONNECTIONS",
     "ATTACHMENTS",
     "AUDIT_EVENTS",
     "CONFLICTS",
@@ -128,6 +131,7 @@ __all__ = [
     "Account",
     "AdminUser",
     "Allocation",
+    "ApiConnection",
     "Attachment",
     "AuditEvent",
     "Conflict",

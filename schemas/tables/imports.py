@@ -1,5 +1,5 @@
 """What imports and workers keep: batches, rejected rows, file claims, job locks, source
-state, documents manifests and the scheduler's job store."""
+state, API connections, documents manifests and the scheduler's job store."""
 
 from __future__ import annotations
 
@@ -131,6 +131,32 @@ class SourceState(SQLModel, table=True):
     last_error_at: datetime | None = when()
     files_pending: int | None = None
     updated_by: str | None = None
+
+
+class ApiConnection(SQLModel, table=True):
+    """An API source's connection: its tokens (encrypted), state and pull cursor.
+
+    ``state`` is ``connected``, ``revoked`` (the service refused the tokens: not
+    retried until an admin reconnects) or ``disconnected``. ``cursor`` is JSON: the
+    watermarks of the last successful pull and the page a pull under way reached.
+    """
+
+    __tablename__ = "api_connection"
+
+    source: str = Field(primary_key=True)
+    kind: str
+    state: str = "connected"
+    tenant: str | None = None  # Xero tenant id or QuickBooks realm id
+    access_token: bytes | None = Field(default=None, sa_type=LargeBinary)  # Fernet
+    access_expires_at: datetime | None = when()
+    refresh_token: bytes | None = Field(default=None, sa_type=LargeBinary)  # Fernet
+    refreshed_at: datetime | None = when()
+    auth_state: str | None = None  # the Connect flow's state, hashed
+    cursor: str | None = Field(default=None, sa_type=Text)
+    last_pull_at: datetime | None = when()
+    last_success_at: datetime | None = when()
+    last_error: str | None = Field(default=None, sa_type=Text)
+    updated_at: datetime | None = when()
 
 
 class ManifestEntry(SQLModel, table=True):

@@ -77,6 +77,11 @@ def _human_status(rows: list[dict[str, Any]]) -> None:
         click.echo(f"  schedule:     {row['schedule']}")
         click.echo(f"  last poll:    {row['last_poll'] or 'never'}")
         click.echo(f"  last success: {row['last_success'] or 'never'}")
+        if "connection" in row:
+            state = row["connection"]["state"]
+            if row["connection"]["error"] and state != "connected":
+                state += f": {row['connection']['error']}"
+            click.echo(f"  connection:   {state}")
         if row["last_error"]:
             click.echo(f"  last error:   {row['last_error']} ({row['last_error_at']})")
         pending = row["files_pending"]

@@ -1,8 +1,8 @@
 """Prometheus metrics read from the store, and the allow-list that guards them.
 
-Imports, rows, row errors, waiting files, the outbox and the last successful poll of
-each source are facts in the database, so ``StoreCollector`` reads them at scrape time:
-every node answers the same store-wide figures (aggregate them with ``max``, not
+Imports, rows, row errors, waiting files, the outbox, the last successful poll of
+each source and whether each API connection works are facts in the database, so
+``StoreCollector`` reads them at scrape time: every node answers the same store-wide figures (aggregate them with ``max``, not
 ``sum``), and they survive restarts. The portal adds its own request metrics
 (``portal.metrics``); ``billfold run --metrics-port`` serves these with the worker's
 process metrics (``serve_metrics``).
@@ -25,11 +25,18 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from schemas.tables import IMPORT_BATCHES, OUTBOX, ROW_ERRORS, SOURCE_STATES
+from schemas.tables import (
+    API_CONNECTIONS,
+    IMPORT_BATCHES,
+    OUTBOX,
+    ROW_ERRORS,
+    SOURCE_STATES,
+)
 from sync.config import Settings, allowed_networks
 from sync.log import event
 from sync.store import Store
 
+A = API_CONNECTIONS
 B = IMPORT_BATCHES
 E = ROW_ERRORS
 O = OUTBOX  # noqa: E741
@@ -104,7 +111,14 @@ class StoreCollector(Collector):
             "When a worker last listed the source without error (Unix time)",
             labels=["source"],
         )
+        connected = GaugeMetricFamily(
+            "billfold_api_connection_up",
+            "1 while an API source's connection works; 0 when revoked or not connected",
+            labels=["source"],
+        )
         with self.store.read() as conn:
+            for row in conn.execute(select(A.c.source, A.c.state)):
+                connected.add_metric([row.source], 1 if row.state == "connected" else 0)
             for row in conn.execute(
                 select(B.c.source, B.c.status, func.count().label("n")).group_by(
                     B.c.source, B.c.status
@@ -137,7 +151,7 @@ class StoreCollector(Collector):
                     waiting.add_metric([source.source], source.files_pending)
                 if source.last_success_at is not None:
                     last.add_metric([source.source], _epoch(source.last_success_at))
-        return [imports, rows, errors, waiting, outbox, last]
+        return [imports, rows, errors, waiting, outbox, last, connected]
 
 
 def guarded(app: Callable, networks: tuple[Network, ...]) -> Callable:

@@ -9,6 +9,8 @@ Threads of one worker:
   ``sync.access.notices``), each under a job lock shared with every other worker;
 * the importer takes the listed S3 objects one at a time, outside any job lock, so
   every worker imports a bucket's objects at once (``S3Source.retry_due``);
+* API sources (Xero, QuickBooks) are pulled on their schedule, each pull under the job
+  lock ``pull:<source>`` (``sync.workers.api``);
 * the heartbeat renews the leases of the claims and job locks this worker holds,
   every ``runner.renew_seconds`` (a crashed worker's claims are taken over once their
   ``runner.lease_seconds`` ran out, at once when it was a process on this machine).
@@ -18,7 +20,7 @@ or rolls back as one transaction), stops the scheduler and observers, and exits 
 second signal exits at once; the store rolls the unfinished import back.
 
 ``billfold run --once`` processes what is in every source now (waiting for folder files
-to settle), then exits: 0 when every source was read and every file applied or was a
+to settle; one pull of every API source), then exits: 0 when every source was read and every file applied or was a
 duplicate, 1 otherwise.
 """
 
@@ -34,11 +36,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sync.api_sources import API_KINDS
 from sync.config import Settings
 from sync.errors import StoreError, UsageError
 from sync.log import event
 from sync.store import Store
 from sync.workers import claims
+from sync.workers.api import ApiSource
 from sync.workers.folder import FolderSource
 from sync.workers.housekeeping import tidy
 from sync.workers.s3 import S3Source
@@ -76,11 +80,14 @@ class Runner:
         self.wake = threading.Event()
         self.folders: list[FolderSource] = []
         self.buckets: list[S3Source] = []
+        self.apis: list[ApiSource] = []
         for source in settings.sources:
             if source.kind == "folder":
                 folder = FolderSource(settings, store, source, self.stopping)
                 folder.wake = self.wake
                 self.folders.append(folder)
+            elif source.kind in API_KINDS:
+                self.apis.append(ApiSource(settings, store, source, self.stopping))
             else:
                 self.buckets.append(S3Source(settings, store, source, self.stopping))
         self._observers: dict[str, Any] = {}
@@ -230,6 +237,8 @@ class Runner:
                 bucket.source.effective_schedule,
                 functools.partial(self._poll, bucket),
             )
+        for api in self.apis:
+            scheduler.add(api.job, api.source.effective_schedule, api.poll)
         scheduler.add(
             "housekeeping", self.settings.runner.housekeeping, self._housekeeping
         )
@@ -251,6 +260,13 @@ class Runner:
                 daemon=True,
             )
             for b in self.buckets
+        ] + [
+            threading.Thread(
+                target=scheduler.guarded(api.job, api.poll),
+                name=f"first-pull:{api.name}",
+                daemon=True,
+            )
+            for api in self.apis
         ]
         for thread in first_polls:
             thread.start()
@@ -294,6 +310,11 @@ class Runner:
                     )
                 if not self.stopping.is_set():  # outside the lock: with the others
                     bucket.retry_due()
+            for api in self.apis:
+                if not self.stopping.is_set():
+                    claims.run_exclusively(
+                        self.store, api.job, self.lease_seconds, api.poll
+                    )
             if not self.stopping.is_set():
                 claims.run_exclusively(
                     self.store,
@@ -308,7 +329,7 @@ class Runner:
                     )
         finally:
             self._stop_heartbeat()
-        problems = sum(s.problems for s in [*self.folders, *self.buckets])
+        problems = sum(s.problems for s in [*self.folders, *self.buckets, *self.apis])
         event("run.once_done", problems=problems)
         return 1 if problems else 0
 

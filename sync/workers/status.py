@@ -19,7 +19,9 @@ from schemas.tables import (
     SOURCE_STATES,
     utcnow,
 )
+from sync.api_sources import API_KINDS
 from sync.config import Settings
+from sync.pulls.connections import status as connection_status
 from sync.store import Store
 from sync.workers.claims import CLAIMED, FAILED, LISTED, REJECTED, worker_id
 
@@ -97,8 +99,12 @@ def source_status(conn: Connection, settings: Settings) -> list[dict[str, Any]]:
             .order_by(B.c.id.desc())
             .limit(1)
         ).first()
+        extra = {}
+        if source.kind in API_KINDS:  # a revoked connection is shown, not retried
+            extra["connection"] = connection_status(conn, source.name)
         out.append(
             {
+                **extra,
                 "name": source.name,
                 "kind": source.kind,
                 "location": source.location,

@@ -40,6 +40,7 @@ from sync.access import contacts, links
 from sync.engine.intake import take_in
 from sync.engine.pipeline import import_file
 from sync.ledger.marks import claim_payment, mark_paid
+from sync.pulls.connections import ensure_row
 from tests.helpers import header_without_lines, invoice_row, write_csv
 from tests.portal.conftest import World, csrf_from
 from tests.portal.test_admin import admin_sign_in
@@ -331,6 +332,20 @@ def notices_off(ctx: Ctx) -> Request:
     return f"/admin/contacts/{contact}/notices", {}
 
 
+def api_connection(ctx: Ctx) -> str:
+    """A stored Xero connection (its row; the source need not be configured)."""
+    ensure_row(ctx.store, "xero-api", "xero", None)
+    return "/admin/connections/xero-api"
+
+
+def reconnect(ctx: Ctx) -> Request:
+    return f"{api_connection(ctx)}/reconnect", {}
+
+
+def disconnect(ctx: Ctx) -> Request:
+    return f"{api_connection(ctx)}/disconnect", {}
+
+
 ROUTES: dict[str, tuple[Case, ...]] = {
     "admin.accounts_portal": (
         Case(portal_on, ("portal_enabled",), "on"),
@@ -365,6 +380,8 @@ ROUTES: dict[str, tuple[Case, ...]] = {
     "admin.preview_end": (Case(preview_end, ("preview_end",)),),
     "admin.sign_in": (Case(sign_in_link, ("sign_in_link_sent",)),),
     "admin.use_link": (Case(use_link, ("sign_in",)),),
+    "admin.connections_reconnect": (Case(reconnect, ("connection_reconnected",)),),
+    "admin.connections_disconnect": (Case(disconnect, ("connection_disconnected",)),),
 }
 
 # POSTs that change nothing: an account picker's search shows its form again with the

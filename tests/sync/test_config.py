@@ -84,7 +84,8 @@ def test_wrong_type_and_bad_source(tmp_path):
         load_settings(config, env={})
     config.write_text('[[sources]]\nname = "q"\nkind = "ftp"\n')
     with pytest.raises(
-        ConfigError, match=r"sources\[0\] \('q'\)\.kind .* must be one of folder, s3"
+        ConfigError,
+        match=r"sources\[0\] \('q'\)\.kind .* must be one of folder, s3, xero, quickbooks",
     ):
         load_settings(config, env={})
     config.write_text('[[sources]]\nname = "q"\npath = "in"\ndate_order = "YMD"\n')

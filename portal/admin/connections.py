@@ -1,0 +1,75 @@
+"""Connections: each Xero and QuickBooks source's state, last and next pull, errors;
+connect (the service's consent page), reconnect and disconnect."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from portal.admin import audit, bp
+from portal.context import portal
+from sync.errors import SourceError, UsageError
+from sync.pulls import connect as flow
+
+
+@bp.get("/connections")
+def connections() -> str:
+    """Every API source and how its connection is."""
+    with portal().store.read() as conn:
+        rows = flow.connections(conn, portal().settings)
+    return render_template("admin/connections.html", connections=rows)
+
+
+@bp.get("/connections/<source>/connect")
+def connections_connect(source: str) -> Response:
+    """Send the admin to the service's consent page (state kept, hashed, 15 minutes)."""
+    try:
+        url = flow.start_connect(portal().settings, portal().store, source)
+    except UsageError:
+        abort(404)
+    audit("connection_started", source=source)
+    return redirect(url)
+
+
+@bp.get("/connections/callback")
+def connections_callback() -> Response:
+    """Where the service sends the admin back: check the state, keep the tokens."""
+    args = request.args
+    if args.get("error"):
+        flash(f"The connection was not made: {args.get('error')}.", "error")
+        return redirect(url_for("admin.connections"))
+    try:
+        name = flow.finish_connect(
+            portal().settings, portal().store, args.get("state", ""),
+            args.get("code", ""), args.get("realmId"),
+        )  # fmt: skip
+    except (UsageError, SourceError) as exc:
+        flash(f"The connection was not made: {exc}", "error")
+        return redirect(url_for("admin.connections"))
+    audit("connection_connected", source=name)
+    flash(f"{name} is connected; it is pulled on its schedule.", "success")
+    return redirect(url_for("admin.connections"))
+
+
+@bp.post("/connections/<source>/reconnect")
+def connections_reconnect(source: str) -> Response:
+    """Let a revoked or disconnected source pull again."""
+    try:
+        flow.reconnect(portal().store, source)
+    except UsageError:
+        abort(404)
+    audit("connection_reconnected", source=source)
+    flash(f"{source} will be pulled again at its next pull.", "success")
+    return redirect(url_for("admin.connections"))
+
+
+@bp.post("/connections/<source>/disconnect")
+def connections_disconnect(source: str) -> Response:
+    """Drop a source's tokens and stop its pulls."""
+    try:
+        flow.disconnect(portal().store, source)
+    except UsageError:
+        abort(404)
+    audit("connection_disconnected", source=source)
+    flash(f"{source} is disconnected; nothing is pulled until it is connected again.")
+    return redirect(url_for("admin.connections"))

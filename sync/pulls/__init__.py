@@ -1,0 +1,10 @@
+"""API pulls: Xero and QuickBooks Online read straight from their APIs, read-only.
+
+``client`` (HTTP: GETs and token POSTs only, rate limited, Retry-After and backoff),
+``connections`` (the ``api_connection`` row: state, sealed tokens, cursor),
+``tokens`` (client credentials, refresh with rotation, authorisation codes),
+``connect`` (the admin's Connect flow), ``pull`` (one pull: pages kept as originals
+and imported as batches), ``xero`` and ``quickbooks`` (what each service is asked).
+The entry point that takes the job locks is ``sync.workers.api.pull_source``; the
+settings are ``sync.api_sources``.
+"""
