@@ -76,13 +76,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     install_headers(app, settings)
     _template_helpers(app, settings)
 
-    from portal import admin, auth, branding, customer
+    from portal import admin, auth, branding, customer, hooks
 
     app.before_request(auth.load_principal)
     app.register_blueprint(auth.bp)
     app.register_blueprint(branding.bp)
     app.register_blueprint(customer.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(hooks.bp)
     _error_pages(app)
 
     @app.get("/favicon.ico")

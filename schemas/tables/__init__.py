@@ -32,6 +32,7 @@ from schemas.tables.access import (
     SignInAttempt,
 )
 from schemas.tables.columns import utcnow
+from schemas.tables.hooks import PullRequest, WebhookEvent, WebhookRefusal
 from schemas.tables.imports import (
     FileClaim,
     ImportBatch,
@@ -89,6 +90,9 @@ JOB_LOCKS: Table = table_of(JobLock)
 SOURCE_STATES: Table = table_of(SourceState)
 MANIFEST_ENTRIES: Table = table_of(ManifestEntry)
 SCHEDULER_JOBS: Table = SchedulerJob
+PULL_REQUESTS: Table = table_of(PullRequest)
+WEBHOOK_EVENTS: Table = table_of(WebhookEvent)
+WEBHOOK_REFUSALS: Table = table_of(WebhookRefusal)
 
 __all__ = [
     "ACCOUNTS",
@@ -114,10 +118,13 @@ __all__ = [
     "PAYMENTS",
     "PAYMENT_CLAIMS",
     "PORTAL_SESSIONS",
+    "PULL_REQUESTS",
     "ROW_ERRORS",
     "SCHEDULER_JOBS",
     "SIGN_IN_ATTEMPTS",
     "SOURCE_STATES",
+    "WEBHOOK_EVENTS",
+    "WEBHOOK_REFUSALS",
     "Account",
     "AdminUser",
     "Allocation",
@@ -141,10 +148,13 @@ __all__ = [
     "Payment",
     "PaymentClaim",
     "PortalSession",
+    "PullRequest",
     "RowError",
     "SchedulerJob",
     "SignInAttempt",
     "SourceState",
+    "WebhookEvent",
+    "WebhookRefusal",
     "table_of",
     "utcnow",
 ]

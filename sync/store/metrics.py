@@ -1,7 +1,8 @@
 """Prometheus metrics read from the store, and the allow-list that guards them.
 
-Imports, rows, row errors, waiting files, the outbox and the last successful poll of
-each source are facts in the database, so ``StoreCollector`` reads them at scrape time:
+Imports, rows, row errors, waiting files, the outbox, the last successful poll of
+each source, webhook calls (accepted per source, refused per system and reason) and
+waiting pull requests are facts in the database, so ``StoreCollector`` reads them at scrape time:
 every node answers the same store-wide figures (aggregate them with ``max``, not
 ``sum``), and they survive restarts. The portal adds its own request metrics
 (``portal.metrics``); ``billfold run --metrics-port`` serves these with the worker's
@@ -25,15 +26,24 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from schemas.tables import IMPORT_BATCHES, OUTBOX, ROW_ERRORS, SOURCE_STATES
+from schemas.tables import (
+    IMPORT_BATCHES,
+    OUTBOX,
+    ROW_ERRORS,
+    SOURCE_STATES,
+    WEBHOOK_EVENTS,
+    WEBHOOK_REFUSALS,
+)
 from sync.config import Settings, allowed_networks
 from sync.log import event
+from sync.pulls.requests import waiting_requests
 from sync.store import Store
 
 B = IMPORT_BATCHES
 E = ROW_ERRORS
 O = OUTBOX  # noqa: E741
 S = SOURCE_STATES
+W = WEBHOOK_EVENTS
 OUTBOX_STATES = ("waiting", "failed")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -137,7 +147,35 @@ class StoreCollector(Collector):
                     waiting.add_metric([source.source], source.files_pending)
                 if source.last_success_at is not None:
                     last.add_metric([source.source], _epoch(source.last_success_at))
-        return [imports, rows, errors, waiting, outbox, last]
+            hooks = _webhooks(conn)
+        return [imports, rows, errors, waiting, outbox, last, *hooks]
+
+
+def _webhooks(conn: Any) -> list[Metric]:
+    """Webhook calls accepted and refused, and the pulls they asked for."""
+    accepted = CounterMetricFamily(
+        "billfold_webhook_events", "Webhook calls accepted, by source",
+        labels=["source"],
+    )  # fmt: skip
+    refused = CounterMetricFamily(
+        "billfold_webhook_refusals",
+        "Webhook calls refused (or naming no configured organisation), by system "
+        "and reason",
+        labels=["system", "reason"],
+    )
+    pulls = GaugeMetricFamily(
+        "billfold_pull_requests_waiting", "Pulls asked for and not yet taken, by source",
+        labels=["source"],
+    )  # fmt: skip
+    for row in conn.execute(
+        select(W.c.source, func.count().label("n")).group_by(W.c.source)
+    ):
+        accepted.add_metric([row.source], row.n)
+    for row in conn.execute(select(WEBHOOK_REFUSALS)):
+        refused.add_metric([row.system, row.reason], row.count)
+    for source, n in waiting_requests(conn).items():
+        pulls.add_metric([source], n)
+    return [accepted, refused, pulls]
 
 
 def guarded(app: Callable, networks: tuple[Network, ...]) -> Callable:

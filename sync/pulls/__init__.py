@@ -1,0 +1,1 @@
+"""Pulls straight from the billing systems' APIs, and the requests that trigger them."""
