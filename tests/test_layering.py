@@ -39,15 +39,17 @@ def test_package_imports_only_downstream(package):
 
 
 # Inside sync, rooms import downstream only: core (errors, log, faults, config) <- store
-# <- ledger <- engine <- workers, ledger <- access, and the cli composes them all.
+# <- ledger <- engine <- workers <- pulls (API pulls and webhooks), ledger <- access, and
+# the cli composes them all.
 ROOMS = {
     "core": {"core"},
     "store": {"core", "store"},
     "ledger": {"core", "store", "ledger"},
     "engine": {"core", "store", "ledger", "engine"},
     "workers": {"core", "store", "ledger", "engine", "workers"},
+    "pulls": {"core", "store", "ledger", "engine", "workers", "pulls"},
     "access": {"core", "store", "ledger", "access"},
-    "cli": {"core", "store", "ledger", "engine", "workers", "access", "cli"},
+    "cli": {"core", "store", "ledger", "engine", "workers", "access", "pulls", "cli"},
 }
 SYNC = ROOT / "sync"
 

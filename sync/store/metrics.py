@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from schemas.tables import (
     IMPORT_BATCHES,
     OUTBOX,
+    PULL_REQUESTS,
     ROW_ERRORS,
     SOURCE_STATES,
     WEBHOOK_EVENTS,
@@ -36,7 +37,6 @@ from schemas.tables import (
 )
 from sync.config import Settings, allowed_networks
 from sync.log import event
-from sync.pulls.requests import waiting_requests
 from sync.store import Store
 
 B = IMPORT_BATCHES
@@ -173,8 +173,13 @@ def _webhooks(conn: Any) -> list[Metric]:
         accepted.add_metric([row.source], row.n)
     for row in conn.execute(select(WEBHOOK_REFUSALS)):
         refused.add_metric([row.system, row.reason], row.count)
-    for source, n in waiting_requests(conn).items():
-        pulls.add_metric([source], n)
+    P = PULL_REQUESTS
+    for row in conn.execute(
+        select(P.c.source, func.count().label("n"))
+        .where(P.c.taken_at.is_(None))
+        .group_by(P.c.source)
+    ):
+        pulls.add_metric([row.source], row.n)
     return [accepted, refused, pulls]
 
 
