@@ -7,7 +7,8 @@ item. Customers become accounts keyed on their QuickBooks Id (``CustomerRef.valu
 an invoice names the same account whether or not its Customer is in the file. Invoices
 and credit memos keep QuickBooks' own totals and balances; Payment lines say which
 invoices and credit memos a payment settled (cash and credit allocations). Sales and
-refund receipts: ``adapters.quickbooks_receipts``.
+refund receipts: ``adapters.quickbooks_receipts``; change data capture answers
+(``CDCResponse``, with deleted stubs): ``adapters.quickbooks_cdc``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from adapters import quickbooks_cdc as cdc
 from adapters import quickbooks_copy as copy
 from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import CellError, FileRejected
-from adapters.quickbooks_names import quickbooks_account
+from adapters.quickbooks_names import classify_entity, quickbooks_account
 from adapters.quickbooks_receipts import RECEIPTS, receipt_records
 from adapters.toolkit.cells import parse_timestamp
 from adapters.toolkit.columns import nfc_key
@@ -65,8 +67,10 @@ def _prefixes() -> dict[str, str]:
     for entity in (*ENTITIES, *LOOKUPS):
         found[f"BatchItemResponse.item.{entity}"] = entity
         found[entity] = entity  # single read
+    found.update(cdc.cdc_prefixes((*ENTITIES, *LOOKUPS, *OTHER_ENTITIES)))
     found["item"] = "?"  # a plain list: the entity is told by its fields
     found["time"] = "time"
+    found[cdc.KEY_PREFIX] = "group"  # a key of a CDC answer's group: which entity
     found["Fault"] = "Fault"
     found["BatchItemResponse.item.Fault"] = "Fault"
     return found
@@ -110,14 +114,14 @@ class QuickBooksApi:
             return bool(inside & known) or (not inside and "time" in top)
         if "BatchItemResponse" in top:
             return bool(keys.get("BatchItemResponse.item", set()) & _BATCH_FIELDS)
-        if "Fault" in top:
-            return "Error" in keys.get("Fault", set())
+        if "Fault" in top or "CDCResponse" in top:
+            return "Error" in keys.get("Fault", set()) or cdc.claims(keys)
         return any("SyncToken" in keys.get(e, set()) for e in ENTITIES if e in top)
 
     def parse(self, export: ExportFile, options: ParseOptions) -> Iterator[Item]:
         """Yield the accounts, documents and payments of a QuickBooks API export."""
         reader = _Reader()
-        yield from reader.read(iter_items(export, PREFIXES))
+        yield from reader.read(iter_items(export, PREFIXES, (cdc.ENVELOPE,)))
 
 
 def _version(f: Fields) -> int | None:
@@ -158,11 +162,14 @@ class _Reader:
         self.deferred: list[tuple[str, Any, int]] = []  # records waiting for a name
         self.final = False
         self.refused: list[Rejection] = []  # bad cells of the record being read
+        self.changes = cdc.ChangeReport((*ENTITIES, *LOOKUPS, *OTHER_ENTITIES))
 
     def read(self, stream: Iterable[tuple[str, int, Any]]) -> Iterator[Item]:
         for prefix, _, value in stream:
             entity = PREFIXES[prefix]
-            if entity == "time":
+            if prefix == cdc.KEY_PREFIX:
+                self.changes.saw_group_key(value)
+            elif entity == "time":
                 yield from self._time(value)
             elif entity == "Fault":
                 yield from self._fault(value, top_level=prefix == "Fault")
@@ -212,7 +219,7 @@ class _Reader:
 
     def _entity(self, entity: str, value: Any, n: int = 0) -> Iterator[Item]:
         if entity == "?":
-            entity = _classify(value)
+            entity = classify_entity(value)
         if not n:
             n = self.counts[entity] = self.counts.get(entity, 0) + 1
         where = (
@@ -225,6 +232,9 @@ class _Reader:
                 record=where,
                 value=RULES.show(value),
             )
+            return
+        if cdc.is_deleted(value):
+            yield from self.changes.deletion(entity, value)
             return
         fields = Fields(value, RULES)
         note: Note | None = None
@@ -272,6 +282,7 @@ class _Reader:
                 "Customer, Invoice, CreditMemo, Payment, SalesReceipt and RefundReceipt"
             )
         yield from self.lookups.notes()
+        yield from self.changes.notes()
         if self.orphans:
             example = next(iter(self.orphans.values()))
             yield Note(
@@ -475,30 +486,6 @@ def _label(entity: str, value: dict[str, Any]) -> str:
     kind = {"Invoice": "invoice", "SalesReceipt": "sales receipt"}.get(entity)
     kind = kind or ("refund receipt" if entity == "RefundReceipt" else "credit note")
     return f"{kind} {text('DocNumber') or ident or '(no Id)'}"
-
-
-def _classify(value: Any) -> str:
-    """Tell which entity an element of a plain list is, from fields only it has."""
-    if not isinstance(value, dict) or "SyncToken" not in value:
-        return "?"
-    if "RemainingCredit" in value:
-        return "CreditMemo"
-    if "UnappliedAmt" in value:
-        return "Payment"
-    if "DisplayName" in value and "TotalAmt" not in value:
-        return "Customer"
-    if "AttachableRef" in value or "FileName" in value:
-        return "Attachable"
-    if "DueDays" in value or "DayOfMonthDue" in value:
-        return "Term"
-    if "Name" in value and value.get("Type") in ("CREDIT_CARD", "NON_CREDIT_CARD"):
-        return "PaymentMethod"
-    others = ("DepositToAccountRef", "TxnStatus", "ExpirationDate", "PaymentMethodRef")
-    if {"TotalAmt", "Balance", "DueDate", "CustomerRef"} <= value.keys() and not any(
-        k in value for k in others
-    ):
-        return "Invoice"
-    return "?"
 
 
 def _payment_links(f: Fields) -> list[tuple[str, str, Decimal]]:

@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     install_headers(app, settings)
     _template_helpers(app, settings)
 
-    from portal import admin, auth, branding, customer, notices
+    from portal import admin, auth, branding, customer, hooks, notices
 
     app.before_request(auth.load_principal)
     app.register_blueprint(auth.bp)
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(customer.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(hooks.bp)
     _error_pages(app)
 
     @app.get("/favicon.ico")

@@ -196,6 +196,21 @@ class ExportInfo:
 
 
 @dataclass(slots=True)
+class Deletion:
+    """A record the source says was deleted, named only by its id (a QuickBooks change
+    data capture answer gives a deleted entity's Id and time, nothing else).
+
+    The store marks its copy deleted, as when a full record arrives deleted; a deletion
+    of a record billfold never stored changes nothing.
+    """
+
+    kind: Literal["invoice", "credit_note", "payment"]
+    external_id: str
+    label: str
+    updated_at: datetime | None = None
+
+
+@dataclass(slots=True)
 class Rejection:
     """A record the adapter could not read; the rest of the file still applies."""
 
@@ -215,4 +230,4 @@ class Note:
 
 
 Record = AccountRecord | DocumentRecord | PaymentRecord
-Item = Record | AttachmentRecord | ExportInfo | Rejection | Note
+Item = Record | AttachmentRecord | Deletion | ExportInfo | Rejection | Note

@@ -37,6 +37,7 @@ class ApiKeys:
     api_url: str = ""
     token_url: str = ""
     takes_over: str = ""
+    webhook_key_env: str = ""  # the environment variable holding the webhook key
 
     @property
     def api_base(self) -> str:
@@ -60,7 +61,8 @@ def check_api_source(
     kind = getattr(source, "kind", "")
     names = {getattr(s, "name", "") for s in sources if s is not source}
     api_only = ("client_id", "client_secret_env", "client_secret_file", "tenant_id",
-                "realm_id", "api_url", "token_url", "takes_over")  # fmt: skip
+                "realm_id", "api_url", "token_url", "takes_over",
+                "webhook_key_env")  # fmt: skip
     if kind not in API_KINDS:
         for name in api_only:
             if getattr(source, name):

@@ -39,7 +39,8 @@ def test_package_imports_only_downstream(package):
 
 
 # Inside sync, rooms import downstream only: core (errors, log, faults, config) <- store
-# <- ledger <- engine <- workers, ledger <- access, and the cli composes them all.
+# <- ledger <- engine <- workers <- pulls (API pulls and webhooks), ledger <- access, and
+# the cli composes them all.
 ROOMS = {
     "core": {"core"},
     "store": {"core", "store"},

@@ -34,21 +34,27 @@ def _too_deep(prefix: str) -> FileRejected:
 
 
 def iter_items(
-    export: ExportFile, prefixes: Collection[str]
+    export: ExportFile, prefixes: Collection[str], keys_at: Collection[str] = ()
 ) -> Iterator[tuple[str, int, Any]]:
     """Yield ``(prefix, index, value)`` for every value found at one of *prefixes*.
 
     Prefixes use ijson's notation: ``"Invoices.item"`` is each element of the
     top-level ``Invoices`` array; ``"BatchItemResponse.item.QueryResponse.Invoice.item"``
     reaches into a batch envelope. The index counts items per prefix from 0, in file
-    order, so a rejection can say which element it was.
+    order, so a rejection can say which element it was. The keys of the objects at
+    *keys_at* are yielded as ``(prefix + ".{}", index, key)``: what an envelope holds,
+    read without building it.
     """
     wanted = set(prefixes)
+    keyed = set(keys_at)
     counts: dict[str, int] = {}
     with utf8_binary(export) as file:
         events = ijson.parse(file, use_float=False, buf_size=_BUFFER)
         try:
             for prefix, event, value in events:
+                if event == "map_key" and prefix in keyed:
+                    yield prefix + ".{}", 0, value
+                    continue
                 if prefix not in wanted:
                     if len(prefix) > _MAX_PATH:
                         raise _too_deep(prefix)

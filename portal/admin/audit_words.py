@@ -47,9 +47,14 @@ LABELS = {
     "portal_disabled": "Turned the portal off",
     "portal_enabled": "Turned the portal on",
     "preview": "Started a preview",
+    "connection_connected": "Connected a billing system",
+    "connection_disconnected": "Disconnected a billing system",
+    "connection_reconnected": "Reconnected a billing system",
+    "connection_started": "Began connecting a billing system",
     "notice_off": "Stopped email notices",
     "notice_on": "Started email notices",
     "preview_end": "Ended a preview",
+    "pull_asked": "Asked for a pull",
     "preview_view": "Looked in a preview",
     "publish_import": "Published an import",
     "reject_claim": "Turned down a payment",
@@ -185,6 +190,10 @@ def plain(detail: dict[str, Any]) -> str:
 def _count(d: dict[str, Any], key: str) -> int:
     value = d.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _source(d: dict[str, Any]) -> str:
+    return f"the source {d.get('source') or 'since removed'}"
 
 
 _NOTICES = {"statement": "the monthly statement", "digest": "the digest of new items"}
@@ -372,6 +381,19 @@ SENTENCES: dict[str, Sentence] = {
     "preview": lambda w, e, d: f"Started seeing the portal as {_who(w, e)} sees it.",
     "preview_end": lambda w, e, d: f"Stopped previewing as {_who(w, e)}.",
     "preview_view": _preview_view,
+    "connection_connected": lambda w, e, d: (
+        f"Connected {_source(d)}: it is read on its schedule from now on."
+    ),
+    "connection_disconnected": lambda w, e, d: (
+        f"Disconnected {_source(d)}: nothing is read from it until it is connected again."
+    ),
+    "connection_reconnected": lambda w, e, d: (
+        f"Reconnected {_source(d)}: it is read again at its next pull."
+    ),
+    "connection_started": lambda w, e, d: (
+        f"Went to the billing system's consent page to connect {_source(d)}."
+    ),
+    "pull_asked": lambda w, e, d: f"Asked for {_source(d)} to be read now.",
     "notice_off": lambda w, e, d: (
         f"{_who(w, e)} will no longer get {_NOTICES.get(str(d.get('notice')), 'notices')}"
         f" for {w.account(e.account_id)}"

@@ -1,5 +1,5 @@
 """Connections: each Xero and QuickBooks source's state, last and next pull, errors;
-connect (the service's consent page), reconnect and disconnect."""
+connect (the service's consent page), reconnect, disconnect and "Pull now"."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from werkzeug.wrappers import Response
 
 from portal.admin import audit, bp
 from portal.context import portal
+from sync.api_sources import API_KINDS
 from sync.errors import SourceError, UsageError
 from sync.pulls import connect as flow
+from sync.pulls.connections import read_row
+from sync.pulls.requests import request_pull
 
 
 @bp.get("/connections")
@@ -72,4 +75,23 @@ def connections_disconnect(source: str) -> Response:
         abort(404)
     audit("connection_disconnected", source=source)
     flash(f"{source} is disconnected; nothing is pulled until it is connected again.")
+    return redirect(url_for("admin.connections"))
+
+
+@bp.post("/connections/<source>/pull")
+def connections_pull(source: str) -> Response:
+    """Ask the workers for a pull of *source* now (taken within seconds by
+    ``billfold run``; one request waits per source however often it is asked)."""
+    p = portal()
+    configured = {s.name for s in p.settings.sources if s.kind in API_KINDS}
+    with p.store.write(ledger=False) as conn:
+        if source not in configured and read_row(conn, source) is None:
+            abort(404)
+        request_pull(conn, source, "admin")
+    audit("pull_asked", source=source)
+    flash(
+        f"A pull of {source} was asked for: a running billfold run worker starts it "
+        "within a few seconds.",
+        "success",
+    )
     return redirect(url_for("admin.connections"))

@@ -32,6 +32,7 @@ from schemas.tables.access import (
     SignInAttempt,
 )
 from schemas.tables.columns import utcnow
+from schemas.tables.hooks import PullRequest, WebhookEvent, WebhookRefusal
 from schemas.tables.imports import (
     ApiConnection,
     FileClaim,
@@ -95,6 +96,9 @@ SCHEDULER_JOBS: Table = SchedulerJob
 NOTICE_SUBSCRIPTIONS: Table = table_of(NoticeSubscription)
 NOTICES: Table = table_of(Notice)
 NOTICE_ITEMS: Table = table_of(NoticeItem)
+PULL_REQUESTS: Table = table_of(PullRequest)
+WEBHOOK_EVENTS: Table = table_of(WebhookEvent)
+WEBHOOK_REFUSALS: Table = table_of(WebhookRefusal)
 
 __all__ = [
     "ACCOUNTS",
@@ -124,10 +128,13 @@ __all__ = [
     "PAYMENTS",
     "PAYMENT_CLAIMS",
     "PORTAL_SESSIONS",
+    "PULL_REQUESTS",
     "ROW_ERRORS",
     "SCHEDULER_JOBS",
     "SIGN_IN_ATTEMPTS",
     "SOURCE_STATES",
+    "WEBHOOK_EVENTS",
+    "WEBHOOK_REFUSALS",
     "Account",
     "AdminUser",
     "Allocation",
@@ -155,10 +162,13 @@ __all__ = [
     "Payment",
     "PaymentClaim",
     "PortalSession",
+    "PullRequest",
     "RowError",
     "SchedulerJob",
     "SignInAttempt",
     "SourceState",
+    "WebhookEvent",
+    "WebhookRefusal",
     "table_of",
     "utcnow",
 ]

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateTable
 
-from schemas.records import AccountRecord
+from schemas.records import AccountRecord, Deletion
 from schemas.tables import (
     ACCOUNTS,
     ALLOCATIONS,
@@ -40,8 +40,8 @@ from sync.engine.first_reports import (
 )
 from sync.engine.reconcile import Plan, Stored
 from sync.engine.review import Diff, old_figures
-from sync.engine.validate import Prepared
-from sync.ledger.figures import refresh_derived
+from sync.engine.validate import Prepared, content_hash
+from sync.ledger.figures import feed_figures, refresh_derived
 from sync.ledger.identity import hold
 from sync.ledger.marks import evaluate_marks
 from sync.store.bulk import (
@@ -190,6 +190,62 @@ class BatchWriter:
         ):
             found[row[1]] = Stored(row[0], row[2], row[3], row[4], row[5], row[6])
         return found
+
+    def deleted_copies(
+        self, kind: str, deletions: Sequence[Deletion], as_of: datetime | None
+    ) -> tuple[list[Prepared], list[Deletion]]:
+        """Return the stored records *deletions* name, as copies marked deleted, and the
+        deletions that name no stored record.
+
+        A deletion that names only an id (QuickBooks change data capture) deletes the
+        stored record as a full record arriving deleted would (Xero DELETED): its
+        figures stay, its lifecycle hides it, and a deleted payment or credit note
+        settles nothing. A deletion older than the stored record changes nothing.
+        """
+        table = TABLES[kind]
+        columns = COLUMNS[kind]
+        wanted = {d.external_id: d for d in deletions}
+        copies = []
+        for chunk in chunked(list(wanted), IN_CHUNK):
+            query = (
+                select(
+                    table.c.account_id,
+                    ACCOUNTS.c.external_key,
+                    ACCOUNTS.c.name,
+                    *(table.c[c] for c in columns),
+                )
+                .join(ACCOUNTS, ACCOUNTS.c.id == table.c.account_id)
+                .where(table.c.source == self.source, table.c.external_id.in_(chunk))
+            )
+            for row in self.conn.execute(query):
+                values = dict(zip(columns, row[3:], strict=True))
+                deletion = wanted.pop(values["external_id"])
+                stored_hash = values["content_hash"]
+                already = values["lifecycle"] == "deleted"
+                values["lifecycle"] = "deleted"
+                values["source_updated_at"] = deletion.updated_at or as_of
+                if kind != "payment":
+                    values.update(feed_figures(kind, values))
+                number = values["reference" if kind == "payment" else "number"]
+                label = {"credit_note": "credit note"}.get(kind, kind)
+                copy = Prepared(
+                    kind=kind,
+                    key=values["external_id"],
+                    account=AccountRecord(key=row[1], name=row[2]),
+                    values=values,
+                    content_hash="",
+                    updated_at=values["source_updated_at"],
+                    version=values["source_version"],
+                    label=f"{label} {number or values['external_id']}",
+                    line=None,
+                    lines_known=False,
+                )
+                copy.content_hash = values["content_hash"] = (
+                    stored_hash if already else content_hash(copy)
+                )
+                self.account_ids[row[1]] = row[0]
+                copies.append(copy)
+        return copies, list(wanted.values())
 
     def ensure_accounts(self, records: Iterable[AccountRecord]) -> None:
         """Create or update the accounts *records* name (``AccountWriter.ensure``)."""

@@ -28,6 +28,7 @@ from schemas.limits import clip
 from schemas.records import (
     AccountRecord,
     AttachmentRecord,
+    Deletion,
     DocumentRecord,
     ExportInfo,
     Note,
@@ -199,6 +200,8 @@ class ExportRun:
         self.pending: list[Prepared] = []
         self.accounts: list[AccountRecord] = []
         self.attachments: list[AttachmentRecord] = []
+        self.deletions: list[Deletion] = []  # records the source says it deleted
+        self.not_stored: list[Deletion] = []  # ... of which billfold kept no copy
         self.columns: dict[str, str] | None = None  # the export's names for fields
         self.older_example: str | None = None
         self.phases = dict.fromkeys(("parse", "validate", "reconcile", "apply"), 0.0)
@@ -233,6 +236,11 @@ class ExportRun:
                     self.accounts.append(item)
                 else:
                     self.rejections.append(too_long)
+            elif isinstance(item, Deletion):
+                seen_record = True
+                self.deletions.append(item)
+                if len(self.deletions) >= CHUNK_RECORDS:
+                    self.flush()
             elif isinstance(item, AttachmentRecord):
                 refused = check_attachment(item)
                 if refused is None:
@@ -261,7 +269,8 @@ class ExportRun:
         self.phases["apply"] += clock() - tick
         for kind in KIND_ORDER:
             records = [p for p in self.pending if p.kind == kind]
-            if not records:
+            deletions = [d for d in self.deletions if d.kind == kind]
+            if not records and not deletions:
                 continue
             tick = clock()
             adopt_former_ids(self.conn, self.source, kind, records, writer.account_ids)
@@ -270,6 +279,10 @@ class ExportRun:
                     self.conn, self.source, records, writer.account_ids
                 )
                 self.rejections += crossing
+            if deletions:
+                copies, missing = writer.deleted_copies(kind, deletions, self.as_of)
+                records += copies
+                self.not_stored += missing
             stored = writer.stored(kind, (p.key for p in records))
             plan = reconcile(records, stored, self.batch_id)
             self.phases["reconcile"] += clock() - tick
@@ -288,6 +301,7 @@ class ExportRun:
             writer.apply(kind, plan)
             self.phases["apply"] += clock() - tick
         self.pending = []
+        self.deletions = []
         if self.attachments:
             tick = clock()
             write_attachments(self.conn, self.source, self.batch_id, self.attachments)
@@ -327,6 +341,12 @@ class ExportRun:
             found.append(
                 f"{counts.duplicates} record(s) appeared more than once with the same "
                 "content; each was applied once"
+            )
+        if self.not_stored:
+            found.append(
+                f"{len(self.not_stored)} deleted record(s) in this file were never "
+                f"imported (e.g. {self.not_stored[0].label}); there was nothing to "
+                "delete"
             )
         if flagged:
             found.append(

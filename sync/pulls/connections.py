@@ -110,6 +110,11 @@ def read_row(conn: Connection, source: str) -> Row | None:
     return None if row is None else Row(**row._mapping)
 
 
+def stored_organisations(conn: Connection) -> dict[str, str | None]:
+    """Each API source's tenant or realm id as its connection keeps it."""
+    return {r.source: r.tenant for r in conn.execute(select(T.c.source, T.c.tenant))}
+
+
 def ensure_row(store: Store, source: str, kind: str, tenant: str | None) -> Row:
     """Create the row of *source* (connected, no tokens) unless it exists; return it."""
     with store.write(ledger=False) as conn:

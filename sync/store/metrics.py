@@ -1,8 +1,10 @@
 """Prometheus metrics read from the store, and the allow-list that guards them.
 
 Imports, rows, row errors, waiting files, the outbox, the last successful poll of
-each source and whether each API connection works are facts in the database, so
-``StoreCollector`` reads them at scrape time: every node answers the same store-wide figures (aggregate them with ``max``, not
+each source, whether each API connection works, webhook calls (accepted per source,
+refused per system and reason) and waiting pull requests are facts in the database, so
+``StoreCollector`` reads them at scrape time: every node answers the same store-wide
+figures (aggregate them with ``max``, not
 ``sum``), and they survive restarts. The portal adds its own request metrics
 (``portal.metrics``); ``billfold run --metrics-port`` serves these with the worker's
 process metrics (``serve_metrics``).
@@ -29,8 +31,11 @@ from schemas.tables import (
     API_CONNECTIONS,
     IMPORT_BATCHES,
     OUTBOX,
+    PULL_REQUESTS,
     ROW_ERRORS,
     SOURCE_STATES,
+    WEBHOOK_EVENTS,
+    WEBHOOK_REFUSALS,
 )
 from sync.config import Settings, allowed_networks
 from sync.log import event
@@ -41,6 +46,7 @@ B = IMPORT_BATCHES
 E = ROW_ERRORS
 O = OUTBOX  # noqa: E741
 S = SOURCE_STATES
+W = WEBHOOK_EVENTS
 OUTBOX_STATES = ("waiting", "failed")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -151,7 +157,40 @@ class StoreCollector(Collector):
                     waiting.add_metric([source.source], source.files_pending)
                 if source.last_success_at is not None:
                     last.add_metric([source.source], _epoch(source.last_success_at))
-        return [imports, rows, errors, waiting, outbox, last, connected]
+            hooks = _webhooks(conn)
+        return [imports, rows, errors, waiting, outbox, last, connected, *hooks]
+
+
+def _webhooks(conn: Any) -> list[Metric]:
+    """Webhook calls accepted and refused, and the pulls they asked for."""
+    accepted = CounterMetricFamily(
+        "billfold_webhook_events", "Webhook calls accepted, by source",
+        labels=["source"],
+    )  # fmt: skip
+    refused = CounterMetricFamily(
+        "billfold_webhook_refusals",
+        "Webhook calls refused (or naming no configured organisation), by system "
+        "and reason",
+        labels=["system", "reason"],
+    )
+    pulls = GaugeMetricFamily(
+        "billfold_pull_requests_waiting", "Pulls asked for and not yet taken, by source",
+        labels=["source"],
+    )  # fmt: skip
+    for row in conn.execute(
+        select(W.c.source, func.count().label("n")).group_by(W.c.source)
+    ):
+        accepted.add_metric([row.source], row.n)
+    for row in conn.execute(select(WEBHOOK_REFUSALS)):
+        refused.add_metric([row.system, row.reason], row.count)
+    P = PULL_REQUESTS
+    for row in conn.execute(
+        select(P.c.source, func.count().label("n"))
+        .where(P.c.taken_at.is_(None))
+        .group_by(P.c.source)
+    ):
+        pulls.add_metric([row.source], row.n)
+    return [accepted, refused, pulls]
 
 
 def guarded(app: Callable, networks: tuple[Network, ...]) -> Callable:

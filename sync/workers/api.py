@@ -14,7 +14,9 @@ import threading
 
 from sync.config import Settings
 from sync.errors import StoreError
+from sync.log import event
 from sync.pulls.pull import PullOutcome, pull
+from sync.pulls.requests import request_pull, take_requested
 from sync.pulls.tokens import Locks
 from sync.store import Store
 from sync.workers.claims import acquire_lock, release_lock, run_exclusively
@@ -80,3 +82,24 @@ class ApiSource(SourceWorker):
         )
         if not self.last.ok:
             self.problems += 1
+
+
+def pull_asked(store: Store, sources: list[ApiSource], lease_seconds: int) -> list[str]:
+    """Pull the sources a webhook or an admin asked for, each under its job lock.
+
+    A source another worker is pulling right now is asked for again, so a change that
+    arrived after that pull started is read by the next one; a request for a source
+    this worker does not have is left for one that has it."""
+    by_name = {s.name: s for s in sources}
+    with store.write(ledger=False) as conn:
+        asked = take_requested(conn, sources=list(by_name))
+    pulled = []
+    for name in asked:
+        source = by_name[name]
+        event("pull.asked", source=name)
+        if run_exclusively(store, source.job, lease_seconds, source.poll):
+            pulled.append(name)
+        else:
+            with store.write(ledger=False) as conn:
+                request_pull(conn, name, "asked again: another worker was pulling")
+    return pulled

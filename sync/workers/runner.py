@@ -10,7 +10,8 @@ Threads of one worker:
 * the importer takes the listed S3 objects one at a time, outside any job lock, so
   every worker imports a bucket's objects at once (``S3Source.retry_due``);
 * API sources (Xero, QuickBooks) are pulled on their schedule, each pull under the job
-  lock ``pull:<source>`` (``sync.workers.api``);
+  lock ``pull:<source>`` (``sync.workers.api``), and within a second or two when a
+  webhook or an admin's "Pull now" asks for one (``sync.pulls.requests``);
 * the heartbeat renews the leases of the claims and job locks this worker holds,
   every ``runner.renew_seconds`` (a crashed worker's claims are taken over once their
   ``runner.lease_seconds`` ran out, at once when it was a process on this machine).
@@ -42,7 +43,7 @@ from sync.errors import StoreError, UsageError
 from sync.log import event
 from sync.store import Store
 from sync.workers import claims
-from sync.workers.api import ApiSource
+from sync.workers.api import ApiSource, pull_asked
 from sync.workers.folder import FolderSource
 from sync.workers.housekeeping import tidy
 from sync.workers.s3 import S3Source
@@ -51,6 +52,7 @@ from sync.workers.watch import start_observer, stop_observer
 
 ONCE_MIN_WAIT_SECONDS = 60.0
 IMPORT_RECHECK_SECONDS = 1.0  # how often a worker looks for objects others listed
+ASKED_PULL_SECONDS = 1.0  # not money: how often a worker looks for asked-for pulls
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,8 @@ class Runner:
         ]
         for thread in first_polls:
             thread.start()
+        if self.apis:
+            self._start_thread("asked-pulls", self._asked_pulls)
         while not self.stopping.wait(1.0):
             pass
         with self._observers_lock:
@@ -283,6 +287,14 @@ class Runner:
         self._stop_heartbeat()
         event("run.stopped", worker=claims.worker_id())
         return 0
+
+    def _asked_pulls(self) -> None:
+        """Every second, pull the API sources a webhook or an admin asked for."""
+        while not self.stopping.wait(ASKED_PULL_SECONDS):
+            try:
+                pull_asked(self.store, self.apis, self.lease_seconds)
+            except StoreError as exc:
+                event("pull.asked_failed", logging.WARNING, error=str(exc))
 
     def _stop_heartbeat(self) -> None:
         # Joined, not left to die with the interpreter: a daemon thread still writing

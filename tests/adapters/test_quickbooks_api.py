@@ -825,7 +825,7 @@ def test_detects_its_samples_and_no_other_format():
         for p in [*SAMPLE_DIR.glob("*.json"), *SAMPLES.glob("real_world/qbo_*.json")]
         if not p.name.endswith(".expected.json")
     ]
-    assert len(ours) == 7
+    assert len(ours) == 8
     for path in ours:
         assert QuickBooksApi.detect(head(path.read_bytes())), path.name
     # Every other bundled export (and every golden file), plus the shared reference

@@ -346,6 +346,10 @@ def disconnect(ctx: Ctx) -> Request:
     return f"{api_connection(ctx)}/disconnect", {}
 
 
+def pull_now(ctx: Ctx) -> Request:
+    return f"{api_connection(ctx)}/pull", {}
+
+
 ROUTES: dict[str, tuple[Case, ...]] = {
     "admin.accounts_portal": (
         Case(portal_on, ("portal_enabled",), "on"),
@@ -382,6 +386,7 @@ ROUTES: dict[str, tuple[Case, ...]] = {
     "admin.use_link": (Case(use_link, ("sign_in",)),),
     "admin.connections_reconnect": (Case(reconnect, ("connection_reconnected",)),),
     "admin.connections_disconnect": (Case(disconnect, ("connection_disconnected",)),),
+    "admin.connections_pull": (Case(pull_now, ("pull_asked",)),),
 }
 
 # POSTs that change nothing: an account picker's search shows its form again with the

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import create_app
-from schemas.tables import AUDIT_EVENTS
+from schemas.tables import AUDIT_EVENTS, PULL_REQUESTS
 from sync.api_sources import QUICKBOOKS_AUTHORIZE_URL
 from sync.pulls.connections import read_row
 from sync.workers.api import pull_source
@@ -111,3 +111,33 @@ def test_disconnect_stops_the_pulls_until_reconnected(office, store, fake_qbo):
     assert "disconnected" in listing and "Reconnect" in listing
     assert "disconnected" in page(client, "/admin/imports")
     assert _events(store, "connection_disconnected") == 1
+
+
+def test_pull_now_asks_the_workers_for_a_pull_of_a_known_source(
+    office, store, fake_qbo
+):
+    client, _ = office
+    assert "Pull now" not in page(client, "/admin/connections")  # not connected yet
+    asked = _connect(client)
+    fake_qbo.tokens.codes.add("code-1")
+    client.get(
+        "/admin/connections/callback",
+        query_string={
+            "code": "code-1",
+            "state": asked["state"],
+            "realmId": fake_qbo.realm,
+        },
+    )
+    assert "Pull now" in page(client, "/admin/connections")
+    response = post(client, "/admin/connections/qbo/pull")
+    assert response.status_code == 302
+    assert "was asked for" in page(client, "/admin/connections")
+    assert post(client, "/admin/connections/qbo/pull").status_code == 302
+    with store.read() as conn:
+        waiting = conn.execute(
+            select(PULL_REQUESTS.c.source).where(PULL_REQUESTS.c.taken_at.is_(None))
+        ).scalars()
+        assert list(waiting) == ["qbo"]  # asked twice, one request waits
+    assert _events(store, "pull_asked") == 2
+    assert "Asked for the source qbo to be read now." in page(client, "/admin/audit")
+    assert post(client, "/admin/connections/nowhere/pull").status_code == 404
