@@ -8,12 +8,13 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from schemas.tables import IMPORT_BATCHES
+from schemas.tables import IMPORT_BATCHES, JOB_LOCKS
 from sync.ledger.balances import balances
+from sync.pulls.requests import request_pull
 from tests.helpers import count
 from tests.sync.pulls.conftest import XERO_SECRET
 from tests.sync.pulls.test_xero_pull import _golden_balances
-from tests.workers import run_once, write_config
+from tests.workers import Worker, run_once, wait_until, write_config
 
 
 def _config(tmp_path, settings, fake):
@@ -67,3 +68,34 @@ def test_run_once_exits_1_when_the_connection_is_revoked(
     log = tmp_path / "run.log"
     assert run_once(config, log=log, env={"XERO_CLIENT_SECRET": XERO_SECRET}) == 1
     assert "status=revoked" in log.read_text()
+
+
+@pytest.mark.slow  # a real worker process
+def test_a_running_worker_pulls_a_source_when_asked(
+    store, settings, tmp_path, fake_xero
+):
+    config = _config(tmp_path, settings, fake_xero)
+    text = config.read_text().replace(
+        'kind = "xero"', 'kind = "xero"\nschedule = "every 24 hours"'
+    )
+    config.write_text(text)
+    env = {"XERO_CLIENT_SECRET": XERO_SECRET}
+    with Worker(config, log=tmp_path / "run.log", env=env) as worker:
+        wait_until(lambda: count(store, "invoice") == 14, what="the first pull")
+        wait_until(lambda: worker_is_idle(store), what="the first pull to end")
+        before = len(fake_xero.data_requests())
+        with store.write(ledger=False) as conn:
+            request_pull(conn, "xero", "webhook")
+        worker.wait_for_log("event=pull.asked source=xero")
+        wait_until(
+            lambda: len(fake_xero.data_requests()) > before, what="the asked-for pull"
+        )
+        assert worker.stop() == 0
+
+
+def worker_is_idle(store) -> bool:  # type: ignore[no-untyped-def]
+    """No pull holds the source's job lock."""
+    with store.read() as conn:
+        return not conn.execute(
+            select(JOB_LOCKS.c.name).where(JOB_LOCKS.c.name == "pull:xero")
+        ).first()
