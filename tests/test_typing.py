@@ -22,11 +22,18 @@ def product_files():
 
 
 def test_ci_runs_mypy_after_ruff_and_before_the_tests(monkeypatch):
+    """Nothing is run for real: every step and pass only says its title."""
     ran: list[str] = []
     monkeypatch.setattr(
         ci, "step", lambda title, cmd, env=None, ok=(0,): ran.append(title)
     )
+    monkeypatch.setattr(
+        ci,
+        "parallel_passes",
+        lambda runs: ran.append(" + ".join(t for t, _, _ in runs)),
+    )
     monkeypatch.setattr(ci, "ensure_chromium", lambda: None)
+    monkeypatch.setattr(ci, "ensure_postgres", lambda: None)
     ci.main(["--sqlite-only"])
     assert ran == [
         "ruff check",
@@ -34,6 +41,16 @@ def test_ci_runs_mypy_after_ruff_and_before_the_tests(monkeypatch):
         "mypy",
         "pytest on SQLite",
         "pytest on SQLite, tests that run alone",
+    ]
+    ran.clear()
+    ci.main([])
+    assert ran == [
+        "ruff check",
+        "ruff format",
+        "mypy",
+        "pytest on SQLite + pytest on PostgreSQL",
+        "pytest on SQLite, tests that run alone",
+        "pytest on PostgreSQL, tests that run alone",
     ]
 
 
