@@ -76,15 +76,22 @@ def _seed(folder: Path) -> Any:
     return app, store, contact
 
 
-def _sign_in(app: Any, store: Any, contact: int) -> tuple[float, float]:  # not money
-    """Sign the contact in once; return (POST ms, whole sign-in ms)."""
+def _sign_in(app: Any, store: Any, contact: int) -> tuple[float, bool]:  # not money
+    """Sign the contact in once; return (POST ms, whether the sign-in went through).
+
+    A sign-in that waited out the busy timeout is refused (the portal's 503 "Back in a
+    moment", or the link could not even be issued): it counts, with its wait.
+    """
     import re
 
     from sync.access.links import issue_link
+    from sync.errors import StoreError
 
-    started = time.perf_counter()
-    with store.write(ledger=False) as conn:
-        token = issue_link(conn, "contact", contact, EMAIL, 15)
+    try:
+        with store.write(ledger=False) as conn:
+            token = issue_link(conn, "contact", contact, EMAIL, 15)
+    except StoreError:
+        return 0.0, False
     client = app.test_client()
     page = client.get(f"/sign-in/{token}")
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
@@ -93,9 +100,9 @@ def _sign_in(app: Any, store: Any, contact: int) -> tuple[float, float]:  # not 
     posted = time.perf_counter()
     response = client.post(f"/sign-in/{token}", data={"csrf_token": match.group(1)})
     done = time.perf_counter()
-    if response.status_code != 302:
+    if response.status_code not in (302, 503):
         raise RuntimeError(f"the sign-in failed: {response.status_code}")
-    return (done - posted) * 1000, (done - started) * 1000
+    return (done - posted) * 1000, response.status_code == 302
 
 
 def measure(
@@ -124,6 +131,7 @@ def measure(
     )
     posts: list[float] = []  # not money
     whole: list[float] = []  # not money
+    refused = 0
     started = time.perf_counter()
     arrival = started
     while worker.poll() is None:
@@ -132,7 +140,8 @@ def measure(
             time.sleep(
                 arrival - now
             )  # the next visitor's arrival, not a wait for state
-        post_ms, _ = _sign_in(app, store, contact)
+        post_ms, ok = _sign_in(app, store, contact)
+        refused += not ok
         posts.append(post_ms)
         whole.append((time.perf_counter() - arrival) * 1000)
         arrival += every_ms / 1000
@@ -155,6 +164,7 @@ def measure(
         "whole_p99_ms": round(_percentile(whole, 0.99), 1),
         "whole_max_ms": round(max(whole), 1),
         "over_goal": sum(1 for v in whole if v > GOAL_MS),
+        "refused": refused,
         "load_average": round(os.getloadavg()[0], 2),
     }
 
@@ -173,7 +183,8 @@ def main() -> int:
         f"sign-in during a {figures['rows']:,}-row import ({figures['import_seconds']} s):"
         f" {figures['sign_ins']} sign-ins, whole sign-in p50 {figures['whole_p50_ms']} ms,"
         f" p99 {figures['whole_p99_ms']} ms, max {figures['whole_max_ms']} ms, "
-        f"{figures['over_goal']} over {GOAL_MS:.0f} ms (the POST alone: p99 "
+        f"{figures['over_goal']} over {GOAL_MS:.0f} ms, {figures['refused']} refused "
+        f"after the busy timeout (the POST alone: p99 "
         f"{figures['post_p99_ms']} ms); goal p99 <= {GOAL_MS:.0f} ms: "
         f"{'pass' if ok else 'FAIL'}"
     )
