@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, true
+from sqlalchemy import Connection, and_, bindparam, func, select, true
 
 from schemas.tables import (
     ACCOUNTS,
@@ -65,7 +66,7 @@ def find_visit(
     An admin's session comes back with no contact (the caller loads the admin); a
     revoked contact, or a session revoked, expired or idle, is None.
     """
-    rows = conn.execute(_visit_query(digest(token), freshness)).all()
+    rows = conn.execute(_visit_query(freshness), {"token_hash": digest(token)}).all()
     if not rows:
         return None
     first = rows[0]
@@ -114,10 +115,13 @@ def find_visit(
     )
 
 
-def _visit_query(token_hash: str, freshness: bool) -> Any:
+@cache
+def _visit_query(freshness: bool) -> Any:
+    """The visit's statement, built once per process (the token is a bound parameter):
+    building it is a good part of a request's Python time."""
     session = (
         select(*(S.c[name] for name in _SESSION_COLUMNS))
-        .where(S.c.token_hash == token_hash)
+        .where(S.c.token_hash == bindparam("token_hash"))
         .cte("visit_session")
     )
     grants = (
