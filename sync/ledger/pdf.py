@@ -19,7 +19,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -68,9 +68,32 @@ def _fonts() -> tuple[str, str]:
 
         base = Path(reportlab.__file__).parent / "fonts"
         regular, bold = base / "Vera.ttf", base / "VeraBd.ttf"
-    pdfmetrics.registerFont(TTFont("BillfoldSans", str(regular)))
-    pdfmetrics.registerFont(TTFont("BillfoldSans-Bold", str(bold)))
+    for name, path in (("BillfoldSans", regular), ("BillfoldSans-Bold", bold)):
+        font = TTFont(name, str(path))
+        _keep_subsets(font)
+        pdfmetrics.registerFont(font)
     return "BillfoldSans", "BillfoldSans-Bold"
+
+
+SUBSETS_KEPT = 64  # per font: the subsets of the documents drawn most recently
+
+
+def _keep_subsets(font: TTFont) -> None:
+    """Build each subset of *font* once per process, not once per document.
+
+    A PDF embeds the glyphs it uses as a subset font; building it (reading the glyphs
+    out of the TrueType file) was half of drawing an invoice. With reportlab's
+    readable-ASCII layout, a subset lists the 128 ASCII characters then the others in
+    order of first use, so invoices of one business mostly share the same few subsets:
+    the bytes are kept by that list (a given list always makes the same bytes).
+    """
+    make = font.face.makeSubset
+
+    @lru_cache(maxsize=SUBSETS_KEPT)
+    def made(subset: tuple[int, ...]) -> bytes:
+        return make(list(subset))
+
+    font.face.makeSubset = lambda subset: made(tuple(subset))
 
 
 def _colour(text: str) -> colors.Color:
