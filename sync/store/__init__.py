@@ -137,7 +137,7 @@ class Store:
                         )
                     yield conn
             finally:
-                if lazy:  # the pooled connection goes back as every other: FULL
+                if lazy and not conn.invalidated:  # back to the pool as others: FULL
                     _sqlite_synchronous(conn, "FULL")
 
     @contextlib.contextmanager
