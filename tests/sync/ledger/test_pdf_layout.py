@@ -123,17 +123,17 @@ def test_a_grid_gives_reportlab_the_row_heights_it_would_measure(monkeypatch) ->
 def test_a_kept_subset_font_draws_the_same_bytes_and_every_character(
     store, settings, tmp_path, monkeypatch
 ):  # type: ignore[no-untyped-def]
-    """Subset fonts are built once per process (``_keep_subsets``): a document drawn
+    """Subset fonts are built once per process (``keep_subsets``): a document drawn
     with a kept subset is byte for byte the one drawn with a fresh font, and one with
     other characters gets its own subset, not a kept one that lacks them."""
     from reportlab import rl_config
 
-    from sync.ledger import pdf
+    from sync.ledger.pdf.fonts import fonts
 
     monkeypatch.setattr(rl_config, "invariant", 1)  # no creation time, no random id
     built = _statement(store, settings, tmp_path, {"North yard": 3})
     accented = BusinessSettings(name="Łódź Ørsted Ærø Café Ñandú")
-    pdf._fonts.cache_clear()  # fresh fonts: nothing kept yet
+    fonts.cache_clear()  # fresh fonts: nothing kept yet
     fresh = statement_pdf(built, LONG, TODAY)
     assert statement_pdf(built, LONG, TODAY) == fresh
     text = PdfReader(io.BytesIO(statement_pdf(built, accented, TODAY))).pages[0]

@@ -19,7 +19,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache, lru_cache, partial
+from functools import partial
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -29,9 +29,7 @@ from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
-from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
@@ -49,51 +47,11 @@ from schemas.limits import LIMITS, clip
 from schemas.money import format_money, format_unit_price
 from schemas.records import document_title
 from sync.config import BusinessSettings
+from sync.ledger.pdf.fonts import fonts
 from sync.ledger.statement import BUCKETS, Statement
 
 CELL_LINES = 40  # lines of text in one table row: a row never outgrows a page
 FACT_CHARACTERS = 300  # of a number, name or reference beside the title
-_SYSTEM_FONTS = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-)
-
-
-@cache
-def _fonts() -> tuple[str, str]:
-    """Register and return (regular, bold) TrueType font names."""
-    regular, bold = _SYSTEM_FONTS
-    if not (regular.exists() and bold.exists()):
-        import reportlab
-
-        base = Path(reportlab.__file__).parent / "fonts"
-        regular, bold = base / "Vera.ttf", base / "VeraBd.ttf"
-    for name, path in (("BillfoldSans", regular), ("BillfoldSans-Bold", bold)):
-        font = TTFont(name, str(path))
-        _keep_subsets(font)
-        pdfmetrics.registerFont(font)
-    return "BillfoldSans", "BillfoldSans-Bold"
-
-
-SUBSETS_KEPT = 64  # per font: the subsets of the documents drawn most recently
-
-
-def _keep_subsets(font: TTFont) -> None:
-    """Build each subset of *font* once per process, not once per document.
-
-    A PDF embeds the glyphs it uses as a subset font; building it (reading the glyphs
-    out of the TrueType file) was half of drawing an invoice. With reportlab's
-    readable-ASCII layout, a subset lists the 128 ASCII characters then the others in
-    order of first use, so invoices of one business mostly share the same few subsets:
-    the bytes are kept by that list (a given list always makes the same bytes).
-    """
-    make = font.face.makeSubset
-
-    @lru_cache(maxsize=SUBSETS_KEPT)
-    def made(subset: tuple[int, ...]) -> bytes:
-        return make(list(subset))
-
-    font.face.makeSubset = lambda subset: made(tuple(subset))
 
 
 def _colour(text: str) -> colors.Color:
@@ -116,7 +74,7 @@ class _Style:
 
 
 def _style(business: BusinessSettings) -> _Style:
-    regular, bold = _fonts()
+    regular, bold = fonts()
     brand = _colour(business.colour)
     small = ParagraphStyle(
         "small",
