@@ -111,3 +111,47 @@ def test_a_revoked_session_is_refused_on_the_next_request_on_every_worker(
     assert client.get("/invoices").status_code == 302
     assert second.get("/invoices").status_code == 302
     other.extensions["billfold"].mailer.flush()
+
+
+def test_the_visit_sees_exactly_the_accounts_the_grant_rules_give(store, world):  # type: ignore[no-untyped-def]
+    """The one-statement visit and ``grants.visible_accounts`` agree for every contact,
+    also once a site is held for its names and a parent's portal is closed."""
+    from sqlalchemy import select, update
+
+    from schemas.tables import ACCOUNTS
+    from sync.access import grants, sessions, visits
+
+    def agree() -> None:
+        with store.write(ledger=False) as conn:
+            for name, contact_id in world.contacts.items():
+                token = sessions.start_session(conn, "contact", contact_id, 1)
+                visit = visits.find_visit(conn, token, 60)
+                expected = grants.visible_accounts(conn, contact_id)
+                if visit is None:  # a revoked contact: no visit at all
+                    assert name == "revoked_user"
+                    continue
+                assert visit.roles == expected, name
+
+    agree()
+    parent = world.accounts["A"]
+    with store.read() as conn:
+        held, other = sorted(
+            conn.execute(
+                select(ACCOUNTS.c.id).where(ACCOUNTS.c.parent_id == parent)
+            ).scalars()
+        )
+    with store.write(ledger=False) as conn:  # a site held for its names
+        conn.execute(
+            update(ACCOUNTS)
+            .where(ACCOUNTS.c.id == held)
+            .values(names_to_confirm='["Elm Court", "Elm Ct"]')
+        )
+    agree()
+    with store.write(ledger=False) as conn:  # the parent closed, one site opened
+        conn.execute(
+            update(ACCOUNTS).where(ACCOUNTS.c.id == parent).values(portal_enabled=False)
+        )
+        conn.execute(
+            update(ACCOUNTS).where(ACCOUNTS.c.id == other).values(portal_enabled=True)
+        )
+    agree()
