@@ -19,9 +19,9 @@ from werkzeug.wrappers import Response
 
 from portal import csrf
 from portal.context import client_ip, portal
-from portal.scope import scope_for
+from portal.scope import Scope, scope_for
 from portal.security import SESSION_COOKIE, clear_session_cookie, set_session_cookie
-from sync.access import contacts, links, outbox, rate_limits, sessions
+from sync.access import contacts, links, outbox, rate_limits, sessions, visits
 from sync.access.link_requests import actor_of, may_sign_in
 from sync.errors import UsageError
 from sync.store.audit import record
@@ -33,24 +33,27 @@ _LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_\-.]*")
 
 def load_principal() -> None:
     """Find the request's session (if any) and the contact or admin behind it."""
-    g.session = g.contact = g.admin = g.scope = g.preview = None
+    g.session = g.contact = g.admin = g.scope = g.preview = g.fresh = None
     token = request.cookies.get(SESSION_COOKIE)
     if not token or request.blueprint in csrf.EXEMPT_BLUEPRINTS:
         return  # webhooks act on their signature, never on a session
     p = portal()
     with p.store.read() as conn:
-        found = sessions.find_session(
-            conn, token, p.settings.portal.session_idle_minutes
-        )
-        if found is None:
+        visit = visits.find_visit(
+            conn, token, p.settings.portal.session_idle_minutes,
+            freshness=request.endpoint == "customer.home",
+        )  # fmt: skip
+        if visit is None:
             return
-        info, stale = found
-        if info.kind == "contact":
-            row = contacts.contact_by_id(conn, info.principal_id)
-            if row is None or row["revoked_at"] is not None:
-                return
-            g.contact = row
-            g.scope = scope_for(conn, info.principal_id, info.current_account_id)
+        info = visit.session
+        if visit.contact is not None:
+            g.contact = visit.contact
+            g.scope = Scope(
+                visit.contact["id"], visit.roles, visit.names, visit.parents,
+                info.current_account_id if info.current_account_id in visit.roles
+                else None,
+            )  # fmt: skip
+            g.fresh = visit.fresh
         else:
             row = contacts.admin_by_id(conn, info.principal_id)
             if row is None or row["revoked_at"] is not None:
@@ -59,7 +62,7 @@ def load_principal() -> None:
             _preview(conn, info)
     g.session = info
     g.session_token = token
-    if stale:
+    if visit.touch:
         with p.store.write(ledger=False) as conn:
             sessions.touch_session(conn, info.id)
 

@@ -38,6 +38,7 @@ from portal.queries import (
     document_in_scope,
     documents,
     freshness,
+    freshness_from,
     invoice_detail,
     invoice_page,
     invoices_by_id,
@@ -72,7 +73,9 @@ def today() -> date:
 
 
 def _audit(action: str, **kw: Any) -> None:
-    with portal().store.write(ledger=False) as conn:
+    # A view or download is logged without waiting for the disk (``Store.write``):
+    # the page costs one commit, not one fsync.
+    with portal().store.write(ledger=False, durable=False) as conn:
         if g.preview:  # an admin previewing: never a customer's view or download
             who, kw = f"admin:{g.admin['email']}", {**kw, "viewed": action}
             record(
@@ -152,7 +155,10 @@ def home() -> str:
         online = payable_online(conn, scope) if amounts else 0
         recent = recent_invoices(conn, scope) if amounts else []
         docs = documents(conn, scope, limit=5)
-        fresh = freshness(conn, scope)
+        if g.get("fresh") is not None:  # read with the session (sync.access.visits)
+            fresh = freshness_from(scope, g.fresh)
+        else:  # an admin's preview: the scope was built apart
+            fresh = freshness(conn, scope)
     first = p.settings.default_currency  # the business's own currency leads
     totals.sort(key=lambda t: (t["currency"] != first, t["currency"]))
     return render_template(

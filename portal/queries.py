@@ -10,7 +10,7 @@ SQL, no unscoped reader from ``sync.ledger``): tests/portal/test_read_model.py c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -110,21 +110,30 @@ def _invoice_conditions(scope: Scope, f: InvoiceFilter, today: date) -> Sequence
 def invoice_page(
     conn: Connection, scope: Scope, f: InvoiceFilter, today: date, page_size: int
 ) -> tuple[Sequence[Any], int]:
-    """Return one page of the scope's invoices and how many match in all."""
+    """Return one page of the scope's invoices and how many match in all.
+
+    One statement: each row carries the count of every match (a window over the
+    filtered rows, taken before the page is cut). Only a page past the end, which has
+    no row to carry it, asks for the count again.
+    """
     conditions = _invoice_conditions(scope, f, today)
-    total = conn.execute(
-        select(func.count())
-        .select_from(I.join(A, A.c.id == I.c.account_id))
-        .where(*conditions)
-    ).scalar_one()
     rows = conn.execute(
-        select(I, A.c.name.label("account_name"))
+        select(I, A.c.name.label("account_name"), func.count().over().label("matching"))
         .join(A, A.c.id == I.c.account_id)
         .where(*conditions)
         .order_by(*SORTS[f.sort])
         .limit(page_size)
         .offset((f.page - 1) * page_size)
     ).all()
+    if rows:
+        return rows, rows[0].matching
+    if f.page == 1:
+        return rows, 0
+    total = conn.execute(
+        select(func.count())
+        .select_from(I.join(A, A.c.id == I.c.account_id))
+        .where(*conditions)
+    ).scalar_one()
     return rows, total
 
 
@@ -292,6 +301,17 @@ def freshness(
         .order_by(B.c.source)
     ).all()
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+def freshness_from(
+    scope: Scope, by_account: Mapping[int, tuple[str, datetime | None, datetime | None]]
+) -> list[tuple[str, datetime | None, datetime | None]]:
+    """``freshness`` from what the request's visit already read (``sync.access.visits``):
+    each visible account's (source, export as-of, imported at)."""
+    found = {
+        by_account[a][0]: by_account[a] for a in scope.account_ids if a in by_account
+    }
+    return [found[source] for source in sorted(found)]
 
 
 def invoice_in_scope(conn: Connection, scope: Scope, invoice_id: int) -> Any | None:

@@ -201,7 +201,7 @@ def contacts_grant_find(contact_id: int) -> Response:
     )  # fmt: skip
 
 
-@bp.get("/contacts/<id:contact_id>/revoke")
+@bp.get("/contacts/<id:contact_id>/revoke/confirm")
 def contacts_revoke_confirm(contact_id: int) -> Response | str:
     """Ask before revoking: what the contact loses, at once."""
     now = utcnow()

@@ -6,6 +6,8 @@ is seen by no one (``set_portal_enabled``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import Connection, func, insert, select, update
 
 from schemas.tables import (
@@ -160,6 +162,14 @@ def visible_accounts(conn: Connection, contact_id: int) -> dict[int, str]:
             for r in rows
             if r.parent_id is not None and r.parent_id not in nodes
         }
+    return visible_from(grants, nodes)
+
+
+def visible_from(
+    grants: Mapping[int, str], nodes: Mapping[int, tuple[int | None, bool, bool]]
+) -> dict[int, str]:
+    """The rule of ``visible_accounts``, given the contact's grants (account -> role)
+    and every account under and above them (id -> (parent, enabled, held))."""
     visible: dict[int, str] = {}
     for account_id in nodes:
         role = None

@@ -57,6 +57,14 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+def _sqlite_synchronous(conn: Connection, mode: str) -> None:
+    """Set SQLite's ``synchronous`` on the driver's connection, outside a transaction
+    (through SQLAlchemy, the statement would open one, and take the write lock)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a checked-out connection always has one
+    driver.execute(f"PRAGMA synchronous = {mode}")
+
+
 class Store:
     """The database billfold keeps its ledger in."""
 
@@ -93,28 +101,44 @@ class Store:
             yield conn
 
     @contextlib.contextmanager
-    def write(self, *, ledger: bool = True) -> Iterator[Connection]:
+    def write(
+        self, *, ledger: bool = True, durable: bool = True
+    ) -> Iterator[Connection]:
         """Yield a connection in a write transaction.
 
         Everything done inside commits together or not at all. ``ledger=True`` (imports,
         paid marks) also takes the ledger lock, so ledger writers apply one at a time;
         sign-ins, sessions and audit events pass ``ledger=False`` and never wait for an
         import on PostgreSQL. (SQLite has one writer at a time whatever the lock.)
+
+        ``durable=False`` (a customer's page view in the audit log) commits without
+        waiting for the disk: SQLite's ``synchronous=NORMAL`` for this one commit (WAL),
+        PostgreSQL's ``synchronous_commit = off``. The store stays consistent; a power
+        cut may lose the last such commits, never half of one, never anything else.
         """
         with self._translate(), self.engine.connect() as conn:
             conn = conn.execution_options(billfold_write=True)
-            with conn.begin():
-                if self.dialect == "postgresql":
-                    # Wait for other writers no longer than SQLite would.
-                    conn.exec_driver_sql(
-                        f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}"
-                    )
-                if ledger and self.dialect == "postgresql":
-                    conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:k)"),
-                        {"k": _WRITE_LOCK_KEY},
-                    )
-                yield conn
+            lazy = not durable and self.dialect == "sqlite"
+            if lazy:
+                _sqlite_synchronous(conn, "NORMAL")
+            try:
+                with conn.begin():
+                    if self.dialect == "postgresql":
+                        # Wait for other writers no longer than SQLite would.
+                        conn.exec_driver_sql(
+                            f"SET LOCAL lock_timeout = {int(self.busy_timeout_ms)}"
+                        )
+                        if not durable:
+                            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    if ledger and self.dialect == "postgresql":
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:k)"),
+                            {"k": _WRITE_LOCK_KEY},
+                        )
+                    yield conn
+            finally:
+                if lazy and not conn.invalidated:  # back to the pool as others: FULL
+                    _sqlite_synchronous(conn, "FULL")
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:

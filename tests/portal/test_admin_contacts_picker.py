@@ -119,8 +119,8 @@ def test_revoke_asks_first_then_shows_the_access_as_ended(app, world):
     b_user = world.contacts["b_user"]
     contact = page(office, f"/admin/contacts/{b_user}")
     assert f'action="/admin/contacts/{b_user}/revoke"' not in contact
-    assert f'href="/admin/contacts/{b_user}/revoke"' in contact
-    confirm = page(office, f"/admin/contacts/{b_user}/revoke")
+    assert f'href="/admin/contacts/{b_user}/revoke/confirm"' in contact
+    confirm = page(office, f"/admin/contacts/{b_user}/revoke/confirm")
     said = text_of(confirm)
     assert "Revoke b_user@example.com's access?" in said
     assert "They no longer see Birch Dental or its sites." in said
@@ -142,7 +142,7 @@ def test_revoke_asks_first_then_shows_the_access_as_ended(app, world):
     assert "Birch Dental" in after and "ended " in after
     assert customer.get("/invoices").status_code != 200
     # Asking again after the end says so instead of offering to revoke twice.
-    again = office.get(f"/admin/contacts/{b_user}/revoke")
+    again = office.get(f"/admin/contacts/{b_user}/revoke/confirm")
     assert again.headers["Location"] == f"/admin/contacts/{b_user}"
 
 

@@ -78,7 +78,7 @@ def _pages(app, world) -> tuple[list[str], list[str]]:  # type: ignore[no-untype
         "/admin/accounts", f"/admin/accounts/{world.accounts['A']}", "/admin/audit",
         "/admin/marks/bulk", "/admin/notices",
         f"/admin/imports/{rejected}", f"/admin/imports/{duplicate}",
-        f"/admin/contacts/{world.contacts['b_user']}/revoke",
+        f"/admin/contacts/{world.contacts['b_user']}/revoke/confirm",
         f"/admin/contacts/{world.contacts['revoked_user']}",
         "/admin/contacts/invite?find=alder",
         f"/admin/contacts/{world.contacts['b_user']}?find=o",

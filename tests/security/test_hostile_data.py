@@ -306,7 +306,8 @@ def test_acl11_scope_failure_fails_closed(app, client, world, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("scope store went away")
 
-    monkeypatch.setattr("portal.auth.scope_for", broken)
+    # The scope is decided with the session, in the visit (sync.access.visits).
+    monkeypatch.setattr("sync.access.visits.visible_from", broken)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = client.get("/invoices")
     assert response.status_code == 500

@@ -95,3 +95,47 @@ def test_a_section_heading_is_never_the_last_thing_on_a_page(store, settings, tm
         body = [r for r in _runs(page) if r[2] > 15 * mm]
         lowest = min(body, key=lambda r: r[2])
         assert not heading.search(lowest[0]), (n, lowest)
+
+
+def test_a_grid_gives_reportlab_the_row_heights_it_would_measure(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The grid sizes its rows itself (a long statement's quarter of a second): the
+    heights must be exactly reportlab's, or rows would overlap or gape."""
+    from sync.ledger import pdf
+
+    st = _style(BusinessSettings(name="Grid Co"))
+    data = [
+        ["Date", "Reference", "Description", "Amount", "Balance"],
+        ["01 Jan 2025", "INV-1", "one line", "£1.00", "£1.00"],
+        ["02 Jan 2025", "INV-2\nwrapped", "three\nlines\nhere", "£2.00", "£3.00"],
+        ["03 Jan 2025", "", "", "", ""],
+    ]
+    widths = [60.0, 90.0, 200.0, 70.0, 70.0]
+    given = pdf._grid(data, widths, st, numeric_from=3, bold_rows=[1, 3])
+    monkeypatch.setattr(pdf, "_row_heights", lambda _data: None)  # reportlab measures
+    measured = pdf._grid(data, widths, st, numeric_from=3, bold_rows=[1, 3])
+    assert measured._argH == [None] * len(data)
+    for table in (given, measured):
+        table.wrap(500, 800)
+    assert given._rowHeights == measured._rowHeights
+    assert given._argH[2] > given._argH[1]  # a three-line row is taller
+
+
+def test_a_kept_subset_font_draws_the_same_bytes_and_every_character(
+    store, settings, tmp_path, monkeypatch
+):  # type: ignore[no-untyped-def]
+    """Subset fonts are built once per process (``keep_subsets``): a document drawn
+    with a kept subset is byte for byte the one drawn with a fresh font, and one with
+    other characters gets its own subset, not a kept one that lacks them."""
+    from reportlab import rl_config
+
+    from sync.ledger.pdf.fonts import fonts
+
+    monkeypatch.setattr(rl_config, "invariant", 1)  # no creation time, no random id
+    built = _statement(store, settings, tmp_path, {"North yard": 3})
+    accented = BusinessSettings(name="Łódź Ørsted Ærø Café Ñandú")
+    fonts.cache_clear()  # fresh fonts: nothing kept yet
+    fresh = statement_pdf(built, LONG, TODAY)
+    assert statement_pdf(built, LONG, TODAY) == fresh
+    text = PdfReader(io.BytesIO(statement_pdf(built, accented, TODAY))).pages[0]
+    assert "Łódź Ørsted Ærø Café Ñandú" in text.extract_text()
+    assert statement_pdf(built, LONG, TODAY) == fresh

@@ -19,7 +19,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -29,9 +29,7 @@ from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
-from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
@@ -49,28 +47,11 @@ from schemas.limits import LIMITS, clip
 from schemas.money import format_money, format_unit_price
 from schemas.records import document_title
 from sync.config import BusinessSettings
+from sync.ledger.pdf.fonts import fonts
 from sync.ledger.statement import BUCKETS, Statement
 
 CELL_LINES = 40  # lines of text in one table row: a row never outgrows a page
 FACT_CHARACTERS = 300  # of a number, name or reference beside the title
-_SYSTEM_FONTS = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-)
-
-
-@cache
-def _fonts() -> tuple[str, str]:
-    """Register and return (regular, bold) TrueType font names."""
-    regular, bold = _SYSTEM_FONTS
-    if not (regular.exists() and bold.exists()):
-        import reportlab
-
-        base = Path(reportlab.__file__).parent / "fonts"
-        regular, bold = base / "Vera.ttf", base / "VeraBd.ttf"
-    pdfmetrics.registerFont(TTFont("BillfoldSans", str(regular)))
-    pdfmetrics.registerFont(TTFont("BillfoldSans-Bold", str(bold)))
-    return "BillfoldSans", "BillfoldSans-Bold"
 
 
 def _colour(text: str) -> colors.Color:
@@ -93,7 +74,7 @@ class _Style:
 
 
 def _style(business: BusinessSettings) -> _Style:
-    regular, bold = _fonts()
+    regular, bold = fonts()
     brand = _colour(business.colour)
     small = ParagraphStyle(
         "small",
@@ -289,6 +270,20 @@ def _footer(business: BusinessSettings, st: _Style, label: str) -> type[Canvas]:
     return Footed
 
 
+GRID_SIZE, GRID_PADDING = 8.5, 2.5  # not money: the grid's font size, cell padding
+
+
+def _row_heights(data: list) -> list[float] | None:  # not money: points
+    """Each row's height, when every cell is text (else reportlab measures)."""
+    if not all(isinstance(cell, str) for row in data for cell in row):
+        return None
+    leading = GRID_SIZE * 1.2  # reportlab's leading for a FONT without one
+    return [
+        leading * max(cell.count("\n") + 1 for cell in row) + 2 * GRID_PADDING
+        for row in data
+    ]
+
+
 def _grid(
     data: list,
     widths: Sequence[float | None],
@@ -298,21 +293,27 @@ def _grid(
     bold_rows: Sequence[int] = (),
 ) -> Table:
     # LongTable measures rows only until the page is full, not the whole rest at every
-    # page break: a long statement costs pages, not pages times rows.
-    table = LongTable(data, colWidths=list(widths), repeatRows=1, hAlign="LEFT")
+    # page break: a long statement costs pages, not pages times rows. Rows of plain
+    # text are measured here, as reportlab would (lines times leading, plus padding): its own
+    # measuring looks each row up with list.index and re-adds the rows above it, a
+    # quarter of a long statement's time.
+    table = LongTable(
+        data, colWidths=list(widths), rowHeights=_row_heights(data), repeatRows=1,
+        hAlign="LEFT",
+    )  # fmt: skip
     style = [
-        ("FONT", (0, 0), (-1, -1), st.regular, 8.5),
-        ("FONT", (0, 0), (-1, 0), st.bold, 8.5),
+        ("FONT", (0, 0), (-1, -1), st.regular, GRID_SIZE),
+        ("FONT", (0, 0), (-1, 0), st.bold, GRID_SIZE),
         ("TEXTCOLOR", (0, 0), (-1, 0), colors.white),
         ("BACKGROUND", (0, 0), (-1, 0), st.brand),
         ("ALIGN", (numeric_from, 0), (-1, -1), "RIGHT"),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#dddddd")),
-        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+        ("TOPPADDING", (0, 0), (-1, -1), GRID_PADDING),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), GRID_PADDING),
     ]
     for row in bold_rows:
-        style.append(("FONT", (0, row), (-1, row), st.bold, 8.5))
+        style.append(("FONT", (0, row), (-1, row), st.bold, GRID_SIZE))
         style.append(("BACKGROUND", (0, row), (-1, row), colors.HexColor("#f1f4f8")))
     table.setStyle(TableStyle(style))
     return table
