@@ -29,7 +29,7 @@ from adapters.toolkit.columns import Column, Columns, nfc_key, normalise_header
 from adapters.toolkit.csv_rows import Row
 from adapters.toolkit.table import Table, Values, check_agreement
 from adapters.toolkit.tabular import TabularAdapter, first_row
-from adapters.xero_plain import PlainDocuments
+from adapters.xero_plain import PlainDocuments, negate_lines
 from schemas.money import exponent
 from schemas.records import AccountRecord, DocumentRecord, Item, LineRecord, Note
 
@@ -476,10 +476,7 @@ def _credit_figures(record: DocumentRecord, row: Values, status: str) -> None:
         )
     record.balance = remaining
     if negative:
-        for line in record.lines:
-            line.amount = _negate(line.amount)
-            line.tax = _negate(line.tax)
-            line.unit_price = _negate(line.unit_price)
+        negate_lines(record)
 
 
 def _lines(rows: Sequence[Values]) -> list[LineRecord]:
@@ -586,10 +583,6 @@ def _exact_line_amount(
         except Inexact:
             return None
     return amount
-
-
-def _negate(value: Decimal | None) -> Decimal | None:
-    return None if value is None else -value
 
 
 def _skip_message(kind: str, type_text: str, number: str, rows: list[Row]) -> str:

@@ -281,8 +281,13 @@ def _credit_figures(record: DocumentRecord, due: Decimal | None, status: str) ->
     record.tax = None if record.tax is None else abs(record.tax)
     record.balance = remaining
     if negative:
-        for line in record.lines:
-            line.amount = None if line.amount is None else -line.amount
-            line.tax = None if line.tax is None else -line.tax
-            line.unit_price = None if line.unit_price is None else -line.unit_price
+        negate_lines(record)
     return True
+
+
+def negate_lines(record: DocumentRecord) -> None:
+    """A credit note written negative: its lines' amounts, tax and prices turned."""
+    for line in record.lines:
+        line.amount = None if line.amount is None else -line.amount
+        line.tax = None if line.tax is None else -line.tax
+        line.unit_price = None if line.unit_price is None else -line.unit_price
