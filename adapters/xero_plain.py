@@ -15,7 +15,7 @@ compares every item.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from operator import itemgetter
@@ -204,7 +204,27 @@ class PlainDocuments:
         for row in rows[1:]:
             if same(row.cells) != first:
                 return False
-        return len({tuple(row.cells) for row in rows}) == len(rows)
+        kept: dict[tuple[str, ...], Row] = {}
+        for row in rows:
+            kept.setdefault(tuple(row.cells), row)
+        return len(kept) == len(rows) or self._repeats_are_lines(rows, kept.values())
+
+    def _repeats_are_lines(self, rows: Sequence[Row], kept: Iterable[Row]) -> bool:
+        """``xero_csv._without_repeated_rows`` keeps every row (else the row path drops)."""
+        get, amounts = self.get, self.amounts
+        line_amount = get["line_amount"]
+        if line_amount is _absent:
+            return True
+        total = amounts[get["total"](rows[0].cells)]
+        tax = amounts[get["tax_total"](rows[0].cells)]
+        every = [amounts[line_amount(row.cells)] for row in rows]
+        if UNREAD in (total, tax) or any(a is UNREAD for a in every):
+            return False
+        if total is None or None in every:
+            return True
+        targets = {abs(total), abs(total) - abs(tax or Decimal(0))}
+        without = [amounts[line_amount(row.cells)] for row in kept]
+        return abs(sum(every)) in targets or abs(sum(without)) not in targets
 
     def _lines(self, rows: Sequence[Row]) -> list[LineRecord] | None:
         get, amounts = self.get, self.amounts
