@@ -29,6 +29,7 @@ from adapters.toolkit.columns import Column, Columns, nfc_key, normalise_header
 from adapters.toolkit.csv_rows import Row
 from adapters.toolkit.table import Table, Values, check_agreement
 from adapters.toolkit.tabular import TabularAdapter, first_row
+from adapters.xero_plain import PlainDocuments, negate_lines
 from schemas.money import exponent
 from schemas.records import AccountRecord, DocumentRecord, Item, LineRecord, Note
 
@@ -114,6 +115,8 @@ class XeroCsv(TabularAdapter):
     label = "Xero CSV (sales invoice export or import template)"
     columns = COLUMNS
     markers = XERO_MARKERS
+    fast = True  # read the export's plain documents straight from their cells
+    plain: PlainDocuments | None = None  # that fast path, set per file
     no_header = (
         "the file is empty; expected a Xero header row (ContactName, InvoiceNumber, "
         "InvoiceDate, ...)"
@@ -187,6 +190,15 @@ class XeroCsv(TabularAdapter):
 
     # -- rows to documents ------------------------------------------------------------
 
+    def records(self, table: Table, rows: Iterator[Row]) -> Iterator[Item]:
+        """The export's plain documents are read straight from their cells (xero_plain)."""
+        self.plain = (
+            PlainDocuments(table, lambda text: _kind(table, text), STATUSES)
+            if self.fast and _is_export(table)
+            else None
+        )
+        yield from super().records(table, rows)
+
     def group_key(
         self, table: Table, row: Row, previous: Hashable | None
     ) -> Hashable | None:
@@ -207,6 +219,10 @@ class XeroCsv(TabularAdapter):
 
     def record(self, table: Table, rows: list[Row]) -> Iterator[Item]:
         """Skip overpayments, prepayments and bills with a note; read the rest."""
+        plain = self.plain and self.plain.document(rows)
+        if plain:
+            yield plain
+            return
         first = Values(table, rows[0])
         type_text = first.raw("type").strip()
         kind = _kind(table, type_text)
@@ -460,10 +476,7 @@ def _credit_figures(record: DocumentRecord, row: Values, status: str) -> None:
         )
     record.balance = remaining
     if negative:
-        for line in record.lines:
-            line.amount = _negate(line.amount)
-            line.tax = _negate(line.tax)
-            line.unit_price = _negate(line.unit_price)
+        negate_lines(record)
 
 
 def _lines(rows: Sequence[Values]) -> list[LineRecord]:
@@ -570,10 +583,6 @@ def _exact_line_amount(
         except Inexact:
             return None
     return amount
-
-
-def _negate(value: Decimal | None) -> Decimal | None:
-    return None if value is None else -value
 
 
 def _skip_message(kind: str, type_text: str, number: str, rows: list[Row]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -53,8 +54,18 @@ class Row:
         return text if len(text) <= 80 else text[:77] + "..."
 
 
+# Text read per call: the csv module is handed the lines of a block from a StringIO
+# (no Python call per line), split where ``readline`` would split them.
+BLOCK = 1 << 16
+
+
 class _Lines:
-    """Feed lines to csv.reader while remembering how the file ends."""
+    """Feed lines to csv.reader a block at a time, remembering how the file ends.
+
+    Lines end at ``\n``, ``\r\n`` or ``\r``, as the file's own ``readline`` ends
+    them (it is opened with ``newline=""``), so ``csv.reader.line_num`` counts the
+    same lines.
+    """
 
     __slots__ = ("_file", "last")
 
@@ -62,15 +73,26 @@ class _Lines:
         self._file = file
         self.last = ""
 
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        line = self._file.readline()
-        if not line:
-            raise StopIteration
-        self.last = line
-        return line
+    def __iter__(self) -> Iterator[str]:
+        read = self._file.read
+        parts: list[str] = []  # the text after the last line end read so far
+        text = ""
+        while block := read(BLOCK):
+            # A final "\r" may be the first half of "\r\n": it waits for the next block.
+            stop = len(block) - 1 if block.endswith("\r") else len(block)
+            end = max(block.rfind("\n", 0, stop), block.rfind("\r", 0, stop)) + 1
+            if not end:
+                parts.append(block)
+                continue
+            parts.append(block[:end])
+            text = "".join(parts)
+            parts = [block[end:]] if end < len(block) else []
+            yield from io.StringIO(text, newline="")
+        if parts:
+            text = "".join(parts)
+            yield from io.StringIO(text, newline="")
+        lines = io.StringIO(text, newline="").readlines()
+        self.last = lines[-1] if lines else ""
 
 
 def read_rows(file: TextIO, delimiter: str = ",") -> Iterator[Row]:

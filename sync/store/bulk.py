@@ -11,6 +11,7 @@ types (SQLAlchemy's on SQLite, psycopg's in ``COPY``); no driver adapter is patc
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -91,14 +92,26 @@ def _executemany(
         raise ValueError(f"the statement takes {names}, the rows carry {list(keys)}")
     at = [keys.index(name) for name in names]
     processors = [columns[i].type.bind_processor(dialect) for i in at]
-    if any(processors) or at != sorted(at):
-        rows = [
-            tuple(
-                row[i] if p is None else p(row[i])
-                for i, p in zip(at, processors, strict=True)
+    if rows and at != sorted(at):
+        # The statement's order: one C-level getter per row, no Python loop per value
+        # (an import sends hundreds of thousands of rows).
+        rows = (
+            [(row[at[0]],) for row in rows]
+            if len(at) == 1
+            else list(map(itemgetter(*at), rows))
+        )
+    if rows and any(processors):
+        # A column at a time: only the values that need it go through a processor.
+        by_column = list(zip(*rows, strict=True))
+        rows = list(
+            zip(
+                *(
+                    column if p is None else list(map(p, column))
+                    for column, p in zip(by_column, processors, strict=True)
+                ),
+                strict=True,
             )
-            for row in rows
-        ]
+        )
     if compiled.positional:
         conn.exec_driver_sql(str(compiled), list(rows))
     else:
