@@ -104,6 +104,7 @@ ADMIN_NAV = [
     ("admin.imports", "Imports"),
     ("admin.connections", "Connections"),
     ("admin.invoices", "Invoices"),
+    ("admin.receivables", "Receivables"),
     ("admin.conflicts", "Conflicts"),
     ("admin.claims", "I've paid"),
     ("admin.documents", "Documents"),

@@ -19,11 +19,11 @@ toolkit does the rest, the same way for every table:
    the column (as the file names it) and the value; the rest of the file goes on.
 
 Builders read cells only through ``table.Values`` (``row["total"]`` is a ``Decimal``
-when ``total`` is declared an amount). That is where a columnar fast path would go:
-a chunked reader (pandas ``read_csv(dtype=str, keep_default_na=False,
-chunksize=...)``) replacing ``rows`` and ``records`` for plain CSV, converting each
-declared amount and date column once per chunk instead of once per cell, would serve
-every tabular adapter at once without changing a builder.
+when ``total`` is declared an amount). A columnar reader with pandas (chunks of rows,
+each amount and date column factorised once per chunk) was built and measured slower
+than this row path, because ``csv`` already hands over Python strings and the amount
+and date readers are memoised (docs/benchmarks.md, issue 17); the Xero export's fast
+path (``adapters.xero_plain``) reads each distinct cell text once per file instead.
 """
 
 from __future__ import annotations

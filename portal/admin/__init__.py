@@ -77,5 +77,6 @@ from portal.admin import (  # noqa: E402,F401
     marks,
     notices,
     preview,
+    receivables,
     views,
 )

@@ -76,7 +76,7 @@ def _pages(app, world) -> tuple[list[str], list[str]]:  # type: ignore[no-untype
         "/admin/claims", "/admin/documents", "/admin/contacts",
         f"/admin/contacts/{world.contacts['a_parent']}", "/admin/contacts/invite",
         "/admin/accounts", f"/admin/accounts/{world.accounts['A']}", "/admin/audit",
-        "/admin/marks/bulk", "/admin/notices",
+        "/admin/marks/bulk", "/admin/notices", "/admin/receivables",
         f"/admin/imports/{rejected}", f"/admin/imports/{duplicate}",
         f"/admin/contacts/{world.contacts['b_user']}/revoke/confirm",
         f"/admin/contacts/{world.contacts['revoked_user']}",
