@@ -23,7 +23,7 @@ when ``total`` is declared an amount). A columnar reader with pandas (chunks of 
 each amount and date column factorised once per chunk) was built and measured slower
 than this row path, because ``csv`` already hands over Python strings and the amount
 and date readers are memoised (docs/benchmarks.md, issue 17); the Xero export's fast
-path (``adapters.xero_plain``) reads each distinct cell text once per file instead.
+path (``adapters.xero_csv.plain``) reads each distinct cell text once per file instead.
 """
 
 from __future__ import annotations

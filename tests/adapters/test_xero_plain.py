@@ -1,4 +1,4 @@
-"""The Xero export's fast path (xero_plain) reads what the row path reads, item for item.
+"""The Xero export's fast path (adapters.xero_csv.plain) reads what the row path reads, item for item.
 
 Every test parses a file twice, with the fast path and without it, and compares all
 items: documents, rejections (reason, line, record, column, value) and notes, or the
@@ -19,7 +19,7 @@ from adapters.base import ExportFile, Head, ParseOptions
 from adapters.errors import AdapterError
 from adapters.toolkit.text import decode_head, sniff_bytes
 from adapters.xero_csv import XeroCsv
-from adapters.xero_plain import PlainDocuments
+from adapters.xero_csv.plain import PlainDocuments
 from schemas.records import DocumentRecord, Rejection
 from tests.adapters.test_xero_csv import BASE, HEADER
 from tests.conftest import SAMPLES

@@ -29,7 +29,7 @@ from adapters.toolkit.columns import Column, Columns, nfc_key, normalise_header
 from adapters.toolkit.csv_rows import Row
 from adapters.toolkit.table import Table, Values, check_agreement
 from adapters.toolkit.tabular import TabularAdapter, first_row
-from adapters.xero_plain import PlainDocuments, negate_lines
+from adapters.xero_csv.plain import PlainDocuments, negate_lines
 from schemas.money import exponent
 from schemas.records import AccountRecord, DocumentRecord, Item, LineRecord, Note
 
@@ -191,7 +191,7 @@ class XeroCsv(TabularAdapter):
     # -- rows to documents ------------------------------------------------------------
 
     def records(self, table: Table, rows: Iterator[Row]) -> Iterator[Item]:
-        """The export's plain documents are read straight from their cells (xero_plain)."""
+        """The export's plain documents are read straight from their cells (xero_csv.plain)."""
         self.plain = (
             PlainDocuments(table, lambda text: _kind(table, text), STATUSES)
             if self.fast and _is_export(table)
