@@ -153,9 +153,12 @@ def test_billfold_serve_logs_every_sign_in_and_invitation_link(
         path = urllib.parse.urlsplit(admin_link).path
         status, confirm = office.get(path)
         assert office.submit(confirm, path) == 200  # signed in: the dashboard
-        status, form = office.get("/admin/contacts/invite")
+        status, form = office.get("/admin/contacts/invite?find=Elm+Court")
         assert status == 200
-        a1 = re.search(r'<option value="(\d+)"[^>]*>[^<]*Elm Court', form)
+        a1 = re.search(
+            r'name="account" value="(\d+)"[^>]*>\s*<span[^>]*><span[^>]*>Elm Court<',
+            form,
+        )
         assert a1, form
         office.submit(form, "/admin/contacts/invite", email="new@example.com", account=a1.group(1))  # fmt: skip
         lines = served.wait_for(r"[^\n]*event=mail\.not_sent[^\n]*", count=3)
