@@ -117,6 +117,20 @@ class _CheckedText:
 
     def __init__(self, inner: io.TextIOWrapper) -> None:
         self._inner = inner
+        self._lines = 0  # line breaks read so far (to say where a NUL is)
+
+    def _checked(self, text: str) -> str:
+        """*text*, unless it holds a NUL character: a UTF-16 file can carry one where a
+        UTF-8 file would have been refused as binary, and no store can keep it."""
+        at = text.find("\x00")
+        if at >= 0:
+            line = self._lines + text.count("\n", 0, at) + 1
+            raise FileRejected(
+                f"the file holds a NUL character on line {line}, which no export writes "
+                "(a damaged or binary file?); export it again from the billing system"
+            )
+        self._lines += text.count("\n")
+        return text
 
     def _fail(self, exc: UnicodeDecodeError) -> FileRejected:
         return FileRejected(
@@ -126,13 +140,13 @@ class _CheckedText:
 
     def read(self, size: int = -1) -> str:
         try:
-            return self._inner.read(size)
+            return self._checked(self._inner.read(size))
         except UnicodeDecodeError as exc:
             raise self._fail(exc) from exc
 
     def readline(self, size: int = -1) -> str:
         try:
-            return self._inner.readline(size)
+            return self._checked(self._inner.readline(size))
         except UnicodeDecodeError as exc:
             raise self._fail(exc) from exc
 
@@ -146,6 +160,8 @@ class _CheckedText:
         return line
 
     def seek(self, offset: int, whence: int = 0) -> int:
+        if (offset, whence) == (0, 0):
+            self._lines = 0
         return self._inner.seek(offset, whence)
 
     def tell(self) -> int:

@@ -164,6 +164,11 @@ class Fields:
         if value is None:
             return None
         if isinstance(value, str):
+            if "\x00" in value:  # valid JSON ("\u0000"), but no store keeps it
+                raise CellError(
+                    self.rules.show(value), "text without NUL characters",
+                    self.column(path),
+                )  # fmt: skip
             return value.strip() or None
         if (
             self.rules.numbers_as_text

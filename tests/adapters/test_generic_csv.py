@@ -324,3 +324,23 @@ def test_a_register_that_needs_one_column_mapped_says_which_and_imports_once_map
         1,
     ), result.reason
     assert balances_by_account(store)["Bayview Café|USD"]["total_billed"] == "120.00"
+
+
+def test_a_nul_character_in_a_utf16_export_is_refused_with_its_line(tmp_path):
+    """A UTF-8 file with a NUL byte is refused as binary; a UTF-16 one decodes the NUL
+    into the text, which no store keeps (PostgreSQL refused the whole import)."""
+    from adapters.toolkit.text import sniff_bytes
+
+    text = (
+        "record_type,number,customer_id,customer_name,issue_date,currency,total\n"
+        "invoice,N-1,C1,Ann,2025-05-06,USD,10.00\n"
+        "invoice,N-2,C1,\x00Ann,2025-05-06,USD,12.00\n"
+    )
+    data = b"\xff\xfe" + text.encode("utf-16-le")
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+    export = ExportFile(
+        path=path, name=path.name, encoding=sniff_bytes(data), size=len(data)
+    )
+    with pytest.raises(FileRejected, match="NUL character on line 3"):
+        list(GenericCsv().parse(export, ParseOptions()))

@@ -1026,3 +1026,15 @@ def test_a_hostile_nest_inside_an_invoice_is_refused_with_a_reason(tmp_path):
     ).encode()
     with pytest.raises(FileRejected, match="nests deeper than any API export"):
         parse_bytes(tmp_path, data)
+
+
+def test_a_nul_character_in_a_json_text_rejects_that_record_by_name(tmp_path):
+    """``"\\u0000"`` is valid JSON, but PostgreSQL keeps no NUL in text: the record is
+    refused naming the field (the import once failed whole with a DataError)."""
+    items = parse_json(
+        tmp_path, query("Invoice", invoice(PrivateNote="Call\x00 first"))
+    )
+    assert of(items, DocumentRecord) == []
+    [rejection] = of(items, Rejection)
+    assert "PrivateNote" in str(rejection.column or rejection.reason)
+    assert "NUL" in rejection.reason
