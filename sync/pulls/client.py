@@ -42,8 +42,10 @@ class RateLimiter:
     """At most *per_minute* calls in any 60 seconds (a sliding window)."""
 
     def __init__(
-        self, per_minute: int, window: float = WINDOW_SECONDS
-    ) -> None:  # not money
+        self,
+        per_minute: int,
+        window: float = WINDOW_SECONDS,  # not money: seconds
+    ) -> None:
         self.per_minute = per_minute
         self.window = window
         self._calls: deque[float] = deque()  # not money: monotonic times

@@ -130,8 +130,11 @@ def connections(conn: Connection, settings: Settings) -> list[dict[str, Any]]:
     )
     for row in rows:
         when = jobs.get(f"billfold:pull:{row['source']}")
-        row["next_pull"] = (
-            None if when is None
-            else datetime.fromtimestamp(float(when), UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
-        )  # fmt: skip
+        row["next_pull"] = None if when is None else _iso_z(when)
     return rows
+
+
+def _iso_z(epoch: Any) -> str:
+    """APScheduler's next run time (Unix seconds) as ``2026-12-07T05:00:00Z``."""
+    moment = datetime.fromtimestamp(float(epoch), UTC)  # not money: seconds
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"

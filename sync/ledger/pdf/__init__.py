@@ -164,7 +164,12 @@ def _fit(
     return pieces
 
 
-def _rows(text: str | None, st: _Style, width: float, field: str) -> list[str]:
+def _rows(
+    text: str | None,
+    st: _Style,
+    width: float,  # not money: PDF points
+    field: str,
+) -> list[str]:
     """*text* for a cell, split into row-sized parts: a long text continues on the
     rows below instead of making one row taller than a page."""
     lines = _lines(text, st, width, field)
@@ -286,7 +291,7 @@ def _row_heights(data: list) -> list[float] | None:  # not money: points
 
 def _grid(
     data: list,
-    widths: Sequence[float | None],
+    widths: Sequence[float | None],  # not money: PDF points
     st: _Style,
     *,
     numeric_from: int,
