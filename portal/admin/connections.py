@@ -3,6 +3,8 @@ connect (the service's consent page), reconnect, disconnect and "Pull now"."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -13,6 +15,7 @@ from sync.errors import SourceError, UsageError
 from sync.pulls import connect as flow
 from sync.pulls.connections import read_row
 from sync.pulls.requests import request_pull
+from sync.store import Store
 
 
 @bp.get("/connections")
@@ -57,24 +60,29 @@ def connections_callback() -> Response:
 @bp.post("/connections/<source>/reconnect")
 def connections_reconnect(source: str) -> Response:
     """Let a revoked or disconnected source pull again."""
-    try:
-        flow.reconnect(portal().store, source)
-    except UsageError:
-        abort(404)
-    audit("connection_reconnected", source=source)
-    flash(f"{source} will be pulled again at its next pull.", "success")
-    return redirect(url_for("admin.connections"))
+    return _change(source, flow.reconnect, "connection_reconnected",
+                   f"{source} will be pulled again at its next pull.")  # fmt: skip
 
 
 @bp.post("/connections/<source>/disconnect")
 def connections_disconnect(source: str) -> Response:
     """Drop a source's tokens and stop its pulls."""
+    return _change(source, flow.disconnect, "connection_disconnected",
+                   f"{source} is disconnected; nothing is pulled until it is "
+                   "connected again.")  # fmt: skip
+
+
+def _change(
+    source: str, change: Callable[[Store, str], None], action: str, done: str
+) -> Response:
+    """Change a connection (404 for a source that is not an API source), audit it and
+    say what happened."""
     try:
-        flow.disconnect(portal().store, source)
+        change(portal().store, source)
     except UsageError:
         abort(404)
-    audit("connection_disconnected", source=source)
-    flash(f"{source} is disconnected; nothing is pulled until it is connected again.")
+    audit(action, source=source)
+    flash(done, "success")
     return redirect(url_for("admin.connections"))
 
 

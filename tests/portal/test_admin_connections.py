@@ -38,6 +38,20 @@ def _connect(client) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
 
 
+def _connected(client, fake_qbo) -> None:
+    """Connect QuickBooks through the consent page and back, as an admin does."""
+    asked = _connect(client)
+    fake_qbo.tokens.codes.add("code-1")
+    client.get(
+        "/admin/connections/callback",
+        query_string={
+            "code": "code-1",
+            "state": asked["state"],
+            "realmId": fake_qbo.realm,
+        },
+    )
+
+
 def _events(store, action: str) -> int:
     with store.read() as conn:
         return conn.execute(
@@ -91,16 +105,7 @@ def test_a_callback_with_a_wrong_or_used_state_is_refused(office, store, fake_qb
 
 def test_disconnect_stops_the_pulls_until_reconnected(office, store, fake_qbo):
     client, settings = office
-    asked = _connect(client)
-    fake_qbo.tokens.codes.add("code-1")
-    client.get(
-        "/admin/connections/callback",
-        query_string={
-            "code": "code-1",
-            "state": asked["state"],
-            "realmId": fake_qbo.realm,
-        },
-    )
+    _connected(client, fake_qbo)
 
     assert post(client, "/admin/connections/qbo/disconnect").status_code == 302
 
@@ -118,16 +123,7 @@ def test_pull_now_asks_the_workers_for_a_pull_of_a_known_source(
 ):
     client, _ = office
     assert "Pull now" not in page(client, "/admin/connections")  # not connected yet
-    asked = _connect(client)
-    fake_qbo.tokens.codes.add("code-1")
-    client.get(
-        "/admin/connections/callback",
-        query_string={
-            "code": "code-1",
-            "state": asked["state"],
-            "realmId": fake_qbo.realm,
-        },
-    )
+    _connected(client, fake_qbo)
     assert "Pull now" in page(client, "/admin/connections")
     response = post(client, "/admin/connections/qbo/pull")
     assert response.status_code == 302

@@ -50,6 +50,7 @@ from sync.config import BusinessSettings
 from sync.ledger.pdf.fonts import fonts
 from sync.ledger.statement import BUCKETS, Statement
 
+Points = float  # not money: lengths on the page, in PDF points
 CELL_LINES = 40  # lines of text in one table row: a row never outgrows a page
 FACT_CHARACTERS = 300  # of a number, name or reference beside the title
 
@@ -164,12 +165,7 @@ def _fit(
     return pieces
 
 
-def _rows(
-    text: str | None,
-    st: _Style,
-    width: float,  # not money: PDF points
-    field: str,
-) -> list[str]:
+def _rows(text: str | None, st: _Style, width: Points, field: str) -> list[str]:
     """*text* for a cell, split into row-sized parts: a long text continues on the
     rows below instead of making one row taller than a page."""
     lines = _lines(text, st, width, field)
@@ -291,7 +287,7 @@ def _row_heights(data: list) -> list[float] | None:  # not money: points
 
 def _grid(
     data: list,
-    widths: Sequence[float | None],  # not money: PDF points
+    widths: Sequence[Points | None],
     st: _Style,
     *,
     numeric_from: int,
