@@ -16,6 +16,8 @@ file is a vendor export that its adapter cannot read, not billfold's own contrac
 
 from __future__ import annotations
 
+import sys
+from functools import lru_cache
 from importlib.metadata import entry_points
 
 from adapters import BUILTIN_ADAPTERS
@@ -28,9 +30,14 @@ ENTRY_POINT_GROUP = "billfold.adapters"
 
 
 def all_adapters() -> tuple[type[Adapter], ...]:
-    """Return the built-in adapters followed by any installed through the entry point."""
-    plugins = tuple(ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP))
-    return BUILTIN_ADAPTERS + plugins
+    """Return the built-in adapters followed by any installed through the entry point
+    (read once per process and import path, as plugins are installed before a start)."""
+    return BUILTIN_ADAPTERS + _plugins(tuple(sys.path))
+
+
+@lru_cache(maxsize=4)
+def _plugins(path: tuple[str, ...]) -> tuple[type[Adapter], ...]:
+    return tuple(ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP))
 
 
 def get_adapter(name: str) -> type[Adapter]:

@@ -6,13 +6,14 @@ from datetime import date, datetime
 from pathlib import Path
 
 from flask import Flask, g, render_template, request
+from jinja2.bccache import Bucket, BytecodeCache
 from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from portal import csrf, ops
 from portal.context import Portal
-from portal.params import IdConverter
+from portal.params import IdConverter, PortalRule
 from portal.security import install_headers, secret_key, uses_https
 from schemas.limits import LIMITS, clip
 from schemas.money import format_money, format_unit_price, typed_text
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             store.dispose()
         raise
     app = Flask(__name__)
+    app.url_rule_class = PortalRule
     if settings.portal.proxy_hops:
         # The client's address (rate limits, audit) and scheme come from the headers
         # of exactly this many trusted proxies; links are built from base_url, never
@@ -115,8 +117,28 @@ ADMIN_NAV = [
 ]
 
 
+class _CompiledTemplates(BytecodeCache):
+    """Templates compiled once per process, shared by every app it builds (a worker
+    builds one; the tests and the demo build many). Jinja checks each entry against
+    its template's source, so an edited template is compiled again."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self._code:
+            bucket.bytecode_from_string(self._code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
+
+
 def _template_helpers(app: Flask, settings: Settings) -> None:
     app.jinja_env.autoescape = True
+    app.jinja_env.bytecode_cache = _COMPILED
 
     locale = settings.business.locale
 

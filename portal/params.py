@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date
-from typing import overload
+from typing import Any, overload
 
 from flask import abort, request
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import IntegerConverter, Map, Rule
 
 ID_MAX = 2**63 - 1  # the largest value of a signed 64-bit integer column
 PAGE_MAX = 100_000
@@ -25,6 +25,26 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
         super().__init__(map, min=0, max=ID_MAX)
+
+
+class PortalRule(Rule):
+    """A URL rule whose URL builders are compiled when a URL is first built for it.
+
+    Werkzeug compiles two builders (Python source, then bytecode) per rule as the rule
+    is added: most of the cost of building an app, for rules a worker may never build a
+    URL to. A werkzeug without the hook just compiles them eagerly, as it always has.
+    """
+
+    def _compile_builder(self, append_unknown: bool = True) -> Any:
+        compiled: Any = None
+
+        def build(rule: Rule, **values: Any) -> Any:
+            nonlocal compiled
+            if compiled is None:  # two threads may both compile: the same function
+                compiled = Rule._compile_builder(rule, append_unknown)
+            return compiled(rule, **values)
+
+        return build
 
 
 def record_id(text: str | None) -> int | None:

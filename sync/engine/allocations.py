@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
+    Select,
+    String,
     Table,
+    Update,
     and_,
+    bindparam,
     case,
     func,
     select,
@@ -170,6 +176,76 @@ class Crossing:
     target_account: int
 
 
+@cache
+def _statements(target: str) -> tuple[Update, Select[Any], Select[Any]]:
+    """The three statements ``resolve`` runs per target, built once per process (their
+    aliases and correlated subqueries cost more to build than to run): binds
+    ``resolve_source`` and ``resolve_batch``."""
+    _, ref, column = next(t for t in TARGETS if t[0] == target)
+    source = bindparam("resolve_source", type_=String)
+    batch_id = bindparam("resolve_batch", type_=Integer)
+    # The common case, set-based: the record is the payer's own account's.
+    record = TABLES[target].alias()
+    own = (
+        update(ALLOCATIONS)
+        .where(
+            ALLOCATIONS.c.source == source,
+            ALLOCATIONS.c[column].is_(None),
+            ALLOCATIONS.c[ref].is_not(None),
+            select(record.c.account_id)
+            .where(record.c.id == _chosen(target, ref, ALLOCATIONS))
+            .correlate(ALLOCATIONS)
+            .scalar_subquery()
+            == _owner_account(ALLOCATIONS),
+        )
+        .values({column: _chosen(target, ref, ALLOCATIONS)})
+    )
+    # The rest names another account's record: resolved only within one tree.
+    a = ALLOCATIONS.alias("a")
+    c = (
+        select(
+            a.c.id,
+            a.c.owner_kind,
+            a.c.owner_id,
+            _owner_account(a).label("owner_account"),
+            _chosen(target, ref, a).label("target_id"),
+        )
+        .where(a.c.source == source, a.c[column].is_(None), a.c[ref].is_not(None))
+        .subquery("c")
+    )
+    found = TABLES[target].alias()
+    pending = select(
+        c.c.id,
+        c.c.owner_kind,
+        c.c.owner_id,
+        c.c.owner_account,
+        c.c.target_id,
+        select(found.c.account_id)
+        .where(found.c.id == c.c.target_id)
+        .correlate(c)
+        .scalar_subquery(),
+    ).where(c.c.target_id.is_not(None))
+    # A record this batch moved to another account may have left its payer's tree.
+    moved = TABLES[target].alias("t")
+    left = (
+        select(
+            a.c.id,
+            a.c.owner_kind,
+            a.c.owner_id,
+            _owner_account(a),
+            moved.c.id,
+            moved.c.account_id,
+        )
+        .select_from(a.join(moved, moved.c.id == a.c[column]))
+        .where(
+            a.c.source == source,
+            moved.c.last_batch_id == batch_id,
+            moved.c.account_id != _owner_account(a),
+        )
+    )
+    return own, pending, left
+
+
 def resolve(
     conn: Connection,
     source: str,
@@ -186,67 +262,12 @@ def resolve(
     whose allocations it wrote).
     """
     crossings: list[Crossing] = []
-    for target, ref, column in TARGETS:
-        # The common case, set-based: the record is the payer's own account's.
-        record = TABLES[target].alias()
-        conn.execute(
-            update(ALLOCATIONS)
-            .where(
-                ALLOCATIONS.c.source == source,
-                ALLOCATIONS.c[column].is_(None),
-                ALLOCATIONS.c[ref].is_not(None),
-                select(record.c.account_id)
-                .where(record.c.id == _chosen(target, ref, ALLOCATIONS))
-                .correlate(ALLOCATIONS)
-                .scalar_subquery()
-                == _owner_account(ALLOCATIONS),
-            )
-            .values({column: _chosen(target, ref, ALLOCATIONS)})
-        )
-        # The rest names another account's record: resolved only within one tree.
-        a = ALLOCATIONS.alias("a")
-        pending = select(
-            a.c.id,
-            a.c.owner_kind,
-            a.c.owner_id,
-            _owner_account(a).label("owner_account"),
-            _chosen(target, ref, a).label("target_id"),
-        ).where(a.c.source == source, a.c[column].is_(None), a.c[ref].is_not(None))
-        c = pending.subquery("c")
-        found = TABLES[target].alias()
-        rows: list[Any] = list(
-            conn.execute(
-                select(
-                    c.c.id,
-                    c.c.owner_kind,
-                    c.c.owner_id,
-                    c.c.owner_account,
-                    c.c.target_id,
-                    select(found.c.account_id)
-                    .where(found.c.id == c.c.target_id)
-                    .correlate(c)
-                    .scalar_subquery(),
-                ).where(c.c.target_id.is_not(None))
-            ).all()
-        )
-        # A record this batch moved to another account may have left its payer's tree.
-        moved = TABLES[target].alias("t")
-        rows += conn.execute(
-            select(
-                a.c.id,
-                a.c.owner_kind,
-                a.c.owner_id,
-                _owner_account(a),
-                moved.c.id,
-                moved.c.account_id,
-            )
-            .select_from(a.join(moved, moved.c.id == a.c[column]))
-            .where(
-                a.c.source == source,
-                moved.c.last_batch_id == batch_id,
-                moved.c.account_id != _owner_account(a),
-            )
-        ).all()
+    values = {"resolve_source": source, "resolve_batch": batch_id}
+    for target, _, _ in TARGETS:
+        own, pending, moved = _statements(target)
+        conn.execute(own, values)
+        rows: list[Any] = list(conn.execute(pending, values).all())
+        rows += conn.execute(moved, values).all()
         crossings += [
             Crossing(row[0], row[1], row[2], row[3], target, row[4], row[5])
             for row in rows
