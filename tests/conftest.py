@@ -200,15 +200,35 @@ class _PostgresDatabase(_Database):
                     {"s": self.schema},
                 )
             ]
+            self.sequences = list(
+                conn.execute(
+                    text("SELECT sequencename FROM pg_sequences WHERE schemaname = :s"),
+                    {"s": self.schema},
+                ).scalars()
+            )
         store.dispose()
 
     def url_for(self, tmp_path: Path) -> str:
         return self.url
 
     def reset(self, store: Store) -> None:
-        names = ", ".join(f'"{t}"' for t in self.tables)
+        self._run(store, self._emptied())
+
+    def _emptied(self) -> list[str]:
+        """Empty every table and restart every sequence. DELETE, not TRUNCATE: on a
+        handful of rows it is fifty times quicker (TRUNCATE makes new files for each
+        table and index); no foreign key is checked as every table is emptied."""
+        return [
+            "SET LOCAL session_replication_role = replica",
+            *(f'DELETE FROM "{table}"' for table in self.tables),
+            *(f"SELECT setval('\"{s}\"', 1, false)" for s in self.sequences),
+        ]
+
+    @staticmethod
+    def _run(store: Store, statements: list[str]) -> None:
+        """Run *statements* in one transaction and one round trip."""
         with store.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            conn.exec_driver_sql(";\n".join(statements))
 
     def snapshot(self, store: Store) -> object:
         """Copies of the session schema's tables, and its sequences' positions."""
@@ -231,23 +251,22 @@ class _PostgresDatabase(_Database):
 
     def restore(self, snapshot: object, store: Store) -> None:
         name, sequences = snapshot  # type: ignore[misc]
-        self.reset(store)
-        with store.engine.begin() as conn:
-            # Rows go back as they were: foreign keys were satisfied when they were kept.
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-            for table in self.tables:
-                conn.execute(
-                    text(f'INSERT INTO "{table}" SELECT * FROM "{name}"."{table}"')
-                )
-            for sequence, value in sequences:
-                conn.execute(
-                    text("SELECT setval(:q, :v, :called)"),
-                    {
-                        "q": f'"{sequence}"',
-                        "v": value or 1,
-                        "called": value is not None,
-                    },
-                )
+        # Rows go back as they were: foreign keys were satisfied when they were kept.
+        self._run(
+            store,
+            [
+                *self._emptied(),
+                *(
+                    f'INSERT INTO "{table}" SELECT * FROM "{name}"."{table}"'
+                    for table in self.tables
+                ),
+                *(
+                    f"SELECT setval('\"{sequence}\"', {int(value or 1)}, "
+                    f"{'true' if value is not None else 'false'})"
+                    for sequence, value in sequences
+                ),
+            ],
+        )
 
     def close(self) -> None:
         with self.admin.engine.begin() as conn:
