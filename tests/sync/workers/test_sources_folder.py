@@ -538,8 +538,13 @@ def test_a_folder_that_appears_later_is_watched_from_then_on(store, settings, tm
     )
     with Worker(config, log=tmp_path / "w.log") as worker:
         worker.wait_for_log("event=source.error")
-        with store.read() as conn:
-            (status,) = source_status(conn, load_settings(config, env={}))
+
+        def status_noted() -> dict | None:  # the log line comes just before the note
+            with store.read() as conn:
+                (status,) = source_status(conn, load_settings(config, env={}))
+            return status if status["last_error"] else None
+
+        status = wait_until(status_noted, 120, "the missing folder noted in its status")
         share.mkdir()
         export(share / "late.csv", "8301")
         wait_until(lambda: count(store, "import_batch", "status = 'applied'") == 1, 120)
