@@ -37,6 +37,8 @@ def all_adapters() -> tuple[type[Adapter], ...]:
 
 @lru_cache(maxsize=4)
 def _plugins(path: tuple[str, ...]) -> tuple[type[Adapter], ...]:
+    """The plugins installed on *path* (the import path: the key, so a path that
+    changes is read again)."""
     return tuple(ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP))
 
 
