@@ -4,7 +4,8 @@
 (kept hashed on the connection row, good for 15 minutes, used once) and the callback
 URL ``<base_url>/admin/connections/callback``. The callback must bring the same state
 back; its code is traded for tokens (``sync.pulls.tokens``) and QuickBooks' ``realmId``
-is kept as the source's realm. "Disconnect" drops the tokens and stops the pulls until
+is kept as the source's realm; for Xero the organisation is asked of Xero's
+connections list (``sync.pulls.xero.tenant_after_consent``). "Disconnect" drops the tokens and stops the pulls until
 the source is connected again.
 """
 
@@ -32,6 +33,7 @@ from sync.pulls.connections import (
     set_values,
 )
 from sync.pulls.tokens import QUICKBOOKS_SCOPES, XERO_SCOPES, TokenKeeper
+from sync.pulls.xero import tenant_after_consent
 from sync.store import Store
 
 CALLBACK_PATH = "/admin/connections/callback"
@@ -96,9 +98,11 @@ def finish_connect(
             raise UsageError("QuickBooks sent no company (realmId): connect again")
         set_values(store, name, tenant=source.realm_id or realm)
     client = ApiClient(name, limiter_for(source.kind, name))
-    TokenKeeper(settings, store, source, client).exchange_code(
-        code, callback_url(settings)
-    )
+    keeper = TokenKeeper(settings, store, source, client)
+    keeper.exchange_code(code, callback_url(settings))
+    if source.kind == "xero":
+        tenant = tenant_after_consent(source, name, client, keeper.access_token())
+        set_values(store, name, tenant=tenant)
     return name
 
 

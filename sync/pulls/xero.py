@@ -16,6 +16,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from sync.api_sources import ApiKeys
+from sync.errors import UsageError
+from sync.pulls.client import ApiClient
 from sync.pulls.errors import PullError
 from sync.pulls.pull import Puller
 
@@ -101,3 +104,60 @@ def pull_xero(p: Puller) -> None:
             page += 1
     since.update(newest)
     p.save_cursor({"since": since})
+
+
+def connections_url(source: ApiKeys) -> str:
+    """Xero's list of the organisations a login connected: beside the API's base
+    (``https://api.xero.com/connections``)."""
+    return source.api_base.rsplit("/api.xro/", 1)[0] + "/connections"
+
+
+def tenant_after_consent(
+    source: ApiKeys, name: str, client: ApiClient, access_token: str
+) -> str:
+    """The organisation a Web-app connection pulls from, asked of Xero once the admin
+    has consented: the ``tenant_id`` in the config when the login reaches it, else the
+    one organisation it reaches. Several, or none, is a UsageError naming what to do."""
+    answer = client.get(
+        connections_url(source),
+        headers={
+            "Authorization": f"Bearer {access_token}",
+            "Accept": "application/json",
+        },
+    )
+    try:
+        found = json.loads(answer.body)
+    except ValueError as exc:
+        raise PullError(
+            f"Xero sent a list of organisations that is not JSON: {exc}"
+        ) from exc
+    orgs = [
+        (str(c["tenantId"]), str(c.get("tenantName") or "(no name)"))
+        for c in (found if isinstance(found, list) else [])
+        if isinstance(c, dict)
+        and c.get("tenantId")
+        and str(c.get("tenantType", "ORGANISATION")).upper() == "ORGANISATION"
+    ]
+    ids = [tenant for tenant, _ in orgs]
+    listed = "; ".join(f"{org} (tenant_id {tenant})" for tenant, org in orgs)
+    if source.tenant_id and source.tenant_id in ids:
+        return source.tenant_id
+    if source.tenant_id:
+        raise UsageError(
+            f"this Xero login did not connect the organisation tenant_id "
+            f"{source.tenant_id} that source {name!r} names (it connected: "
+            f"{listed or 'none'}); connect again and choose that organisation on "
+            "Xero's page, or correct tenant_id in the config"
+        )
+    if len(orgs) == 1:
+        return ids[0]
+    if not orgs:
+        raise UsageError(
+            "this Xero login connected no organisation: connect again and choose "
+            "the organisation to read on Xero's page"
+        )
+    raise UsageError(
+        f"this Xero login connected {len(orgs)} organisations: {listed}. Set "
+        f"tenant_id to the one to read in source {name!r} of the config and restart "
+        "billfold; the connection is kept, so there is no need to connect again"
+    )

@@ -3,7 +3,8 @@
 Serves the collections of a Xero API JSON file (``sample_exports/xero_api``) under
 ``/api.xro/2.0/<Collection>``, ``where`` filters on Type and IsCustomer, ordered by
 UpdatedDateUTC, ``page``/``pageSize`` paging, and checks the bearer token and the
-``Xero-tenant-id`` header.
+``Xero-tenant-id`` header. ``/connections`` lists the organisations the login
+connected, shaped as Xero's identity API answers (``organisations``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ def _updated(item: dict[str, Any]) -> str:
     )  # not money
 
 
+def organisation(tenant: str, name: str, kind: str = "ORGANISATION") -> dict[str, Any]:
+    """One entry of Xero's ``GET /connections`` answer."""
+    return {"id": f"conn-{tenant}", "authEventId": "auth-event-1", "tenantId": tenant,
+            "tenantType": kind, "tenantName": name,
+            "createdDateUtc": "2026-11-02T09:14:05.1234567",
+            "updatedDateUtc": "2026-11-02T09:14:05.1265432"}  # fmt: skip
+
+
 class FakeXero(FakeServer):
     """The fake; ``collections`` may be changed by a test between pulls."""
 
@@ -47,8 +56,16 @@ class FakeXero(FakeServer):
             for name in ("Contacts", "Invoices", "CreditNotes", "Payments")
         }
         self.tenant = TENANT
+        self.organisations: list[dict[str, Any]] = [
+            organisation(TENANT, "Harbor Plumbing")
+        ]
 
     def data(self, seen: Seen) -> tuple[int, bytes, dict[str, str]]:
+        if seen.method == "GET" and seen.path == "/connections":
+            if not self.tokens.valid(seen.headers.get("authorization")):
+                return json_answer(401, {"Title": "Unauthorized"})
+            return 200, json.dumps(self.organisations).encode(), {
+                "Content-Type": "application/json"}  # fmt: skip
         if seen.method != "GET" or not seen.path.startswith(API + "/"):
             return json_answer(404, {"Message": "not found"})
         if not self.tokens.valid(seen.headers.get("authorization")):
