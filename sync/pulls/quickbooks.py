@@ -3,7 +3,8 @@
 The first pull reads each entity (Customer, Invoice, CreditMemo, Payment) with the
 query endpoint over the window ``MetaData.LastUpdatedTime <= <pull start>``, in pages
 (``STARTPOSITION``/``MAXRESULTS``, 1,000 a page); each page is its own batch and the
-cursor moves after each, so a pull cut off resumes at its page. Later pulls ask the
+cursor moves after each, so a pull cut off resumes at its page. The window is counted
+before and after its read and read again if it shrank (``_read_window``). Later pulls ask the
 change data capture endpoint (``/cdc?entities=...&changedSince=<last pull start>``),
 one answer holding every change, deletions (``"status": "Deleted"``) included. CDC
 looks back at most 30 days: a source not pulled for longer reads everything again.
@@ -30,6 +31,7 @@ MINOR_VERSION = "75"
 PAGE_SIZE = 1000
 CDC_MAX = 1000
 CDC_LOOK_BACK = timedelta(days=30)
+REREADS = 3  # reads again of a window that shrank while it was read
 HEADERS = {"Accept": "application/json"}
 
 
@@ -67,45 +69,85 @@ def _base(p: Puller) -> str:
     return f"{p.source.api_base}/{p.tenant}"
 
 
+def _window(upto: str, after: str | None) -> str:
+    where = f"MetaData.LastUpdatedTime <= '{upto}'"
+    return f"MetaData.LastUpdatedTime > '{after}' AND {where}" if after else where
+
+
+def _ask(p: Puller, query: str, label: str) -> tuple[dict[str, Any], bytes]:
+    answer = p.get(f"{_base(p)}/query", {"query": query, "minorversion": MINOR_VERSION},
+                   HEADERS)  # fmt: skip
+    data = _json(answer.body, label)
+    return data.get("QueryResponse") or {}, answer.body
+
+
 def _query(
     p: Puller, entity: str, upto: str, after: str | None, position: int
 ) -> tuple[list[Any], bytes, str]:
     """One page of *entity* changed in (after, upto]: its items, the body, a label."""
-    where = f"MetaData.LastUpdatedTime <= '{upto}'"
-    if after:
-        where = f"MetaData.LastUpdatedTime > '{after}' AND {where}"
     query = (  # entity is one of ENTITIES; the times are ours (_stamp), not the service's
-        f"SELECT * FROM {entity} WHERE {where} ORDERBY Id "  # noqa: S608 (not SQL: a QuickBooks query built from constants)
+        f"SELECT * FROM {entity} WHERE {_window(upto, after)} ORDERBY Id "  # noqa: S608 (not SQL: a QuickBooks query built from constants)
         f"STARTPOSITION {position} MAXRESULTS {PAGE_SIZE}"
     )
     label = f"{entity} from {position}"
-    answer = p.get(f"{_base(p)}/query", {"query": query, "minorversion": MINOR_VERSION},
-                   HEADERS)  # fmt: skip
-    data = _json(answer.body, label)
-    items = (data.get("QueryResponse") or {}).get(entity) or []
+    response, body = _ask(p, query, label)
+    items = response.get(entity) or []
     if not isinstance(items, list):
         raise PullError(f"QuickBooks sent {label} without a list of {entity}")
-    return items, answer.body, label
+    return items, body, label
+
+
+def _count(p: Puller, entity: str, upto: str, after: str | None) -> int:
+    """How many of *entity* the window holds now."""
+    query = f"SELECT COUNT(*) FROM {entity} WHERE {_window(upto, after)}"  # noqa: S608 (as above)
+    response, _ = _ask(p, query, f"the count of {entity}")
+    total = response.get("totalCount")
+    if not isinstance(total, int):
+        raise PullError(f"QuickBooks sent the count of {entity} without a totalCount")
+    return total
 
 
 def _read_window(
     p: Puller, cursor: dict[str, Any], key: str, entities: tuple[str, ...],
     upto: str, after: str | None,
 ) -> None:  # fmt: skip
-    """Read *entities* over (after, upto] page by page, resuming from ``cursor[key]``."""
+    """Read *entities* over (after, upto] page by page, resuming from ``cursor[key]``.
+
+    A record changed while the window is read leaves it (its LastUpdatedTime passes
+    *upto*; the next change capture brings it back), and every record after it moves
+    up one position, so one of those would be skipped for good. Nothing enters a
+    window that ends in the past, so each entity's window is counted before and after
+    its read; if it shrank, the entity is read again from the start (records read
+    twice are unchanged), at most ``REREADS`` times.
+    """
     state = dict(cursor.get(key) or {})
     start = entities.index(state["entity"]) if state.get("entity") in entities else 0
     for index, entity in enumerate(entities[start:], start):
-        position = int(state.get("position") or 1) if index == start and state else 1
+        resumed = index == start and bool(state)
+        position = int(state.get("position") or 1) if resumed else 1
+        before = state.get("count") if resumed else None
+        rereads = int(state.get("rereads") or 0) if resumed else 0
+        if not isinstance(before, int):
+            before = _count(p, entity, upto, after)
         while True:
             items, body, label = _query(p, entity, upto, after, position)
-            if not items:
+            if items:
+                position += len(items)
+                p.import_page(body, label, {**cursor, key: {
+                    "entity": entity, "position": position, "count": before,
+                    "rereads": rereads}})  # fmt: skip
+            if len(items) == PAGE_SIZE:
+                continue
+            now = _count(p, entity, upto, after)
+            if now >= before:
                 break
-            position += len(items)
-            p.import_page(body, label, {**cursor, key: {"entity": entity,
-                                                        "position": position}})  # fmt: skip
-            if len(items) < PAGE_SIZE:
+            if rereads >= REREADS:
+                event("pull.window_moving", logging.WARNING, source=p.name,
+                      entity=entity, rereads=rereads)  # fmt: skip
                 break
+            event("pull.window_shrank", source=p.name, entity=entity,
+                  before=before, now=now)  # fmt: skip
+            position, before, rereads = 1, now, rereads + 1
     cursor.pop(key, None)
 
 

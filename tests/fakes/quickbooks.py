@@ -1,6 +1,6 @@
 """A fake QuickBooks Online API: OAuth (authorisation code, rotating refresh tokens),
-the query endpoint with LastUpdatedTime windows and STARTPOSITION/MAXRESULTS paging,
-and change data capture with deletes.
+the query endpoint with LastUpdatedTime windows, STARTPOSITION/MAXRESULTS paging and
+COUNT(*), and change data capture with deletes.
 
 Serves the entities of a QuickBooks API JSON file (``sample_exports/quickbooks_api``)
 under ``/v3/company/<realm>/query`` and ``/v3/company/<realm>/cdc``; every data request
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,10 @@ API = "/v3/company"
 REALM = "9130350000000001"
 TIME = "2025-06-30T16:12:03.421-07:00"
 _QUERY = re.compile(
-    r"SELECT \* FROM (?P<entity>\w+) WHERE "
+    r"SELECT (?P<what>\*|COUNT\(\*\)) FROM (?P<entity>\w+) WHERE "
     r"(?:MetaData\.LastUpdatedTime > '(?P<after>[^']+)' AND )?"
-    r"MetaData\.LastUpdatedTime <= '(?P<upto>[^']+)' ORDERBY Id "
-    r"STARTPOSITION (?P<start>\d+) MAXRESULTS (?P<max>\d+)"
+    r"MetaData\.LastUpdatedTime <= '(?P<upto>[^']+)'"
+    r"(?: ORDERBY Id STARTPOSITION (?P<start>\d+) MAXRESULTS (?P<max>\d+))?"
 )
 
 
@@ -56,6 +57,9 @@ class FakeQuickBooks(FakeServer):
         self.deleted: list[tuple[str, dict[str, Any]]] = []
         self.realm = REALM
         self.cdc_max = 1000
+        # Called after each page is served (entity, start position): a test edits
+        # the company there, as its people do while billfold reads it.
+        self.after_page: Callable[[str, int], None] = lambda entity, start: None
 
     def data(self, seen: Seen) -> tuple[int, bytes, dict[str, str]]:
         if seen.method != "GET":
@@ -76,7 +80,7 @@ class FakeQuickBooks(FakeServer):
 
     def _query(self, query: str) -> tuple[int, bytes, dict[str, str]]:
         match = _QUERY.fullmatch(query)
-        if not match:
+        if not match or (match["what"] == "*") != bool(match["start"]):
             return json_answer(
                 400, {"Fault": {"type": "ValidationFault", "query": query}}
             )
@@ -86,6 +90,13 @@ class FakeQuickBooks(FakeServer):
             i for i in self.entities.get(match["entity"], [])
             if updated(i) <= upto and (after is None or updated(i) > after)
         ]  # fmt: skip
+        if match["what"] != "*":
+            answer = {"QueryResponse": {"totalCount": len(items)}, "time": TIME}
+            return (
+                200,
+                json.dumps(answer).encode(),
+                {"Content-Type": "application/json"},
+            )
         items.sort(key=lambda i: int(i["Id"]))
         start, size = int(match["start"]), int(match["max"])
         chunk = items[start - 1 : start - 1 + size]
@@ -96,6 +107,7 @@ class FakeQuickBooks(FakeServer):
                 "startPosition": start,
                 "maxResults": len(chunk),
             }
+        self.after_page(match["entity"], start)
         return (
             200,
             json.dumps({"QueryResponse": response, "time": TIME}, indent=2).encode(),

@@ -60,7 +60,10 @@ def test_a_first_pull_gives_the_store_the_export_gives(store, qbo_settings, fake
         assert balances(conn) == _golden_balances()
     queries = [s.query for s in fake_qbo.data_requests()]
     assert all(q["minorversion"] == "75" for q in queries)
-    assert "STARTPOSITION 6 MAXRESULTS 5" in queries[1]["query"]
+    pages = [q["query"] for q in queries if q["query"].startswith("SELECT * ")]
+    assert "STARTPOSITION 6 MAXRESULTS 5" in pages[1]
+    counted = [q["query"] for q in queries if q["query"].startswith("SELECT COUNT(*) ")]
+    assert len(counted) == 8  # each entity's window before and after its read
 
 
 def test_later_pulls_ask_for_the_changes_only(store, qbo_settings, fake_qbo):
@@ -155,7 +158,8 @@ def test_a_source_not_pulled_for_30_days_reads_everything_again(
 
     asked = fake_qbo.data_requests()[before:]
     assert not any(s.path.endswith("/cdc") for s in asked)
-    assert asked[0].query["query"].startswith("SELECT * FROM Customer WHERE")
+    assert asked[0].query["query"].startswith("SELECT COUNT(*) FROM Customer WHERE")
+    assert asked[1].query["query"].startswith("SELECT * FROM Customer WHERE")
     assert count(store, "invoice") == 14
 
 
@@ -176,5 +180,31 @@ def test_a_first_pull_cut_off_resumes_at_its_page(
     assert resumed.startswith("SELECT * FROM Invoice WHERE")
     assert resumed.endswith("STARTPOSITION 6 MAXRESULTS 5")
     assert count(store, "import_batch", "source = 'qbo'") == 8
+    with store.read() as conn:
+        assert balances(conn) == _golden_balances()
+
+
+def test_a_record_edited_during_the_first_read_skips_none_after_it(
+    store, qbo_settings, fake_qbo
+):
+    """An invoice edited while page one is read leaves the window, and the invoices
+    after it move up a position: the one that moved onto page one would be missed."""
+    connect(store, qbo_settings, fake_qbo)
+    invoices = sorted(fake_qbo.entities["Invoice"], key=lambda i: int(i["Id"]))
+    edited, moved = invoices[1], invoices[5]  # on page one; first on page two
+
+    def edit(entity: str, start: int) -> None:
+        if entity == "Invoice" and start == 1:
+            edited["MetaData"]["LastUpdatedTime"] = utcnow().isoformat() + "+00:00"
+
+    fake_qbo.after_page = edit
+    assert pull_source(qbo_settings, store, "qbo").status == "done"
+    with store.read() as conn:
+        stored = set(conn.execute(text("SELECT external_id FROM invoice")).scalars())
+    assert moved["Id"] in stored
+    assert stored == {i["Id"] for i in invoices}
+    fake_qbo.after_page = lambda entity, start: None
+    assert pull_source(qbo_settings, store, "qbo").status == "done"  # the changes
+    assert count(store, "invoice") == 14
     with store.read() as conn:
         assert balances(conn) == _golden_balances()
