@@ -141,6 +141,7 @@ class _SqliteDatabase(_Database):
         path = tmp_path / "billfold.db"
         if not path.exists():
             shutil.copyfile(self.template, path)
+            path.chmod(0o600)  # as billfold makes it (else each test logs a warning)
         return f"sqlite:///{path}"
 
     def reset(self, store: Store) -> None:
