@@ -101,8 +101,12 @@ def finish_connect(
     keeper = TokenKeeper(settings, store, source, client)
     keeper.exchange_code(code, callback_url(settings))
     if source.kind == "xero":
-        tenant = tenant_after_consent(source, name, client, keeper.access_token())
-        set_values(store, name, tenant=tenant)
+        try:
+            tenant = tenant_after_consent(source, name, client, keeper.access_token())
+        except UsageError as exc:  # shown on the Connections page until it is fixed
+            set_values(store, name, last_error=str(exc))
+            raise
+        set_values(store, name, tenant=tenant, last_error=None)
     return name
 
 

@@ -104,6 +104,13 @@ class Puller:
             row = read_row(conn, self.name)
         return {} if row is None else row.cursor_data()
 
+    def signed_in_by_a_person(self) -> bool:
+        """True when the connection came from a person's consent (it holds a refresh
+        token), not from client credentials (a Xero Custom Connection)."""
+        with self.store.read() as conn:
+            row = read_row(conn, self.name)
+        return row is not None and row.refresh_token is not None
+
     def save_cursor(self, cursor: dict[str, Any]) -> None:
         save_cursor(self.store, self.name, cursor)
 

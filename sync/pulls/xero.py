@@ -19,7 +19,8 @@ from typing import Any
 from sync.api_sources import ApiKeys
 from sync.errors import UsageError
 from sync.pulls.client import ApiClient
-from sync.pulls.errors import PullError
+from sync.pulls.connections import set_values
+from sync.pulls.errors import NotConnected, PullError
 from sync.pulls.pull import Puller
 
 COLLECTIONS: tuple[tuple[str, str | None], ...] = (
@@ -66,6 +67,8 @@ def _items(body: bytes, collection: str, label: str) -> list[Any]:
 
 def pull_xero(p: Puller) -> None:
     """Pull every collection, resuming a pull cut off at the page it reached."""
+    if not p.tenant and p.signed_in_by_a_person():  # a Web app (Custom: no tenant)
+        p.tenant = _organisation(p)
     base = p.source.api_base
     cursor = p.cursor()
     since: dict[str, str] = dict(cursor.get("since") or {})
@@ -104,6 +107,18 @@ def pull_xero(p: Puller) -> None:
             page += 1
     since.update(newest)
     p.save_cursor({"since": since})
+
+
+def _organisation(p: Puller) -> str:
+    """The organisation of a Web-app connection Connect could not choose: Xero is
+    asked again (the login may since reach one only); else NotConnected lists them."""
+    token = p.tokens.access_token()
+    try:
+        tenant = tenant_after_consent(p.source, p.name, p.client, token)
+    except UsageError as exc:
+        raise NotConnected(str(exc)) from exc
+    set_values(p.store, p.name, tenant=tenant)
+    return tenant
 
 
 def connections_url(source: ApiKeys) -> str:

@@ -49,6 +49,11 @@ def _consent(client, fake_xero) -> str:  # type: ignore[no-untyped-def]
     return page(client, "/admin/connections")
 
 
+def _reads(fake_xero) -> list:  # type: ignore[no-untyped-def]
+    """The requests for accounting data (not the list of organisations)."""
+    return [s for s in fake_xero.data_requests() if s.path != "/connections"]
+
+
 def _tenant(store) -> str | None:  # type: ignore[no-untyped-def]
     with store.read() as conn:
         return read_row(conn, "xero").tenant
@@ -61,7 +66,7 @@ def test_the_one_organisation_a_login_connected_is_the_one_pulled(
     assert "xero is connected" in _consent(client, fake_xero)
     assert _tenant(store) == TENANT
     assert pull_source(settings, store, "xero").status == "done"
-    asked = [s for s in fake_xero.data_requests() if s.path != "/connections"]
+    asked = _reads(fake_xero)
     assert asked and all(s.headers["xero-tenant-id"] == TENANT for s in asked)
 
 
@@ -80,11 +85,23 @@ def test_several_organisations_name_each_and_the_config_then_chooses(
     assert f"Harbor Plumbing (tenant_id {TENANT})" in listing
     assert "Our Accountants" not in listing
     assert _tenant(store) is None
+    # The page keeps saying so after the message has gone, and no pull asks Xero for
+    # data without an organisation.
+    later = page(client, "/admin/connections")
+    assert "connected 2 organisations" not in later.split("Error", 1)[0]
+    assert "connected 2 organisations" in later
+    asked = len(_reads(fake_xero))
+    outcome = pull_source(settings, store, "xero")
+    assert outcome.status == "not connected"
+    assert "connected 2 organisations" in (outcome.error or "")
+    assert "connected 2 organisations" in page(client, "/admin/connections")
+    assert len(_reads(fake_xero)) == asked
     # The office sets tenant_id and restarts: the tokens kept, no second consent.
     chosen = replace(settings, sources=(xero_source(fake_xero),))
     assert pull_source(chosen, store, "xero").status == "done"
     assert _tenant(store) == TENANT
     assert fake_xero.tokens.grants == ["authorization_code"]
+    assert "organisations" not in page(client, "/admin/connections")
 
 
 def test_a_configured_organisation_the_login_did_not_connect_is_refused(
@@ -95,3 +112,18 @@ def test_a_configured_organisation_the_login_did_not_connect_is_refused(
     assert "did not connect the organisation tenant_id tenant-0404" in listing
     assert f"Harbor Plumbing (tenant_id {TENANT})" in listing
     assert "xero is connected" not in listing
+
+
+def test_a_login_that_now_reaches_one_organisation_is_pulled_from_it(
+    portal_settings, store, fake_xero
+):
+    fake_xero.organisations = [
+        organisation("tenant-0009", "Bayview Holdings"),
+        organisation(TENANT, "Harbor Plumbing"),
+    ]
+    client, settings = _office(portal_settings, store, fake_xero, tenant_id="")
+    assert "connected 2 organisations" in _consent(client, fake_xero)
+    # Bayview's owner disconnects billfold in Xero: one organisation is left.
+    fake_xero.organisations = [organisation(TENANT, "Harbor Plumbing")]
+    assert pull_source(settings, store, "xero").status == "done"
+    assert _tenant(store) == TENANT
